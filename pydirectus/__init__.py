@@ -1,0 +1,24 @@
+"""pydirectus: a Python client for the Directus REST API, standard library only.
+
+    from pydirectus import DirectusClient
+
+    directus = DirectusClient(hostname="http://127.0.0.1:8055", static_token="...")
+    articles = directus.read_items("articles", limit=10, meta="total_count")
+
+Every method comes from the endpoint spec in ``endpoints.json``. ``pydirectus.testing`` (not
+imported here) starts a throwaway Directus server for tests.
+"""
+
+from .client import DirectusClient, __version__
+from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
+                     InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
+                     TimeoutError, TransportError, UniqueConflictError)
+from .models import File, Item, ItemList
+
+__all__ = [
+    "DirectusClient", "__version__",
+    "Item", "File", "ItemList",
+    "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
+    "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
+    "RateLimitedError", "ServerError", "TransportError", "TimeoutError",
+]

@@ -1,0 +1,164 @@
+"""Credentials, the token state of a password session, and the flows that log in, refresh and log out.
+
+Everything here is free of I/O: the flows yield effects (see ``effects``) and a driver performs
+them. Directus facts this relies on: ``expires`` in a login or refresh answer is in milliseconds;
+refresh tokens are single use (each refresh rotates the pair); an expired access token is 401
+TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
+"""
+
+from .effects import Send
+from .errors import AuthenticationError, TransportError, error_from_response
+from .messages import Request, encode_json
+
+__all__ = ["Credentials", "TokenState", "authenticate_flow", "logout_flow"]
+
+# Refresh this long before the access token expires: 10% of its lifetime, at most 30 s.
+_MARGIN_SHARE = 0.1
+_MARGIN_MAX = 30.0
+
+
+class Credentials:
+    """What the client authenticates with. Secrets never show in ``repr`` or ``str``."""
+
+    __slots__ = ("static_token", "email", "password", "otp")
+
+    def __init__(self, static_token=None, email=None, password=None, otp=None):
+        if static_token is not None and not (isinstance(static_token, str) and static_token):
+            raise TypeError("static_token must be a non-empty string")
+        if (email is None) != (password is None) and static_token is None:
+            raise TypeError("give both username (email) and password, or neither")
+        for name, value in (("static_token", static_token), ("password", password), ("otp", otp),
+                            ("username", email)):
+            if isinstance(value, str) and any(c in value for c in "\r\n\0"):
+                raise ValueError("%s must not contain CR, LF or NUL" % name)
+        self.static_token = static_token
+        self.email = email
+        self.password = password
+        self.otp = otp
+
+    @property
+    def kind(self):
+        """``"static"``, ``"password"`` or ``"none"``; a static token takes precedence."""
+        if self.static_token is not None:
+            return "static"
+        if self.password is not None:
+            return "password"
+        return "none"
+
+    def __repr__(self):
+        if self.kind == "password":
+            return "<Credentials password for %r>" % (self.email,)
+        return "<Credentials %s>" % self.kind
+
+
+class TokenState:
+    """The tokens of a password session. Plain data: each driver guards it with its own lock.
+
+    ``generation`` grows at every change, so a caller can tell whether someone else already
+    refreshed the token it saw fail. ``logins`` and ``refreshes`` count what happened.
+    """
+
+    __slots__ = ("access_token", "refresh_token", "expires_at", "refresh_at", "generation",
+                 "logins", "refreshes")
+
+    def __init__(self):
+        self.access_token = None
+        self.refresh_token = None
+        self.expires_at = None
+        self.refresh_at = None
+        self.generation = 0
+        self.logins = 0
+        self.refreshes = 0
+
+    def usable(self, now):
+        """Whether the access token can be sent as it is (it exists and is not about to expire)."""
+        return self.access_token is not None and (self.refresh_at is None or now < self.refresh_at)
+
+    def store(self, data, now):
+        """Take the tokens of a login or refresh answer's ``data``."""
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        if not isinstance(access, str) or not access:
+            raise AuthenticationError("the server's authentication answer carried no access token",
+                                      status=200)
+        self.access_token = access
+        self.refresh_token = refresh if isinstance(refresh, str) and refresh else None
+        expires_ms = data.get("expires")
+        if isinstance(expires_ms, (int, float)) and expires_ms > 0:
+            lifetime = expires_ms / 1000.0
+            self.expires_at = now + lifetime
+            self.refresh_at = self.expires_at - min(_MARGIN_MAX, lifetime * _MARGIN_SHARE)
+        else:
+            self.expires_at = self.refresh_at = None
+        self.generation += 1
+
+    def clear(self):
+        self.access_token = self.refresh_token = self.expires_at = self.refresh_at = None
+        self.generation += 1
+
+    def __repr__(self):
+        return "<TokenState generation=%d logins=%d refreshes=%d %s>" % (
+            self.generation, self.logins, self.refreshes,
+            "with token" if self.access_token else "without token")
+
+
+def _auth_request(session, path, payload):
+    headers = dict(session.base_headers)
+    headers["Content-Type"] = "application/json"
+    return Request("POST", session.base_url + path, headers, encode_json(payload), auth=False)
+
+
+def _login(session):
+    credentials = session.credentials
+    payload = {"email": credentials.email, "password": credentials.password, "mode": "json"}
+    if credentials.otp is not None:
+        payload["otp"] = credentials.otp() if callable(credentials.otp) else credentials.otp
+    request = _auth_request(session, "/auth/login", payload)
+    response = yield from session.send_with_retries(request)
+    if response.status != 200:
+        raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+    session.tokens.store(response.json()["data"], session.clock())
+    session.tokens.logins += 1
+
+
+def authenticate_flow(session, seen_generation):
+    """Make ``session.tokens`` hold a usable access token. Runs under the authentication lock.
+
+    ``seen_generation`` is the token generation the caller saw expire or fail. If another caller
+    has replaced that token meanwhile, its result is reused; otherwise the refresh token is spent,
+    and when it is dead (or its answer was lost), the client logs in again with the password.
+    """
+    tokens = session.tokens
+    if tokens.generation != seen_generation and tokens.usable(session.clock()):
+        return
+    if session.credentials.kind != "password":
+        raise AuthenticationError("the client has no password to log in with")
+    if tokens.refresh_token is not None:
+        request = _auth_request(session, "/auth/refresh",
+                                {"refresh_token": tokens.refresh_token, "mode": "json"})
+        tokens.refresh_token = None  # single use: whatever happens next, it is spent
+        try:
+            response = yield from session.send_with_retries(request)
+        except TransportError as error:
+            if not error.may_have_been_processed:
+                raise
+            response = None  # the refresh may have rotated the tokens: only a login is safe now
+        if response is not None and response.status == 200:
+            tokens.store(response.json()["data"], session.clock())
+            tokens.refreshes += 1
+            return
+        if response is not None and response.status != 401:
+            raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+    yield from _login(session)
+
+
+def logout_flow(session):
+    """Revoke the refresh token on the server and forget the tokens."""
+    tokens = session.tokens
+    refresh_token = tokens.refresh_token
+    tokens.clear()
+    if refresh_token is None:
+        return
+    request = _auth_request(session, "/auth/logout", {"refresh_token": refresh_token, "mode": "json"})
+    response = yield from session.send_with_retries(request)
+    if response.status >= 300:
+        raise error_from_response(response.status, response.headers, response.body, "POST", request.url)

@@ -1,0 +1,151 @@
+"""DirectusClient: the spec's operations as methods, on a session policy and an HTTP transport.
+
+The operation methods (``read_items``, ``create_item``, ...) are installed from the spec when this
+module is imported; see ``interpreter``. What is written by hand here is what is not an operation:
+construction, ``login``/``logout``, a raw ``request`` for custom endpoints, and ``close``.
+"""
+
+import sys
+import time
+from urllib.parse import urlsplit
+
+from .auth import Credentials, authenticate_flow, logout_flow
+from .interpreter import install_operations
+from .messages import Request, build_request, decode_raw, decode_result, encode_json
+from .policy import Session
+from .query import encode_free_query
+from .retry import RetryPolicy
+from .spec import load_spec
+
+__all__ = ["DirectusClient"]
+
+__version__ = "0.1.0"
+USER_AGENT = "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_info[:2]))
+
+
+def _base_url(hostname):
+    if not isinstance(hostname, str) or not hostname.strip():
+        raise TypeError("hostname must be the server's URL, e.g. 'https://directus.example.com'")
+    parts = urlsplit(hostname.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("hostname must be an http:// or https:// URL, got %r" % hostname)
+    if parts.query or parts.fragment:
+        raise ValueError("hostname must not have a query or fragment: %r" % hostname)
+    if parts.username or parts.password:
+        raise ValueError("hostname must not carry credentials: pass static_token or username/password")
+    return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
+
+
+class DirectusClient:
+    """A client of one Directus server.
+
+    Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and
+    ``password``, plus ``otp`` (a code, or a callable returning one) for two-factor accounts,
+    logged in on the first request and refreshed shortly before the token expires. Without any,
+    requests go out as the public role.
+
+    Transport: TLS is verified unless ``ssl_verify=False``; ``ssl_verify`` may also be the path of
+    a CA bundle, and ``ssl_context`` an ``ssl.SSLContext``. ``connect_timeout`` and
+    ``read_timeout`` are in seconds. ``retries`` is how many times a failed request may be sent
+    again (0 never), within ``deadline`` seconds. HTTP(S)_PROXY and NO_PROXY are honoured, or
+    ``proxies`` (a dict like ``urllib.request.getproxies()``) replaces them.
+
+    One client can be shared by many threads. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
+                 logger=None, *, email=None, otp=None, ssl_context=None, connect_timeout=10.0,
+                 read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
+                 transport=None):
+        if email is not None and username is not None and email != username:
+            raise TypeError("give username or email, not both")
+        self.url = _base_url(hostname)
+        self._credentials = Credentials(static_token, email if email is not None else username, password, otp)
+        if logger is None:
+            import logging
+            logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
+        self.logger = logger
+        if transport is None:
+            from .transport import HTTPTransport, make_ssl_context
+            if ssl_context is None and self.url.startswith("https:"):
+                verify = ssl_verify is not False
+                ssl_context = make_ssl_context(verify, ssl_verify if isinstance(ssl_verify, str) else None)
+            transport = HTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout,
+                                      read_timeout=read_timeout, proxies=proxies)
+        self.transport = transport
+        headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
+        self._session = Session(self.url, self._credentials, headers, RetryPolicy(retries), time.monotonic,
+                                deadline)
+        from .driver import SyncDriver
+        self._driver = SyncDriver(transport, logger)
+
+    def __repr__(self):  # never shows a secret
+        return "<DirectusClient %s, %s>" % (self.url, self._credentials.kind)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def tokens(self):
+        """The token state of a password session (counts ``logins`` and ``refreshes``)."""
+        return self._session.tokens
+
+    def _call(self, operation, path_values, data, query_values, model):
+        session = self._session
+        request = build_request(self.url, operation, path_values, data, query_values,
+                                session.headers_for(operation.auth))
+        response = self._driver.run(session.request_flow(request))
+        return decode_result(operation, response, model)
+
+    def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
+        """Send a request to any path of the server (custom endpoints of extensions, say).
+
+        It goes through the same authentication, retries and error mapping as every method.
+        ``params`` are query parameters (dicts and lists are sent as JSON), ``json`` a body to send
+        as JSON, ``data`` raw bytes. Returns the decoded JSON answer (its ``data`` member when it
+        has one), the bytes of a non-JSON answer, or None for an empty one.
+        """
+        if not isinstance(method, str) or not method.isalpha():
+            raise ValueError("method must be an HTTP method name, got %r" % (method,))
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError("path must start with '/', got %r" % (path,))
+        if json is not None and data is not None:
+            raise TypeError("give json or data, not both")
+        url = self.url + path
+        if params:
+            url += ("&" if "?" in path else "?") + encode_free_query(params)
+        request_headers = dict(self._session.headers_for(auth))
+        body = data
+        if json is not None:
+            body = encode_json(json)
+            request_headers["Content-Type"] = "application/json"
+        if headers:
+            request_headers.update(headers)
+        request = Request(method.upper(), url, request_headers, body, auth)
+        return decode_raw(self._driver.run(self._session.request_flow(request)))
+
+    def login(self):
+        """Log in now with the username and password (otherwise it happens on the first request)."""
+        session = self._session
+        self._driver.run(_forced(authenticate_flow(session, session.tokens.generation)))
+
+    def logout(self):
+        """Revoke the refresh token on the server and forget the tokens of this client."""
+        with self._driver.auth_lock:
+            self._driver.run(logout_flow(self._session))
+
+    def close(self):
+        """Close the pooled connections."""
+        self.transport.close()
+
+
+def _forced(flow):
+    # the authenticate flow runs under the lock like any other
+    from .effects import Authenticate
+    yield Authenticate(flow)
+
+
+install_operations(DirectusClient, load_spec())

@@ -1,0 +1,213 @@
+"""The exceptions pydirectus raises, and the table that maps a Directus answer to one of them.
+
+    DirectusError                  every error this library raises
+    ├── APIError                   the server answered with an error status
+    │   ├── AuthenticationError    401: bad credentials, expired or invalid token, wrong OTP
+    │   ├── ForbiddenError         403, 404: forbidden or not found (alias NotFoundError;
+    │   │                          Directus answers 403 for a missing item, to hide existence)
+    │   ├── BadRequestError        400 and other 4xx
+    │   │   ├── InvalidPayloadError     INVALID_PAYLOAD, FAILED_VALIDATION, ...
+    │   │   ├── InvalidQueryError       INVALID_QUERY
+    │   │   └── UniqueConflictError     RECORD_NOT_UNIQUE
+    │   ├── RateLimitedError       429 (``retry_after`` in seconds, when the server said)
+    │   └── ServerError            5xx, and any answer that is not a Directus error body
+    └── TransportError             no usable answer: connection refused, reset, timeout,
+        │                          truncated body (``may_have_been_processed`` says whether
+        │                          the server could have acted on the request)
+        └── TimeoutError           connect or read timeout, or the overall deadline
+
+Bad arguments raise the built-in ``TypeError`` or ``ValueError`` before anything is sent.
+"""
+
+import json
+
+__all__ = [
+    "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
+    "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
+    "RateLimitedError", "ServerError", "TransportError", "TimeoutError",
+]
+
+_SNIPPET_LENGTH = 200
+
+
+class DirectusError(Exception):
+    """Base class of every error raised by pydirectus."""
+
+
+class APIError(DirectusError):
+    """The server answered with an error status.
+
+    Attributes: ``status`` (HTTP status), ``code`` (Directus ``extensions.code`` of the first
+    error, or None), ``message``, ``errors`` (the full Directus ``errors`` list), ``method``,
+    ``url`` (without credentials), ``body`` (the raw body, for answers that were not JSON).
+    """
+
+    def __init__(self, message, *, status=None, code=None, errors=(), method=None, url=None,
+                 body=b""):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.errors = list(errors)
+        self.method = method
+        self.url = url
+        self.body = body
+
+    def __str__(self):
+        where = " (%s %s)" % (self.method, self.url) if self.method else ""
+        code = " %s" % self.code if self.code else ""
+        return "%s%s: %s%s" % (self.status, code, self.message, where)
+
+
+class AuthenticationError(APIError):
+    """401: the credentials were refused, a token expired or is invalid, or an OTP is wrong."""
+
+
+class ForbiddenError(APIError):
+    """403 or 404: forbidden, or not found.
+
+    Directus answers 403 FORBIDDEN for an item, file or collection that does not exist, so
+    the two cannot be told apart; ``NotFoundError`` is the same class under its other name.
+    """
+
+
+NotFoundError = ForbiddenError
+
+
+class BadRequestError(APIError):
+    """400 and other 4xx statuses without a more precise class."""
+
+
+class InvalidPayloadError(BadRequestError):
+    """The request body was refused: INVALID_PAYLOAD, FAILED_VALIDATION and their kin."""
+
+
+class InvalidQueryError(BadRequestError):
+    """The query parameters were refused: INVALID_QUERY."""
+
+
+class UniqueConflictError(BadRequestError):
+    """A value that must be unique already exists: RECORD_NOT_UNIQUE."""
+
+
+class RateLimitedError(APIError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, or None."""
+
+    def __init__(self, message, *, retry_after=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx, or an answer that is not a Directus error body (an HTML page from a proxy, say)."""
+
+
+class TransportError(DirectusError):
+    """No usable answer came back.
+
+    ``may_have_been_processed`` is True when the request had been sent before the failure,
+    so the server may have acted on it: such a POST or PATCH is never sent again by itself.
+    """
+
+    def __init__(self, message, *, method=None, url=None, may_have_been_processed=False):
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.may_have_been_processed = may_have_been_processed
+
+    def __str__(self):
+        where = " (%s %s)" % (self.method, self.url) if self.method else ""
+        tail = "; the server may have processed the request" if self.may_have_been_processed else ""
+        return "%s%s%s" % (self.message, where, tail)
+
+
+class TimeoutError(TransportError):  # noqa: A001 - pydirectus.TimeoutError, as httpx does
+    """A connect or read timeout, or the overall deadline across retries, ran out."""
+
+
+# Directus error codes (@directus/errors) by class; a code not listed falls back on the status.
+_CLASS_BY_CODE = {
+    "INVALID_CREDENTIALS": AuthenticationError,
+    "TOKEN_EXPIRED": AuthenticationError,
+    "INVALID_TOKEN": AuthenticationError,
+    "INVALID_OTP": AuthenticationError,
+    "INVALID_IP": AuthenticationError,
+    "USER_SUSPENDED": AuthenticationError,
+    "FORBIDDEN": ForbiddenError,
+    "ROUTE_NOT_FOUND": ForbiddenError,
+    "INVALID_PAYLOAD": InvalidPayloadError,
+    "FAILED_VALIDATION": InvalidPayloadError,
+    "INVALID_FOREIGN_KEY": InvalidPayloadError,
+    "NOT_NULL_VIOLATION": InvalidPayloadError,
+    "VALUE_OUT_OF_RANGE": InvalidPayloadError,
+    "VALUE_TOO_LONG": InvalidPayloadError,
+    "CONTAINS_NULL_VALUES": InvalidPayloadError,
+    "CONTENT_TOO_LARGE": InvalidPayloadError,
+    "UNSUPPORTED_MEDIA_TYPE": InvalidPayloadError,
+    "INVALID_QUERY": InvalidQueryError,
+    "ILLEGAL_ASSET_TRANSFORMATION": InvalidQueryError,
+    "RECORD_NOT_UNIQUE": UniqueConflictError,
+    "REQUESTS_EXCEEDED": RateLimitedError,
+    "EMAIL_LIMIT_EXCEEDED": RateLimitedError,
+}
+
+
+def _class_for_status(status):
+    if status == 401:
+        return AuthenticationError
+    if status in (403, 404):
+        return ForbiddenError
+    if status == 429:
+        return RateLimitedError
+    if 400 <= status < 500:
+        return BadRequestError
+    return ServerError
+
+
+def parse_retry_after(value, now_epoch=None):
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime  # rare path: keep email out of import time
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if now_epoch is None:
+        import time
+        now_epoch = time.time()
+    return max(0.0, when.timestamp() - now_epoch)
+
+
+def error_from_response(status, headers, body, method, url):
+    """The APIError that a non-2xx answer stands for (``headers`` has a case-insensitive .get)."""
+    errors = []
+    try:
+        document = json.loads(body) if body else None
+        if isinstance(document, dict) and isinstance(document.get("errors"), list):
+            errors = [e for e in document["errors"] if isinstance(e, dict)]
+    except ValueError:
+        pass
+    if errors:
+        first = errors[0]
+        extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+        code = extensions.get("code")
+        message = str(first.get("message") or code or "error")
+        cls = _CLASS_BY_CODE.get(code) or _class_for_status(status)
+    else:
+        code = None
+        snippet = body[:_SNIPPET_LENGTH].decode("utf-8", "replace").strip()
+        content_type = headers.get("Content-Type") or "no content type"
+        message = "unexpected %s answer that is not a Directus error (%s)%s" % (
+            status, content_type, ": %r" % snippet if snippet else ", empty body")
+        cls = _class_for_status(status) if status < 500 else ServerError
+    kwargs = dict(status=status, code=code, errors=errors, method=method, url=url, body=body)
+    if cls is RateLimitedError:
+        kwargs["retry_after"] = parse_retry_after(headers.get("Retry-After"))
+    return cls(message, **kwargs)

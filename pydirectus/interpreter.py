@@ -1,0 +1,132 @@
+"""The interpreter: turns each spec Operation into a method, installed once on a client class.
+
+Every method is a small closure with a real ``__signature__`` and a docstring, so ``help()``,
+IPython and IDEs see its parameters: the path parameters, then the payload (``data``), then
+``query`` (the seed's dict of query parameters), then the query parameters one by one as
+keyword-only arguments, and ``model`` for methods that return items. Arguments are checked before
+anything is sent. The closure hands the checked arguments to the class's ``_call``, which a sync
+and an async client each implement in their own way.
+"""
+
+import inspect
+
+__all__ = ["install_operations", "bind_arguments", "MODEL_RESULTS"]
+
+MODEL_RESULTS = ("item", "items", "file", "files")
+_RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": "ItemList[File]",
+            "json": "the decoded JSON (the answer's data member)", "bytes": "bytes",
+            "stream": "a stream of bytes to read and close", "none": "None"}
+
+
+def _method_layout(operation):
+    """(positional parameter names, keyword-only parameter names, required names)."""
+    positional = list(operation.path_params)
+    required = list(operation.path_params)
+    if operation.payload != "none":
+        positional.append("data")
+        required.append("data")
+    positional.append("query")
+    keyword_only = [param.name for param in operation.query_params.values()]
+    if operation.result in MODEL_RESULTS:
+        keyword_only.append("model")
+    return positional, keyword_only, required
+
+
+def _signature(operation):
+    positional, keyword_only, required = _method_layout(operation)
+    P = inspect.Parameter
+    parameters = [P("self", P.POSITIONAL_OR_KEYWORD)]
+    for name in positional:
+        parameters.append(P(name, P.POSITIONAL_OR_KEYWORD, default=P.empty if name in required else None))
+    for name in keyword_only:
+        parameters.append(P(name, P.KEYWORD_ONLY, default=None))
+    return inspect.Signature(parameters)
+
+
+def _docstring(operation):
+    lines = [operation.doc, "", "%s %s" % (operation.method, operation.path), ""]
+    if operation.payload != "none":
+        lines.append("data: the request body (%s)." % {
+            "object": "a dict", "array": "a list", "json": "a dict or a list",
+            "multipart": "form fields and files"}[operation.payload])
+    if operation.query_params:
+        lines.append("Query parameters, as keyword arguments or in the ``query`` dict:")
+        for param in operation.query_params.values():
+            wire = "" if param.wire == param.name else " (``%s``)" % param.wire
+            lines.append("    %s%s: %s" % (param.name, wire, param.doc or param.type))
+    if operation.result in MODEL_RESULTS:
+        lines.append("model: an Item subclass to build the results with.")
+    lines.append("Returns: %s." % _RETURNS[operation.result])
+    if not operation.auth:
+        lines.append("Sent without credentials.")
+    return "\n".join(lines)
+
+
+def bind_arguments(operation, layout, args, kwargs):
+    """Check a call's arguments; return (path values, data, query values by wire name, model)."""
+    positional, keyword_only, required = layout
+    name = operation.name
+    if len(args) > len(positional):
+        raise TypeError("%s() takes %d positional arguments but %d were given"
+                        % (name, len(positional), len(args)))
+    values = dict(zip(positional, args))
+    for key, value in kwargs.items():
+        if key in values:
+            raise TypeError("%s() got multiple values for argument %r" % (name, key))
+        if key not in positional and key not in keyword_only:
+            raise TypeError("%s() got an unexpected keyword argument %r" % (name, key))
+        values[key] = value
+    missing = [p for p in required if p not in values]
+    if missing:
+        raise TypeError("%s() missing required argument%s: %s"
+                        % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    params = operation.query_params
+    query_values = {}
+    query = values.get("query")
+    if query is not None:
+        if not isinstance(query, dict):
+            raise TypeError("%s(): query must be a dict, got %s" % (name, type(query).__name__))
+        by_name = {param.name: param.wire for param in params.values()}
+        for key, value in query.items():
+            wire = key if key in params else by_name.get(key)
+            if wire is None:
+                raise TypeError("%s(): unknown query parameter %r; expected one of: %s"
+                                % (name, key, ", ".join(params) or "none"))
+            query_values[wire] = value
+    for param in params.values():
+        value = values.get(param.name)
+        if value is not None:
+            if query_values.get(param.wire) is not None:
+                raise TypeError("%s(): query parameter %r given both as an argument and in query"
+                                % (name, param.name))
+            query_values[param.wire] = value
+    model = values.get("model")
+    if model is not None and not (isinstance(model, type) and hasattr(model, "from_dict")):
+        raise TypeError("%s(): model must be an Item subclass, got %r" % (name, model))
+    path_values = {p: values[p] for p in operation.path_params}
+    return path_values, values.get("data"), query_values, model
+
+
+def _make_method(operation, owner):
+    layout = _method_layout(operation)
+
+    def method(self, *args, **kwargs):
+        return self._call(operation, *bind_arguments(operation, layout, args, kwargs))
+
+    method.__name__ = operation.name
+    method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
+    method.__module__ = owner.__module__
+    method.__doc__ = _docstring(operation)
+    method.__signature__ = _signature(operation)
+    method.operation = operation
+    return method
+
+
+def install_operations(cls, operations):
+    """Install one method per operation on ``cls``; a name the class defines itself is an error."""
+    for operation in operations:
+        if operation.name in cls.__dict__:
+            raise TypeError("%s already defines %s" % (cls.__name__, operation.name))
+        setattr(cls, operation.name, _make_method(operation, cls))
+    cls.operations = {operation.name: operation for operation in operations}
+    return cls

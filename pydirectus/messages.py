@@ -1,0 +1,174 @@
+"""Requests and responses as plain records, and the pure functions that build and decode them.
+
+Nothing here touches a socket: ``build_request`` turns an operation and its arguments into a
+Request, ``decode_result`` turns a Response into what the method returns (or raises the APIError
+the answer stands for).
+"""
+
+import json
+from urllib.parse import quote
+
+from .errors import error_from_response
+from .models import File, Item, ItemList
+from .query import encode_query
+
+__all__ = ["Request", "Response", "build_request", "decode_result", "decode_raw", "quote_path_value",
+           "encode_json"]
+
+
+class Request:
+    """One HTTP request: ``method``, absolute ``url``, ``headers`` (a dict), ``body`` (bytes or None).
+
+    ``auth`` says whether the client's credentials go with it; ``stream`` asks for the response
+    body as a stream instead of bytes.
+    """
+
+    __slots__ = ("method", "url", "headers", "body", "auth", "stream")
+
+    def __init__(self, method, url, headers=None, body=None, auth=True, stream=False):
+        self.method = method
+        self.url = url
+        self.headers = headers if headers is not None else {}
+        self.body = body
+        self.auth = auth
+        self.stream = stream
+
+    @property
+    def idempotent(self):
+        return self.method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH")
+
+    def with_headers(self, extra):
+        """A copy with ``extra`` headers added (the original is left as it is)."""
+        headers = dict(self.headers)
+        headers.update(extra)
+        return Request(self.method, self.url, headers, self.body, self.auth, self.stream)
+
+    def __repr__(self):  # never shows headers: they carry the credentials
+        return "<Request %s %s>" % (self.method, self.url)
+
+
+class Response:
+    """One HTTP answer: ``status``, ``headers`` (case-insensitive ``.get``), ``body`` (bytes).
+
+    A streamed response has ``body`` None and ``stream``, an object with ``read(n)`` and
+    ``close()`` that the caller must close.
+    """
+
+    __slots__ = ("status", "headers", "body", "stream", "method", "url")
+
+    def __init__(self, status, headers, body=b"", stream=None, method=None, url=None):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.stream = stream
+        self.method = method
+        self.url = url
+
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+    def __repr__(self):
+        return "<Response %s for %s %s>" % (self.status, self.method, self.url)
+
+
+def quote_path_value(name, value):
+    """``value`` quoted as exactly one path segment; empty, ``.``, ``..`` and control characters refused."""
+    if value is None:
+        raise TypeError("path parameter %r is required, got None" % name)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError("path parameter %r must be a string or an integer, got %r" % (name, value))
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError("path parameter %r must not be %r" % (name, text))
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("path parameter %r must not contain control characters: %r" % (name, text))
+    return quote(text, safe="")
+
+
+def _json_default(value):
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None:
+        return to_dict()
+    if hasattr(value, "isoformat"):  # date, datetime, time
+        return value.isoformat()
+    raise TypeError("%s is not JSON serializable" % type(value).__name__)
+
+
+def encode_json(value):
+    """Compact UTF-8 JSON; Items become their dicts, dates their ISO form."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def _check_payload(operation, data):
+    kind = operation.payload
+    if kind == "object" and not isinstance(data, (dict, Item)):
+        raise TypeError("%s(): data must be a dict (or an Item), got %s" % (operation.name, type(data).__name__))
+    if kind == "array" and not isinstance(data, (list, tuple)):
+        raise TypeError("%s(): data must be a list, got %s" % (operation.name, type(data).__name__))
+    if kind == "json" and not isinstance(data, (dict, Item, list, tuple)):
+        raise TypeError("%s(): data must be a dict or a list, got %s" % (operation.name, type(data).__name__))
+
+
+def build_request(base_url, operation, path_values, data, query_values, headers):
+    """The Request for one call of ``operation``.
+
+    ``path_values`` maps path parameter names to values, ``query_values`` wire names to values,
+    ``headers`` are the client's base headers (copied, never changed).
+    """
+    path = operation.path
+    for name in operation.path_params:
+        path = path.replace("{" + name + "}", quote_path_value(name, path_values[name]), 1)
+    url = base_url + path
+    if query_values:
+        query = encode_query(query_values, operation.query_params)
+        if query:
+            url += "?" + query
+    body = None
+    if operation.payload != "none":
+        _check_payload(operation, data)
+        body = encode_json(data)
+        headers = dict(headers)
+        headers["Content-Type"] = "application/json"
+    return Request(operation.method, url, headers, body, operation.auth, operation.result == "stream")
+
+
+def decode_result(operation, response, model=None):
+    """What the method returns for ``response``; an error status raises its APIError."""
+    status = response.status
+    if status >= 300:
+        raise error_from_response(status, response.headers, response.body, response.method, response.url)
+    result = operation.result
+    if result == "none":
+        return None
+    if result == "bytes":
+        return response.body
+    if result == "stream":
+        return response.stream
+    document = response.json() if status != 204 else None
+    data = document.get("data") if isinstance(document, dict) and "data" in document else document
+    if result == "json":
+        return data
+    if result in ("item", "file"):
+        if data is None:  # 204: written, but the user may not read it back
+            return None
+        cls = model or (File if result == "file" else Item)
+        return cls.from_dict(data)
+    cls = model or (File if result == "files" else Item)
+    meta = document.get("meta") if isinstance(document, dict) else None
+    if data is None:
+        return ItemList((), meta)
+    if isinstance(data, dict):  # a singleton collection answers one object
+        data = [data]
+    return ItemList([cls.from_dict(entry) for entry in data], meta)
+
+
+def decode_raw(response):
+    """What ``DirectusClient.request`` returns: decoded JSON (its ``data``), bytes, or None."""
+    if response.status >= 300:
+        raise error_from_response(response.status, response.headers, response.body, response.method, response.url)
+    if not response.body:
+        return None
+    if "json" not in (response.headers.get("Content-Type") or ""):
+        return response.body
+    document = response.json()
+    return document["data"] if isinstance(document, dict) and "data" in document else document

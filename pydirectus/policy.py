@@ -1,0 +1,94 @@
+"""The session policy: what happens around every request, as generator flows free of I/O.
+
+``request_flow`` attaches the credentials (logging in lazily, refreshing shortly before expiry),
+sends the request with retries, and on 401 TOKEN_EXPIRED refreshes and replays it once.
+A request is never sent without credentials because authentication failed: the failure is
+raised instead. The flows yield effects (``effects.Send``, ``Sleep``, ``Authenticate``); the
+sync driver performs them today, an async driver can perform them unchanged.
+"""
+
+from .auth import TokenState, authenticate_flow
+from .effects import Authenticate, Send, Sleep
+from .errors import AuthenticationError, TimeoutError
+
+__all__ = ["Session"]
+
+
+def _is_token_expired(response):
+    if response.status != 401:
+        return False
+    try:
+        return response.json()["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return False
+
+
+class Session:
+    """The I/O-free state of one client: where, who, and how to retry.
+
+    ``clock`` is a monotonic clock in seconds (injectable for tests); ``deadline`` bounds the
+    time a request may spend in retries, in seconds (None: no bound).
+    """
+
+    def __init__(self, base_url, credentials, base_headers, retry, clock, deadline=None):
+        self.base_url = base_url
+        self.credentials = credentials
+        self.base_headers = base_headers
+        self.retry = retry
+        self.clock = clock
+        self.deadline = deadline
+        self.tokens = TokenState()
+        # the headers of requests that carry credentials; a password session adds its token per request
+        self.auth_headers = base_headers
+        if credentials.kind == "static":
+            self.auth_headers = dict(base_headers, Authorization="Bearer " + credentials.static_token)
+
+    def headers_for(self, auth):
+        """The headers to build a request with: with the static token when ``auth`` and there is one."""
+        return self.auth_headers if auth else self.base_headers
+
+    def send_with_retries(self, request):
+        """Send ``request``, again when the retry policy says so; the result is the last Response."""
+        started = self.clock()
+        retry_number = 0
+        while True:
+            try:
+                response = yield Send(request)
+            except Exception as error:  # only TransportErrors reach a flow from Send
+                delay = self.retry.delay_after_error(request, error, retry_number)
+                if delay is None:
+                    raise
+                failure = error
+            else:
+                delay = self.retry.delay_after_response(request, response, retry_number)
+                if delay is None:
+                    return response
+                failure = response
+            if self.deadline is not None and self.clock() + delay - started > self.deadline:
+                if isinstance(failure, Exception):
+                    raise TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
+                                       % (self.deadline, failure), method=request.method, url=request.url,
+                                       may_have_been_processed=getattr(failure, "may_have_been_processed", False))
+                return failure
+            retry_number += 1
+            yield Sleep(delay)
+
+    def request_flow(self, request):
+        """Send one API request with credentials, retries and one replay after TOKEN_EXPIRED."""
+        if not request.auth or self.credentials.kind != "password":
+            return (yield from self.send_with_retries(request))
+        tokens = self.tokens
+        replayed = False
+        while True:
+            if not tokens.usable(self.clock()):
+                yield Authenticate(authenticate_flow(self, tokens.generation))
+            token, generation = tokens.access_token, tokens.generation
+            if token is None:  # never send without credentials
+                raise AuthenticationError("no access token after authenticating", method=request.method,
+                                          url=request.url)
+            response = yield from self.send_with_retries(
+                request.with_headers({"Authorization": "Bearer " + token}))
+            if replayed or not _is_token_expired(response):
+                return response
+            replayed = True
+            yield Authenticate(authenticate_flow(self, generation))

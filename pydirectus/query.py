@@ -1,0 +1,104 @@
+"""Encoding of query parameters into a URL query string, by the type the spec gives each one.
+
+Types: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects allowed, or a string),
+``csv`` (a list joined by commas, or a string), ``json`` (any JSON value, or a string that already
+holds JSON), ``integer``, ``boolean`` and ``string``. Nothing here mutates its arguments.
+"""
+
+import json
+from urllib.parse import quote
+
+__all__ = ["encode_query", "encode_free_query", "flatten_fields"]
+
+# Characters Directus reads literally in a query value; leaving them unquoted keeps URLs readable.
+_SAFE = ",.*:$-_~"
+
+
+def flatten_fields(fields, prefix=""):
+    """``["id", {"author": ["name", {"avatar": ["id"]}]}]`` -> ``["id", "author.name", "author.avatar.id"]``."""
+    if isinstance(fields, str):
+        return [prefix + fields]
+    if isinstance(fields, dict):
+        out = []
+        for relation, sub in fields.items():
+            if not isinstance(relation, str) or not relation:
+                raise TypeError("fields: a relation name must be a non-empty string, got %r" % (relation,))
+            out.extend(flatten_fields(sub, prefix + relation + "."))
+        return out
+    if isinstance(fields, (list, tuple)):
+        out = []
+        for entry in fields:
+            if isinstance(entry, (str, dict, list, tuple)):
+                out.extend(flatten_fields(entry, prefix))
+            else:
+                raise TypeError("fields: expected names or {relation: [...]} objects, got %r" % (entry,))
+        return out
+    raise TypeError("fields: expected a string, a list or a dict, got %s" % type(fields).__name__)
+
+
+def _encode_value(name, kind, value):
+    if kind == "json":
+        if isinstance(value, (str, bytes)):
+            return value.decode() if isinstance(value, bytes) else value
+        try:
+            return json.dumps(value, separators=(",", ":"), default=_json_default)
+        except TypeError as exc:
+            raise TypeError("query parameter %r: %s" % (name, exc)) from None
+    if kind == "csv":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return ",".join(value)
+        raise TypeError("query parameter %r: expected a string or a list of strings, got %r" % (name, value))
+    if kind == "fields":
+        if isinstance(value, str):
+            return value
+        return ",".join(flatten_fields(value))
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("query parameter %r: expected an integer, got %r" % (name, value))
+        return str(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise TypeError("query parameter %r: expected True or False, got %r" % (name, value))
+        return "true" if value else "false"
+    if kind == "string":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise TypeError("query parameter %r: expected a string, got %r" % (name, value))
+        return value
+    raise ValueError("unknown query parameter type %r" % kind)
+
+
+def _json_default(value):
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None:
+        return to_dict()
+    raise TypeError("%r is not JSON serializable" % (value,))
+
+
+def encode_query(values, params):
+    """The query string (without ``?``) for ``values``, a dict of wire name -> value.
+
+    ``params`` maps each wire name to its QueryParam (which gives the type). None values are left
+    out, so ``limit=None`` means "not given".
+    """
+    parts = []
+    for wire, value in values.items():
+        if value is None:
+            continue
+        text = _encode_value(wire, params[wire].type, value)
+        parts.append(quote(wire, safe=_SAFE) + "=" + quote(text, safe=_SAFE))
+    return "&".join(parts)
+
+
+def encode_free_query(values):
+    """The query string for parameters the spec does not describe: dicts and lists go as JSON."""
+    parts = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        kind = "json" if isinstance(value, (dict, list, tuple)) else "boolean" if isinstance(value, bool) else "string"
+        parts.append(quote(str(name), safe=_SAFE) + "=" + quote(_encode_value(name, kind, value), safe=_SAFE))
+    return "&".join(parts)
