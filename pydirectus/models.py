@@ -19,6 +19,14 @@ from collections.abc import MutableMapping
 
 __all__ = ["Item", "File", "ItemList"]
 
+TYPE_CHECKING = False  # type checkers take this as True; keeps typing out of the import at run time
+if TYPE_CHECKING:
+    from typing import List, TypeVar
+    _T = TypeVar("_T")
+    _ListOfItems = List[_T]
+else:
+    _ListOfItems = list
+
 _MISSING = object()
 
 
@@ -171,10 +179,13 @@ class File(Item):
     uploaded_on: str = None
 
 
-class ItemList(list):
+class ItemList(_ListOfItems):
     """A list of results that keeps the answer's ``meta`` (``total_count``, ``filter_count``)."""
 
     __slots__ = ("meta",)
+
+    def __class_getitem__(cls, item):  # ItemList[Item] in annotations
+        return cls
 
     def __init__(self, items=(), meta=None):
         super().__init__(items)

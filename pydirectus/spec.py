@@ -6,6 +6,7 @@ copy of this package vendored under another name or imported from a zip file fin
 """
 
 import json
+import keyword
 import pkgutil
 import re
 
@@ -86,7 +87,8 @@ def lint_spec(data):
     for index, entry in enumerate(data.get("operations", [])):
         name = entry.get("name")
         where = "operation %r" % (name if name else "#%d" % index)
-        if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")):
+        if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")
+                and not keyword.iskeyword(name)):
             problems.append("%s: name must be a public Python identifier" % where)
         elif name in seen:
             problems.append("%s: name is not unique" % where)
@@ -133,7 +135,7 @@ def _lint_params(where, params):
     problems = []
     for param in params:
         name = param.get("name")
-        if not (isinstance(name, str) and name.isidentifier()):
+        if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
             problems.append("%s: query parameter name %r is not an identifier" % (where, name))
         if param.get("type") not in QUERY_TYPES:
             problems.append("%s: query parameter %r has type %r, not one of %s"

@@ -1,0 +1,84 @@
+"""Query encoding for every Directus global query parameter."""
+
+import copy
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+
+from pydirectus import DirectusClient
+from pydirectus.interpreter import bind_arguments, _method_layout
+from pydirectus.messages import build_request
+from pydirectus.query import flatten_fields
+
+OPS = DirectusClient.operations
+
+
+def url_for(name, *args, **kwargs):
+    operation = OPS[name]
+    path, data, query, model = bind_arguments(operation, _method_layout(operation), args, kwargs)
+    return build_request("http://h/base", operation, path, data, query, {}).url
+
+
+def query_of(url):
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def test_fields_nested_object_syntax():
+    assert flatten_fields(["id", {"author": ["name", {"avatar": ["id", "type"]}]}, "title"]) == [
+        "id", "author.name", "author.avatar.id", "author.avatar.type", "title"]
+    assert flatten_fields({"translations": "*"}) == ["translations.*"]
+    assert query_of(url_for("read_items", "a", fields=["id", {"author": ["*"]}]))["fields"] == "id,author.*"
+    assert query_of(url_for("read_items", "a", fields="id,title"))["fields"] == "id,title"
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"filter": {"author": {"_eq": "Beff Jezos"}}}, {"filter": '{"author":{"_eq":"Beff Jezos"}}'}),
+    ({"search": "a&b=c"}, {"search": "a&b=c"}),
+    ({"sort": ["-date", "title"]}, {"sort": "-date,title"}),
+    ({"limit": 10, "offset": 5, "page": 2}, {"limit": "10", "offset": "5", "page": "2"}),
+    ({"limit": -1}, {"limit": "-1"}),
+    ({"aggregate": {"count": "*", "sum": ["views"]}}, {"aggregate": '{"count":"*","sum":["views"]}'}),
+    ({"group_by": ["author", "year(date)"]}, {"groupBy": "author,year(date)"}),
+    ({"deep": {"translations": {"_limit": 1}}}, {"deep": '{"translations":{"_limit":1}}'}),
+    ({"alias": {"all": "translations"}}, {"alias": '{"all":"translations"}'}),
+    ({"meta": "*"}, {"meta": "*"}),
+    ({"meta": ["total_count", "filter_count"]}, {"meta": "total_count,filter_count"}),
+    ({"export": "csv"}, {"export": "csv"}),
+    ({"version": "draft", "version_raw": True}, {"version": "draft", "versionRaw": "true"}),
+    ({"backlink": False}, {"backlink": "false"}),
+])
+def test_global_parameters(kwargs, expected):
+    assert query_of(url_for("read_items", "articles", **kwargs)) == expected
+
+
+def test_query_dict_accepts_wire_and_python_names_and_is_not_mutated():
+    query = {"limit": 10, "groupBy": ["a"], "filter": {"x": {"_eq": 1}}}
+    before = copy.deepcopy(query)
+    url = url_for("read_items", "articles", query=query, sort="-id")
+    assert query == before
+    assert query_of(url) == {"limit": "10", "groupBy": "a", "filter": '{"x":{"_eq":1}}', "sort": "-id"}
+    assert query_of(url_for("read_items", "articles", query={"group_by": "a"})) == {"groupBy": "a"}
+
+
+def test_values_are_percent_encoded_into_one_parameter():
+    url = url_for("read_items", "articles", search="x&limit=1#frag")
+    assert "#" not in url and query_of(url) == {"search": "x&limit=1#frag"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"limit": "10"}, "expected an integer"),
+    ({"limit": True}, "expected an integer"),
+    ({"backlink": "yes"}, "expected True or False"),
+    ({"sort": ["a", 1]}, "list of strings"),
+    ({"fields": ["a", 3]}, "fields"),
+    ({"filter": {"a": object()}}, "filter"),
+])
+def test_bad_values_raise_type_error(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        url_for("read_items", "articles", **kwargs)
+
+
+def test_path_parameters_are_one_quoted_segment():
+    assert urlsplit(url_for("read_item", "my coll", "a/b?c")).path == "/base/items/my%20coll/a%2Fb%3Fc"
+    assert unquote(urlsplit(url_for("read_item", "c", "ü/..")).path).endswith("/items/c/ü/..")
+    assert urlsplit(url_for("read_item", "c", 42)).path == "/base/items/c/42"

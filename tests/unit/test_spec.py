@@ -1,0 +1,72 @@
+"""The endpoint spec: the packaged one is sound, and the linter catches each kind of mistake."""
+
+import copy
+import json
+import os
+import pkgutil
+
+import pytest
+
+from pydirectus import DirectusClient
+from pydirectus.spec import METHODS, PAYLOAD_KINDS, QUERY_TYPES, RESULT_KINDS, lint_spec, load_spec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def packaged_spec():
+    return json.loads(pkgutil.get_data("pydirectus", "endpoints.json"))
+
+
+def test_packaged_spec_is_sound():
+    assert lint_spec(packaged_spec()) == []
+
+
+def test_every_operation_is_a_client_method():
+    for operation in load_spec():
+        method = getattr(DirectusClient, operation.name)
+        assert method.operation is operation or method.operation.path == operation.path
+
+
+def test_json_schema_allows_exactly_the_kinds_the_interpreter_knows():
+    with open(os.path.join(ROOT, "spec", "schema.json")) as handle:
+        schema = json.load(handle)
+    op = schema["$defs"]["operation"]["properties"]
+    assert op["method"]["enum"] == list(METHODS)
+    assert op["payload"]["enum"] == list(PAYLOAD_KINDS)
+    assert op["result"]["enum"] == list(RESULT_KINDS)
+    assert schema["$defs"]["query_param"]["properties"]["type"]["enum"] == list(QUERY_TYPES)
+
+
+def _with(change):
+    spec = packaged_spec()
+    change(spec["operations"][0], spec)
+    return lint_spec(spec)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda op, s: op.update(name="read-items"), "public Python identifier"),
+    (lambda op, s: op.update(name="class"), "public Python identifier"),
+    (lambda op, s: op.update(name=s["operations"][1]["name"]), "not unique"),
+    (lambda op, s: op.update(method="FETCH"), "method 'FETCH'"),
+    (lambda op, s: op.update(path="/items/{collection}/{id}"), "do not match the template"),
+    (lambda op, s: op.update(path_params=["name"]), "do not match the template"),
+    (lambda op, s: op.update(payload="xml"), "payload 'xml'"),
+    (lambda op, s: op.update(result="thing"), "result 'thing'"),
+    (lambda op, s: op.update(auth="yes"), "auth must be"),
+    (lambda op, s: op.update(doc=""), "doc must be"),
+    (lambda op, s: op.update(doc="two\nlines"), "doc must be"),
+    (lambda op, s: op.update(query=["@nope"]), "not defined"),
+    (lambda op, s: op.update(query=[{"name": "x", "type": "float"}]), "type 'float'"),
+    (lambda op, s: op.update(query=["@global", {"name": "limit", "type": "integer"}]), "used twice"),
+    (lambda op, s: op.update(query=[{"name": "model", "type": "string"}]), "reserved"),
+])
+def test_lint_catches(change, expected):
+    problems = _with(change)
+    assert problems and any(expected in p for p in problems), problems
+
+
+def test_linter_leaves_its_input_alone():
+    spec = packaged_spec()
+    before = copy.deepcopy(spec)
+    lint_spec(spec)
+    assert spec == before
