@@ -1,0 +1,157 @@
+"""The sync transport against scripted servers on loopback: keep-alive, integrity, timeouts, threads."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+import pydirectus
+from pydirectus import DirectusClient
+from pydirectus.messages import Request
+from pydirectus.transport import HTTPTransport
+from tests.fakeserver import FakeServer, reply
+
+ITEMS = {"data": [{"id": 1, "title": "a"}], "meta": {"total_count": 1}}
+
+
+def client_for(server, **kwargs):
+    kwargs.setdefault("static_token", "tok")
+    return DirectusClient(hostname=server.url, proxies={}, **kwargs)
+
+
+def test_keep_alive_reuses_one_connection():
+    with FakeServer(lambda seen: reply(200, ITEMS)) as server, client_for(server) as client:
+        for _ in range(20):
+            items = client.read_items("articles")
+        assert server.connections == 1 and len(server.requests) == 20
+        assert items.total_count == 1 and items[0].title == "a"
+
+
+def test_headers_sent():
+    with FakeServer(lambda seen: reply(200, ITEMS)) as server, client_for(server) as client:
+        client.create_item("articles", {"title": "x"})
+        seen = server.requests[0]
+        assert seen.headers["authorization"] == "Bearer tok"
+        assert seen.headers["user-agent"].startswith("pydirectus/%s " % pydirectus.__version__)
+        assert seen.headers["content-type"] == "application/json" and seen.json() == {"title": "x"}
+
+
+def test_base_url_with_a_sub_path():
+    with FakeServer(lambda seen: reply(200, ITEMS)) as server:
+        with DirectusClient(hostname=server.url + "/directus/", static_token="t", proxies={}) as client:
+            client.read_item("articles", 5, fields=["id"])
+        assert server.requests[0].target == "/directus/items/articles/5?fields=id"
+
+
+def test_server_closing_idle_connections_is_handled():
+    def handler(seen):
+        return reply(200, ITEMS, headers={"Connection": "close"}) if seen.connection % 2 else reply(200, ITEMS)
+    with FakeServer(handler) as server, client_for(server) as client:
+        for _ in range(6):
+            client.read_items("a")
+        assert len(server.requests) == 6
+
+
+def test_body_shorter_than_content_length_raises():
+    def handler(seen):
+        return lambda conn: conn.sendall(reply(200, b'{"data": [1, 2', length=100))
+    with FakeServer(handler) as server, client_for(server, retries=0) as client:
+        with pytest.raises(pydirectus.TransportError, match="cut short") as caught:
+            client.read_items("a")
+        assert caught.value.may_have_been_processed
+
+
+def test_truncated_get_is_retried_then_succeeds():
+    def handler(seen):
+        if len(server.requests) == 1:
+            return lambda conn: conn.sendall(reply(200, b'{"da', length=50))
+        return reply(200, ITEMS)
+    with FakeServer(handler) as server, client_for(server, retries=2) as client:
+        assert client.read_items("a")[0].id == 1
+        assert len(server.requests) == 2
+
+
+def test_lost_answer_to_a_post_is_not_resent():
+    with FakeServer(lambda seen: None) as server, client_for(server, retries=3) as client:
+        with pytest.raises(pydirectus.TransportError) as caught:
+            client.create_item("a", {"title": "once"})
+        assert caught.value.may_have_been_processed and len(server.requests) == 1
+
+
+def test_connection_refused_is_a_transport_error_not_processed():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with DirectusClient(hostname="http://127.0.0.1:%d" % port, retries=0, proxies={}) as client:
+        with pytest.raises(pydirectus.TransportError, match="cannot connect") as caught:
+            client.create_item("a", {})
+        assert not caught.value.may_have_been_processed
+
+
+def test_read_timeout():
+    def handler(seen):
+        return lambda conn: time.sleep(1.5)
+    with FakeServer(handler) as server, client_for(server, read_timeout=0.3, retries=0) as client:
+        started = time.monotonic()
+        with pytest.raises(pydirectus.TimeoutError, match="read timed out"):
+            client.read_items("a")
+        assert time.monotonic() - started < 1.2
+
+
+def test_non_json_error_page():
+    page = b"<html><h1>502 Bad Gateway</h1></html>"
+    with FakeServer(lambda seen: reply(502, page, content_type="text/html")) as server:
+        with client_for(server, retries=0) as client:
+            with pytest.raises(pydirectus.ServerError, match="502 Bad Gateway") as caught:
+                client.read_items("a")
+    assert caught.value.status == 502 and caught.value.body == page
+
+
+def test_buffered_body_cap():
+    transport = HTTPTransport(proxies={}, max_body_size=10)
+    with FakeServer(lambda seen: reply(200, b"x" * 11)) as server:
+        with pytest.raises(pydirectus.TransportError, match="max_body_size"):
+            transport.send(Request("GET", server.url + "/"))
+
+
+def test_one_client_shared_by_threads():
+    with FakeServer(lambda seen: reply(200, {"data": {"path": seen.target}})) as server:
+        client = client_for(server)
+        failures = []
+
+        def work(n):
+            for i in range(25):
+                item = client.read_item("c", "%d-%d" % (n, i))
+                if item["path"] != "/items/c/%d-%d" % (n, i):
+                    failures.append(item)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        client.close()
+    assert failures == [] and len(server.requests) == 200 and server.connections <= 8
+
+
+def test_proxy_from_environment_and_no_proxy(monkeypatch):
+    with FakeServer(lambda seen: reply(200, ITEMS)) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "bypassed.example")
+        with DirectusClient(hostname="http://directus.example:8055/base", static_token="t") as client:
+            client.read_items("a")
+        assert proxy.requests[0].target == "http://directus.example:8055/base/items/a"
+        assert proxy.requests[0].headers["host"] == "directus.example:8055"
+        transport = HTTPTransport()
+        assert transport._route("http", "bypassed.example")[0][3] is None
+        assert transport._route("http", "other.example")[0][3] == proxy.url
+
+
+def test_tls_is_verified_by_default():
+    client = DirectusClient(hostname="https://directus.example", static_token="t")
+    import ssl
+    context = client.transport.ssl_context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    insecure = DirectusClient(hostname="https://directus.example", static_token="t", ssl_verify=False)
+    assert insecure.transport.ssl_context.verify_mode == ssl.CERT_NONE
