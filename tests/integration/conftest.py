@@ -1,0 +1,25 @@
+"""Clients of the real Directus servers that tests/conftest.py starts."""
+
+import pytest
+
+from pydirectus import DirectusClient
+
+
+@pytest.fixture
+def client(directus):
+    """A client of the session's server, authenticated with the admin's static token."""
+    with DirectusClient(hostname=directus.url, static_token=directus.token) as client:
+        yield client
+
+
+@pytest.fixture
+def password_client(directus):
+    """A client of the session's server that logs in with the admin's e-mail and password."""
+    with DirectusClient(hostname=directus.url, username=directus.email, password=directus.password) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def short_ttl_server(directus_factory):
+    """A server whose access tokens live 3 s, shared by the tests that need expiry."""
+    return directus_factory(ACCESS_TOKEN_TTL="3s")
