@@ -6,11 +6,14 @@ the answer stands for).
 """
 
 import json
+import re
 from urllib.parse import quote
 
 from .errors import error_from_response
 from .models import File, Item, ItemList
 from .query import encode_query
+
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 __all__ = ["Request", "Response", "build_request", "decode_result", "decode_raw", "quote_path_value",
            "encode_json"]
@@ -80,7 +83,7 @@ def quote_path_value(name, value):
     text = str(value)
     if text in ("", ".", ".."):
         raise ValueError("path parameter %r must not be %r" % (name, text))
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL_CHARACTER.search(text):
         raise ValueError("path parameter %r must not contain control characters: %r" % (name, text))
     return quote(text, safe="")
 
