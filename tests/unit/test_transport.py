@@ -155,3 +155,36 @@ def test_tls_is_verified_by_default():
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     insecure = DirectusClient(hostname="https://directus.example", static_token="t", ssl_verify=False)
     assert insecure.transport.ssl_context.verify_mode == ssl.CERT_NONE
+
+
+def test_login_goes_through_the_same_transport_settings(monkeypatch):
+    def handler(seen):
+        if seen.target.endswith("/auth/login"):
+            return reply(200, {"data": {"access_token": "A", "refresh_token": "R", "expires": 900000}})
+        return reply(200, ITEMS)
+    with FakeServer(handler) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        with DirectusClient(hostname="http://directus.example", username="a@b.c", password="pw") as client:
+            client.read_items("a")
+        assert [seen.target for seen in proxy.requests] == ["http://directus.example/auth/login",
+                                                            "http://directus.example/items/a"]
+
+
+def test_debug_logs_never_show_credentials(caplog):
+    import logging
+
+    def handler(seen):
+        if seen.target.endswith("/auth/login"):
+            return reply(200, {"data": {"access_token": "ACCESS-SECRET", "refresh_token": "REFRESH-SECRET",
+                                        "expires": 900000}})
+        return reply(200, ITEMS)
+    with FakeServer(handler) as server, caplog.at_level(logging.DEBUG, logger="pydirectus"):
+        with DirectusClient(hostname=server.url, username="a@b.c", password="PASSWORD-SECRET", proxies={}) as client:
+            client.read_items("a")
+            texts = [repr(client), str(client), repr(client.tokens), repr(client._session.credentials)]
+        with DirectusClient(hostname=server.url, static_token="STATIC-SECRET", proxies={}) as client:
+            client.read_items("a")
+            texts.append(repr(client))
+    texts.extend(record.getMessage() for record in caplog.records)
+    assert len(caplog.records) >= 3
+    assert not [text for text in texts if "SECRET" in text]
