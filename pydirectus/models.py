@@ -19,13 +19,6 @@ from collections.abc import MutableMapping
 
 __all__ = ["Item", "File", "ItemList"]
 
-TYPE_CHECKING = False  # type checkers take this as True; keeps typing out of the import at run time
-if TYPE_CHECKING:
-    from typing import List, TypeVar
-    _T = TypeVar("_T")
-    _ListOfItems = List[_T]
-else:
-    _ListOfItems = list
 
 _MISSING = object()
 
@@ -179,12 +172,12 @@ class File(Item):
     uploaded_on: str = None
 
 
-class ItemList(_ListOfItems):
+class ItemList(list):
     """A list of results that keeps the answer's ``meta`` (``total_count``, ``filter_count``)."""
 
     __slots__ = ("meta",)
 
-    def __class_getitem__(cls, item):  # ItemList[Item] in annotations
+    def __class_getitem__(cls, item):  # ItemList[Item] in annotations (generic in models.pyi)
         return cls
 
     def __init__(self, items=(), meta=None):

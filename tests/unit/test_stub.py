@@ -73,3 +73,17 @@ def test_stub_signatures_equal_runtime_signatures():
             mismatches.append(name)
     assert mismatches == []
     assert len(public_runtime_methods()) > len(DirectusClient.operations)
+
+
+def test_models_stub_matches_the_runtime_models():
+    import dataclasses
+    from pydirectus import models
+    tree = ast.parse(open(os.path.join(ROOT, "pydirectus", "models.pyi"), encoding="utf-8").read())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert set(classes) == set(models.__all__)
+    stub_fields = [node.target.id for node in classes["File"].body if isinstance(node, ast.AnnAssign)]
+    assert stub_fields == [field.name for field in dataclasses.fields(models.File)]
+    for name, node in classes.items():
+        for member in node.body:
+            if isinstance(member, ast.FunctionDef) and not member.name.startswith("__"):
+                assert hasattr(getattr(models, name), member.name), (name, member.name)
