@@ -1,0 +1,167 @@
+"""Fixtures for pydirectus's tests: real Directus servers on 127.0.0.1 (see pydirectus/testing.py).
+
+    directus          the session's default server: ``.url``, ``.token`` (the admin's static token),
+                      ``.email``, ``.password``. If PYDIRECTUS_TEST_URL is set (with PYDIRECTUS_TEST_TOKEN,
+                      _EMAIL, _PASSWORD), that server is used instead of starting one: tests/run.py
+                      shares one server between the Python versions it runs.
+    directus_factory  ``get(ACCESS_TOKEN_TTL="3s")`` or ``get({"RATE_LIMITER_ENABLED": "true"})``: a
+                      server with those Directus settings, started on first use, shared by every test
+                      that asks for the same settings, stopped at the end of the session.
+                      ``get()`` with no settings is `directus`.
+    collection        the name of a fresh collection on `directus` with the fields id (integer
+                      primary key), title (string), body (text), views (integer) and published
+                      (boolean, cast), deleted after the test.
+
+A server that cannot start makes the tests that need it error with the reason; they are never
+skipped. Everything under tests/integration/ is marked ``integration``: ``-m "not integration"``
+runs the unit tests without Directus.
+"""
+
+import collections
+import os
+import time
+import uuid
+from typing import NamedTuple
+
+import pytest
+
+from pydirectus.testing import DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN, DirectusServer
+from tests.rest import call
+
+INTEGRATION_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "integration")
+
+# The fields of the `collection` fixture, as POST /collections takes them.
+COLLECTION_FIELDS = [
+    {"field": "id", "type": "integer", "meta": {"hidden": True, "readonly": True},
+     "schema": {"is_primary_key": True, "has_auto_increment": True}},
+    {"field": "title", "type": "string", "meta": {}, "schema": {}},
+    {"field": "body", "type": "text", "meta": {}, "schema": {}},
+    {"field": "views", "type": "integer", "meta": {}, "schema": {}},
+    # SQLite returns booleans as 0/1 unless the field is cast.
+    {"field": "published", "type": "boolean", "meta": {"special": ["cast-boolean"]}, "schema": {}},
+]
+
+
+class ExternalDirectus(NamedTuple):
+    """A server someone else started (PYDIRECTUS_TEST_URL): same attributes as a DirectusServer."""
+    url: str
+    token: str
+    email: str
+    password: str
+
+
+# ------------------------------------------------------------------ markers and the integration tally
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: needs a real Directus server "
+                                       "(applied to every test under tests/integration/)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = os.path.realpath(str(getattr(item, "path", None) or item.fspath))
+        if path.startswith(INTEGRATION_DIR + os.sep):
+            item.add_marker(pytest.mark.integration)
+
+
+_integration_outcomes = {}  # nodeid -> "passed" | "failed" | "skipped"
+
+
+def pytest_runtest_logreport(report):
+    if "integration" not in report.keywords:
+        return
+    if report.failed:
+        outcome = "failed"
+    elif report.skipped:
+        outcome = "skipped"
+    elif report.when == "call":
+        outcome = "passed"
+    else:
+        return
+    if _integration_outcomes.get(report.nodeid) != "failed":  # a failed teardown outranks a passed call
+        _integration_outcomes[report.nodeid] = outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    # tests/run.py reads this line: a skipped or missing integration test fails the run.
+    counts = collections.Counter(_integration_outcomes.values())
+    terminalreporter.write_line("pydirectus integration tests: %d passed, %d failed, %d skipped"
+                                % (counts["passed"], counts["failed"], counts["skipped"]))
+
+
+# ------------------------------------------------------------------ servers
+
+@pytest.fixture(scope="session")
+def directus():
+    url = os.environ.get("PYDIRECTUS_TEST_URL")
+    if url:
+        server = ExternalDirectus(url.rstrip("/"),
+                                  os.environ.get("PYDIRECTUS_TEST_TOKEN", DEFAULT_TOKEN),
+                                  os.environ.get("PYDIRECTUS_TEST_EMAIL", DEFAULT_EMAIL),
+                                  os.environ.get("PYDIRECTUS_TEST_PASSWORD", DEFAULT_PASSWORD))
+        try:
+            ping = call(server.url, "GET", "/server/ping")
+        except OSError as error:
+            raise RuntimeError("PYDIRECTUS_TEST_URL=%s is unreachable: %s" % (url, error)) from error
+        assert ping.status == 200, "PYDIRECTUS_TEST_URL=%s does not answer /server/ping: %s" % (url, ping)
+        yield server
+        return
+    server = DirectusServer(die_with_parent=True).start()  # raises, with the log's tail, if it cannot
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def directus_factory(request):
+    started = {}  # frozen settings -> running DirectusServer, or the error its start raised
+
+    def get(env=None, **settings):
+        settings = {key: str(value) for key, value in dict(env or {}, **settings).items()}
+        if not settings:
+            return request.getfixturevalue("directus")
+        key = frozenset(settings.items())
+        if key not in started:
+            try:
+                started[key] = DirectusServer(settings, die_with_parent=True).start()
+            except Exception as error:  # remembered: later tests with these settings fail fast
+                started[key] = error
+        server = started[key]
+        if isinstance(server, Exception):
+            raise RuntimeError("a Directus server with %s could not start: %s" % (settings, server))
+        return server
+
+    yield get
+    for server in started.values():
+        if isinstance(server, DirectusServer):
+            server.stop()
+
+
+# ------------------------------------------------------------------ data
+
+@pytest.fixture
+def collection(directus):
+    name = "t_" + uuid.uuid4().hex[:12]
+    try:
+        created = call(directus.url, "POST", "/collections",
+                       {"collection": name, "meta": {}, "schema": {}, "fields": COLLECTION_FIELDS},
+                       token=directus.token)
+        assert created.status == 200, "could not create collection %s: %s" % (name, created)
+        yield name
+    finally:
+        remove_collection(directus, name)
+
+
+def remove_collection(server, name):
+    """Delete collection `name` for sure: an unlicensed Directus allows only 25 user collections."""
+    for _ in range(3):
+        try:
+            call(server.url, "DELETE", "/collections/" + name, token=server.token)
+            if call(server.url, "GET", "/collections/" + name, token=server.token).status == 403:
+                return  # Directus answers 403, not 404, for a collection that does not exist
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("collection %s could not be deleted from %s" % (name, server.url))
