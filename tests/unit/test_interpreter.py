@@ -102,3 +102,35 @@ def test_operations_cannot_shadow_hand_written_methods():
 
     with pytest.raises(TypeError, match="already defines read_items"):
         install_operations(Custom, load_spec())
+
+
+def test_constructor_checks_its_arguments():
+    with pytest.raises(ValueError, match="http:// or https://"):
+        DirectusClient(hostname="directus.example.com")
+    with pytest.raises(TypeError, match="hostname must be"):
+        DirectusClient()
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        DirectusClient(hostname="https://user:pw@directus.example.com")
+    with pytest.raises(TypeError, match="both username"):
+        DirectusClient(hostname="https://d.example", username="a@b.c")
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        DirectusClient(hostname="https://d.example", static_token="abc\r\nX-Evil: 1")
+    assert DirectusClient(hostname="https://d.example/", email="a@b.c", password="p").url == "https://d.example"
+
+
+def test_the_seed_logger_parameter_receives_the_debug_records():
+    import logging
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("my.app.directus")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(Collect())
+    with FakeServer(lambda seen: reply(200, {"data": []})) as server:
+        with DirectusClient(server.url, "tok", None, None, True, logger, proxies={}) as client:
+            client.read_items("articles")
+    assert records and records[0].startswith("GET %s/items/articles -> 200" % server.url)
