@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 from .auth import Credentials, authenticate_flow, logout_flow
+from .effects import Authenticate
 from .interpreter import install_operations
 from .messages import Request, build_request, decode_raw, decode_result, encode_json
 from .policy import Session
@@ -94,11 +95,31 @@ class DirectusClient:
         return self._session.tokens
 
     def _call(self, operation, path_values, data, query_values, model):
-        session = self._session
         request = build_request(self.url, operation, path_values, data, query_values,
-                                session.headers_for(operation.auth))
-        response = self._driver.run(session.request_flow(request))
-        return decode_result(operation, response, model)
+                                self._session.headers_for(operation.auth))
+        return decode_result(operation, self._send(request), model)
+
+    def _send(self, request):
+        """Send a Request through the session policy (credentials, refresh, retries): its Response."""
+        return self._driver.run(self._session.request_flow(request))
+
+    def _access_token(self):
+        """A usable access token and its expiry on the ``time.monotonic`` clock (None: never).
+
+        For a password session this logs in or refreshes first when needed, one at a time like
+        every request does; for a static token it is the token; without credentials (None, None).
+        The realtime client authenticates its socket with this: the socket itself never spends the
+        REST session's single-use refresh token.
+        """
+        session = self._session
+        kind = session.credentials.kind
+        if kind == "static":
+            return session.credentials.static_token, None
+        if kind == "none":
+            return None, None
+        if not session.tokens.usable(session.clock()):
+            self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
+        return session.tokens.access_token, session.tokens.expires_at
 
     def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
         """Send a request to any path of the server (custom endpoints of extensions, say).
@@ -124,13 +145,12 @@ class DirectusClient:
             request_headers["Content-Type"] = "application/json"
         if headers:
             request_headers.update(headers)
-        request = Request(method.upper(), url, request_headers, body, auth)
-        return decode_raw(self._driver.run(self._session.request_flow(request)))
+        return decode_raw(self._send(Request(method.upper(), url, request_headers, body, auth)))
 
     def login(self):
         """Log in now with the username and password (otherwise it happens on the first request)."""
         session = self._session
-        self._driver.run(_forced(authenticate_flow(session, session.tokens.generation)))
+        self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
 
     def logout(self):
         """Revoke the refresh token on the server and forget the tokens of this client."""
@@ -142,9 +162,8 @@ class DirectusClient:
         self.transport.close()
 
 
-def _forced(flow):
-    # the authenticate flow runs under the lock like any other
-    from .effects import Authenticate
+def _authenticating(flow):
+    """A flow that runs an authentication flow under the client's authentication lock."""
     yield Authenticate(flow)
 
 
