@@ -8,7 +8,7 @@ TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
 
 from .effects import Send
 from .errors import AuthenticationError, TransportError, error_from_response
-from .messages import Request, encode_json
+from .messages import Request, encode_json, quote_path_value
 
 __all__ = ["Credentials", "TokenState", "authenticate_flow", "logout_flow"]
 
@@ -20,9 +20,9 @@ _MARGIN_MAX = 30.0
 class Credentials:
     """What the client authenticates with. Secrets never show in ``repr`` or ``str``."""
 
-    __slots__ = ("static_token", "email", "password", "otp")
+    __slots__ = ("static_token", "email", "password", "otp", "provider")
 
-    def __init__(self, static_token=None, email=None, password=None, otp=None):
+    def __init__(self, static_token=None, email=None, password=None, otp=None, provider=None):
         if static_token is not None and not (isinstance(static_token, str) and static_token):
             raise TypeError("static_token must be a non-empty string")
         if (email is None) != (password is None) and static_token is None:
@@ -35,6 +35,7 @@ class Credentials:
         self.email = email
         self.password = password
         self.otp = otp
+        self.provider = provider
 
     @property
     def kind(self):
@@ -112,7 +113,10 @@ def _login(session):
     payload = {"email": credentials.email, "password": credentials.password, "mode": "json"}
     if credentials.otp is not None:
         payload["otp"] = credentials.otp() if callable(credentials.otp) else credentials.otp
-    request = _auth_request(session, "/auth/login", payload)
+    path = "/auth/login"
+    if credentials.provider:
+        path += "/" + quote_path_value("provider", credentials.provider)
+    request = _auth_request(session, path, payload)
     response = yield from session.send_with_retries(request)
     if response.status != 200:
         raise error_from_response(response.status, response.headers, response.body, "POST", request.url)

@@ -17,6 +17,7 @@ from .policy import Session
 from .query import encode_free_query
 from .retry import RetryPolicy
 from .spec import load_spec
+from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
 
@@ -37,13 +38,14 @@ def _base_url(hostname):
     return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
 
-class DirectusClient:
+class DirectusClient(TusMixin):
     """A client of one Directus server.
 
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and
     ``password``, plus ``otp`` (a code, or a callable returning one) for two-factor accounts,
-    logged in on the first request and refreshed shortly before the token expires. Without any,
-    requests go out as the public role.
+    logged in on the first request and refreshed shortly before the token expires. ``provider``
+    names a credentials provider such as LDAP (the login then goes to /auth/login/{provider}).
+    Without any credentials, requests go out as the public role.
 
     Transport: TLS is verified unless ``ssl_verify=False``; ``ssl_verify`` may also be the path of
     a CA bundle, and ``ssl_context`` an ``ssl.SSLContext``. ``connect_timeout`` and
@@ -55,13 +57,14 @@ class DirectusClient:
     """
 
     def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
-                 logger=None, *, email=None, otp=None, ssl_context=None, connect_timeout=10.0,
+                 logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
                  read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
                  transport=None):
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = _base_url(hostname)
-        self._credentials = Credentials(static_token, email if email is not None else username, password, otp)
+        self._credentials = Credentials(static_token, email if email is not None else username, password, otp,
+                                        provider)
         if logger is None:
             import logging
             logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
@@ -148,12 +151,34 @@ class DirectusClient:
         return decode_raw(self._send(Request(method.upper(), url, request_headers, body, auth)))
 
     def login(self):
-        """Log in now with the username and password (otherwise it happens on the first request)."""
+        """Log in now with the username and password (otherwise it happens on the first request).
+
+        POST /auth/login (POST /auth/login/{provider} for a client made with ``provider=``)
+        """
         session = self._session
         self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
 
+    def refresh(self):
+        """Refresh the access token now, with the refresh token (or a new login when it is dead).
+
+        The client does this by itself shortly before the token expires; call it to rotate the
+        tokens early. Only for a password session.
+
+        POST /auth/refresh
+        """
+        session = self._session
+        if session.credentials.kind != "password":
+            raise TypeError("refresh() needs a client that logs in with username and password")
+        if session.tokens.access_token is None:
+            self.login()
+            return
+        self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
+
     def logout(self):
-        """Revoke the refresh token on the server and forget the tokens of this client."""
+        """Revoke the refresh token on the server and forget the tokens of this client.
+
+        POST /auth/logout. The next request logs in again.
+        """
         with self._driver.auth_lock:
             self._driver.run(logout_flow(self._session))
 

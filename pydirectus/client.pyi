@@ -6,6 +6,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar, Union,
 from .auth import TokenState
 from .models import File, Item, ItemList
 from .spec import Operation
+from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
 
@@ -16,7 +17,7 @@ _M = TypeVar("_M", bound=Item)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
-class DirectusClient:
+class DirectusClient(TusMixin):
     url: str
     logger: logging.Logger
     transport: Any
@@ -32,6 +33,7 @@ class DirectusClient:
         *,
         email: Optional[str] = None,
         otp: Union[str, Any, None] = None,
+        provider: Optional[str] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
@@ -57,6 +59,7 @@ class DirectusClient:
         auth: bool = True,
     ) -> Any: ...
     def login(self) -> None: ...
+    def refresh(self) -> None: ...
     def logout(self) -> None: ...
     def close(self) -> None: ...
     # GET /items/{collection}
@@ -88,6 +91,57 @@ class DirectusClient:
     def read_items(
         self,
         collection: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /items/{collection}
+    @overload
+    def search_items(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_items(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -159,6 +213,106 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # GET /items/{collection}
+    @overload
+    def read_singleton(
+        self,
+        collection: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_singleton(
+        self,
+        collection: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /items/{collection}
+    @overload
+    def create_items(
+        self,
+        collection: str,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_items(
+        self,
+        collection: str,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
     # POST /items/{collection}
     @overload
     def create_item(
@@ -210,9 +364,60 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
-    # POST /items/{collection}
+    # PATCH /items/{collection}
     @overload
-    def create_items(
+    def update_items(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_items(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /items/{collection}
+    @overload
+    def update_items_batch(
         self,
         collection: str,
         data: Sequence[Any],
@@ -237,7 +442,7 @@ class DirectusClient:
         model: None = None,
     ) -> ItemList[Item]: ...
     @overload
-    def create_items(
+    def update_items_batch(
         self,
         collection: str,
         data: Sequence[Any],
@@ -316,7 +521,7 @@ class DirectusClient:
     ) -> _M: ...
     # PATCH /items/{collection}
     @overload
-    def update_items(
+    def update_singleton(
         self,
         collection: str,
         data: Mapping[str, Any],
@@ -339,9 +544,9 @@ class DirectusClient:
         version_raw: Optional[bool] = None,
         backlink: Optional[bool] = None,
         model: None = None,
-    ) -> ItemList[Item]: ...
+    ) -> Item: ...
     @overload
-    def update_items(
+    def update_singleton(
         self,
         collection: str,
         data: Mapping[str, Any],
@@ -364,172 +569,19 @@ class DirectusClient:
         version_raw: Optional[bool] = None,
         backlink: Optional[bool] = None,
         model: Type[_M],
-    ) -> ItemList[_M]: ...
-    # PATCH /items/{collection}
-    @overload
-    def update_items_batch(
-        self,
-        collection: str,
-        data: Sequence[Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: None = None,
-    ) -> ItemList[Item]: ...
-    @overload
-    def update_items_batch(
-        self,
-        collection: str,
-        data: Sequence[Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: Type[_M],
-    ) -> ItemList[_M]: ...
-    # DELETE /items/{collection}/{id}
-    def delete_item(
-        self,
-        collection: str,
-        id: _Id,
-        query: Optional[Mapping[str, Any]] = None,
-    ) -> None: ...
+    ) -> _M: ...
     # DELETE /items/{collection}
     def delete_items(
         self,
         collection: str,
         data: Union[Mapping[str, Any], Sequence[Any]],
-        query: Optional[Mapping[str, Any]] = None,
     ) -> None: ...
-    # GET /items/{collection}
-    @overload
-    def read_singleton(
+    # DELETE /items/{collection}/{id}
+    def delete_item(
         self,
         collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def read_singleton(
-        self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: Type[_M],
-    ) -> _M: ...
-    # PATCH /items/{collection}
-    @overload
-    def update_singleton(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def update_singleton(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: Type[_M],
-    ) -> _M: ...
+        id: _Id,
+    ) -> None: ...
     # GET /files
     @overload
     def read_files(
@@ -557,6 +609,55 @@ class DirectusClient:
     @overload
     def read_files(
         self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_F],
+    ) -> ItemList[_F]: ...
+    # SEARCH /files
+    @overload
+    def search_files(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[File]: ...
+    @overload
+    def search_files(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -675,6 +776,155 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_F],
     ) -> _F: ...
+    # POST /files/import
+    @overload
+    def import_file(
+        self,
+        url: Any,
+        data: Any = None,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> File: ...
+    @overload
+    def import_file(
+        self,
+        url: Any,
+        data: Any = None,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_F],
+    ) -> _F: ...
+    # PATCH /files
+    @overload
+    def update_files(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[File]: ...
+    @overload
+    def update_files(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_F],
+    ) -> ItemList[_F]: ...
+    # PATCH /files
+    @overload
+    def update_files_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[File]: ...
+    @overload
+    def update_files_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_F],
+    ) -> ItemList[_F]: ...
     # PATCH /files/{id}
     @overload
     def update_file(
@@ -726,17 +976,417 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_F],
     ) -> _F: ...
-    # DELETE /files/{id}
-    def delete_file(
-        self,
-        id: _Id,
-        query: Optional[Mapping[str, Any]] = None,
-    ) -> None: ...
     # DELETE /files
     def delete_files(
         self,
         data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /files/{id}
+    def delete_file(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /folders
+    @overload
+    def read_folders(
+        self,
         query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_folders(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /folders
+    @overload
+    def search_folders(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_folders(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /folders/{id}
+    @overload
+    def read_folder(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_folder(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /folders
+    @overload
+    def create_folders(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_folders(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /folders
+    @overload
+    def create_folder(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_folder(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /folders
+    @overload
+    def update_folders(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_folders(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /folders
+    @overload
+    def update_folders_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_folders_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /folders/{id}
+    @overload
+    def update_folder(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_folder(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /folders
+    def delete_folders(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /folders/{id}
+    def delete_folder(
+        self,
+        id: _Id,
     ) -> None: ...
     # GET /assets/{id}
     def read_asset(
@@ -751,181 +1401,76 @@ class DirectusClient:
         quality: Optional[int] = None,
         format: Optional[str] = None,
         without_enlargement: Optional[bool] = None,
+        focal_point_x: Optional[int] = None,
+        focal_point_y: Optional[int] = None,
         transforms: Optional[Any] = None,
         download: Optional[bool] = None,
     ) -> bytes: ...
-    # GET /collections
-    @overload
-    def read_collections(
+    # GET /assets/{id}
+    def stream_asset(
         self,
+        id: _Id,
         query: Optional[Mapping[str, Any]] = None,
         *,
-        model: None = None,
-    ) -> ItemList[Item]: ...
-    @overload
-    def read_collections(
+        key: Optional[str] = None,
+        width: Optional[int] = None,
+        height: Optional[int] = None,
+        fit: Optional[str] = None,
+        quality: Optional[int] = None,
+        format: Optional[str] = None,
+        without_enlargement: Optional[bool] = None,
+        focal_point_x: Optional[int] = None,
+        focal_point_y: Optional[int] = None,
+        transforms: Optional[Any] = None,
+        download: Optional[bool] = None,
+    ) -> Any: ...
+    # HEAD /assets/{id}
+    def head_asset(
         self,
+        id: _Id,
         query: Optional[Mapping[str, Any]] = None,
         *,
-        model: Type[_M],
-    ) -> ItemList[_M]: ...
-    # GET /collections/{collection}
-    @overload
-    def read_collection(
-        self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def read_collection(
-        self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # POST /collections
-    @overload
-    def create_collection(
-        self,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def create_collection(
-        self,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # PATCH /collections/{collection}
-    @overload
-    def update_collection(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def update_collection(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # DELETE /collections/{collection}
-    def delete_collection(
-        self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
+        key: Optional[str] = None,
+        width: Optional[int] = None,
+        height: Optional[int] = None,
+        fit: Optional[str] = None,
+        quality: Optional[int] = None,
+        format: Optional[str] = None,
+        without_enlargement: Optional[bool] = None,
+        focal_point_x: Optional[int] = None,
+        focal_point_y: Optional[int] = None,
+        transforms: Optional[Any] = None,
+        download: Optional[bool] = None,
     ) -> None: ...
-    # GET /fields
-    @overload
-    def read_fields(
+    # POST /assets/files
+    def download_files_zip(
         self,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> ItemList[Item]: ...
-    @overload
-    def read_fields(
+        ids: Any,
+    ) -> bytes: ...
+    # POST /assets/folder/{id}
+    def download_folder_zip(
         self,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> ItemList[_M]: ...
-    # GET /fields/{collection}
-    @overload
-    def read_fields_by_collection(
+        id: _Id,
+    ) -> bytes: ...
+    # POST /auth/password/request
+    def request_password_reset(
         self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> ItemList[Item]: ...
-    @overload
-    def read_fields_by_collection(
-        self,
-        collection: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> ItemList[_M]: ...
-    # GET /fields/{collection}/{field}
-    @overload
-    def read_field(
-        self,
-        collection: str,
-        field: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def read_field(
-        self,
-        collection: str,
-        field: str,
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # POST /fields/{collection}
-    @overload
-    def create_field(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def create_field(
-        self,
-        collection: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # PATCH /fields/{collection}/{field}
-    @overload
-    def update_field(
-        self,
-        collection: str,
-        field: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def update_field(
-        self,
-        collection: str,
-        field: str,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        model: Type[_M],
-    ) -> _M: ...
-    # DELETE /fields/{collection}/{field}
-    def delete_field(
-        self,
-        collection: str,
-        field: str,
-        query: Optional[Mapping[str, Any]] = None,
+        email: Any,
+        reset_url: Any = None,
     ) -> None: ...
+    # POST /auth/password/reset
+    def reset_password(
+        self,
+        token: Any,
+        password: Any,
+    ) -> None: ...
+    # GET /auth
+    def read_auth_providers(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        session_only: Optional[bool] = None,
+    ) -> Any: ...
     # GET /users
     @overload
     def read_users(
@@ -953,6 +1498,55 @@ class DirectusClient:
     @overload
     def read_users(
         self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /users
+    @overload
+    def search_users(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_users(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -1022,6 +1616,263 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # POST /users
+    @overload
+    def create_users(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_users(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /users
+    @overload
+    def create_user(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_user(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /users
+    @overload
+    def update_users(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_users(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /users
+    @overload
+    def update_users_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_users_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /users/{id}
+    @overload
+    def update_user(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_user(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /users
+    def delete_users(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /users/{id}
+    def delete_user(
+        self,
+        id: _Id,
+    ) -> None: ...
     # GET /users/me
     @overload
     def read_me(
@@ -1118,111 +1969,60 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
-    # POST /users
-    @overload
-    def create_user(
+    # PATCH /users/me/track/page
+    def track_page(
         self,
-        data: Mapping[str, Any],
+        last_page: Any,
+    ) -> None: ...
+    # POST /users/invite
+    def invite_users(
+        self,
+        email: Any,
+        role: Any,
+        invite_url: Any = None,
+    ) -> None: ...
+    # POST /users/invite/accept
+    def accept_user_invite(
+        self,
+        token: Any,
+        password: Any,
+    ) -> None: ...
+    # POST /users/register
+    def register_user(
+        self,
+        email: Any,
+        password: Any,
+        verification_url: Any = None,
+        first_name: Any = None,
+        last_name: Any = None,
+    ) -> None: ...
+    # GET /users/register/verify-email
+    def verify_user_email(
+        self,
         query: Optional[Mapping[str, Any]] = None,
         *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def create_user(
+        token: Optional[str] = None,
+    ) -> None: ...
+    # POST /users/me/tfa/generate
+    def generate_two_factor_secret(
         self,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: Type[_M],
-    ) -> _M: ...
-    # PATCH /users/{id}
-    @overload
-    def update_user(
+        password: Any,
+    ) -> Any: ...
+    # POST /users/me/tfa/enable
+    def enable_two_factor(
+        self,
+        secret: Any,
+        otp: Any,
+    ) -> None: ...
+    # POST /users/me/tfa/disable
+    def disable_two_factor(
+        self,
+        otp: Any,
+    ) -> None: ...
+    # POST /users/{id}/tfa/disable
+    def disable_user_two_factor(
         self,
         id: _Id,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: None = None,
-    ) -> Item: ...
-    @overload
-    def update_user(
-        self,
-        id: _Id,
-        data: Mapping[str, Any],
-        query: Optional[Mapping[str, Any]] = None,
-        *,
-        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
-        filter: Optional[Any] = None,
-        search: Optional[str] = None,
-        sort: Optional[Union[str, Sequence[str]]] = None,
-        limit: Optional[int] = None,
-        offset: Optional[int] = None,
-        page: Optional[int] = None,
-        aggregate: Optional[Any] = None,
-        group_by: Optional[Union[str, Sequence[str]]] = None,
-        deep: Optional[Any] = None,
-        alias: Optional[Any] = None,
-        meta: Optional[Union[str, Sequence[str]]] = None,
-        export: Optional[str] = None,
-        version: Optional[str] = None,
-        version_raw: Optional[bool] = None,
-        backlink: Optional[bool] = None,
-        model: Type[_M],
-    ) -> _M: ...
-    # DELETE /users/{id}
-    def delete_user(
-        self,
-        id: _Id,
-        query: Optional[Mapping[str, Any]] = None,
     ) -> None: ...
     # GET /roles
     @overload
@@ -1251,6 +2051,55 @@ class DirectusClient:
     @overload
     def read_roles(
         self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /roles
+    @overload
+    def search_roles(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_roles(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -1322,6 +2171,55 @@ class DirectusClient:
     ) -> _M: ...
     # POST /roles
     @overload
+    def create_roles(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_roles(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /roles
+    @overload
     def create_role(
         self,
         data: Mapping[str, Any],
@@ -1369,6 +2267,104 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # PATCH /roles
+    @overload
+    def update_roles(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_roles(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /roles
+    @overload
+    def update_roles_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_roles_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
     # PATCH /roles/{id}
     @overload
     def update_role(
@@ -1420,12 +2416,63 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # DELETE /roles
+    def delete_roles(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
     # DELETE /roles/{id}
     def delete_role(
         self,
         id: _Id,
-        query: Optional[Mapping[str, Any]] = None,
     ) -> None: ...
+    # GET /roles/me
+    @overload
+    def read_my_roles(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_my_roles(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
     # GET /policies
     @overload
     def read_policies(
@@ -1453,6 +2500,55 @@ class DirectusClient:
     @overload
     def read_policies(
         self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /policies
+    @overload
+    def search_policies(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_policies(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -1524,6 +2620,55 @@ class DirectusClient:
     ) -> _M: ...
     # POST /policies
     @overload
+    def create_policies(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_policies(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /policies
+    @overload
     def create_policy(
         self,
         data: Mapping[str, Any],
@@ -1571,6 +2716,104 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # PATCH /policies
+    @overload
+    def update_policies(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_policies(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /policies
+    @overload
+    def update_policies_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_policies_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
     # PATCH /policies/{id}
     @overload
     def update_policy(
@@ -1622,11 +2865,421 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # DELETE /policies
+    def delete_policies(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
     # DELETE /policies/{id}
     def delete_policy(
         self,
         id: _Id,
+    ) -> None: ...
+    # GET /policies/me/globals
+    def read_my_policy_globals(
+        self,
+    ) -> Any: ...
+    # GET /access
+    @overload
+    def read_access_rules(
+        self,
         query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_access_rules(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /access
+    @overload
+    def search_access_rules(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_access_rules(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /access/{id}
+    @overload
+    def read_access_rule(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_access_rule(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /access
+    @overload
+    def create_access_rules(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_access_rules(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /access
+    @overload
+    def create_access_rule(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_access_rule(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /access
+    @overload
+    def update_access_rules(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_access_rules(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /access
+    @overload
+    def update_access_rules_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_access_rules_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /access/{id}
+    @overload
+    def update_access_rule(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_access_rule(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /access
+    def delete_access_rules(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /access/{id}
+    def delete_access_rule(
+        self,
+        id: _Id,
     ) -> None: ...
     # GET /permissions
     @overload
@@ -1655,6 +3308,55 @@ class DirectusClient:
     @overload
     def read_permissions(
         self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /permissions
+    @overload
+    def search_permissions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_permissions(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
         *,
         fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
@@ -1726,6 +3428,55 @@ class DirectusClient:
     ) -> _M: ...
     # POST /permissions
     @overload
+    def create_permissions(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_permissions(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /permissions
+    @overload
     def create_permission(
         self,
         data: Mapping[str, Any],
@@ -1773,6 +3524,104 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # PATCH /permissions
+    @overload
+    def update_permissions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_permissions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /permissions
+    @overload
+    def update_permissions_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_permissions_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
     # PATCH /permissions/{id}
     @overload
     def update_permission(
@@ -1824,24 +3673,5593 @@ class DirectusClient:
         backlink: Optional[bool] = None,
         model: Type[_M],
     ) -> _M: ...
+    # DELETE /permissions
+    def delete_permissions(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
     # DELETE /permissions/{id}
     def delete_permission(
         self,
         id: _Id,
+    ) -> None: ...
+    # GET /permissions/me
+    def read_my_permissions(
+        self,
+    ) -> Any: ...
+    # GET /permissions/me/{collection}/{id}
+    def read_item_permissions(
+        self,
+        collection: str,
+        id: _Id,
+    ) -> Any: ...
+    # GET /collections
+    @overload
+    def read_collections(
+        self,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_collections(
+        self,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /collections
+    @overload
+    def search_collections(
+        self,
+        data: Mapping[str, Any],
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_collections(
+        self,
+        data: Mapping[str, Any],
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /collections/{collection}
+    @overload
+    def read_collection(
+        self,
+        collection: str,
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_collection(
+        self,
+        collection: str,
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /collections
+    @overload
+    def create_collection(
+        self,
+        data: Mapping[str, Any],
         query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_collection(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /collections
+    @overload
+    def create_collections(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_collections(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /collections/{collection}
+    @overload
+    def update_collection(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_collection(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /collections
+    @overload
+    def update_collections_batch(
+        self,
+        data: Sequence[Any],
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_collections_batch(
+        self,
+        data: Sequence[Any],
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # DELETE /collections/{collection}
+    def delete_collection(
+        self,
+        collection: str,
+    ) -> None: ...
+    # GET /fields
+    @overload
+    def read_fields(
+        self,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_fields(
+        self,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /fields/{collection}
+    @overload
+    def read_fields_by_collection(
+        self,
+        collection: str,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_fields_by_collection(
+        self,
+        collection: str,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /fields/{collection}/{field}
+    @overload
+    def read_field(
+        self,
+        collection: str,
+        field: str,
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_field(
+        self,
+        collection: str,
+        field: str,
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /fields/{collection}
+    @overload
+    def create_field(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_field(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /fields/{collection}
+    @overload
+    def update_fields(
+        self,
+        collection: str,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_fields(
+        self,
+        collection: str,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /fields/{collection}/{field}
+    @overload
+    def update_field(
+        self,
+        collection: str,
+        field: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_field(
+        self,
+        collection: str,
+        field: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        concurrent_index_creation: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /fields/{collection}/{field}
+    def delete_field(
+        self,
+        collection: str,
+        field: str,
+    ) -> None: ...
+    # GET /relations
+    @overload
+    def read_relations(
+        self,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_relations(
+        self,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /relations/{collection}
+    @overload
+    def read_relations_by_collection(
+        self,
+        collection: str,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_relations_by_collection(
+        self,
+        collection: str,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /relations/{collection}/{field}
+    @overload
+    def read_relation(
+        self,
+        collection: str,
+        field: str,
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_relation(
+        self,
+        collection: str,
+        field: str,
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /relations
+    @overload
+    def create_relation(
+        self,
+        data: Mapping[str, Any],
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_relation(
+        self,
+        data: Mapping[str, Any],
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /relations/{collection}/{field}
+    @overload
+    def update_relation(
+        self,
+        collection: str,
+        field: str,
+        data: Mapping[str, Any],
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_relation(
+        self,
+        collection: str,
+        field: str,
+        data: Mapping[str, Any],
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /relations/{collection}/{field}
+    def delete_relation(
+        self,
+        collection: str,
+        field: str,
+    ) -> None: ...
+    # GET /activity
+    @overload
+    def read_activities(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_activities(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /activity
+    @overload
+    def search_activities(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_activities(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /activity/{id}
+    @overload
+    def read_activity(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_activity(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # GET /revisions
+    @overload
+    def read_revisions(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_revisions(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /revisions
+    @overload
+    def search_revisions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_revisions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /revisions/{id}
+    @overload
+    def read_revision(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_revision(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # GET /comments
+    @overload
+    def read_comments(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_comments(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /comments
+    @overload
+    def search_comments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_comments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /comments/{id}
+    @overload
+    def read_comment(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_comment(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /comments
+    @overload
+    def create_comments(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_comments(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /comments
+    @overload
+    def create_comment(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_comment(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /comments
+    @overload
+    def update_comments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_comments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /comments
+    @overload
+    def update_comments_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_comments_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /comments/{id}
+    @overload
+    def update_comment(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_comment(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /comments
+    def delete_comments(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /comments/{id}
+    def delete_comment(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /versions
+    @overload
+    def read_content_versions(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_content_versions(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /versions
+    @overload
+    def search_content_versions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_content_versions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /versions/{id}
+    @overload
+    def read_content_version(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_content_version(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /versions
+    @overload
+    def create_content_versions(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_content_versions(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /versions
+    @overload
+    def create_content_version(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_content_version(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /versions
+    @overload
+    def update_content_versions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_content_versions(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /versions
+    @overload
+    def update_content_versions_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_content_versions_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /versions/{id}
+    @overload
+    def update_content_version(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_content_version(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /versions
+    def delete_content_versions(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /versions/{id}
+    def delete_content_version(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # POST /versions/{id}/save
+    def save_to_content_version(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        patch_revision: Optional[bool] = None,
+    ) -> Any: ...
+    # GET /versions/{id}/compare
+    def compare_content_version(
+        self,
+        id: _Id,
+    ) -> Any: ...
+    # POST /versions/{id}/promote
+    def promote_content_version(
+        self,
+        id: _Id,
+        main_hash: Any = None,
+        fields: Any = None,
+    ) -> Any: ...
+    # GET /presets
+    @overload
+    def read_presets(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_presets(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /presets
+    @overload
+    def search_presets(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_presets(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /presets/{id}
+    @overload
+    def read_preset(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_preset(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /presets
+    @overload
+    def create_presets(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_presets(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /presets
+    @overload
+    def create_preset(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_preset(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /presets
+    @overload
+    def update_presets(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_presets(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /presets
+    @overload
+    def update_presets_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_presets_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /presets/{id}
+    @overload
+    def update_preset(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_preset(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /presets
+    def delete_presets(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /presets/{id}
+    def delete_preset(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /dashboards
+    @overload
+    def read_dashboards(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_dashboards(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /dashboards
+    @overload
+    def search_dashboards(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_dashboards(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /dashboards/{id}
+    @overload
+    def read_dashboard(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_dashboard(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /dashboards
+    @overload
+    def create_dashboards(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_dashboards(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /dashboards
+    @overload
+    def create_dashboard(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_dashboard(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /dashboards
+    @overload
+    def update_dashboards(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_dashboards(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /dashboards
+    @overload
+    def update_dashboards_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_dashboards_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /dashboards/{id}
+    @overload
+    def update_dashboard(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_dashboard(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /dashboards
+    def delete_dashboards(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /dashboards/{id}
+    def delete_dashboard(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /panels
+    @overload
+    def read_panels(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_panels(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /panels
+    @overload
+    def search_panels(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_panels(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /panels/{id}
+    @overload
+    def read_panel(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_panel(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /panels
+    @overload
+    def create_panels(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_panels(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /panels
+    @overload
+    def create_panel(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_panel(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /panels
+    @overload
+    def update_panels(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_panels(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /panels
+    @overload
+    def update_panels_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_panels_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /panels/{id}
+    @overload
+    def update_panel(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_panel(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /panels
+    def delete_panels(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /panels/{id}
+    def delete_panel(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /notifications
+    @overload
+    def read_notifications(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_notifications(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /notifications
+    @overload
+    def search_notifications(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_notifications(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /notifications/{id}
+    @overload
+    def read_notification(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_notification(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /notifications
+    @overload
+    def create_notifications(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_notifications(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /notifications
+    @overload
+    def create_notification(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_notification(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /notifications
+    @overload
+    def update_notifications(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_notifications(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /notifications
+    @overload
+    def update_notifications_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_notifications_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /notifications/{id}
+    @overload
+    def update_notification(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_notification(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /notifications
+    def delete_notifications(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /notifications/{id}
+    def delete_notification(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /shares
+    @overload
+    def read_shares(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_shares(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /shares
+    @overload
+    def search_shares(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_shares(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /shares/{id}
+    @overload
+    def read_share(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_share(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /shares
+    @overload
+    def create_shares(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_shares(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /shares
+    @overload
+    def create_share(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_share(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /shares
+    @overload
+    def update_shares(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_shares(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /shares
+    @overload
+    def update_shares_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_shares_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /shares/{id}
+    @overload
+    def update_share(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_share(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /shares
+    def delete_shares(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /shares/{id}
+    def delete_share(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # POST /shares/auth
+    def authenticate_share(
+        self,
+        share: Any,
+        password: Any = None,
+        mode: Any = None,
+    ) -> Any: ...
+    # POST /shares/invite
+    def invite_to_share(
+        self,
+        share: Any,
+        emails: Any,
+    ) -> None: ...
+    # GET /shares/info/{id}
+    def read_share_info(
+        self,
+        id: _Id,
+    ) -> Any: ...
+    # GET /translations
+    @overload
+    def read_translations(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_translations(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /translations
+    @overload
+    def search_translations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_translations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /translations/{id}
+    @overload
+    def read_translation(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_translation(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /translations
+    @overload
+    def create_translations(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_translations(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /translations
+    @overload
+    def create_translation(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_translation(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /translations
+    @overload
+    def update_translations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_translations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /translations
+    @overload
+    def update_translations_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_translations_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /translations/{id}
+    @overload
+    def update_translation(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_translation(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /translations
+    def delete_translations(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /translations/{id}
+    def delete_translation(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /flows
+    @overload
+    def read_flows(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_flows(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /flows
+    @overload
+    def search_flows(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_flows(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /flows/{id}
+    @overload
+    def read_flow(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_flow(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /flows
+    @overload
+    def create_flows(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_flows(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /flows
+    @overload
+    def create_flow(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_flow(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /flows
+    @overload
+    def update_flows(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_flows(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /flows
+    @overload
+    def update_flows_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_flows_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /flows/{id}
+    @overload
+    def update_flow(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_flow(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /flows
+    def delete_flows(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /flows/{id}
+    def delete_flow(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # POST /flows/trigger/{id}
+    def trigger_flow(
+        self,
+        id: _Id,
+        data: Optional[Union[Mapping[str, Any], Sequence[Any]]] = None,
+    ) -> Any: ...
+    # GET /flows/trigger/{id}
+    def trigger_flow_get(
+        self,
+        id: _Id,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> Any: ...
+    # GET /operations
+    @overload
+    def read_operations(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_operations(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /operations
+    @overload
+    def search_operations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_operations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /operations/{id}
+    @overload
+    def read_operation(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_operation(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /operations
+    @overload
+    def create_operations(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def create_operations(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /operations
+    @overload
+    def create_operation(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_operation(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /operations
+    @overload
+    def update_operations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_operations(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /operations
+    @overload
+    def update_operations_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def update_operations_batch(
+        self,
+        data: Sequence[Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /operations/{id}
+    @overload
+    def update_operation(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_operation(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /operations
+    def delete_operations(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /operations/{id}
+    def delete_operation(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /settings
+    @overload
+    def read_settings(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_settings(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /settings
+    @overload
+    def update_settings(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_settings(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # POST /settings/owner
+    def set_project_owner(
+        self,
+        project_owner: Any,
+        project_usage: Any = None,
+        org_name: Any = None,
+        product_updates: Any = None,
+    ) -> None: ...
+    # GET /extensions
+    @overload
+    def read_extensions(
+        self,
+        *,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_extensions(
+        self,
+        *,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # PATCH /extensions/{id}
+    @overload
+    def update_extension(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        *,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_extension(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+        *,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /extensions/{id}
+    def delete_extension(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /extensions/registry
+    def read_registry_extensions(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        search: Optional[str] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        sort: Optional[str] = None,
+        filter: Optional[Any] = None,
+    ) -> Any: ...
+    # GET /extensions/registry/account/{id}
+    def read_registry_account(
+        self,
+        id: _Id,
+    ) -> Any: ...
+    # GET /extensions/registry/extension/{id}
+    def read_registry_extension(
+        self,
+        id: _Id,
+    ) -> Any: ...
+    # POST /extensions/registry/install
+    def install_registry_extension(
+        self,
+        extension: Any,
+        version: Any,
+    ) -> None: ...
+    # POST /extensions/registry/reinstall
+    def reinstall_registry_extension(
+        self,
+        extension: Any,
+    ) -> None: ...
+    # DELETE /extensions/registry/uninstall/{id}
+    def uninstall_registry_extension(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # GET /extensions/sources/{chunk}
+    def read_extension_sources(
+        self,
+        chunk: _Id,
+    ) -> bytes: ...
+    # GET /deployments
+    @overload
+    def read_deployments(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_deployments(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /deployments
+    @overload
+    def search_deployments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_deployments(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # POST /deployments
+    @overload
+    def create_deployment(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def create_deployment(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # GET /deployments/{provider}
+    @overload
+    def read_deployment(
+        self,
+        provider: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_deployment(
+        self,
+        provider: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # PATCH /deployments/{provider}
+    @overload
+    def update_deployment(
+        self,
+        provider: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def update_deployment(
+        self,
+        provider: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /deployments/{provider}
+    def delete_deployment(
+        self,
+        provider: str,
+    ) -> None: ...
+    # GET /deployments/{provider}/projects
+    def read_deployment_projects(
+        self,
+        provider: str,
+    ) -> Any: ...
+    # PATCH /deployments/{provider}/projects
+    def update_deployment_projects(
+        self,
+        provider: str,
+        data: Mapping[str, Any],
+    ) -> Any: ...
+    # GET /deployments/{provider}/projects/{id}
+    def read_deployment_project(
+        self,
+        provider: str,
+        id: _Id,
+    ) -> Any: ...
+    # GET /deployments/{provider}/dashboard
+    def read_deployment_dashboard(
+        self,
+        provider: str,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        range: Optional[str] = None,
+    ) -> Any: ...
+    # POST /deployments/{provider}/projects/{id}/deploy
+    def trigger_deployment(
+        self,
+        provider: str,
+        id: _Id,
+        data: Optional[Mapping[str, Any]] = None,
+    ) -> Any: ...
+    # GET /deployments/{provider}/projects/{id}/runs
+    def read_deployment_runs(
+        self,
+        provider: str,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        search: Optional[str] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+    ) -> Any: ...
+    # GET /deployments/{provider}/projects/{id}/runs/stats
+    def read_deployment_run_stats(
+        self,
+        provider: str,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        range: Optional[str] = None,
+    ) -> Any: ...
+    # GET /deployments/{provider}/runs/{id}
+    def read_deployment_run(
+        self,
+        provider: str,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        since: Optional[str] = None,
+    ) -> Any: ...
+    # POST /deployments/{provider}/runs/{id}/cancel
+    def cancel_deployment(
+        self,
+        provider: str,
+        id: _Id,
+    ) -> Any: ...
+    # POST /deployments/webhooks/{provider}
+    def receive_deployment_webhook(
+        self,
+        provider: str,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        token: Optional[str] = None,
+    ) -> None: ...
+    # GET /schema/snapshot
+    def schema_snapshot(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        include_collections: Optional[Union[str, Sequence[str]]] = None,
+        exclude_collections: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+    ) -> Any: ...
+    # POST /schema/diff
+    def schema_diff(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        force: Optional[bool] = None,
+        mode: Optional[str] = None,
+    ) -> Any: ...
+    # POST /schema/apply
+    def schema_apply(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        force: Optional[bool] = None,
     ) -> None: ...
     # GET /server/ping
     def server_ping(
         self,
-        query: Optional[Mapping[str, Any]] = None,
     ) -> bytes: ...
     # GET /server/info
     def server_info(
         self,
-        query: Optional[Mapping[str, Any]] = None,
     ) -> Any: ...
     # GET /server/health
     def server_health(
         self,
-        query: Optional[Mapping[str, Any]] = None,
     ) -> Any: ...
+    # GET /server/specs/oas
+    def read_openapi_spec(
+        self,
+    ) -> Any: ...
+    # GET /server/specs/graphql
+    def read_graphql_sdl(
+        self,
+    ) -> bytes: ...
+    # POST /server/setup
+    def server_setup(
+        self,
+        data: Mapping[str, Any],
+    ) -> None: ...
+    # GET /utils/random/string
+    def random_string(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        length: Optional[int] = None,
+    ) -> Any: ...
+    # POST /utils/sort/{collection}
+    def sort_items(
+        self,
+        collection: str,
+        item: Any,
+        to: Any,
+    ) -> None: ...
+    # POST /utils/import/{collection}
+    def import_items(
+        self,
+        collection: str,
+        data: Any,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        background: Optional[bool] = None,
+    ) -> None: ...
+    # POST /utils/import
+    def import_collections(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        mode: Optional[str] = None,
+        dry_run: Optional[bool] = None,
+        dangerously_allow_delete: Optional[bool] = None,
+    ) -> Any: ...
+    # POST /utils/export/{collection}
+    def export_items(
+        self,
+        collection: str,
+        data: Mapping[str, Any],
+    ) -> None: ...
+    # POST /utils/cache/clear
+    def clear_cache(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        system: Optional[bool] = None,
+    ) -> None: ...
+    # POST /utils/revert/{revision}
+    def revert_revision(
+        self,
+        revision: _Id,
+    ) -> None: ...
+    # POST /utils/translations/generate
+    def generate_translations(
+        self,
+        data: Mapping[str, Any],
+    ) -> Any: ...
+    # POST /utils/resolve-redirect
+    def resolve_redirect(
+        self,
+        redirect: Any,
+        provider: Any = None,
+    ) -> Any: ...
+    # POST /graphql
+    def graphql(
+        self,
+        query: Any,
+        variables: Any = None,
+        operation_name: Any = None,
+    ) -> Any: ...
+    # POST /graphql/system
+    def graphql_system(
+        self,
+        query: Any,
+        variables: Any = None,
+        operation_name: Any = None,
+    ) -> Any: ...
+    # GET /graphql
+    def graphql_get(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        document: Optional[str] = None,
+        variables: Optional[Any] = None,
+        operation_name: Optional[str] = None,
+    ) -> Any: ...
+    # GET /graphql/system
+    def graphql_system_get(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        document: Optional[str] = None,
+        variables: Optional[Any] = None,
+        operation_name: Optional[str] = None,
+    ) -> Any: ...
+    # GET /license
+    def read_license(
+        self,
+    ) -> Any: ...
+    # POST /license
+    def activate_license(
+        self,
+        license_key: Any,
+    ) -> None: ...
+    # PATCH /license
+    def update_license(
+        self,
+        license_key: Any,
+    ) -> None: ...
+    # DELETE /license
+    def deactivate_license(
+        self,
+    ) -> None: ...
+    # POST /license/preview
+    def preview_license(
+        self,
+        license_key: Any,
+    ) -> Any: ...
+    # GET /license/portal
+    def read_license_portal(
+        self,
+    ) -> None: ...
+    # GET /license/addons
+    def read_license_addons(
+        self,
+    ) -> Any: ...
+    # PATCH /license/addons/{id}
+    def update_license_addon(
+        self,
+        id: _Id,
+        data: Mapping[str, Any],
+    ) -> None: ...
+    # DELETE /license/addons/{id}
+    def delete_license_addon(
+        self,
+        id: _Id,
+    ) -> None: ...
+    # POST /license/pending-resolution
+    def read_license_pending_resolution(
+        self,
+        data: Optional[Mapping[str, Any]] = None,
+    ) -> Any: ...
+    # POST /license/resolve
+    def resolve_license(
+        self,
+        data: Mapping[str, Any],
+    ) -> None: ...
+    # GET /metrics
+    def read_metrics(
+        self,
+    ) -> bytes: ...
+    # POST /mcp
+    def mcp(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> Any: ...
+    # GET /mcp
+    def read_mcp(
+        self,
+    ) -> Any: ...
+    # POST /ai/chat
+    def ai_chat(
+        self,
+        data: Mapping[str, Any],
+    ) -> Any: ...
+    # POST /ai/object
+    def ai_object(
+        self,
+        data: Mapping[str, Any],
+    ) -> bytes: ...
+    # POST /ai/files
+    def ai_upload_file(
+        self,
+        data: Any,
+    ) -> Any: ...
+    # GET /mcp-oauth/clients
+    @overload
+    def read_mcp_oauth_clients(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def read_mcp_oauth_clients(
+        self,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # SEARCH /mcp-oauth/clients
+    @overload
+    def search_mcp_oauth_clients(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> ItemList[Item]: ...
+    @overload
+    def search_mcp_oauth_clients(
+        self,
+        data: Mapping[str, Any],
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> ItemList[_M]: ...
+    # GET /mcp-oauth/clients/{id}
+    @overload
+    def read_mcp_oauth_client(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: None = None,
+    ) -> Item: ...
+    @overload
+    def read_mcp_oauth_client(
+        self,
+        id: _Id,
+        query: Optional[Mapping[str, Any]] = None,
+        *,
+        fields: Optional[Union[str, Sequence[Union[str, Mapping[str, Any]]]]] = None,
+        filter: Optional[Any] = None,
+        search: Optional[str] = None,
+        sort: Optional[Union[str, Sequence[str]]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        page: Optional[int] = None,
+        aggregate: Optional[Any] = None,
+        group_by: Optional[Union[str, Sequence[str]]] = None,
+        deep: Optional[Any] = None,
+        alias: Optional[Any] = None,
+        meta: Optional[Union[str, Sequence[str]]] = None,
+        export: Optional[str] = None,
+        version: Optional[str] = None,
+        version_raw: Optional[bool] = None,
+        backlink: Optional[bool] = None,
+        model: Type[_M],
+    ) -> _M: ...
+    # DELETE /mcp-oauth/clients
+    def delete_mcp_oauth_clients(
+        self,
+        data: Union[Mapping[str, Any], Sequence[Any]],
+    ) -> None: ...
+    # DELETE /mcp-oauth/clients/{id}
+    def delete_mcp_oauth_client(
+        self,
+        id: _Id,
+    ) -> None: ...

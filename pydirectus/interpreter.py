@@ -10,7 +10,7 @@ and an async client each implement in their own way.
 
 import inspect
 
-__all__ = ["install_operations", "bind_arguments", "MODEL_RESULTS"]
+__all__ = ["install_operations", "bind_arguments", "describe", "MODEL_RESULTS"]
 
 MODEL_RESULTS = ("item", "items", "file", "files")
 _RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": "ItemList[File]",
@@ -18,42 +18,67 @@ _RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": 
             "stream": "a stream of bytes to read and close", "none": "None"}
 
 
-def _method_layout(operation):
-    """(positional parameter names, keyword-only parameter names, required names)."""
-    positional = list(operation.path_params)
-    required = list(operation.path_params)
-    if operation.payload != "none":
-        positional.append("data")
-        required.append("data")
-    positional.append("query")
-    keyword_only = [param.name for param in operation.query_params.values()]
-    if operation.result in MODEL_RESULTS:
-        keyword_only.append("model")
-    return positional, keyword_only, required
+class _Layout:
+    """Where each argument of an operation's method goes, computed once per operation."""
+
+    __slots__ = ("positional", "keyword_only", "required", "defaults")
+
+    def __init__(self, operation):
+        positional = list(operation.path_params)
+        required = list(operation.path_params)
+        if operation.body_params:
+            for param in operation.body_params:
+                positional.append(param.name)
+                if param.required:
+                    required.append(param.name)
+        elif operation.payload != "none":
+            positional.append("data")
+            if operation.payload_required:
+                required.append("data")
+        if operation.query_params:
+            positional.append("query")
+        keyword_only = [param.name for param in operation.query_params.values()]
+        if operation.free_query:
+            keyword_only.append("params")
+        if operation.result in MODEL_RESULTS:
+            keyword_only.append("model")
+        self.positional = positional
+        self.keyword_only = keyword_only
+        self.required = required
 
 
-def _signature(operation):
-    positional, keyword_only, required = _method_layout(operation)
+def _signature(operation, layout):
     P = inspect.Parameter
     parameters = [P("self", P.POSITIONAL_OR_KEYWORD)]
-    for name in positional:
-        parameters.append(P(name, P.POSITIONAL_OR_KEYWORD, default=P.empty if name in required else None))
-    for name in keyword_only:
+    for name in layout.positional:
+        parameters.append(P(name, P.POSITIONAL_OR_KEYWORD, default=P.empty if name in layout.required else None))
+    for name in layout.keyword_only:
         parameters.append(P(name, P.KEYWORD_ONLY, default=None))
     return inspect.Signature(parameters)
 
 
-def _docstring(operation):
-    lines = [operation.doc, "", "%s %s" % (operation.method, operation.path), ""]
-    if operation.payload != "none":
-        lines.append("data: the request body (%s)." % {
-            "object": "a dict", "array": "a list", "json": "a dict or a list",
-            "multipart": "form fields and files"}[operation.payload])
+def describe(operation):
+    """The docstring of an operation's method (hand-written methods reuse it too)."""
+    lines = [operation.doc, "", "%s %s" % (operation.method, operation.path)]
+    lines.extend("%s %s" % (operation.method, variant) for variant in operation.path_variants)
+    lines.append("")
+    if operation.body_params:
+        lines.append("Members of the JSON body:")
+        for param in operation.body_params:
+            wire = "" if param.wire == param.name else " (``%s``)" % param.wire
+            lines.append("    %s%s%s" % (param.name, wire, ": " + param.doc if param.doc else ""))
+    elif operation.payload != "none":
+        lines.append("data: the request body (%s)%s." % (
+            {"object": "a dict", "array": "a list", "json": "a dict or a list",
+             "multipart": "form fields and files"}[operation.payload],
+            "" if operation.payload_required else ", optional"))
     if operation.query_params:
         lines.append("Query parameters, as keyword arguments or in the ``query`` dict:")
         for param in operation.query_params.values():
             wire = "" if param.wire == param.name else " (``%s``)" % param.wire
             lines.append("    %s%s: %s" % (param.name, wire, param.doc or param.type))
+    if operation.free_query:
+        lines.append("params: any query parameters, sent as they are (dicts and lists as JSON).")
     if operation.result in MODEL_RESULTS:
         lines.append("model: an Item subclass to build the results with.")
     lines.append("Returns: %s." % _RETURNS[operation.result])
@@ -64,7 +89,7 @@ def _docstring(operation):
 
 def bind_arguments(operation, layout, args, kwargs):
     """Check a call's arguments; return (path values, data, query values by wire name, model)."""
-    positional, keyword_only, required = layout
+    positional, keyword_only, required = layout.positional, layout.keyword_only, layout.required
     name = operation.name
     if len(args) > len(positional):
         raise TypeError("%s() takes %d positional arguments but %d were given"
@@ -100,15 +125,24 @@ def bind_arguments(operation, layout, args, kwargs):
                 raise TypeError("%s(): query parameter %r given both as an argument and in query"
                                 % (name, param.name))
             query_values[param.wire] = value
+    free = values.get("params")
+    if free is not None:
+        if not isinstance(free, dict):
+            raise TypeError("%s(): params must be a dict, got %s" % (name, type(free).__name__))
+        query_values.update(free)
     model = values.get("model")
     if model is not None and not (isinstance(model, type) and hasattr(model, "from_dict")):
         raise TypeError("%s(): model must be an Item subclass, got %r" % (name, model))
+    if operation.body_params:
+        data = {p.wire: values[p.name] for p in operation.body_params if values.get(p.name) is not None}
+    else:
+        data = values.get("data")
     path_values = {p: values[p] for p in operation.path_params}
-    return path_values, values.get("data"), query_values, model
+    return path_values, data, query_values, model
 
 
 def _make_method(operation, owner):
-    layout = _method_layout(operation)
+    layout = _Layout(operation)
 
     def method(self, *args, **kwargs):
         return self._call(operation, *bind_arguments(operation, layout, args, kwargs))
@@ -116,15 +150,21 @@ def _make_method(operation, owner):
     method.__name__ = operation.name
     method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
     method.__module__ = owner.__module__
-    method.__doc__ = _docstring(operation)
-    method.__signature__ = _signature(operation)
+    method.__doc__ = describe(operation)
+    method.__signature__ = _signature(operation, layout)
     method.operation = operation
     return method
 
 
 def install_operations(cls, operations):
-    """Install one method per operation on ``cls``; a name the class defines itself is an error."""
+    """Install one method per operation on ``cls``; a name the class defines itself is an error.
+
+    Operations marked ``hand_written`` are left to the class (login, uploads, ...); a test checks
+    that the class has each of them.
+    """
     for operation in operations:
+        if operation.hand_written:
+            continue
         if operation.name in cls.__dict__:
             raise TypeError("%s already defines %s" % (cls.__name__, operation.name))
         setattr(cls, operation.name, _make_method(operation, cls))

@@ -11,9 +11,12 @@ from urllib.parse import quote
 
 from .errors import error_from_response
 from .models import File, Item, ItemList
-from .query import encode_query
+from .query import encode_query, query_object
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+# Past this length a query moves from the URL of a GET into the body of its SEARCH twin: servers
+# and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
+MAX_URL_LENGTH = 8000
 
 __all__ = ["Request", "Response", "build_request", "decode_result", "decode_raw", "quote_path_value",
            "encode_json"]
@@ -126,6 +129,11 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
         query = encode_query(query_values, operation.query_params)
         if query:
             url += "?" + query
+        if len(url) > MAX_URL_LENGTH and operation.search_operation is not None:
+            headers = dict(headers)
+            headers["Content-Type"] = "application/json"
+            body = encode_json({"query": query_object(query_values, operation.query_params)})
+            return Request("SEARCH", base_url + path, headers, body, operation.auth, False)
     body = None
     if operation.payload != "none":
         _check_payload(operation, data)
@@ -148,6 +156,8 @@ def decode_result(operation, response, model=None):
     if result == "stream":
         return response.stream
     document = response.json() if status != 204 else None
+    if isinstance(document, dict) and document.get("errors"):  # GraphQL answers errors with a 200
+        raise error_from_response(status, response.headers, response.body, response.method, response.url)
     data = document.get("data") if isinstance(document, dict) and "data" in document else document
     if result == "json":
         return data

@@ -8,7 +8,7 @@ holds JSON), ``integer``, ``boolean`` and ``string``. Nothing here mutates its a
 import json
 from urllib.parse import quote
 
-__all__ = ["encode_query", "encode_free_query", "flatten_fields"]
+__all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object"]
 
 # Characters Directus reads literally in a query value; leaving them unquoted keeps URLs readable.
 _SAFE = ",.*:$-_~"
@@ -102,3 +102,24 @@ def encode_free_query(values):
         kind = "json" if isinstance(value, (dict, list, tuple)) else "boolean" if isinstance(value, bool) else "string"
         parts.append(quote(str(name), safe=_SAFE) + "=" + quote(_encode_value(name, kind, value), safe=_SAFE))
     return "&".join(parts)
+
+
+def query_object(values, params):
+    """The query as the JSON object a SEARCH body carries: ``{"fields": [...], "filter": {...}, ...}``.
+
+    Values are checked as for the URL, then given their JSON form: lists for fields and comma lists,
+    objects for JSON values (a string holding JSON is parsed).
+    """
+    query = {}
+    for wire, value in values.items():
+        if value is None:
+            continue
+        kind = params[wire].type
+        text = _encode_value(wire, kind, value)  # the same checks as in a URL
+        if kind in ("fields", "csv"):
+            query[wire] = text.split(",") if text else []
+        elif kind == "json":
+            query[wire] = json.loads(text)
+        else:
+            query[wire] = value
+    return query

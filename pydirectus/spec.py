@@ -10,7 +10,7 @@ import keyword
 import pkgutil
 import re
 
-__all__ = ["Operation", "QueryParam", "load_spec", "lint_spec",
+__all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "lint_spec",
            "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
 
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "SEARCH", "HEAD", "OPTIONS")
@@ -20,6 +20,8 @@ QUERY_TYPES = ("fields", "json", "csv", "integer", "boolean", "string")
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH"))
 SPEC_RESOURCE = "endpoints.json"
 _PATH_PARAM = re.compile(r"{([^{}]*)}")
+_OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "payload", "result", "auth", "doc",
+                   "body", "payload_required", "free_query", "hand_written", "path_variants"}
 
 
 class QueryParam:
@@ -37,11 +39,27 @@ class QueryParam:
         return "QueryParam(%r, %r, wire=%r)" % (self.name, self.type, self.wire)
 
 
+class BodyParam:
+    """One member of a JSON body given as its own argument: Python ``name``, ``wire`` name, ``required``."""
+
+    __slots__ = ("name", "wire", "required", "doc")
+
+    def __init__(self, name, required=False, wire=None, doc=""):
+        self.name = name
+        self.wire = wire or name
+        self.required = required
+        self.doc = doc
+
+    def __repr__(self):
+        return "BodyParam(%r, required=%r, wire=%r)" % (self.name, self.required, self.wire)
+
+
 class Operation:
     """One spec entry, with its query parameters resolved (``query_params``: wire name -> QueryParam)."""
 
-    __slots__ = ("name", "group", "method", "path", "path_params", "query_params", "payload",
-                 "result", "auth", "doc", "idempotent")
+    __slots__ = ("name", "group", "method", "path", "path_params", "query_params", "payload", "result",
+                 "auth", "doc", "idempotent", "body_params", "payload_required", "free_query",
+                 "hand_written", "path_variants", "search_operation")
 
     def __init__(self, entry, query_sets):
         self.name = entry["name"]
@@ -54,6 +72,12 @@ class Operation:
         self.auth = entry["auth"]
         self.doc = entry["doc"]
         self.idempotent = self.method in IDEMPOTENT_METHODS
+        self.body_params = tuple(BodyParam(**p) for p in entry.get("body", ()))
+        self.payload_required = entry.get("payload_required", True)
+        self.free_query = entry.get("free_query", False)
+        self.hand_written = entry.get("hand_written", False)
+        self.path_variants = tuple(entry.get("path_variants", ()))
+        self.search_operation = None  # the SEARCH twin a long GET query moves to (set by load_spec)
         params = {}
         for ref in entry["query"]:
             if isinstance(ref, str):
@@ -74,7 +98,32 @@ def load_spec(data=None):
         data = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
     query_sets = {name: [QueryParam(**p) for p in params]
                   for name, params in data.get("query_sets", {}).items()}
-    return [Operation(entry, query_sets) for entry in data["operations"]]
+    operations = [Operation(entry, query_sets) for entry in data["operations"]]
+    searches = {op.path: op for op in operations if op.method == "SEARCH"}
+    for operation in operations:
+        if operation.method == "GET" and operation.result in ("items", "files"):
+            operation.search_operation = searches.get(operation.path)
+    return operations
+
+
+def left_out(data=None):
+    """The endpoints the spec leaves out on purpose: a list of {method, path, reason}."""
+    if data is None:
+        data = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
+    return data.get("left_out", [])
+
+
+def _reserved_names(entry):
+    reserved = {"self", "model", "params"}
+    if entry.get("query"):
+        reserved.add("query")
+    if entry.get("payload", "none") != "none" and not entry.get("body"):
+        reserved.add("data")
+    return reserved
+
+
+def _is_public_identifier(name):
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
 
 
 def lint_spec(data):
@@ -87,12 +136,14 @@ def lint_spec(data):
     for index, entry in enumerate(data.get("operations", [])):
         name = entry.get("name")
         where = "operation %r" % (name if name else "#%d" % index)
-        if not (isinstance(name, str) and name.isidentifier() and not name.startswith("_")
-                and not keyword.iskeyword(name)):
+        if not _is_public_identifier(name):
             problems.append("%s: name must be a public Python identifier" % where)
         elif name in seen:
             problems.append("%s: name is not unique" % where)
         seen.add(name)
+        unknown = set(entry) - _OPERATION_KEYS
+        if unknown:
+            problems.append("%s: unknown keys %s" % (where, sorted(unknown)))
         if entry.get("method") not in METHODS:
             problems.append("%s: method %r is not one of %s" % (where, entry.get("method"), METHODS))
         path = entry.get("path", "")
@@ -105,29 +156,51 @@ def lint_spec(data):
         for param in in_template:
             if not param.isidentifier():
                 problems.append("%s: path parameter {%s} is not an identifier" % (where, param))
-        if entry.get("payload") not in PAYLOAD_KINDS:
-            problems.append("%s: payload %r is not one of %s" % (where, entry.get("payload"), PAYLOAD_KINDS))
+        for variant in entry.get("path_variants", []):
+            if not (isinstance(variant, str) and variant.startswith("/")):
+                problems.append("%s: path variant %r must start with /" % (where, variant))
+        payload = entry.get("payload")
+        if payload not in PAYLOAD_KINDS:
+            problems.append("%s: payload %r is not one of %s" % (where, payload, PAYLOAD_KINDS))
         if entry.get("result") not in RESULT_KINDS:
             problems.append("%s: result %r is not one of %s" % (where, entry.get("result"), RESULT_KINDS))
-        if not isinstance(entry.get("auth"), bool):
-            problems.append("%s: auth must be true or false" % where)
+        for flag in ("auth",) + tuple(k for k in ("payload_required", "free_query", "hand_written") if k in entry):
+            if not isinstance(entry.get(flag), bool):
+                problems.append("%s: %s must be true or false" % (where, flag))
         doc = entry.get("doc")
         if not (isinstance(doc, str) and doc.strip() and "\n" not in doc):
             problems.append("%s: doc must be one non-empty line" % where)
+        body = entry.get("body", [])
+        if body and payload != "object":
+            problems.append("%s: body parameters need payload 'object'" % where)
+        for param in body:
+            if not _is_public_identifier(param.get("name")):
+                problems.append("%s: body parameter name %r is not an identifier" % (where, param.get("name")))
+            if set(param) - {"name", "wire", "required", "doc"}:
+                problems.append("%s: body parameter %r has unknown keys" % (where, param.get("name")))
+        required_after_optional = [p.get("name") for i, p in enumerate(body)
+                                   if p.get("required") and any(not q.get("required") for q in body[:i])]
+        if required_after_optional:
+            problems.append("%s: required body parameters after optional ones: %s"
+                            % (where, ", ".join(required_after_optional)))
         own = [ref for ref in entry.get("query", []) if not isinstance(ref, str)]
         for ref in entry.get("query", []):
             if isinstance(ref, str) and (not ref.startswith("@") or ref[1:] not in query_sets):
                 problems.append("%s: query set %r is not defined" % (where, ref))
         problems.extend(_lint_params(where, own))
-        names = list(entry.get("path_params", []))
+        names = list(entry.get("path_params", [])) + [p.get("name") for p in body]
         for ref in entry.get("query", []):
             names.extend(p.get("name") for p in (query_sets.get(ref[1:], []) if isinstance(ref, str) else [ref]))
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             problems.append("%s: parameter names used twice: %s" % (where, ", ".join(duplicates)))
-        reserved = {"self", "query", "model", "data"} & set(names)
+        reserved = _reserved_names(entry) & set(names)
         if reserved:
             problems.append("%s: parameter names reserved by the client: %s" % (where, ", ".join(sorted(reserved))))
+    for index, entry in enumerate(data.get("left_out", [])):
+        if entry.get("method") not in METHODS or not str(entry.get("path", "")).startswith("/") \
+                or not str(entry.get("reason", "")).strip():
+            problems.append("left_out #%d: needs a method, a path and a reason" % index)
     return problems
 
 

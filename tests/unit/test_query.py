@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus.interpreter import bind_arguments, _method_layout
+from pydirectus.interpreter import _Layout, bind_arguments
 from pydirectus.messages import build_request
 from pydirectus.query import flatten_fields
 
@@ -15,7 +15,7 @@ OPS = DirectusClient.operations
 
 def url_for(name, *args, **kwargs):
     operation = OPS[name]
-    path, data, query, model = bind_arguments(operation, _method_layout(operation), args, kwargs)
+    path, data, query, model = bind_arguments(operation, _Layout(operation), args, kwargs)
     return build_request("http://h/base", operation, path, data, query, {}).url
 
 
@@ -82,3 +82,25 @@ def test_path_parameters_are_one_quoted_segment():
     assert urlsplit(url_for("read_item", "my coll", "a/b?c")).path == "/base/items/my%20coll/a%2Fb%3Fc"
     assert unquote(urlsplit(url_for("read_item", "c", "ü/..")).path).endswith("/items/c/ü/..")
     assert urlsplit(url_for("read_item", "c", 42)).path == "/base/items/c/42"
+
+
+def test_a_long_query_moves_to_the_body_of_a_search():
+    from pydirectus.messages import MAX_URL_LENGTH
+    operation = OPS["read_items"]
+    keys = list(range(2000))
+    filter_ = {"id": {"_in": keys}}
+    path, data, query, model = bind_arguments(operation, _Layout(operation), ("articles",),
+                                              {"filter": filter_, "fields": ["id", {"author": ["name"]}],
+                                               "limit": 5, "sort": "-id,title"})
+    request = build_request("http://h", operation, path, data, query, {"Accept": "application/json"})
+    assert request.method == "SEARCH" and request.url == "http://h/items/articles"
+    assert request.headers["Content-Type"] == "application/json"
+    import json
+    assert json.loads(request.body) == {"query": {"filter": filter_, "fields": ["id", "author.name"], "limit": 5,
+                                                  "sort": ["-id", "title"]}}
+    short = build_request("http://h", operation, path, data, {"limit": 5}, {})
+    assert short.method == "GET" and len(short.url) < MAX_URL_LENGTH
+    # an operation without a SEARCH twin keeps its GET, however long
+    single = OPS["read_item"]
+    long_get = build_request("http://h", single, {"collection": "a", "id": 1}, None, query, {})
+    assert long_get.method == "GET" and len(long_get.url) > MAX_URL_LENGTH
