@@ -9,6 +9,7 @@ Every method comes from the endpoint spec in ``endpoints.json``. ``pydirectus.te
 imported here) starts a throwaway Directus server for tests.
 """
 
+from .bulk import BulkWriteError
 from .client import DirectusClient, __version__
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
                      InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
@@ -20,5 +21,5 @@ __all__ = [
     "Item", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
-    "RateLimitedError", "ServerError", "TransportError", "TimeoutError",
+    "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError",
 ]

@@ -10,13 +10,17 @@ import time
 from urllib.parse import urlsplit
 
 from .auth import Credentials, authenticate_flow, logout_flow
+from .bulk import BatchLimits, chunkable, chunked_write_flow, refused_for_batch_size
 from .effects import Authenticate
+from .files import FilesMixin
 from .interpreter import install_operations
 from .messages import Request, build_request, decode_raw, decode_result, encode_json
 from .policy import Session
 from .query import encode_free_query
+from .realtime import RealtimeMixin
 from .retry import RetryPolicy
 from .spec import load_spec
+from .paging import PagingMixin
 from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
@@ -38,7 +42,7 @@ def _base_url(hostname):
     return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
 
-class DirectusClient(TusMixin):
+class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     """A client of one Directus server.
 
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and
@@ -53,13 +57,18 @@ class DirectusClient(TusMixin):
     again (0 never), within ``deadline`` seconds. HTTP(S)_PROXY and NO_PROXY are honoured, or
     ``proxies`` (a dict like ``urllib.request.getproxies()``) replaces them.
 
+    Bulk writes (a list of items, or of keys) of any size are sent in chunks of at most
+    ``batch_size`` entries and ``max_batch_bytes`` of JSON; a smaller MAX_BATCH_MUTATION of the
+    server is learnt from its first refusal. A failed chunk raises ``BulkWriteError``, which says
+    what was committed.
+
     One client can be shared by many threads. Use it as a context manager, or call ``close()``.
     """
 
     def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
                  logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
                  read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
-                 transport=None):
+                 batch_size=500, max_batch_bytes=900 * 1024, transport=None):
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = _base_url(hostname)
@@ -77,6 +86,7 @@ class DirectusClient(TusMixin):
             transport = HTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout,
                                       read_timeout=read_timeout, proxies=proxies)
         self.transport = transport
+        self.batch_limits = BatchLimits(batch_size, max_batch_bytes)
         headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
         self._session = Session(self.url, self._credentials, headers, RetryPolicy(retries), time.monotonic,
                                 deadline)
@@ -100,7 +110,18 @@ class DirectusClient(TusMixin):
     def _call(self, operation, path_values, data, query_values, model):
         request = build_request(self.url, operation, path_values, data, query_values,
                                 self._session.headers_for(operation.auth))
-        return decode_result(operation, self._send(request), model)
+        split = chunkable(operation, data) if request.body is not None else None
+        if split is not None and (len(split[0]) > self.batch_limits.max_items
+                                  or len(request.body) > self.batch_limits.max_bytes):
+            return self._write_in_chunks(operation, request, data, model)
+        response = self._send(request)
+        if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):
+            return self._write_in_chunks(operation, request, data, model)  # nothing was written
+        return decode_result(operation, response, model)
+
+    def _write_in_chunks(self, operation, request, data, model):
+        return self._driver.run(chunked_write_flow(self._session, operation, request.url, request.headers, data,
+                                                   self.batch_limits, model))
 
     def _send(self, request):
         """Send a Request through the session policy (credentials, refresh, retries): its Response."""

@@ -4,8 +4,12 @@ import ssl
 from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
 from .auth import TokenState
+from .bulk import BatchLimits
+from .files import FilesMixin
 from .models import File, Item, ItemList
 from .spec import Operation
+from .paging import PagingMixin
+from .realtime import RealtimeMixin
 from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
@@ -17,10 +21,11 @@ _M = TypeVar("_M", bound=Item)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
-class DirectusClient(TusMixin):
+class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     url: str
     logger: logging.Logger
     transport: Any
+    batch_limits: BatchLimits
     operations: Dict[str, Operation]
     def __init__(
         self,
@@ -41,6 +46,8 @@ class DirectusClient(TusMixin):
         deadline: Optional[float] = 300.0,
         proxies: Optional[Mapping[str, str]] = None,
         user_agent: Optional[str] = None,
+        batch_size: int = 500,
+        max_batch_bytes: int = 921600,
         transport: Any = None,
     ) -> None: ...
     def __enter__(self) -> "DirectusClient": ...
@@ -8999,14 +9006,14 @@ class DirectusClient(TusMixin):
     # POST /graphql
     def graphql(
         self,
-        query: Any,
+        document: Any,
         variables: Any = None,
         operation_name: Any = None,
     ) -> Any: ...
     # POST /graphql/system
     def graphql_system(
         self,
-        query: Any,
+        document: Any,
         variables: Any = None,
         operation_name: Any = None,
     ) -> Any: ...

@@ -10,7 +10,7 @@ and an async client each implement in their own way.
 
 import inspect
 
-__all__ = ["install_operations", "bind_arguments", "describe", "MODEL_RESULTS"]
+__all__ = ["install_operations", "bind", "bind_arguments", "describe", "MODEL_RESULTS"]
 
 MODEL_RESULTS = ("item", "items", "file", "files")
 _RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": "ItemList[File]",
@@ -139,6 +139,17 @@ def bind_arguments(operation, layout, args, kwargs):
         data = values.get("data")
     path_values = {p: values[p] for p in operation.path_params}
     return path_values, data, query_values, model
+
+
+_layouts = {}
+
+
+def bind(operation, args, kwargs):
+    """``bind_arguments`` for hand-written helpers that call an operation with a caller's arguments."""
+    layout = _layouts.get(operation.name)
+    if layout is None:
+        layout = _layouts[operation.name] = _Layout(operation)
+    return bind_arguments(operation, layout, args, kwargs)
 
 
 def _make_method(operation, owner):

@@ -47,8 +47,12 @@ import ssl
 from typing import Any, Dict, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
 from .auth import TokenState
+from .bulk import BatchLimits
+from .files import FilesMixin
 from .models import File, Item, ItemList
 from .spec import Operation
+from .paging import PagingMixin
+from .realtime import RealtimeMixin
 from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
@@ -60,10 +64,11 @@ _M = TypeVar("_M", bound=Item)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
-class DirectusClient(TusMixin):
+class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     url: str
     logger: logging.Logger
     transport: Any
+    batch_limits: BatchLimits
     operations: Dict[str, Operation]
     def __init__(
         self,
@@ -84,6 +89,8 @@ class DirectusClient(TusMixin):
         deadline: Optional[float] = 300.0,
         proxies: Optional[Mapping[str, str]] = None,
         user_agent: Optional[str] = None,
+        batch_size: int = 500,
+        max_batch_bytes: int = 921600,
         transport: Any = None,
     ) -> None: ...
     def __enter__(self) -> "DirectusClient": ...

@@ -1,0 +1,161 @@
+"""Writes of any size: a list body (or a ``keys`` list) split into chunks, sent one after another.
+
+Directus refuses a batch above MAX_BATCH_MUTATION (400 "Exceeded max batch mutation limit of N"),
+and a body above MAX_PAYLOAD_SIZE (1 MB by default). ``chunked_write_flow`` splits by both, learns
+the server's batch limit from that refusal (which comes before anything is written) and carries on
+with smaller chunks, and when a chunk fails, raises a BulkWriteError that says which chunks were
+committed and which were not, so nothing is lost silently. Free of I/O: a driver runs the flow.
+"""
+
+import re
+
+from .errors import DirectusError, TransportError, error_from_response
+from .messages import Request, decode_result, encode_json
+from .models import ItemList
+
+__all__ = ["BulkWriteError", "BatchLimits", "chunkable", "chunked_write_flow", "refused_for_batch_size"]
+
+_BATCH_LIMIT = re.compile(r"max batch mutation limit of (\d+)")
+
+
+class BatchLimits:
+    """How large one request of a bulk write may be: ``max_items`` entries, ``max_bytes`` of body."""
+
+    __slots__ = ("max_items", "max_bytes")
+
+    def __init__(self, max_items=500, max_bytes=900 * 1024):
+        if max_items < 1 or max_bytes < 1:
+            raise ValueError("batch limits must be positive")
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+
+    def __repr__(self):
+        return "BatchLimits(max_items=%d, max_bytes=%d)" % (self.max_items, self.max_bytes)
+
+
+class BulkWriteError(DirectusError):
+    """A chunk of a bulk write failed.
+
+    ``committed``: how many entries the server wrote, in the chunks before the failure;
+    ``results``: what those chunks returned (an ItemList, when the operation returns items);
+    ``failed``: how many entries the failed chunk held, and ``uncertain`` whether the server may
+    have written them anyway (the answer was lost after the request went out);
+    ``not_sent``: how many entries after it were never sent; ``error``: the cause;
+    ``chunks``: ``(first index, count, state)`` for each chunk, state being "committed",
+    "failed", "uncertain" or "not sent".
+    """
+
+    def __init__(self, error, chunks, results):
+        self.error = error
+        self.chunks = chunks
+        self.results = results
+        self.committed = sum(count for _, count, state in chunks if state == "committed")
+        self.failed = sum(count for _, count, state in chunks if state in ("failed", "uncertain"))
+        self.uncertain = any(state == "uncertain" for _, _, state in chunks)
+        self.not_sent = sum(count for _, count, state in chunks if state == "not sent")
+        failed_at = next(i for i, (_, _, state) in enumerate(chunks) if state in ("failed", "uncertain"))
+        first, count, state = chunks[failed_at]
+        super().__init__(
+            "chunk %d of %d (entries %d to %d) %s: %s; %d entries in %d earlier chunks were committed, "
+            "%d entries were not sent" % (
+                failed_at + 1, len(chunks), first, first + count - 1,
+                "may or may not have been written" if state == "uncertain" else "failed", error,
+                self.committed, failed_at, self.not_sent))
+
+
+def chunkable(operation, data):
+    """The list to split in ``data`` and how to rebuild a body around a part of it, or None.
+
+    A list body (create, batch update, delete by keys) is split itself; an object with a ``keys``
+    list (update or delete by keys) has its keys split. Anything else goes in one request.
+    """
+    if operation.method not in ("POST", "PATCH", "DELETE"):
+        return None
+    if isinstance(data, (list, tuple)):
+        return list(data), None
+    if isinstance(data, dict) and isinstance(data.get("keys"), (list, tuple)) and "query" not in data:
+        rest = {key: value for key, value in data.items() if key != "keys"}
+        return list(data["keys"]), rest
+    return None
+
+
+def _encode_parts(entries, rest):
+    """Each entry encoded once, and the body bytes around them: (parts, prefix, suffix)."""
+    parts = [encode_json(entry) for entry in entries]
+    if rest is None:
+        return parts, b"[", b"]"
+    envelope = encode_json(dict(rest, keys=[]))  # ...,"keys":[]} : the keys go between the brackets
+    cut = envelope.rindex(b"[]") + 1
+    return parts, envelope[:cut], envelope[cut:]
+
+
+def _plan(parts, start, limits, overhead):
+    """The chunks (first index, count) from ``start`` on, within ``limits``."""
+    chunks = []
+    index = start
+    while index < len(parts):
+        size, count = overhead, 0
+        while index + count < len(parts) and count < limits.max_items:
+            added = len(parts[index + count]) + (1 if count else 0)
+            if count and size + added > limits.max_bytes:
+                break
+            size += added
+            count += 1
+        chunks.append((index, count))
+        index += count
+    return chunks
+
+
+def refused_for_batch_size(response):
+    """Whether ``response`` is Directus refusing a batch above MAX_BATCH_MUTATION."""
+    return response.status == 400 and _BATCH_LIMIT.search(response.body.decode("utf-8", "replace")) is not None
+
+
+def chunked_write_flow(session, operation, url, headers, data, limits, model=None):
+    """Send a bulk write in chunks; the result is what the method returns, merged over the chunks.
+
+    A refusal for batch size lowers ``limits.max_items`` in place, so the client remembers it.
+    """
+    entries, rest = chunkable(operation, data)
+    parts, prefix, suffix = _encode_parts(entries, rest)
+    headers = dict(headers)
+    headers["Content-Type"] = "application/json"
+    states = []  # (first, count, state) of the chunks sent so far
+    merged = []
+    meta = None
+    plan = _plan(parts, 0, limits, len(prefix) + len(suffix))
+    position = 0
+    while position < len(plan):
+        first, count = plan[position]
+        body = prefix + b",".join(parts[first:first + count]) + suffix
+        request = Request(operation.method, url, headers, body, operation.auth)
+        try:
+            response = yield from session.request_flow(request)
+        except TransportError as error:
+            state = "uncertain" if error.may_have_been_processed else "failed"
+            _fail(error, states + [(first, count, state)], plan[position + 1:], merged, meta, operation)
+        if response.status >= 300:
+            error = error_from_response(response.status, response.headers, response.body, request.method, url)
+            found = _BATCH_LIMIT.search(error.message or "")
+            if found and count > int(found.group(1)) >= 1:
+                # refused before anything was written: learn the server's limit (for the client's
+                # later writes too), split again from here
+                limits.max_items = int(found.group(1))
+                plan = plan[:position] + _plan(parts, first, limits, len(prefix) + len(suffix))
+                continue
+            _fail(error, states + [(first, count, "failed")], plan[position + 1:], merged, meta, operation)
+        states.append((first, count, "committed"))
+        result = decode_result(operation, response, model)
+        if isinstance(result, list):
+            merged.extend(result)
+            meta = getattr(result, "meta", None) or meta
+        position += 1
+    if operation.result in ("items", "files"):
+        return ItemList(merged, meta)
+    return None
+
+
+def _fail(error, states, unsent, merged, meta, operation):
+    chunks = states + [(first, count, "not sent") for first, count in unsent]
+    results = ItemList(merged, meta) if operation.result in ("items", "files") else None
+    raise BulkWriteError(error, chunks, results)

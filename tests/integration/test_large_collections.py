@@ -1,0 +1,133 @@
+"""Large collections on a server with QUERY_LIMIT_MAX=100 and MAX_BATCH_MUTATION=1000: bulk writes
+of any size in chunks, lazy iteration exactly once, counts and aggregates."""
+
+import threading
+import uuid
+
+import pytest
+
+import pydirectus
+from pydirectus import BulkWriteError, DirectusClient
+from tests.conftest import COLLECTION_FIELDS, remove_collection
+from tests.rest import call
+
+
+@pytest.fixture(scope="module")
+def limited(directus_factory):
+    return directus_factory(QUERY_LIMIT_MAX="100", MAX_BATCH_MUTATION="1000")
+
+
+@pytest.fixture
+def big(limited):
+    name = "big_" + uuid.uuid4().hex[:8]
+    created = call(limited.url, "POST", "/collections", {"collection": name, "meta": {}, "schema": {},
+                                                         "fields": COLLECTION_FIELDS}, token=limited.token)
+    assert created.status == 200, created
+    yield name
+    remove_collection(limited, name)
+
+
+@pytest.fixture
+def client(limited):
+    with DirectusClient(hostname=limited.url, static_token=limited.token) as client:
+        yield client
+
+
+def test_ten_thousand_and_seven_items_in_one_call_then_each_yielded_once(client, big, limited):
+    created = client.create_items(big, [{"title": "item %d" % i, "views": i} for i in range(10007)])
+    assert len(created) == 10007 and len({item.id for item in created}) == 10007
+    assert client.count_items(big) == 10007
+    assert call(limited.url, "GET", "/items/%s?aggregate[count]=*" % big, token=limited.token).body["data"] == [
+        {"count": 10007}]
+
+    # fields without the primary key: keyset paging adds it to the query and leaves it out of the items
+    seen = [item.to_dict() for item in client.iter_items(big, page_size=100, fields=["title"])]
+    assert len(seen) == 10007 and {tuple(item) for item in seen} == {("title",)}
+    assert sorted(item["title"] for item in seen) == sorted("item %d" % i for i in range(10007))
+
+    # offset paging for any other sort, still exactly once
+    by_views = [item["views"] for item in client.iter_items(big, sort=["-views"], fields=["views"], page_size=100)]
+    assert by_views == list(range(10006, -1, -1))
+
+    # a page size above QUERY_LIMIT_MAX is lowered to it, and limit caps what is yielded
+    assert len(list(client.iter_items(big, page_size=500, limit=250))) == 250
+
+    # update and delete by keys, of any size, in chunks
+    keys = [item.id for item in created[:2500]]
+    updated = client.update_items(big, {"keys": keys, "data": {"published": True}})
+    assert len(updated) == 2500
+    assert client.count_items(big, filter={"published": {"_eq": True}}) == 2500
+    client.delete_items(big, keys)
+    assert client.count_items(big) == 7507
+
+
+def test_items_inserted_during_iteration_are_never_yielded_twice(client, big):
+    client.create_items(big, [{"title": "old %d" % i} for i in range(1000)])
+    seen = []
+    writer_done = threading.Event()
+
+    def insert_while_iterating():
+        with DirectusClient(hostname=client.url, static_token=client._session.credentials.static_token) as writer:
+            for i in range(20):
+                writer.create_items(big, [{"title": "new %d-%d" % (i, j)} for j in range(25)])
+        writer_done.set()
+
+    thread = None
+    for index, item in enumerate(client.iter_items(big, page_size=100)):
+        seen.append(item.id)
+        if index == 150:
+            thread = threading.Thread(target=insert_while_iterating)
+            thread.start()
+        if index == 300:
+            writer_done.wait(60)
+    thread.join()
+    assert len(seen) == len(set(seen)), "an item was yielded twice"
+    assert len(seen) >= 1000 and seen == sorted(seen)
+
+
+def test_a_failure_in_the_middle_of_a_bulk_write_reports_the_committed_chunks(client, big):
+    client.update_field(big, "title", {"schema": {"is_unique": True}})
+    client.create_item(big, {"title": "taken"})
+    entries = [{"title": "t%d" % i} for i in range(2500)]
+    entries[1700] = {"title": "taken"}  # in the fourth chunk of 500
+    with pytest.raises(BulkWriteError) as caught:
+        client.create_items(big, entries)
+    error = caught.value
+    assert error.committed == 1500 and error.failed == 500 and error.not_sent == 500 and not error.uncertain
+    assert [state for _, _, state in error.chunks] == ["committed"] * 3 + ["failed", "not sent"]
+    assert error.chunks[3][:2] == (1500, 500)
+    assert isinstance(error.error, pydirectus.UniqueConflictError)
+    assert len(error.results) == 1500 and "chunk 4 of 5" in str(error)
+    assert client.count_items(big) == 1501  # what it says is what the server has
+
+
+def test_the_servers_batch_limit_is_learnt(limited, big):
+    # the client's batch size is above the server's MAX_BATCH_MUTATION of 1000
+    with DirectusClient(hostname=limited.url, static_token=limited.token, batch_size=5000) as client:
+        created = client.create_items(big, [{"title": "x%d" % i} for i in range(2100)])
+        assert len(created) == 2100 and client.batch_limits.max_items == 1000
+        assert len(client.create_items(big, [{"title": "y%d" % i} for i in range(1500)])) == 1500
+    assert call(limited.url, "GET", "/items/%s?aggregate[count]=*" % big, token=limited.token).body["data"] == [
+        {"count": 3600}]
+
+
+def test_system_collections_iterate_through_their_endpoints(client):
+    users = list(client.iter_items("directus_users", fields=["email"], page_size=1))
+    assert any(user["email"] for user in users) and all("id" not in user for user in users)
+    activity = list(client.iter_items("directus_activity", page_size=50, limit=120))
+    assert 0 < len(activity) <= 120 and len({a.id for a in activity}) == len(activity)
+    assert client.count_items("directus_users") == len(users)
+
+
+def test_counts_and_aggregates(client, big):
+    client.create_items(big, [{"title": "a%d" % i, "views": i, "published": i % 2 == 0} for i in range(10)])
+    page = client.read_items(big, limit=3, meta="*", filter={"published": {"_eq": True}})
+    assert len(page) == 3 and page.total_count == 10 and page.filter_count == 5
+    assert client.count_items(big, filter={"views": {"_gte": 5}}) == 5
+    totals = client.aggregate(big, count="*", sum="views", avg="views", min="views", max="views")
+    assert totals == {"count": 10, "sum": {"views": 45}, "avg": {"views": 4.5}, "min": {"views": 0},
+                      "max": {"views": 9}}
+    groups = client.aggregate(big, count="*", sum=["views"], group_by=["published"], sort=["published"])
+    assert groups == [{"published": False, "count": 5, "sum": {"views": 25}},
+                      {"published": True, "count": 5, "sum": {"views": 20}}]
+    assert client.aggregate(big, count_distinct="published") == {"countDistinct": {"published": 2}}
