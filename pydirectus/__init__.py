@@ -15,9 +15,10 @@ from .errors import (APIError, AuthenticationError, BadRequestError, DirectusErr
                      InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
                      TimeoutError, TransportError, UniqueConflictError)
 from .models import File, Item, ItemList
+from .retry import RetryPolicy
 
 __all__ = [
-    "DirectusClient", "__version__",
+    "DirectusClient", "__version__", "RetryPolicy",
     "Item", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",

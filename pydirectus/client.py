@@ -14,7 +14,7 @@ from .bulk import BatchLimits, chunkable, chunked_write_flow, refused_for_batch_
 from .effects import Authenticate
 from .files import FilesMixin
 from .interpreter import install_operations
-from .messages import Request, build_request, decode_raw, decode_result, encode_json
+from .messages import Request, build_request, check_header_values, decode_raw, decode_result, encode_json
 from .policy import Session
 from .query import encode_free_query
 from .realtime import RealtimeMixin
@@ -54,7 +54,9 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     Transport: TLS is verified unless ``ssl_verify=False``; ``ssl_verify`` may also be the path of
     a CA bundle, and ``ssl_context`` an ``ssl.SSLContext``. ``connect_timeout`` and
     ``read_timeout`` are in seconds. ``retries`` is how many times a failed request may be sent
-    again (0 never), within ``deadline`` seconds. HTTP(S)_PROXY and NO_PROXY are honoured, or
+    again (0 never; or a ``RetryPolicy`` with its backoff and random source), within ``deadline``
+    seconds across the retries; ``sleep`` and ``clock`` (a monotonic clock) replace
+    ``time.sleep`` and ``time.monotonic``, for tests. HTTP(S)_PROXY and NO_PROXY are honoured, or
     ``proxies`` (a dict like ``urllib.request.getproxies()``) replaces them.
 
     Bulk writes (a list of items, or of keys) of any size are sent in chunks of at most
@@ -68,7 +70,7 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
                  logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
                  read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
-                 batch_size=500, max_batch_bytes=900 * 1024, transport=None):
+                 batch_size=500, max_batch_bytes=900 * 1024, transport=None, sleep=None, clock=None):
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = _base_url(hostname)
@@ -88,10 +90,12 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
         self.transport = transport
         self.batch_limits = BatchLimits(batch_size, max_batch_bytes)
         headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
-        self._session = Session(self.url, self._credentials, headers, RetryPolicy(retries), time.monotonic,
-                                deadline)
+        check_header_values(headers)
+        retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
+        clock = clock or time.monotonic
+        self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
         from .driver import SyncDriver
-        self._driver = SyncDriver(transport, logger)
+        self._driver = SyncDriver(transport, logger, sleep or time.sleep, clock)
 
     def __repr__(self):  # never shows a secret
         return "<DirectusClient %s, %s>" % (self.url, self._credentials.kind)
@@ -168,6 +172,7 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
             body = encode_json(json)
             request_headers["Content-Type"] = "application/json"
         if headers:
+            check_header_values(headers)
             request_headers.update(headers)
         return decode_raw(self._send(Request(method.upper(), url, request_headers, body, auth)))
 

@@ -43,7 +43,7 @@ class APIError(DirectusError):
     """
 
     def __init__(self, message, *, status=None, code=None, errors=(), method=None, url=None,
-                 body=b""):
+                 body=b"", retry_after=None):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -52,11 +52,13 @@ class APIError(DirectusError):
         self.method = method
         self.url = url
         self.body = body
+        self.retry_after = retry_after
 
     def __str__(self):
         where = " (%s %s)" % (self.method, self.url) if self.method else ""
         code = " %s" % self.code if self.code else ""
-        return "%s%s: %s%s" % (self.status, code, self.message, where)
+        when = "; retry after %g s" % self.retry_after if self.retry_after is not None else ""
+        return "%s%s: %s%s%s" % (self.status, code, self.message, where, when)
 
 
 class AuthenticationError(APIError):
@@ -92,10 +94,6 @@ class UniqueConflictError(BadRequestError):
 
 class RateLimitedError(APIError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, or None."""
-
-    def __init__(self, message, *, retry_after=None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class ServerError(APIError):
@@ -207,7 +205,6 @@ def error_from_response(status, headers, body, method, url):
         message = "unexpected %s answer that is not a Directus error (%s)%s" % (
             status, content_type, ": %r" % snippet if snippet else ", empty body")
         cls = _class_for_status(status) if status < 500 else ServerError
-    kwargs = dict(status=status, code=code, errors=errors, method=method, url=url, body=body)
-    if cls is RateLimitedError:
-        kwargs["retry_after"] = parse_retry_after(headers.get("Retry-After"))
-    return cls(message, **kwargs)
+    retry_after = parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
+    return cls(message, status=status, code=code, errors=errors, method=method, url=url, body=body,
+               retry_after=retry_after)

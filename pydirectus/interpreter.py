@@ -107,7 +107,7 @@ def bind_arguments(operation, layout, args, kwargs):
                         % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
     params = operation.query_params
     query_values = {}
-    query = values.get("query")
+    query = values.get("query") if params else None  # "query" may also be a body member (GraphQL)
     if query is not None:
         if not isinstance(query, dict):
             raise TypeError("%s(): query must be a dict, got %s" % (name, type(query).__name__))

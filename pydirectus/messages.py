@@ -14,30 +14,33 @@ from .models import File, Item, ItemList
 from .query import encode_query, query_object
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+_HEADER_INJECTION = re.compile("[\r\n\x00]")
 # Past this length a query moves from the URL of a GET into the body of its SEARCH twin: servers
 # and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
 MAX_URL_LENGTH = 8000
 
 __all__ = ["Request", "Response", "build_request", "decode_result", "decode_raw", "quote_path_value",
-           "encode_json"]
+           "encode_json", "check_header_values", "redirect_target"]
 
 
 class Request:
     """One HTTP request: ``method``, absolute ``url``, ``headers`` (a dict), ``body`` (bytes or None).
 
     ``auth`` says whether the client's credentials go with it; ``stream`` asks for the response
-    body as a stream instead of bytes.
+    body as a stream instead of bytes; ``follow_redirects`` whether a redirect is followed or
+    is the answer.
     """
 
-    __slots__ = ("method", "url", "headers", "body", "auth", "stream")
+    __slots__ = ("method", "url", "headers", "body", "auth", "stream", "follow_redirects")
 
-    def __init__(self, method, url, headers=None, body=None, auth=True, stream=False):
+    def __init__(self, method, url, headers=None, body=None, auth=True, stream=False, follow_redirects=True):
         self.method = method
         self.url = url
         self.headers = headers if headers is not None else {}
         self.body = body
         self.auth = auth
         self.stream = stream
+        self.follow_redirects = follow_redirects
 
     @property
     def idempotent(self):
@@ -47,7 +50,7 @@ class Request:
         """A copy with ``extra`` headers added (the original is left as it is)."""
         headers = dict(self.headers)
         headers.update(extra)
-        return Request(self.method, self.url, headers, self.body, self.auth, self.stream)
+        return Request(self.method, self.url, headers, self.body, self.auth, self.stream, self.follow_redirects)
 
     def __repr__(self):  # never shows headers: they carry the credentials
         return "<Request %s %s>" % (self.method, self.url)
@@ -75,6 +78,47 @@ class Response:
 
     def __repr__(self):
         return "<Response %s for %s %s>" % (self.status, self.method, self.url)
+
+
+def check_header_values(headers):
+    """Refuse header values with CR, LF or NUL, which would let a value add headers of its own."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("header %r must be a string name and value, got %r" % (name, value))
+        if _HEADER_INJECTION.search(name) or _HEADER_INJECTION.search(value) or ":" in name or not name:
+            raise ValueError("header %r: names and values must not hold CR, LF or NUL (names no colon)" % name)
+
+
+def redirect_target(request, response):
+    """The request a redirect answer asks for, or None when ``response`` is not one to follow.
+
+    301, 302 and 303 turn a POST (and 303 anything but HEAD) into a GET without body, as browsers
+    and requests do; 307 and 308 repeat the method and body. Credentials never leave the origin
+    they were given for, and an https URL never leads to http.
+    """
+    if response.status not in (301, 302, 303, 307, 308) or not request.follow_redirects:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        return None
+    from urllib.parse import urljoin, urlsplit
+    url = urljoin(request.url, location)
+    old, new = urlsplit(request.url), urlsplit(url)
+    if new.scheme not in ("http", "https"):
+        raise ValueError("refusing a redirect to %r: not http or https" % url)
+    if old.scheme == "https" and new.scheme == "http":
+        from .errors import TransportError
+        raise TransportError("refusing a redirect from https to http (%s)" % url, method=request.method,
+                             url=request.url, may_have_been_processed=not request.idempotent)
+    headers = dict(request.headers)
+    method, body = request.method, request.body
+    if (response.status == 303 and method != "HEAD") or (response.status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers.pop("Content-Type", None)
+    same_origin = (old.scheme, old.hostname, old.port) == (new.scheme, new.hostname, new.port)
+    if not same_origin:
+        headers.pop("Authorization", None)
+    return Request(method, url, headers, body, request.auth and same_origin, request.stream, True)
 
 
 def quote_path_value(name, value):
@@ -133,22 +177,27 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
             headers = dict(headers)
             headers["Content-Type"] = "application/json"
             body = encode_json({"query": query_object(query_values, operation.query_params)})
-            return Request("SEARCH", base_url + path, headers, body, operation.auth, False)
+            return Request("SEARCH", base_url + path, headers, body, operation.auth)
     body = None
     if operation.payload != "none":
         _check_payload(operation, data)
         body = encode_json(data)
         headers = dict(headers)
         headers["Content-Type"] = "application/json"
-    return Request(operation.method, url, headers, body, operation.auth, operation.result == "stream")
+    # an operation that returns nothing takes a redirect as its answer (a license portal, the
+    # page after an e-mail check): following it would fetch a page meant for a browser
+    return Request(operation.method, url, headers, body, operation.auth, operation.result == "stream",
+                   operation.result != "none")
 
 
 def decode_result(operation, response, model=None):
     """What the method returns for ``response``; an error status raises its APIError."""
     status = response.status
+    result = operation.result
+    if result == "none" and 300 <= status < 400:
+        return None  # the redirect is the answer (see build_request)
     if status >= 300:
         raise error_from_response(status, response.headers, response.body, response.method, response.url)
-    result = operation.result
     if result == "none":
         return None
     if result == "bytes":

@@ -5,13 +5,36 @@ sends the request with retries, and on 401 TOKEN_EXPIRED refreshes and replays i
 A request is never sent without credentials because authentication failed: the failure is
 raised instead. The flows yield effects (``effects.Send``, ``Sleep``, ``Authenticate``); the
 sync driver performs them today, an async driver can perform them unchanged.
+
+A request is sent again only if its body can be: bytes always can; a streamed body (an upload)
+has a ``rewind()`` that makes its next iteration start over and answers False when it cannot (a
+one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks when it is read.
 """
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import AuthenticationError, TimeoutError
+from .errors import AuthenticationError, TimeoutError, TransportError
+from .messages import redirect_target
 
-__all__ = ["Session"]
+__all__ = ["Session", "MAX_REDIRECTS"]
+
+MAX_REDIRECTS = 5
+
+
+def _rewound(body):
+    """Whether ``body`` can be sent again, made ready to be (see the module docstring)."""
+    if body is None or isinstance(body, (bytes, bytearray, memoryview, str)):
+        return True
+    rewind = getattr(body, "rewind", None)
+    return rewind is not None and rewind() is True
+
+
+def _not_sent_again(error, request):
+    """``error``, told that the request is not sent again because its body cannot be."""
+    message = "%s; not sent again: its body is a stream that was already read and cannot be rewound" % (
+        error.message,)
+    return type(error)(message, method=request.method, url=request.url,
+                       may_have_been_processed=error.may_have_been_processed)
 
 
 def _is_token_expired(response):
@@ -64,6 +87,10 @@ class Session:
                 if delay is None:
                     return response
                 failure = response
+            if not _rewound(request.body):
+                if isinstance(failure, Exception):
+                    raise _not_sent_again(failure, request) from failure
+                return failure
             if self.deadline is not None and self.clock() + delay - started > self.deadline:
                 if isinstance(failure, Exception):
                     raise TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
@@ -74,7 +101,20 @@ class Session:
             yield Sleep(delay)
 
     def request_flow(self, request):
-        """Send one API request with credentials, retries and one replay after TOKEN_EXPIRED."""
+        """Send one API request with credentials, retries, one replay after TOKEN_EXPIRED, and
+        redirects followed (at most MAX_REDIRECTS; credentials stay with their origin)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = yield from self._authorized_flow(request)
+            following = redirect_target(request, response)
+            if following is None:
+                return response
+            if following.body is not None and not _rewound(following.body):
+                return response  # a 307/308 would need the body again, and it is gone
+            request = following
+        raise TransportError("more than %d redirects" % MAX_REDIRECTS, method=request.method, url=request.url,
+                             may_have_been_processed=True)
+
+    def _authorized_flow(self, request):
         if not request.auth or self.credentials.kind != "password":
             return (yield from self.send_with_retries(request))
         tokens = self.tokens
@@ -88,7 +128,7 @@ class Session:
                                           url=request.url)
             response = yield from self.send_with_retries(
                 request.with_headers({"Authorization": "Bearer " + token}))
-            if replayed or not _is_token_expired(response):
+            if replayed or not _is_token_expired(response) or not _rewound(request.body):
                 return response
             replayed = True
             yield Authenticate(authenticate_flow(self, generation))

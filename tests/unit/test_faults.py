@@ -1,0 +1,276 @@
+"""Fault injection: every fault against every HTTP method, on loopback servers that misbehave.
+
+Each case asserts the number of attempts, the sleeps between them, and what the server saw: a
+POST or PATCH whose answer was lost reached the server exactly once.
+"""
+
+import email.utils
+import socket
+import time
+
+import pytest
+
+import pydirectus
+from pydirectus import DirectusClient, RetryPolicy
+from tests.fakeserver import FakeServer, reply
+
+METHODS = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH", "POST", "PATCH"]
+IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH"}
+RETRIES = 2
+OK = reply(200, {"data": {"ok": True}})
+# full jitter with random() = 0.5: half of min(cap, 0.5 * 2**n)
+BACKOFF = [0.25, 0.5]
+
+
+class Recorder:
+    def __init__(self):
+        self.sleeps = []
+
+    def __call__(self, seconds):
+        self.sleeps.append(seconds)
+
+
+def make_client(url, sleeps, **kwargs):
+    kwargs.setdefault("retries", RetryPolicy(RETRIES, random=lambda: 0.5, max_retry_after=10))
+    kwargs.setdefault("read_timeout", 0.3)
+    return DirectusClient(hostname=url, static_token="tok", proxies={}, sleep=sleeps, **kwargs)
+
+
+def send(client, method):
+    return client.request(method, "/items/things", json={"n": 1} if method in ("POST", "PATCH", "PUT", "SEARCH")
+                          else None)
+
+
+def fault_then_ok(fault, faults=1):
+    """A handler answering with ``fault`` for the first ``faults`` requests, then 200."""
+    state = {"seen": 0}
+
+    def handler(seen):
+        state["seen"] += 1
+        return fault(seen) if state["seen"] <= faults else OK
+    return handler
+
+
+def drop(seen):
+    return None  # close the connection without an answer
+
+
+def stall(seen):
+    return lambda conn: time.sleep(1.0)
+
+
+def truncate(seen):
+    return lambda conn: conn.sendall(reply(200, b'{"data": {"ok": tr', length=200))
+
+
+# every after-sending fault with every method, but a truncated HEAD: a HEAD answer has no body
+AFTER_SENDING = [pytest.param(fault, method, id="%s-%s" % (fault.__name__, method))
+                 for fault in (drop, stall, truncate) for method in METHODS
+                 if not (fault is truncate and method == "HEAD")]
+
+
+@pytest.mark.parametrize("fault, method", AFTER_SENDING)
+def test_failures_after_sending_are_retried_only_for_idempotent_methods(fault, method):
+    sleeps = Recorder()
+    with FakeServer(fault_then_ok(fault, faults=RETRIES + 1)) as server, make_client(server.url, sleeps) as client:
+        with pytest.raises(pydirectus.TransportError) as caught:
+            send(client, method)
+        error = caught.value
+        assert error.may_have_been_processed
+        if method in IDEMPOTENT:
+            assert len(server.requests) == RETRIES + 1 and sleeps.sleeps == BACKOFF
+        else:
+            assert len(server.requests) == 1 and sleeps.sleeps == []
+            assert "may have processed" in str(error)
+        if fault is stall:
+            assert isinstance(error, pydirectus.TimeoutError)
+
+
+@pytest.mark.parametrize("fault, method", AFTER_SENDING)
+def test_one_lost_answer_then_success(fault, method):
+    sleeps = Recorder()
+    with FakeServer(fault_then_ok(fault)) as server, make_client(server.url, sleeps) as client:
+        if method in IDEMPOTENT:
+            send(client, method)
+            assert len(server.requests) == 2 and sleeps.sleeps == BACKOFF[:1]
+        else:
+            with pytest.raises(pydirectus.TransportError):
+                send(client, method)
+            assert len(server.requests) == 1  # reached the server exactly once
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_connection_refused_is_retried_for_every_method(method):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps = Recorder()
+    with make_client("http://127.0.0.1:%d" % port, sleeps) as client:
+        calls = count_sends(client)
+        with pytest.raises(pydirectus.TransportError, match="cannot connect") as caught:
+            send(client, method)
+    assert not caught.value.may_have_been_processed
+    assert calls == [method] * (RETRIES + 1) and sleeps.sleeps == BACKOFF
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_dns_failure_is_retried_for_every_method(method, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    sleeps = Recorder()
+    with make_client("http://directus.invalid", sleeps) as client:
+        calls = count_sends(client)
+        with pytest.raises(pydirectus.TransportError, match="cannot connect"):
+            send(client, method)
+    assert len(calls) == RETRIES + 1 and sleeps.sleeps == BACKOFF
+
+
+def test_connect_timeout_is_retried_for_a_post():
+    # a listener whose backlog is full: the kernel drops new SYNs, so connecting hangs
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(listener.getsockname())
+            fillers.append(filler)
+        sleeps = Recorder()
+        url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        with make_client(url, sleeps, connect_timeout=0.3) as client:
+            calls = count_sends(client)
+            started = time.monotonic()
+            with pytest.raises(pydirectus.TimeoutError, match="connect timed out") as caught:
+                send(client, "POST")
+        assert not caught.value.may_have_been_processed
+        assert len(calls) == RETRIES + 1 and sleeps.sleeps == BACKOFF
+        assert time.monotonic() - started < 3
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def count_sends(client):
+    calls = []
+    send_once = client.transport.send
+
+    def counting(request):
+        calls.append(request.method)
+        return send_once(request)
+    client.transport.send = counting
+    client._driver.transport = client.transport
+    return calls
+
+
+def limited(retry_after, code="REQUESTS_EXCEEDED", status=429):
+    body = {"errors": [{"message": "Too many requests", "extensions": {"code": code}}]}
+    return lambda seen: reply(status, body, headers={"Retry-After": retry_after, "Connection": "close"})
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_429_from_the_rate_limiter_is_retried_for_every_method_after_retry_after(method):
+    sleeps = Recorder()
+    with FakeServer(fault_then_ok(limited("2"))) as server, make_client(server.url, sleeps) as client:
+        send(client, method)
+    assert len(server.requests) == 2 and sleeps.sleeps == [2.0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_503_with_retry_after_as_an_http_date_is_retried_for_idempotent_methods(method):
+    sleeps = Recorder()
+    when = email.utils.formatdate(time.time() + 3, usegmt=True)
+    answer = limited(when, code="SERVICE_UNAVAILABLE", status=503)
+    with FakeServer(fault_then_ok(answer)) as server, make_client(server.url, sleeps) as client:
+        if method in IDEMPOTENT:
+            send(client, method)
+            assert len(server.requests) == 2 and len(sleeps.sleeps) == 1 and 1.5 <= sleeps.sleeps[0] <= 3.5
+        else:
+            with pytest.raises(pydirectus.ServerError):
+                send(client, method)
+            assert len(server.requests) == 1 and sleeps.sleeps == []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_retry_after_above_the_cap_raises_at_once_saying_when(method):
+    sleeps = Recorder()
+    with FakeServer(limited("120")) as server, make_client(server.url, sleeps) as client:
+        with pytest.raises(pydirectus.RateLimitedError) as caught:
+            send(client, method)
+    assert caught.value.retry_after == 120 and "retry after 120 s" in str(caught.value)
+    assert len(server.requests) == 1 and sleeps.sleeps == []
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_without_a_directus_body_are_retried_for_idempotent_methods(method, status):
+    sleeps = Recorder()
+    page = lambda seen: reply(status, b"<html>bad gateway</html>", content_type="text/html")  # noqa: E731
+    with FakeServer(fault_then_ok(page)) as server, make_client(server.url, sleeps) as client:
+        if method in IDEMPOTENT:
+            send(client, method)
+            assert len(server.requests) == 2 and sleeps.sleeps == BACKOFF[:1]
+        else:
+            with pytest.raises(pydirectus.ServerError):
+                send(client, method)
+            assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("status, cls", [(500, pydirectus.ServerError), (400, pydirectus.BadRequestError),
+                                         (403, pydirectus.ForbiddenError), (409, pydirectus.BadRequestError)])
+def test_500_and_4xx_are_never_retried(method, status, cls):
+    sleeps = Recorder()
+    body = {"errors": [{"message": "no", "extensions": {"code": "X"}}]}
+    with FakeServer(lambda seen: reply(status, body)) as server, make_client(server.url, sleeps) as client:
+        with pytest.raises(cls):
+            send(client, method)
+    assert len(server.requests) == 1 and sleeps.sleeps == []
+
+
+def test_zero_retries_disables_them():
+    sleeps = Recorder()
+    with FakeServer(fault_then_ok(drop)) as server, make_client(server.url, sleeps, retries=0) as client:
+        with pytest.raises(pydirectus.TransportError):
+            send(client, "GET")
+    assert len(server.requests) == 1 and sleeps.sleeps == []
+
+
+def test_the_deadline_bounds_retries_on_the_injected_clock():
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+    policy = RetryPolicy(20, random=lambda: 1.0, backoff_base=1.0, backoff_cap=4.0)
+    with FakeServer(lambda seen: None) as server:
+        with DirectusClient(hostname=server.url, proxies={}, retries=policy, sleep=sleep, clock=lambda: now[0],
+                            deadline=10.0) as client:
+            with pytest.raises(pydirectus.TimeoutError, match="deadline"):
+                client.read_items("a")
+    assert now[0] <= 10.0 and len(server.requests) == 4  # waits of 1, 2, 4; the next 4 would pass 10
+
+
+def test_a_stale_keep_alive_connection_never_fails_a_post():
+    # the server closes every connection right after answering, without saying so
+    def handler(seen):
+        return lambda conn: conn.sendall(OK)
+    sleeps = Recorder()
+    with FakeServer(handler) as server, make_client(server.url, sleeps, retries=0) as client:
+        for _ in range(5):
+            send(client, "POST")
+            time.sleep(0.05)  # let the close arrive
+    assert len(server.requests) == 5 and server.connections == 5
+
+
+def test_a_one_shot_body_is_not_sent_again():
+    def chunks():
+        yield b'{"n":'
+        yield b' 1}'
+    sleeps = Recorder()
+    with FakeServer(fault_then_ok(drop)) as server, make_client(server.url, sleeps) as client:
+        with pytest.raises(pydirectus.TransportError, match="cannot be rewound"):
+            client.request("PUT", "/things", data=chunks(), headers={"Content-Type": "application/json"})
+    assert len(server.requests) == 1 and sleeps.sleeps == []
