@@ -18,6 +18,7 @@ runs the unit tests without Directus.
 """
 
 import collections
+import logging
 import os
 import time
 import uuid
@@ -165,3 +166,44 @@ def remove_collection(server, name):
             pass
         time.sleep(0.5)
     raise AssertionError("collection %s could not be deleted from %s" % (name, server.url))
+
+
+# ------------------------------------------------------------------ secrets audit over the whole run
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.texts = []
+
+    def emit(self, record):
+        self.texts.append(record.getMessage())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_never_logged():
+    """Every pydirectus log record of the run, at DEBUG, is checked at the end for every token the
+    servers issued and every static token and password the fixtures hold."""
+    from pydirectus.auth import TokenState
+    logger = logging.getLogger("pydirectus")
+    handler = _Collect()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    issued = set()
+    store = TokenState.store
+
+    def recording_store(tokens, data, now):
+        issued.update(value for value in (data.get("access_token"), data.get("refresh_token")) if value)
+        store(tokens, data, now)
+    TokenState.store = recording_store
+    try:
+        yield
+    finally:
+        TokenState.store = store
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    secrets = issued | {DEFAULT_TOKEN, DEFAULT_PASSWORD, os.environ.get("PYDIRECTUS_TEST_TOKEN", DEFAULT_TOKEN),
+                        os.environ.get("PYDIRECTUS_TEST_PASSWORD", DEFAULT_PASSWORD)}
+    secrets = {secret for secret in secrets if len(secret) >= 12}  # fake servers' "A", "R" are not secrets
+    leaks = sorted({secret[:6] + "..." for secret in secrets for text in handler.texts if secret in text})
+    assert not leaks, "secrets found in pydirectus log records: %s" % leaks
