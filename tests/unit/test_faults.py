@@ -274,3 +274,33 @@ def test_a_one_shot_body_is_not_sent_again():
         with pytest.raises(pydirectus.TransportError, match="cannot be rewound"):
             client.request("PUT", "/things", data=chunks(), headers={"Content-Type": "application/json"})
     assert len(server.requests) == 1 and sleeps.sleeps == []
+
+
+def test_timeouts_and_retries_are_on_by_default():
+    client = DirectusClient(hostname="http://127.0.0.1:9")
+    assert client.transport.connect_timeout == 10.0 and client.transport.read_timeout == 60.0
+    assert client._session.deadline == 300.0 and client._session.retry.retries == 3
+
+
+def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached():
+    refused = reply(401, {"errors": [{"message": "Invalid user credentials.",
+                                      "extensions": {"code": "INVALID_CREDENTIALS"}}]})
+    state = {"logins": 0}
+
+    def handler(seen):
+        if seen.target == "/auth/login":
+            state["logins"] += 1
+            if state["logins"] == 1:
+                return refused
+            return reply(200, {"data": {"access_token": "A" * 20, "refresh_token": "R" * 20, "expires": 900000}})
+        return OK
+    sleeps = Recorder()
+    with FakeServer(handler) as server:
+        with DirectusClient(hostname=server.url, username="a@b.c", password="p", proxies={}, sleep=sleeps,
+                            retries=RetryPolicy(5, random=lambda: 0.5)) as client:
+            with pytest.raises(pydirectus.AuthenticationError):
+                client.read_items("a")
+            assert state["logins"] == 1 and sleeps.sleeps == []  # one try: accounts are not locked out
+            client.read_items("a")  # the next call logs in again
+    assert state["logins"] == 2 and [r.target for r in server.requests] == ["/auth/login", "/auth/login",
+                                                                            "/items/a"]
