@@ -209,7 +209,10 @@ class HTTPTransport:
         if response.will_close or connection.sock is None:
             connection.close()
             return
-        reusable_until = self._clock() + _idle_limit(response)
+        limit = getattr(connection, "idle_limit", None)
+        if limit is None:  # the server's keep-alive timeout, read once per connection
+            limit = connection.idle_limit = _idle_limit(response)
+        reusable_until = self._clock() + limit
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self.max_idle_per_origin:
@@ -229,33 +232,26 @@ class HTTPTransport:
     def send(self, request):
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         method, url = request.method, request.url
-        scheme, netloc, path, query, _ = urlsplit(url)
+        scheme, netloc, target = _split_url(url)
         key, absolute_target = self._route(scheme, netloc)
-        target = url if absolute_target else (path or "/") + ("?" + query if query else "")
+        if absolute_target:
+            target = url
         connection = self._checkout(key)
-        if connection is None:
-            connection = self._new_connection(key)
-            try:
-                connection.connect()
-            except socket.timeout:
-                connection.close()
-                raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
-                                   url=url) from None
-            except (OSError, http.client.HTTPException) as exc:
-                connection.close()
-                raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
+        pooled = connection is not None
+        if not pooled:
+            connection = self._connect(key, method, url)
         headers = request.headers
         if connection.proxy_headers:
             headers = dict(headers, **connection.proxy_headers)
         try:
-            connection.request(method, target, body=request.body, headers=headers)
-        except (OSError, http.client.HTTPException) as exc:
-            # the request did not get out whole: the server cannot have acted on it
-            connection.close()
-            if isinstance(exc, socket.timeout):
-                raise TimeoutError("timed out sending the request", method=method, url=url) from None
-            raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
-                                 url=url) from None
+            self._write(connection, method, target, request.body, headers, url)
+        except TransportError:
+            # a pooled connection the server closed just now (after our check): the request did not
+            # get out, so a new connection may carry it, once, when the body can be sent again
+            if not pooled or not (request.body is None or isinstance(request.body, bytes)):
+                raise
+            connection = self._connect(key, method, url)
+            self._write(connection, method, target, request.body, headers, url)
         try:
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
@@ -267,6 +263,31 @@ class HTTPTransport:
         body = self._read_body(connection, response, method, url)
         self._release(key, connection, response)
         return Response(response.status, response.headers, body, None, method, url)
+
+    def _connect(self, key, method, url):
+        connection = self._new_connection(key)
+        try:
+            connection.connect()
+        except socket.timeout:
+            connection.close()
+            raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
+                               url=url) from None
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
+        return connection
+
+    @staticmethod
+    def _write(connection, method, target, body, headers, url):
+        try:
+            connection.request(method, target, body=body, headers=headers)
+        except (OSError, http.client.HTTPException) as exc:
+            # the request did not get out whole: the server cannot have acted on it
+            connection.close()
+            if isinstance(exc, socket.timeout):
+                raise TimeoutError("timed out sending the request", method=method, url=url) from None
+            raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
+                                 url=url) from None
 
     def _read_body(self, connection, response, method, url):
         length = response.length
@@ -284,6 +305,16 @@ class HTTPTransport:
             raise TransportError("the answer is larger than max_body_size (%d bytes)" % self.max_body_size,
                                  method=method, url=url, may_have_been_processed=True)
         return body
+
+
+def _split_url(url):
+    """(scheme, netloc, path and query) of an absolute URL; plain string work on the hot path."""
+    scheme, separator, remainder = url.partition("://")
+    netloc, slash, rest = remainder.partition("/")
+    if not separator or "?" in netloc or "#" in url:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc, (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return scheme, netloc, "/" + rest
 
 
 def _peer_closed(connection):
