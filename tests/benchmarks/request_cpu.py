@@ -1,10 +1,12 @@
-"""Client CPU per small GET (reading one item), pydirectus against a bare http.client loop.
+"""Client CPU per small GET (reading one item): pydirectus side by side with its peers.
 
-    python3 tests/benchmarks/request_cpu.py [--requests 5000]
+    python3 tests/benchmarks/request_cpu.py [--requests 5000] [--directus]
 
 A fast HTTP/1.1 keep-alive server runs in another process, so only the client's own CPU is counted
 (time.process_time of this process). The floor is a bare http.client loop plus json.loads; the
-seed's style (a new connection per request) is the urlopen row. Not part of the test suite.
+seed's style (a new connection per request) is the urlopen row; requests.Session and httpx.Client
+are measured when importable (tests/benchmarks/run.py installs them in its own venv). With
+--directus, the same reads go to a real Directus too, for wall time. Not part of the test suite.
 """
 
 import argparse
@@ -25,6 +27,7 @@ ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n
 
 
 def serve(listener):
+    """A minimal keep-alive server: one fixed answer per request head."""
     import selectors
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
@@ -47,66 +50,129 @@ def serve(listener):
             buffer = buffers[sock] + data
             while b"\r\n\r\n" in buffer:
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
-                if b"Connection: close" in head:
-                    sock.sendall(ANSWER.replace(b"Connection: keep-alive", b"Connection: close"))
-                else:
-                    sock.sendall(ANSWER)
+                sock.sendall(ANSWER)
             buffers[sock] = buffer
 
 
-def measure(name, setup, requests):
-    call = setup()
-    call()  # warm up: connect, log in, caches
+def measure(name, make_call, requests):
+    call = make_call()
+    for _ in range(20):
+        call()  # warm up: connect, log in, caches
     started_cpu, started_wall = time.process_time(), time.perf_counter()
     for _ in range(requests):
         call()
     cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started_wall
-    return name, cpu / requests * 1e6, wall / requests * 1e6
+    return {"name": name, "cpu_us": cpu / requests * 1e6, "wall_us": wall / requests * 1e6}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=5000)
-    args = parser.parse_args()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    server = multiprocessing.Process(target=serve, args=(listener,), daemon=True)
-    server.start()
-    base = "http://127.0.0.1:%d" % port
+def clients(base, token, path):
+    """(name, factory of a zero-argument call) for every client available here."""
+    host, port = base.split("//")[1].split(":")
+    found = []
 
     def floor():
-        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn = http.client.HTTPConnection(host, int(port))
 
         def call():
-            conn.request("GET", "/items/articles/1", headers={"Authorization": "Bearer t"})
+            conn.request("GET", path, headers={"Authorization": "Bearer " + token})
             json.loads(conn.getresponse().read())
         return call
+    found.append(("http.client loop + json.loads (floor)", floor))
 
     def urlopen():
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
         def call():
-            request = urllib.request.Request(base + "/items/articles/1", headers={"Authorization": "Bearer t"})
+            request = urllib.request.Request(base + path, headers={"Authorization": "Bearer " + token})
             with opener.open(request) as response:
                 json.loads(response.read())
         return call
+    found.append(("urllib.request.urlopen (new connection each)", urlopen))
 
     def pydirectus():
         from pydirectus import DirectusClient
-        client = DirectusClient(hostname=base, static_token="t", proxies={})
-        return lambda: client.read_item("articles", 1)
+        client = DirectusClient(hostname=base, static_token=token, proxies={})
+        collection, _, key = path[len("/items/"):].partition("/")
+        return lambda: client.read_item(collection, key)
+    found.append(("pydirectus DirectusClient.read_item", pydirectus))
 
-    rows = [measure("http.client loop + json.loads (floor)", floor, args.requests),
-            measure("urllib.request.urlopen (new connection each)", urlopen, args.requests // 5),
-            measure("pydirectus DirectusClient.read_item", pydirectus, args.requests)]
-    server.terminate()
-    floor_cpu = rows[0][1]
-    print("%-48s %12s %12s %8s" % ("client (Python %d.%d)" % sys.version_info[:2], "CPU us/req", "wall us/req",
-                                   "x floor"))
-    for name, cpu, wall in rows:
-        print("%-48s %12.1f %12.1f %8.2f" % (name, cpu, wall, cpu / floor_cpu))
+    try:
+        import requests
+
+        def with_requests():
+            session = requests.Session()
+            session.trust_env = False
+            session.headers["Authorization"] = "Bearer " + token
+            return lambda: session.get(base + path).json()
+        found.append(("requests %s Session.get + .json()" % requests.__version__, with_requests))
+    except ImportError:
+        pass
+    try:
+        import httpx
+
+        def with_httpx():
+            client = httpx.Client(headers={"Authorization": "Bearer " + token}, trust_env=False)
+            return lambda: client.get(base + path).json()
+        found.append(("httpx %s Client.get + .json()" % httpx.__version__, with_httpx))
+    except ImportError:
+        pass
+    return found
+
+
+def fast_server_rows(requests):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    server = multiprocessing.Process(target=serve, args=(listener,), daemon=True)
+    server.start()
+    try:
+        base = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        rows = []
+        for name, factory in clients(base, "token", "/items/articles/1"):
+            count = requests // 5 if "urlopen" in name else requests
+            rows.append(measure(name, factory, count))
+        return rows
+    finally:
+        server.terminate()
+
+
+def directus_rows(requests):
+    from pydirectus import DirectusClient
+    from pydirectus.testing import DirectusServer
+    with DirectusServer() as server:
+        admin = DirectusClient(hostname=server.url, static_token=server.token)
+        admin.create_collection({"collection": "articles", "meta": {}, "schema": {}, "fields": [
+            {"field": "id", "type": "integer", "schema": {"is_primary_key": True, "has_auto_increment": True}},
+            {"field": "title", "type": "string"}]})
+        key = admin.create_item("articles", {"title": "Hello"}).id
+        return [measure(name, factory, requests) for name, factory in
+                clients(server.url, server.token, "/items/articles/%s" % key)]
+
+
+def table(rows, title):
+    floor = rows[0]["cpu_us"]
+    lines = ["%-48s %12s %12s %8s" % (title, "CPU us/req", "wall us/req", "x floor")]
+    for row in rows:
+        lines.append("%-48s %12.1f %12.1f %8.2f" % (row["name"], row["cpu_us"], row["wall_us"], row["cpu_us"] / floor))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--directus", action="store_true", help="also read from a real Directus")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+    result = {"fast_server": fast_server_rows(args.requests)}
+    if args.directus:
+        result["directus"] = directus_rows(max(200, args.requests // 10))
+    if args.json:
+        print(json.dumps(result))
+        return
+    python = "Python %d.%d" % sys.version_info[:2]
+    print(table(result["fast_server"], "fast local server, " + python))
+    if "directus" in result:
+        print(table(result["directus"], "real Directus 12.4.0, " + python))
 
 
 if __name__ == "__main__":
