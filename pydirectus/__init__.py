@@ -9,9 +9,11 @@ Every method comes from the endpoint spec in ``endpoints.json``. ``pydirectus.te
 imported here) starts a throwaway Directus server for tests.
 """
 
-from .bulk import BulkWriteError
-from .client import DirectusClient, __version__
-from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
+__version__ = "0.1.0"  # the one place the version is written (the build reads it here)
+
+from .bulk import BulkWriteError  # noqa: E402 - after __version__, which client.py imports
+from .client import DirectusClient  # noqa: E402
+from .errors import (APIError, AuthenticationError,  # noqa: E402 BadRequestError, DirectusError, ForbiddenError,
                      InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
                      TimeoutError, TransportError, UniqueConflictError)
 from .models import File, Item, ItemList

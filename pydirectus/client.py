@@ -9,6 +9,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from . import __version__  # set by the package's __init__ before it imports this module
 from .auth import Credentials, authenticate_flow, logout_flow
 from .bulk import BatchLimits, chunkable, chunked_write_flow, refused_for_batch_size
 from .effects import Authenticate
@@ -25,7 +26,6 @@ from .tus import TusMixin
 
 __all__ = ["DirectusClient"]
 
-__version__ = "0.1.0"
 USER_AGENT = "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_info[:2]))
 
 
