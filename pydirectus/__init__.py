@@ -13,8 +13,8 @@ __version__ = "0.1.0"  # the one place the version is written (the build reads i
 
 from .bulk import BulkWriteError  # noqa: E402 - after __version__, which client.py imports
 from .client import DirectusClient  # noqa: E402
-from .errors import (APIError, AuthenticationError,  # noqa: E402 BadRequestError, DirectusError, ForbiddenError,
-                     InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
+from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
+                     ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
                      TimeoutError, TransportError, UniqueConflictError)
 from .models import File, Item, ItemList
 from .retry import RetryPolicy

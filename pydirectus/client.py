@@ -20,7 +20,7 @@ from .policy import Session
 from .query import encode_free_query
 from .realtime import RealtimeMixin
 from .retry import RetryPolicy
-from .spec import load_spec
+from .spec import load_spec, load_user_spec
 from .paging import PagingMixin
 from .tus import TusMixin
 
@@ -175,6 +175,28 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
             check_header_values(headers)
             request_headers.update(headers)
         return decode_raw(self._send(Request(method.upper(), url, request_headers, body, auth)))
+
+    @classmethod
+    def extend(cls, spec, name=None):
+        """A subclass of this client with more operations, described in the spec format.
+
+        ``spec`` is a dict with ``operations`` (see spec/README.md), a list of operations, or the
+        path of a JSON file. Each becomes a method like the built-in ones, with a signature, a
+        docstring, authentication, retries and errors. Use it for the endpoints of your own
+        extensions::
+
+            Client = DirectusClient.extend([{"name": "greet", "method": "GET", "path": "/greet/{name}",
+                                             "doc": "Greet someone."}])
+            Client(hostname=..., static_token=...).greet("Ada")
+        """
+        subclass = type(name or cls.__name__, (cls,), {"__module__": cls.__module__})
+        install_operations(subclass, load_user_spec(spec), inherited=cls.operations)
+        return subclass
+
+    def add_operations(self, spec):
+        """Give this one client more operations (see ``extend``); other clients are left as they are."""
+        self.__class__ = type(self).extend(spec)
+        return self
 
     def login(self):
         """Log in now with the username and password (otherwise it happens on the first request).

@@ -179,7 +179,7 @@ def _make_method(operation, owner):
     return method
 
 
-def install_operations(cls, operations):
+def install_operations(cls, operations, inherited=None):
     """Install one method per operation on ``cls``; a name the class defines itself is an error.
 
     Operations marked ``hand_written`` are left to the class (login, uploads, ...); a test checks
@@ -188,8 +188,8 @@ def install_operations(cls, operations):
     for operation in operations:
         if operation.hand_written:
             continue
-        if operation.name in cls.__dict__:
+        if operation.name in cls.__dict__ or (inherited is not None and hasattr(cls, operation.name)):
             raise TypeError("%s already defines %s" % (cls.__name__, operation.name))
         setattr(cls, operation.name, _make_method(operation, cls))
-    cls.operations = {operation.name: operation for operation in operations}
+    cls.operations = dict(inherited or {}, **{operation.name: operation for operation in operations})
     return cls

@@ -10,7 +10,7 @@ import keyword
 import pkgutil
 import re
 
-__all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "lint_spec",
+__all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "load_user_spec", "lint_spec",
            "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
 
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "SEARCH", "HEAD", "OPTIONS")
@@ -104,6 +104,36 @@ def load_spec(data=None):
         if operation.method == "GET" and operation.result in ("items", "files"):
             operation.search_operation = searches.get(operation.path)
     return operations
+
+
+def load_user_spec(spec):
+    """Operations a user describes in the spec format: a dict with ``operations`` (and optionally
+    ``query_sets``), a list of operations, or the path of a JSON file holding either.
+
+    The packaged query sets (``@global``) can be referred to. Raises ValueError with every problem.
+    """
+    import os
+    if isinstance(spec, (str, os.PathLike)):
+        with open(spec, encoding="utf-8") as handle:
+            spec = json.load(handle)
+    if isinstance(spec, list):
+        spec = {"operations": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("operations"), list):
+        raise TypeError("a spec is a dict with an 'operations' list, a list of operations, or a JSON file path")
+    packaged = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
+    data = {"query_sets": dict(packaged["query_sets"], **spec.get("query_sets", {})),
+            "operations": [dict(entry) for entry in spec["operations"]]}
+    for entry in data["operations"]:  # path_params may be left out: the template says them
+        entry.setdefault("path_params", _PATH_PARAM.findall(entry.get("path", "")))
+        entry.setdefault("query", [])
+        entry.setdefault("payload", "none")
+        entry.setdefault("result", "json")
+        entry.setdefault("auth", True)
+        entry.setdefault("group", "custom")
+    problems = lint_spec(data)
+    if problems:
+        raise ValueError("the spec has problems:\n  " + "\n  ".join(problems))
+    return load_spec(data)
 
 
 def left_out(data=None):

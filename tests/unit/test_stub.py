@@ -55,7 +55,9 @@ def public_runtime_methods():
     for name, value in vars(DirectusClient).items():
         if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__"):
             continue
-        if inspect.isfunction(value):
+        if isinstance(value, classmethod):
+            names[name] = value.__func__  # the stub writes cls like the function's first parameter
+        elif inspect.isfunction(value):
             names[name] = value
     return names
 
