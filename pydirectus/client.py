@@ -7,7 +7,6 @@ construction, ``login``/``logout``, a raw ``request`` for custom endpoints, and 
 
 import sys
 import time
-from urllib.parse import urlsplit
 
 from . import __version__  # set by the package's __init__ before it imports this module
 from .auth import Credentials, authenticate_flow, logout_flow
@@ -32,6 +31,7 @@ USER_AGENT = "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_
 def _base_url(hostname):
     if not isinstance(hostname, str) or not hostname.strip():
         raise TypeError("hostname must be the server's URL, e.g. 'https://directus.example.com'")
+    from urllib.parse import urlsplit  # here, not at import time: it is costly to import
     parts = urlsplit(hostname.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("hostname must be an http:// or https:// URL, got %r" % hostname)

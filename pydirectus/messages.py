@@ -7,8 +7,8 @@ the answer stands for).
 
 import json
 import re
-from urllib.parse import quote
 
+from . import query as _query
 from .errors import error_from_response
 from .models import File, Item, ItemList
 from .query import encode_query, query_object
@@ -132,7 +132,7 @@ def quote_path_value(name, value):
         raise ValueError("path parameter %r must not be %r" % (name, text))
     if _CONTROL_CHARACTER.search(text):
         raise ValueError("path parameter %r must not contain control characters: %r" % (name, text))
-    return quote(text, safe="")
+    return _query.quote(text, safe="")
 
 
 def _json_default(value):

@@ -6,12 +6,19 @@ holds JSON), ``integer``, ``boolean`` and ``string``. Nothing here mutates its a
 """
 
 import json
-from urllib.parse import quote
 
-__all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object"]
+__all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object", "quote"]
 
 # Characters Directus reads literally in a query value; leaving them unquoted keeps URLs readable.
 _SAFE = ",.*:$-_~"
+
+
+def quote(text, safe=""):
+    """urllib.parse.quote, imported on first use: urllib.parse is a good part of import time."""
+    global quote
+    from urllib.parse import quote as urllib_quote
+    quote = urllib_quote
+    return urllib_quote(text, safe=safe)
 
 
 def flatten_fields(fields, prefix=""):

@@ -1,14 +1,16 @@
 """Loading the endpoint spec (``endpoints.json`` in this package) into Operation records.
 
 The spec is the single source of truth for what the client can call; its format is documented in
-the repository's ``spec/README.md`` and ``spec/schema.json``. ``pkgutil.get_data`` reads it, so a
-copy of this package vendored under another name or imported from a zip file finds it too.
+the repository's ``spec/README.md`` and ``spec/schema.json``. It is read through the package's own
+loader, as ``pkgutil.get_data`` does, so a copy of this package vendored under another name or
+imported from a zip file finds it too.
 """
 
 import json
 import keyword
-import pkgutil
+import os
 import re
+import sys
 
 __all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "load_user_spec", "lint_spec",
            "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
@@ -92,10 +94,19 @@ class Operation:
         return "<Operation %s: %s %s>" % (self.name, self.method, self.path)
 
 
+def read_resource(name):
+    """The bytes of a file in this package, through the package's loader (a folder or a zip file).
+
+    What ``pkgutil.get_data(__package__, name)`` does, without importing pkgutil (and typing).
+    """
+    package = sys.modules[__package__]
+    return package.__spec__.loader.get_data(os.path.join(os.path.dirname(package.__file__), name))
+
+
 def load_spec(data=None):
     """The operations of the spec, in spec order. ``data`` (a dict) replaces the packaged spec."""
     if data is None:
-        data = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
+        data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
     query_sets = {name: [QueryParam(**p) for p in params]
                   for name, params in data.get("query_sets", {}).items()}
     operations = [Operation(entry, query_sets) for entry in data["operations"]]
@@ -120,7 +131,7 @@ def load_user_spec(spec):
         spec = {"operations": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("operations"), list):
         raise TypeError("a spec is a dict with an 'operations' list, a list of operations, or a JSON file path")
-    packaged = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
+    packaged = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
     data = {"query_sets": dict(packaged["query_sets"], **spec.get("query_sets", {})),
             "operations": [dict(entry) for entry in spec["operations"]]}
     for entry in data["operations"]:  # path_params may be left out: the template says them
@@ -139,7 +150,7 @@ def load_user_spec(spec):
 def left_out(data=None):
     """The endpoints the spec leaves out on purpose: a list of {method, path, reason}."""
     if data is None:
-        data = json.loads(pkgutil.get_data(__package__, SPEC_RESOURCE).decode("utf-8"))
+        data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
     return data.get("left_out", [])
 
 
