@@ -92,11 +92,18 @@ def encode_query(values, params):
     out, so ``limit=None`` means "not given".
     """
     parts = []
+    free = {}
     for wire, value in values.items():
         if value is None:
             continue
-        text = _encode_value(wire, params[wire].type, value)
+        param = params.get(wire)
+        if param is None:  # a free query parameter (``params=``): typed by its value
+            free[wire] = value
+            continue
+        text = _encode_value(wire, param.type, value)
         parts.append(quote(wire, safe=_SAFE) + "=" + quote(text, safe=_SAFE))
+    if free:
+        parts.append(encode_free_query(free))
     return "&".join(parts)
 
 
@@ -114,8 +121,9 @@ def encode_free_query(values):
 def query_object(values, params):
     """The query as the JSON object a SEARCH body carries: ``{"fields": [...], "filter": {...}, ...}``.
 
-    Values are checked as for the URL, then given their JSON form: lists for fields and comma lists,
-    objects for JSON values (a string holding JSON is parsed).
+    Values are checked as for the URL, then given their JSON form: JSON values as objects (a
+    string holding JSON is parsed), fields and comma lists as their comma string (Directus takes
+    that for every one of them, and refuses a list for ``meta``).
     """
     query = {}
     for wire, value in values.items():
@@ -124,7 +132,7 @@ def query_object(values, params):
         kind = params[wire].type
         text = _encode_value(wire, kind, value)  # the same checks as in a URL
         if kind in ("fields", "csv"):
-            query[wire] = text.split(",") if text else []
+            query[wire] = text
         elif kind == "json":
             query[wire] = json.loads(text)
         else:

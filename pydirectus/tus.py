@@ -6,7 +6,7 @@ five endpoints are written by hand here; the spec lists them as ``hand_written``
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
 """
 
-from .errors import DirectusError, TransportError, error_from_response
+from .errors import DirectusError, ForbiddenError, TransportError, error_from_response
 from .messages import Request, quote_path_value
 
 __all__ = ["TusMixin"]
@@ -55,13 +55,15 @@ class TusMixin:
         POST /files/tus
 
         ``metadata`` holds other fields of the file record Directus creates (``folder``, ``title``,
-        ``id`` of a file to replace, ...).
+        ``id`` of a file to replace, ...). Directus refuses an upload without a file name
+        (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
         if filename is not None:
-            fields["filename"] = filename
+            # Directus reads the download name from this key; "filename" would be stored nowhere
+            fields["filename_download"] = filename
         if mime_type is not None:
             fields["type"] = mime_type
         headers = {"Upload-Length": str(length)}
@@ -79,12 +81,14 @@ class TusMixin:
 
         PATCH /files/tus/{id}
         """
+        return _header_int(self._send_tus_chunk(id, offset, chunk), "Upload-Offset")
+
+    def _send_tus_chunk(self, id, offset, chunk):
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError("chunk must be bytes, got %s" % type(chunk).__name__)
-        response = self._tus("PATCH", "/files/tus/" + quote_path_value("id", id),
-                             {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
-                             bytes(chunk))
-        return _header_int(response, "Upload-Offset")
+        return self._tus("PATCH", "/files/tus/" + quote_path_value("id", id),
+                         {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                         bytes(chunk))
 
     def read_tus_upload_offset(self, id):
         """How many bytes of upload ``id`` the server has: ``(offset, length)``.
@@ -119,7 +123,8 @@ class TusMixin:
 
         ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
         after each chunk. A chunk whose answer is lost is not resent blindly: the server is asked
-        for its offset first.
+        for its offset first. When the lost answer was the last one, the server has already
+        forgotten the upload and DirectusError says the file may exist.
         """
         import os
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
@@ -140,24 +145,45 @@ class TusMixin:
                 mime_type = mimetypes.guess_type(filename)[0]
             start = handle.tell()
             length = handle.seek(0, 2) - start
+            # the server would answer both with a misleading "Upload-Metadata is invalid"
+            if length == 0:
+                raise ValueError("Directus refuses empty TUS uploads; send an empty file with a plain upload")
+            if not filename and not (metadata or {}).get("filename_download"):
+                raise ValueError("Directus needs a file name for a TUS upload: pass filename=")
             upload_id = self.create_tus_upload(length, filename=filename, mime_type=mime_type, metadata=metadata)
-            offset, resumes = 0, 0
+            file_id, offset, resumes = None, 0, 0
             while offset < length:
                 handle.seek(start + offset)
                 chunk = handle.read(min(chunk_size, length - offset))
                 try:
-                    offset = self.upload_tus_chunk(upload_id, offset, chunk)
+                    response = self._send_tus_chunk(upload_id, offset, chunk)
                 except TransportError:
                     resumes += 1
                     if resumes > max_resumes:
                         raise
-                    offset = self.read_tus_upload_offset(upload_id)[0]
+                    offset = self._tus_resume_offset(upload_id)
+                    continue
+                offset = _header_int(response, "Upload-Offset")
+                # Only the answer to the last chunk names the file record: partial uploads are
+                # hidden from /files, and Directus forgets the upload id once it is complete.
+                file_id = response.headers.get("Directus-File-Id") or file_id
                 if progress is not None:
                     progress(offset, length)
         finally:
             if opened is not None:
                 opened.close()
-        found = self.read_files(filter={"tus_id": {"_eq": upload_id}}, limit=1)
-        if not found:
-            raise DirectusError("the TUS upload %s finished but no file record carries it" % upload_id)
-        return found[0]
+        if not file_id:
+            raise DirectusError("the TUS upload %s is complete but the server did not name its file record"
+                                % upload_id)
+        return self.read_file(file_id)
+
+    def _tus_resume_offset(self, upload_id):
+        """Where to go on after a chunk whose answer was lost."""
+        try:
+            return self.read_tus_upload_offset(upload_id)[0]
+        except ForbiddenError:
+            # Directus forgets an upload once its last byte is in, and only the lost answer named
+            # the file it became: which record that is cannot be found out reliably.
+            raise DirectusError("the answer to a chunk of TUS upload %s was lost and the server no longer "
+                                "knows the upload: it may have completed; look for the file before "
+                                "uploading again" % upload_id) from None

@@ -96,11 +96,17 @@ def test_a_long_query_moves_to_the_body_of_a_search():
     assert request.method == "SEARCH" and request.url == "http://h/items/articles"
     assert request.headers["Content-Type"] == "application/json"
     import json
-    assert json.loads(request.body) == {"query": {"filter": filter_, "fields": ["id", "author.name"], "limit": 5,
-                                                  "sort": ["-id", "title"]}}
+    assert json.loads(request.body) == {"query": {"filter": filter_, "fields": "id,author.name", "limit": 5,
+                                                  "sort": "-id,title"}}
     short = build_request("http://h", operation, path, data, {"limit": 5}, {})
     assert short.method == "GET" and len(short.url) < MAX_URL_LENGTH
     # an operation without a SEARCH twin keeps its GET, however long
     single = OPS["read_item"]
     long_get = build_request("http://h", single, {"collection": "a", "id": 1}, None, query, {})
     assert long_get.method == "GET" and len(long_get.url) > MAX_URL_LENGTH
+
+
+def test_free_query_parameters_go_as_they_are():
+    url = url_for("trigger_flow_get", "4f1e6c1c-0000-4000-8000-000000000000", params={"n": 3, "tags": ["a"],
+                                                                                       "dry": True})
+    assert query_of(url) == {"n": "3", "tags": '["a"]', "dry": "true"}
