@@ -21,7 +21,7 @@ _RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": 
 class _Layout:
     """Where each argument of an operation's method goes, computed once per operation."""
 
-    __slots__ = ("positional", "keyword_only", "required", "defaults")
+    __slots__ = ("positional", "keyword_only", "required", "accepted", "query_wires")
 
     def __init__(self, operation):
         positional = list(operation.path_params)
@@ -45,6 +45,8 @@ class _Layout:
         self.positional = positional
         self.keyword_only = keyword_only
         self.required = required
+        self.accepted = frozenset(positional + keyword_only)
+        self.query_wires = {param.name: param.wire for param in operation.query_params.values()}
 
 
 _parameters = {}  # (name, kind, required) -> inspect.Parameter, shared by every method
@@ -100,43 +102,46 @@ def describe(operation):
 
 
 def bind_arguments(operation, layout, args, kwargs):
-    """Check a call's arguments; return (path values, data, query values by wire name, model)."""
-    positional, keyword_only, required = layout.positional, layout.keyword_only, layout.required
+    """Check a call's arguments; return (path values, data, query values by wire name, model).
+
+    This runs on every call: it only walks the arguments given, never the whole parameter list.
+    """
+    positional = layout.positional
     name = operation.name
     if len(args) > len(positional):
         raise TypeError("%s() takes %d positional arguments but %d were given"
                         % (name, len(positional), len(args)))
     values = dict(zip(positional, args))
-    for key, value in kwargs.items():
+    for key in kwargs:
         if key in values:
             raise TypeError("%s() got multiple values for argument %r" % (name, key))
-        if key not in positional and key not in keyword_only:
+        if key not in layout.accepted:
             raise TypeError("%s() got an unexpected keyword argument %r" % (name, key))
-        values[key] = value
-    missing = [p for p in required if p not in values]
-    if missing:
-        raise TypeError("%s() missing required argument%s: %s"
-                        % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
-    params = operation.query_params
+    values.update(kwargs)
+    for required in layout.required:
+        if required not in values:
+            missing = [p for p in layout.required if p not in values]
+            raise TypeError("%s() missing required argument%s: %s"
+                            % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    query_wires = layout.query_wires
     query_values = {}
-    query = values.get("query") if params else None  # "query" may also be a body member (GraphQL)
+    query = values.get("query") if query_wires else None  # "query" may also be a body member (GraphQL)
     if query is not None:
         if not isinstance(query, dict):
             raise TypeError("%s(): query must be a dict, got %s" % (name, type(query).__name__))
-        by_name = {param.name: param.wire for param in params.values()}
+        params = operation.query_params
         for key, value in query.items():
-            wire = key if key in params else by_name.get(key)
+            wire = key if key in params else query_wires.get(key)
             if wire is None:
                 raise TypeError("%s(): unknown query parameter %r; expected one of: %s"
                                 % (name, key, ", ".join(params) or "none"))
             query_values[wire] = value
-    for param in params.values():
-        value = values.get(param.name)
-        if value is not None:
-            if query_values.get(param.wire) is not None:
-                raise TypeError("%s(): query parameter %r given both as an argument and in query"
-                                % (name, param.name))
-            query_values[param.wire] = value
+    for key, value in values.items():
+        wire = query_wires.get(key)
+        if wire is not None and value is not None:
+            if query_values.get(wire) is not None:
+                raise TypeError("%s(): query parameter %r given both as an argument and in query" % (name, key))
+            query_values[wire] = value
     free = values.get("params")
     if free is not None:
         if not isinstance(free, dict):

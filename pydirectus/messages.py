@@ -14,6 +14,7 @@ from .models import File, Item, ItemList
 from .query import encode_query, query_object
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+_PLAIN_SEGMENT = re.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # needs no quoting (and is not . or ..)
 _HEADER_INJECTION = re.compile("[\r\n\x00]")
 # Past this length a query moves from the URL of a GET into the body of its SEARCH twin: servers
 # and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
@@ -128,6 +129,8 @@ def quote_path_value(name, value):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TypeError("path parameter %r must be a string or an integer, got %r" % (name, value))
     text = str(value)
+    if _PLAIN_SEGMENT.fullmatch(text):  # the common case: names, numbers, UUIDs
+        return text
     if text in ("", ".", ".."):
         raise ValueError("path parameter %r must not be %r" % (name, text))
     if _CONTROL_CHARACTER.search(text):
