@@ -650,6 +650,7 @@ class DirectusServer:
         self.ready_seconds = None  # type: Optional[float]  # start of the process to first pong
         self._process = None  # type: Optional[subprocess.Popen]
         self._run_js = ""
+        self._spawn_args = None  # type: Optional[tuple]  # (node, config path, record): what restart() reuses
 
     def __repr__(self):
         state = "running at %s, pid %s" % (self.url, self.pid) if self.pid else "not running"
@@ -705,9 +706,15 @@ class DirectusServer:
         settings.update(self.env)
         config_path = _prepare_data_dir(self.data_dir, settings)
         shutil.copyfile(template, settings["DB_FILENAME"])
-        with open(self.log_path, "wb") as log:
+        self._spawn_args = (installation.node, config_path, record)
+        self._spawn("wb")
+
+    def _spawn(self, log_mode: str) -> None:
+        """Start the server process in the prepared data folder and wait until it answers."""
+        node, config_path, record = self._spawn_args
+        with open(self.log_path, log_mode) as log:
             self._process = subprocess.Popen(
-                [installation.node, installation.run_js, "start"], cwd=self.data_dir,
+                [node, self._run_js, "start"], cwd=self.data_dir,
                 env=_server_environment(config_path), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: stop() signals it whole, Ctrl-C does not
@@ -750,9 +757,21 @@ class DirectusServer:
         """The last `n` lines of the server's log (stdout and stderr)."""
         return _tail(self.log_path, n)
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and remove its data folder. Idempotent."""
-        atexit.unregister(self.stop)
+    def restart(self) -> "DirectusServer":
+        """Stop the server process (SIGTERM) and start it again on the same port, with the same data
+        folder and database: what the clients of a redeployed server live through. Returns self once
+        it answers again. With `die_with_parent`, call it from the thread that started the server."""
+        if self.pid is None or self._spawn_args is None:
+            raise RuntimeError("%r is not running" % self)
+        self._end_process()
+        try:
+            self._spawn("ab")
+        except _PortTaken:
+            self.stop()
+            raise DirectusStartError("port %d was taken while the server restarted" % self.port) from None
+        return self
+
+    def _end_process(self) -> None:
         if self.pid is not None:
             _terminate_server(self.pid, self._run_js)
         if self._process is not None:
@@ -762,6 +781,11 @@ class DirectusServer:
                 pass
             self._process = None
         self.pid = None
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove its data folder. Idempotent."""
+        atexit.unregister(self.stop)
+        self._end_process()
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -1,0 +1,1603 @@
+"""Directus realtime over WebSockets: subscriptions, items and GraphQL subscriptions.
+
+    with client.realtime() as rt:
+        for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
+            print(event.type, event.data)
+
+How it is built, from the wire up:
+
+- ``websocket.ClientConnection`` (imported when a connection opens): RFC 6455 without I/O.
+- The protocol cores, free of I/O: ``_DirectusCore`` speaks Directus's JSON protocol on
+  ``/websocket`` and ``_GraphQLCore`` graphql-transport-ws on ``/graphql``, both on ``_Core``:
+  subscriptions with bounded queues, replies matched by string uid, the token schedule, liveness
+  and the reconnect backoff. They take text messages, the time and tokens in, and hand out the
+  messages to send and what their driver must do (fetch a token, close, wait, reconnect). The
+  clock and the random source are injected; an async driver can reuse them unchanged.
+- ``_SyncConnection``: the thin sync I/O. It opens the socket (TCP, an HTTP CONNECT proxy, TLS
+  with the client's settings), runs the handshake, and owns the socket from one reader thread:
+  other threads hand it messages and wake it, so frames never interleave and TLS is never used
+  from two threads. Tokens are fetched on a helper thread, so server pings are answered meanwhile.
+- ``Realtime``, ``Subscription``, ``RealtimeEvent``: what ``client.realtime()`` gives.
+
+Directus facts this relies on (measured against 12.4.0, see shared/realtime-notes.md): the
+server never answers RFC 6455 pings, it pings with ``{"type":"ping"}`` and closes a client silent
+for one period; a token expiring on the socket drops the events of the gap, so the socket
+re-authenticates before expiry with a token from the client's own token manager (never spending
+the REST session's single-use refresh token on the socket); errors without a uid belong to the
+connection; a subscribe error carries its uid; a server restart loses the events of the outage,
+hence the ``reconnected`` marker.
+"""
+
+import collections
+import json
+
+from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
+                     RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE)
+from .models import Item, ItemList
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
+
+__all__ = ["RealtimeMixin", "Realtime", "Subscription", "RealtimeEvent", "RealtimeItems", "GraphQLRealtime"]
+
+DEFAULT_QUEUE_SIZE = 1000
+DEFAULT_HEARTBEAT = 30.0     # Directus's WEBSOCKETS_HEARTBEAT_PERIOD default
+GRAPHQL_KEEPALIVE = 15.0     # graphql-ws has no server heartbeat: we ping this often when idle
+DEFAULT_MAX_SIZE = 64 * 1024 * 1024  # the init of a large collection is one message
+STABLE_AFTER = 60.0          # a connection up this long resets the backoff
+MIN_REAUTH_INTERVAL = 0.5    # never re-authenticate more often than this
+JWT_SECOND_SLACK = 1.0       # JWT exp is whole seconds, cut down: a token may end 1 s before `expires`
+CLOSE_TIMEOUT = 2.0          # how long close() waits for the server's close frame
+_MAX_FORBIDDEN_UPGRADES = 5  # 403 on the upgrade: connection limit (retry), or Origin/license (never works)
+_EVENTS = ("create", "update", "delete")
+# Codes the Directus realtime handlers use that the REST table does not know.
+_SOCKET_CODES = {"AUTH_FAILED": AuthenticationError, "AUTH_TIMEOUT": AuthenticationError,
+                 "TOKEN_EXPIRED": AuthenticationError}
+_STATUS_OF_CLASS = {AuthenticationError: 401, ForbiddenError: 403, RateLimitedError: 429, ServerError: 500}
+# graphql-transport-ws closes that another attempt cannot fix: bad subprotocol, forbidden, bad message.
+_GRAPHQL_FATAL_CLOSES = {4400: "bad request", 4403: "forbidden", 4406: "subprotocol not acceptable"}
+
+
+def _error_from_message(message, where):
+    """The DirectusError of a ``{"status":"error","error":{"code","message"}}`` socket message."""
+    error = message.get("error") if isinstance(message.get("error"), dict) else {}
+    code = error.get("code")
+    text = str(error.get("message") or code or "error")
+    cls = _SOCKET_CODES.get(code) or _CLASS_BY_CODE.get(code) or BadRequestError
+    if isinstance(code, str) and code.startswith("INTERNAL"):
+        cls = ServerError
+    errors = [{"message": text, "extensions": {"code": code}}]
+    return cls(text, status=_STATUS_OF_CLASS.get(cls, 400), code=code, errors=errors,
+               method="WS " + str(message.get("type")), url=where)
+
+
+def _graphql_error(errors, where):
+    """The DirectusError of a GraphQL ``errors`` list."""
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+    code = extensions.get("code")
+    cls = _CLASS_BY_CODE.get(code) or BadRequestError
+    return cls(str(first.get("message") or code or "GraphQL error"), status=_STATUS_OF_CLASS.get(cls, 400),
+               code=code, errors=[e for e in errors if isinstance(e, dict)], method="WS graphql", url=where)
+
+
+def _jwt_lifetime(token):
+    """``exp - iat`` of a JWT in seconds, or None for a token that is not one (no verification)."""
+    parts = token.split(".") if isinstance(token, str) else ()
+    if len(parts) != 3:
+        return None
+    import base64
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(payload["exp"]) - float(payload["iat"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _as_items(data, meta, model):
+    """Records as the REST methods give them: a list of dicts is an ItemList, a dict an Item."""
+    cls = model or Item
+    if isinstance(data, list) and all(isinstance(record, dict) for record in data):
+        return ItemList([cls.from_dict(record) for record in data], meta)
+    if isinstance(data, dict):
+        return cls.from_dict(data)
+    return data
+
+
+# --- events and queues (no I/O) ------------------------------------------------------------
+
+class RealtimeEvent:
+    """One thing a subscription yields.
+
+    ``type`` is the server's event (``"init"``, ``"create"``, ``"update"``, ``"delete"``;
+    ``"next"`` for GraphQL) or a marker of this client:
+
+    - ``"error"``: the server reported an error on this subscription (``error``, a
+      DirectusError); the subscription goes on. A FORBIDDEN here means an event was lost.
+    - ``"gap"``: the queue was full and ``lost`` events were dropped: re-read what you need.
+    - ``"reconnected"``: the connection was lost and is back, the subscription is sent again;
+      events of the outage are lost. An ``init`` follows (with the current data when the
+      subscription has no ``event`` filter).
+
+    ``data``: for ``init``/``create``/``update`` the records (an ItemList of Items, or one Item
+    for an ``item`` subscription); for ``delete`` the keys as the server sent them; for GraphQL the
+    ``data`` of the result. ``keys``: the deleted keys as strings (deletes only). ``meta``: the
+    counts when the query asked for ``meta``. ``uid``: the subscription's uid.
+    """
+
+    __slots__ = ("type", "data", "keys", "meta", "error", "lost", "uid")
+
+    def __init__(self, type, data=None, keys=None, meta=None, error=None, lost=0, uid=None):  # noqa: A002
+        self.type = type
+        self.data = data
+        self.keys = keys
+        self.meta = meta
+        self.error = error
+        self.lost = lost
+        self.uid = uid
+
+    def __repr__(self):
+        shown = ["%s=%r" % (name, getattr(self, name)) for name in self.__slots__[1:]
+                 if getattr(self, name) not in (None, 0)]
+        return "<RealtimeEvent %s%s>" % (self.type, (" " + " ".join(shown)) if shown else "")
+
+
+class _SubscriptionState:
+    """A subscription as the core keeps it: the message that (re)creates it and a bounded queue.
+
+    ``status``: ``pending`` (sent, no answer yet), ``active``, ``failed`` (``error`` says why) or
+    ``ended``. The queue holds ``maxsize`` events plus at most one ``gap`` marker: a reader that
+    cannot keep up loses events, never the connection (the reader thread must keep answering
+    pings).
+    """
+
+    __slots__ = ("uid", "message", "queue", "maxsize", "status", "error", "model", "sent", "label", "gaps")
+
+    def __init__(self, uid, message, maxsize, model=None, label=""):
+        self.uid = uid
+        self.message = message
+        self.queue = collections.deque()
+        self.maxsize = maxsize
+        self.status = "new"
+        self.error = None
+        self.model = model
+        self.sent = 0
+        self.label = label
+        self.gaps = 0  # gap markers in the queue: they do not count against maxsize
+
+    def put(self, event):
+        queue = self.queue
+        if len(queue) - self.gaps < self.maxsize:
+            queue.append(event)
+        elif queue[-1].type == "gap":
+            queue[-1].lost += 1
+        else:
+            queue.append(RealtimeEvent("gap", lost=1, uid=self.uid))
+            self.gaps += 1
+
+    def take(self):
+        """The oldest event, or None."""
+        if not self.queue:
+            return None
+        event = self.queue.popleft()
+        if event.type == "gap":
+            self.gaps -= 1
+        return event
+
+    def fail(self, error):
+        self.status = "failed"
+        self.error = error
+
+    def end(self):
+        if self.status != "failed":
+            self.status = "ended"
+
+    @property
+    def finished(self):
+        return self.status in ("failed", "ended")
+
+
+class _Pending:
+    """A request waiting for the reply with its uid."""
+
+    __slots__ = ("kind", "deadline", "done", "result", "error")
+
+    def __init__(self, kind, deadline):
+        self.kind = kind
+        self.deadline = deadline
+        self.done = False
+        self.result = None
+        self.error = None
+
+    def resolve(self, result):
+        self.done, self.result = True, result
+
+    def fail(self, error):
+        self.done, self.error = True, error
+
+
+# --- the protocol cores (no I/O) -----------------------------------------------------------
+
+class _Core:
+    """What both realtime protocols share, without I/O.
+
+    States: ``idle`` (never connected), ``authenticating`` (socket open, credentials sent),
+    ``ready``, ``waiting`` (lost: waiting to reconnect), ``closed`` (for good: ``fatal`` says why
+    when it was not the application's ``close()``).
+
+    The driver calls ``connection_opened``, ``message_received``, ``connection_lost``,
+    ``connect_failed``, ``token_ready``/``token_failed`` and ``tick`` (with the time), then sends
+    ``take_outgoing()``, fetches a token when ``token_wanted``, closes the socket when
+    ``close_wanted``, and wakes up again by ``next_deadline()``. Test hooks: ``answer_pings``,
+    ``proactive_reauth``, ``reactive_reauth``.
+    """
+
+    subprotocols = ()  # type: Tuple[str, ...]
+    fatal_closes = {}  # type: Dict[int, str]
+
+    def __init__(self, clock, random, where="", heartbeat=None, request_timeout=30.0,
+                 queue_size=DEFAULT_QUEUE_SIZE, auth_timeout=10.0):
+        self.clock = clock
+        self.random = random
+        self.where = where
+        self.heartbeat = heartbeat
+        self.request_timeout = request_timeout
+        self.queue_size = queue_size
+        self.auth_timeout = auth_timeout
+        self.state = "idle"
+        self.subscriptions = {}   # uid -> _SubscriptionState, in the order they were made
+        self.pending = {}         # uid -> _Pending
+        self._outgoing = []
+        self._counters = collections.Counter()
+        self.connections = 0      # connections that became ready
+        self.failures = 0         # attempts failed since the backoff was last reset
+        self._unauthorized = self._forbidden = self._auth_failures = 0
+        self.reconnect_delays = collections.deque(maxlen=100)
+        self.ready_since = None
+        self.last_received = None
+        self.auth_deadline = None
+        self.last_error = None
+        self.fatal = None
+        self.close_wanted = None
+        self.token = None
+        self.token_expires_at = None
+        self.reauth_at = None
+        self.token_wanted = False
+        self.errors = collections.deque(maxlen=100)  # errors that belong to no request
+        self.stats = collections.Counter()
+        self.answer_pings = True
+        self.proactive_reauth = True
+        self.reactive_reauth = True
+
+    # --- helpers -------------------------------------------------------------------------
+    def _next_uid(self, prefix):
+        self._counters[prefix] += 1
+        return "%s%d" % (prefix, self._counters[prefix])
+
+    def _send(self, message):
+        self._outgoing.append(json.dumps(message, separators=(",", ":")))
+
+    def take_outgoing(self):
+        """The text messages to send now, in order."""
+        outgoing, self._outgoing = self._outgoing, []
+        return outgoing
+
+    def _fail_pending(self, error):
+        pending, self.pending = self.pending, {}
+        for request in pending.values():
+            request.fail(error)
+
+    def _fatal(self, error):
+        """Give up for good: every subscription and request ends with ``error``."""
+        self.fatal = self.last_error = error
+        if self.state in ("authenticating", "ready"):
+            self.close_wanted = (1000, "")
+        self.state = "closed"
+        for subscription in self.subscriptions.values():
+            if not subscription.finished:
+                subscription.fail(error)
+        self.subscriptions = {}
+        self._fail_pending(error)
+
+    # --- the connection's life ---------------------------------------------------------
+    def resource(self, path, token):
+        """The request target of the upgrade."""
+        return path
+
+    def connection_opened(self, now, token, expires_at):
+        """The WebSocket handshake succeeded; ``token`` (or None) authenticates the session."""
+        if self.state == "closed":
+            return
+        self.state = "authenticating"
+        self.last_received = now
+        self.auth_deadline = now + self.auth_timeout
+        self.close_wanted = None
+        self.token, self.token_expires_at = token, expires_at
+        self.token_wanted = False
+        self.reauth_at = None
+        self.stats["connections_opened"] += 1
+        self._open_protocol(now)
+
+    def _open_protocol(self, now):
+        self._ready(now)
+
+    def _ready(self, now):
+        reconnected = self.connections > 0
+        self.connections += 1
+        self.state = "ready"
+        self.ready_since = now
+        self._unauthorized = self._forbidden = self._auth_failures = 0
+        self._schedule_reauth(now)
+        for subscription in list(self.subscriptions.values()):
+            if reconnected and subscription.sent:
+                subscription.put(RealtimeEvent("reconnected", uid=subscription.uid))
+            self._send_subscribe(subscription)
+
+    def _send_subscribe(self, subscription):
+        subscription.status = "pending"
+        subscription.sent += 1
+        self.stats["subscribes_sent"] += 1
+        self._send(subscription.message)
+
+    def connection_lost(self, now, error, code=None):
+        """The socket ended (``error`` says how; ``code`` is the peer's close code, if any)."""
+        if self.state in ("closed", "idle", "waiting"):
+            return
+        self.stats["disconnects"] += 1
+        self._outgoing = []  # never sent: what matters is sent again once the connection is back
+        if self.ready_since is not None and now - self.ready_since >= STABLE_AFTER:
+            self.failures = 0
+        self.ready_since = None
+        self.close_wanted = None
+        self.token_wanted = False
+        self.reauth_at = None
+        if self.last_error is None or self.state == "ready":
+            self.last_error = error
+        if code in self.fatal_closes:
+            self._fatal(TransportError("the server closed the connection with %d (%s)"
+                                       % (code, self.fatal_closes[code]), url=self.where))
+            return
+        if self.connections == 0:  # the first connection never got ready: fail fast, do not loop
+            self._fatal(self.last_error)
+            return
+        if self._auth_failures >= 2:
+            self._fatal(self.last_error)
+            return
+        self.state = "waiting"
+        self._fail_pending(TransportError("the connection was lost before the reply came", url=self.where,
+                                          may_have_been_processed=True))
+        for subscription in self.subscriptions.values():
+            if subscription.status == "active":
+                subscription.status = "pending"
+
+    def connect_failed(self, now, error):
+        """A reconnection attempt failed with ``error`` (a DirectusError): retry later or give up."""
+        if self.state == "closed":
+            return
+        self.failures += 1
+        self.last_error = error
+        self.stats["failed_attempts"] += 1
+        if isinstance(error, AuthenticationError):
+            self._unauthorized += 1
+            if self._unauthorized >= 2:  # a fresh token was refused too
+                self._fatal(error)
+        elif isinstance(error, ForbiddenError):
+            self._forbidden += 1
+            if self._forbidden >= _MAX_FORBIDDEN_UPGRADES:
+                self._fatal(error)
+        elif isinstance(error, APIError) and not isinstance(error, (ServerError, RateLimitedError)):
+            self._fatal(error)
+
+    def reconnect_delay(self):
+        """Seconds to wait before the next attempt: full jitter, 0-1 s first, then up to 0.5 s * 2**n."""
+        cap = 1.0 if self.failures == 0 else min(30.0, 0.5 * 2 ** self.failures)
+        delay = self.random() * cap
+        self.reconnect_delays.append(delay)
+        return delay
+
+    def close(self):
+        """The application closes: end everything, ask the driver for a close handshake."""
+        if self.state == "closed":
+            return
+        if self.state in ("authenticating", "ready"):
+            self.close_wanted = (1000, "")
+        self.state = "closed"
+        for subscription in self.subscriptions.values():
+            subscription.end()
+        self.subscriptions = {}
+        self._fail_pending(TransportError("the realtime connection was closed", url=self.where))
+
+    # --- time ----------------------------------------------------------------------------
+    def silence_limit(self):
+        """Seconds without any message after which the connection counts as dead (None: never)."""
+        return None if not self.heartbeat else 2 * self.heartbeat + 5.0
+
+    def tick(self, now):
+        """Act on what is due at ``now``: liveness, authentication and request deadlines, re-auth."""
+        if self.state in ("authenticating", "ready") and self.close_wanted is None:
+            limit = self.silence_limit()
+            if limit is not None and now - self.last_received > limit:
+                self.stats["silence_timeouts"] += 1
+                self.last_error = TimeoutError("no message from the server for %.0f s: the connection is "
+                                               "dead" % (now - self.last_received), url=self.where)
+                self.close_wanted = (1000, "")
+            elif self.state == "authenticating" and now > self.auth_deadline:
+                self.last_error = TimeoutError("the server did not answer the authentication in %.0f s"
+                                               % self.auth_timeout, url=self.where)
+                self.close_wanted = (1000, "")
+            elif self.state == "ready" and self.reauth_at is not None and now >= self.reauth_at:
+                self.reauth_at = None
+                self.token_wanted = True
+        for uid, request in list(self.pending.items()):
+            if request.deadline is not None and now >= request.deadline:
+                del self.pending[uid]
+                request.fail(TimeoutError("no reply to %s request %s within %.0f s" % (
+                    request.kind, uid, self.request_timeout), url=self.where, may_have_been_processed=True))
+
+    def next_deadline(self):
+        """When ``tick`` next has something to do (None: nothing is scheduled)."""
+        times = [request.deadline for request in self.pending.values() if request.deadline is not None]
+        if self.state in ("authenticating", "ready"):
+            limit = self.silence_limit()
+            if limit is not None:
+                times.append(self.last_received + limit)
+            if self.state == "authenticating":
+                times.append(self.auth_deadline)
+            elif self.reauth_at is not None:
+                times.append(self.reauth_at)
+        return min(times) if times else None
+
+    # --- tokens --------------------------------------------------------------------------
+    def _schedule_reauth(self, now):
+        expires_at = self.token_expires_at
+        if expires_at is None or not self.proactive_reauth:
+            self.reauth_at = None
+            return
+        lifetime = _jwt_lifetime(self.token) or max(0.0, expires_at - now)
+        margin = min(max(1.0, 0.1 * lifetime), 60.0)
+        self.reauth_at = max(now + MIN_REAUTH_INTERVAL, expires_at - JWT_SECOND_SLACK - margin)
+
+    def token_ready(self, now, token, expires_at):
+        """The token the driver fetched because ``token_wanted`` was set."""
+        self.token_wanted = False
+        if self.state != "ready" or token is None:
+            return
+        self.token, self.token_expires_at = token, expires_at
+        self._reauthenticate(now)
+
+    def token_failed(self, now, error):
+        self.token_wanted = False
+        self.errors.append(error)
+        if self.state == "ready":
+            self.reauth_at = now + 2.0  # the server's TOKEN_EXPIRED / AUTH_TIMEOUT path is the fallback
+
+    def _reauthenticate(self, now):
+        """Send the new token on the open connection (GraphQL sockets need none)."""
+
+    # --- requests ------------------------------------------------------------------------
+    def request(self, now, message, kind, timeout=None):
+        """Send ``message`` with a fresh uid; the _Pending its reply resolves."""
+        if self.state != "ready":
+            raise TransportError("the realtime connection is not ready (%s)" % self.state, url=self.where)
+        uid = self._next_uid("r")
+        timeout = self.request_timeout if timeout is None else timeout
+        request = self.pending[uid] = _Pending(kind, now + timeout)
+        self._send(dict(message, uid=uid))
+        return request
+
+    def _add_subscription(self, subscription):
+        self.subscriptions[subscription.uid] = subscription
+        if self.state == "ready":
+            self._send_subscribe(subscription)
+        return subscription
+
+
+class _DirectusCore(_Core):
+    """Directus's JSON protocol on ``/websocket`` (``auth_mode``: handshake, strict or public)."""
+
+    def __init__(self, clock, random, auth_mode="handshake", **settings):
+        super().__init__(clock, random, **settings)
+        self.auth_mode = auth_mode
+
+    def resource(self, path, token):
+        if self.auth_mode == "strict" and token:
+            from urllib.parse import quote
+            return "%s?access_token=%s" % (path, quote(token, safe=""))
+        return path
+
+    def _open_protocol(self, now):
+        if self.token is None or self.auth_mode == "strict":  # strict: the token came in the URL
+            self._ready(now)
+            return
+        uid = self._next_uid("auth")
+        self.pending[uid] = _Pending("auth", None)
+        self._send({"type": "auth", "access_token": self.token, "uid": uid})
+
+    def _reauthenticate(self, now):
+        uid = self._next_uid("auth")
+        self.pending[uid] = _Pending("auth", now + self.request_timeout)
+        self.stats["reauths_sent"] += 1
+        self._send({"type": "auth", "access_token": self.token, "uid": uid})
+
+    def subscribe(self, collection, query=None, event=None, item=None, model=None, queue_size=None):
+        if not isinstance(collection, str) or not collection:
+            raise ValueError("collection must be a non-empty string, got %r" % (collection,))
+        if event is not None and event not in _EVENTS:
+            raise ValueError("event must be one of %s, or None for all, got %r" % (", ".join(_EVENTS), event))
+        if item is not None and (isinstance(item, bool) or not isinstance(item, (str, int))):
+            raise ValueError("item must be a primary key (str or int), got %r" % (item,))
+        if query is not None and not isinstance(query, dict):
+            raise ValueError("query must be a dict (the Directus query object), got %r" % (query,))
+        uid = self._next_uid("s")
+        message = {"type": "subscribe", "collection": collection, "uid": uid}
+        if event is not None:
+            message["event"] = event
+        if item is not None:
+            message["item"] = item
+        if query is not None:
+            message["query"] = json.loads(json.dumps(query))  # a copy, and fails now if not JSON
+        return self._add_subscription(_SubscriptionState(uid, message, queue_size or self.queue_size, model,
+                                                         collection))
+
+    def unsubscribe(self, uid):
+        subscription = self.subscriptions.pop(uid, None)
+        if subscription is None:
+            return
+        subscription.end()
+        if self.state == "ready":
+            self._send({"type": "unsubscribe", "uid": uid})
+
+    def message_received(self, now, text):
+        self.last_received = now
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.errors.append(TransportError("the server sent a message that is not JSON: %r" % text[:100],
+                                              url=self.where))
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        uid = message.get("uid")
+        uid = None if uid is None else str(uid)  # subscription messages echo String(uid)
+        if kind == "ping":
+            self.stats["pings"] += 1
+            if self.answer_pings:
+                self._send({"type": "pong"})
+            return
+        if kind == "subscription":
+            self._subscription_message(uid, message)
+            return
+        if kind == "auth":
+            self._auth_message(now, uid, message)
+            return
+        request = self.pending.pop(uid, None) if uid is not None else None
+        if message.get("status") == "error":
+            error = _error_from_message(message, self.where)
+            subscription = self.subscriptions.get(uid) if kind == "subscribe" else None
+            if subscription is not None:
+                self._subscription_error(subscription, error)
+            elif request is not None:
+                request.fail(error)
+            else:
+                self.stats["connection_errors"] += 1
+                self.errors.append(error)
+            return
+        if request is not None:
+            request.resolve(message)
+        # other types (collab, ...) are not ours: ignored, as the server ignores unknown ones
+
+    def _auth_message(self, now, uid, message):
+        request = self.pending.pop(uid, None) if uid is not None else None
+        if message.get("status") == "ok":
+            self._auth_failures = 0
+            if request is not None:
+                request.resolve(message)
+            if self.state == "authenticating":
+                self._ready(now)
+            elif self.state == "ready":
+                self.stats["reauths"] += 1
+                self._schedule_reauth(now)
+            return
+        error = _error_from_message(message, self.where)
+        if request is not None:
+            request.fail(error)
+        self.errors.append(error)
+        if error.code == "TOKEN_EXPIRED":
+            self.stats["token_expired"] += 1
+            if self.reactive_reauth and self.state == "ready" and not self.token_wanted:
+                self.token_wanted = True
+        elif error.code == "AUTH_TIMEOUT":
+            self.stats["auth_timeouts"] += 1
+        elif self.state == "authenticating" or request is not None:
+            self._auth_failures += 1  # the server closes after this: retry once with a fresh token
+            self.last_error = error
+
+    def _subscription_message(self, uid, message):
+        subscription = self.subscriptions.get(uid)
+        event = message.get("event")
+        if subscription is None or event == "unsubscribe":
+            return
+        data, meta = message.get("data"), message.get("meta")
+        if event == "init":
+            subscription.status = "active"
+        if event == "delete":
+            keys = data if isinstance(data, list) else [data]
+            record = RealtimeEvent("delete", data=data, keys=[str(key) for key in keys], meta=meta, uid=uid)
+        else:
+            record = RealtimeEvent(str(event), data=_as_items(data, meta, subscription.model), meta=meta, uid=uid)
+        self.stats["events"] += 1
+        subscription.put(record)
+
+    def _subscription_error(self, subscription, error):
+        if subscription.status == "pending":  # the subscribe itself was refused: it does not exist
+            subscription.fail(error)
+            self.subscriptions.pop(subscription.uid, None)
+        else:  # an event could not be read (a token gap): it is lost, the subscription lives on
+            subscription.put(RealtimeEvent("error", error=error, uid=subscription.uid))
+
+
+class _GraphQLCore(_Core):
+    """graphql-transport-ws on ``/graphql``: ``connection_init`` carries the token.
+
+    Directus does not expire tokens on this socket, and it has no heartbeat of its own: the core
+    pings when the connection has been idle for ``heartbeat`` seconds.
+    """
+
+    subprotocols = ("graphql-transport-ws",)
+    fatal_closes = _GRAPHQL_FATAL_CLOSES
+
+    def __init__(self, clock, random, auth_mode="handshake", **settings):
+        settings.setdefault("heartbeat", GRAPHQL_KEEPALIVE)
+        super().__init__(clock, random, **settings)
+        self.auth_mode = auth_mode
+        self.last_sent = None
+
+    resource = _DirectusCore.resource
+
+    def _open_protocol(self, now):
+        payload = {"access_token": self.token} if self.token and self.auth_mode != "strict" else {}
+        self._send({"type": "connection_init", "payload": payload})
+
+    def _schedule_reauth(self, now):
+        self.reauth_at = None
+
+    def _send(self, message):
+        self.last_sent = self.clock()
+        super()._send(message)
+
+    def tick(self, now):
+        super().tick(now)
+        if self.state == "ready" and self.close_wanted is None and now - max(self.last_received, self.last_sent or 0) \
+                >= self.heartbeat:
+            self._send({"type": "ping"})
+
+    def next_deadline(self):
+        deadline = super().next_deadline()
+        if self.state == "ready":
+            ping_at = max(self.last_received, self.last_sent or 0) + self.heartbeat
+            deadline = ping_at if deadline is None else min(deadline, ping_at)
+        return deadline
+
+    def subscribe(self, query, variables=None, operation_name=None, queue_size=None):
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be a GraphQL subscription document, got %r" % (query,))
+        if variables is not None and not isinstance(variables, dict):
+            raise ValueError("variables must be a dict, got %r" % (variables,))
+        uid = self._next_uid("g")
+        payload = {"query": query}
+        if variables is not None:
+            payload["variables"] = json.loads(json.dumps(variables))
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        message = {"id": uid, "type": "subscribe", "payload": payload}
+        return self._add_subscription(_SubscriptionState(uid, message, queue_size or self.queue_size,
+                                                         label="graphql"))
+
+    def unsubscribe(self, uid):
+        subscription = self.subscriptions.pop(uid, None)
+        if subscription is None:
+            return
+        subscription.end()
+        if self.state == "ready":
+            self._send({"id": uid, "type": "complete"})
+
+    def message_received(self, now, text):
+        self.last_received = now
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.errors.append(TransportError("the server sent a message that is not JSON: %r" % text[:100],
+                                              url=self.where))
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "connection_ack":
+            if self.state == "authenticating":
+                self._ready(now)
+            return
+        if kind == "ping":
+            self.stats["pings"] += 1
+            if self.answer_pings:
+                self._send({"type": "pong"})
+            return
+        subscription = self.subscriptions.get(str(message.get("id")))
+        if subscription is None:
+            return
+        payload = message.get("payload")
+        if kind == "next" and isinstance(payload, dict):
+            subscription.status = "active"
+            self.stats["events"] += 1
+            if payload.get("errors"):
+                subscription.put(RealtimeEvent("error", error=_graphql_error(payload["errors"], self.where),
+                                               data=payload.get("data"), uid=subscription.uid))
+            else:
+                subscription.put(RealtimeEvent("next", data=payload.get("data"), uid=subscription.uid))
+        elif kind == "error":  # terminal for this operation only
+            subscription.fail(_graphql_error(payload if isinstance(payload, list) else [], self.where))
+            self.subscriptions.pop(subscription.uid, None)
+        elif kind == "complete":
+            subscription.end()
+            self.subscriptions.pop(subscription.uid, None)
+
+
+# --- sync I/O ------------------------------------------------------------------------------
+
+def _renewed_access_token(client, stale):
+    """An access token other than ``stale`` when the session can make one, with its expiry.
+
+    The socket must change tokens before the server expires it, which can be earlier than the
+    REST token manager would refresh by itself. Then the client's own single-flight refresh runs
+    (over REST, under the client's lock), so the session's single-use refresh token is spent
+    where the REST session expects it, and never on the socket.
+    """
+    token, expires_at = client._access_token()
+    if token is None or token != stale:
+        return token, expires_at
+    session = client._session
+    if session.credentials.kind != "password":
+        return token, expires_at
+    tokens = session.tokens
+    generation = tokens.generation
+    if tokens.access_token == stale:
+        from .auth import authenticate_flow
+        from .effects import Authenticate
+
+        def refreshing():  # under the client's authentication lock, as every refresh runs
+            yield Authenticate(authenticate_flow(session, generation))
+
+        client._driver.run(refreshing())
+    return tokens.access_token, tokens.expires_at
+
+
+def _translate_connect_error(error, url):
+    """A DirectusError for what went wrong while opening a WebSocket."""
+    from .websocket import HandshakeError
+    import socket
+    if isinstance(error, DirectusError):
+        return error
+    if isinstance(error, HandshakeError):
+        status = error.status
+        if status is None or status == 101:
+            return TransportError("WebSocket handshake failed: %s" % error, url=url)
+        hints = {401: "the token was refused (strict mode needs a valid one)",
+                 403: "forbidden: an Origin the server does not allow, its connection limit, or its license",
+                 404: "no WebSocket endpoint here: are WEBSOCKETS_ENABLED and the path right?"}
+        message = "the server refused the WebSocket upgrade with %d: %s" % (status, hints.get(status, "error"))
+        cls = {401: AuthenticationError, 403: ForbiddenError, 429: RateLimitedError}.get(status)
+        if cls is None:
+            cls = ServerError if status >= 500 else BadRequestError
+        return cls(message, status=status, method="GET", url=url)
+    if isinstance(error, socket.timeout):
+        return TimeoutError("timed out opening the WebSocket connection", url=url)
+    return TransportError("cannot open the WebSocket connection: %s" % (error or type(error).__name__), url=url)
+
+
+def _open_socket(scheme, host, port, transport, timeout):
+    """A connected socket to ``host:port``: through an HTTP CONNECT proxy when one applies, TLS for
+    ``wss`` (after the tunnel, with the client's SSL context), TCP keepalive on."""
+    import socket
+    import urllib.request
+    from urllib.parse import unquote, urlsplit
+    proxies = getattr(transport, "proxies", None)
+    if proxies is None:
+        proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get("https" if scheme == "wss" else "http")
+    if proxy and urllib.request.proxy_bypass_environment(host, proxies):
+        proxy = None
+    context = None
+    if scheme == "wss":
+        context = getattr(transport, "ssl_context", None)
+        if context is None:
+            from .transport import make_ssl_context
+            context = make_ssl_context()
+    if proxy:
+        import http.client
+        parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        headers = {}
+        if parts.username is not None:
+            import base64
+            userpass = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
+        if context is not None:  # HTTPSConnection wraps TLS after the tunnel, for the tunnel's host
+            connection = http.client.HTTPSConnection(parts.hostname, parts.port or 80, timeout=timeout,
+                                                     context=context)
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        connection.set_tunnel(host, port, headers=headers)
+        try:
+            connection.connect()
+        except BaseException:
+            connection.close()
+            raise
+        sock, connection.sock = connection.sock, None  # ours now: the HTTPConnection must not close it
+    else:
+        sock = socket.create_connection((host, port), timeout)
+        if context is not None:
+            try:
+                sock = context.wrap_socket(sock, server_hostname=host)
+            except BaseException:
+                sock.close()
+                raise
+    # A fallback probe for servers whose heartbeat is off: the kernel notices a dead peer.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+            except OSError:
+                pass
+    return sock
+
+
+class _SyncConnection:
+    """Drives one core over a blocking socket, from a reader thread that owns the socket.
+
+    Every call into the core happens under ``condition``; application threads only change the
+    core and ``wake()`` the reader, which sends. Waiters on subscriptions and requests wait on
+    ``condition`` too; the reader notifies it after each change.
+    """
+
+    def __init__(self, realtime, core, path):
+        import threading
+        self.realtime = realtime
+        self.client = realtime.client
+        self.core = core
+        self.path = path
+        self.condition = threading.Condition(threading.RLock())
+        self.sock = None
+        self.ws = None
+        self._thread = None
+        self._token_thread = None
+        self._wake_read, self._wake_write = None, None
+        self._attempt_token = None  # the token of the last connection attempt
+
+    # --- opening ---------------------------------------------------------------------------
+    def _url_parts(self):
+        from urllib.parse import urlsplit
+        parts = urlsplit(self.client.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        port = parts.port or (443 if scheme == "wss" else 80)
+        default = (scheme == "wss" and port == 443) or (scheme == "ws" and port == 80)
+        host = parts.hostname
+        host_header = ("[%s]" % host if ":" in host else host) + ("" if default else ":%d" % port)
+        return scheme, host, port, host_header, parts.path.rstrip("/") + self.path
+
+    def _open(self):
+        """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
+        from .websocket import Accepted, ClientConnection
+        import socket
+        core = self.core
+        if (core._unauthorized or core._auth_failures) and self._attempt_token is not None:
+            # the last token was refused: ask for another one, not the same again
+            token, expires_at = _renewed_access_token(self.client, self._attempt_token)
+        else:
+            token, expires_at = self.client._access_token()
+        self._attempt_token = token
+        scheme, host, port, host_header, path = self._url_parts()
+        transport = self.client.transport
+        timeout = getattr(transport, "connect_timeout", 10.0) or 10.0
+        clock = self.realtime._clock
+        deadline = clock() + timeout
+        sock = _open_socket(scheme, host, port, transport, timeout)
+        try:
+            headers = [("User-Agent", self.realtime.user_agent)]
+            ws = ClientConnection(host_header, core.resource(path, token), subprotocols=core.subprotocols,
+                                  headers=headers, max_size=self.realtime.max_size)
+            sock.sendall(ws.handshake_request())
+            while True:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise socket.timeout("the WebSocket handshake took longer than %s s" % timeout)
+                sock.settimeout(remaining)
+                data = sock.recv(65536)
+                if not data:
+                    raise ConnectionError("the server closed the connection during the WebSocket handshake")
+                events = ws.receive_data(data)
+                if events and isinstance(events[0], Accepted):
+                    break
+            sock.settimeout(timeout)  # for sends; reads wait in select()
+            return sock, ws, token, expires_at, events[1:]
+        except BaseException:
+            sock.close()
+            raise
+
+    def where(self):
+        scheme, _, _, host_header, path = self._url_parts()
+        return "%s://%s%s" % (scheme, host_header, path)
+
+    def connect(self, timeout):
+        """The first connection, in the caller's thread: raises when it cannot be made ready."""
+        import socket
+        import threading
+        try:
+            opened = self._open()
+        except Exception as error:
+            error = _translate_connect_error(error, self.where())
+            with self.condition:
+                self.core._fatal(error)
+            raise error from None
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._install(opened)
+        self._thread = threading.Thread(target=self._run, name="pydirectus-realtime", daemon=True)
+        self._thread.start()
+        deadline = self.realtime._clock() + timeout
+        with self.condition:
+            while self.core.state not in ("ready", "closed"):
+                remaining = deadline - self.realtime._clock()
+                if remaining <= 0:
+                    break
+                self.condition.wait(remaining)
+            if self.core.state == "ready":
+                return
+            failure = self.core.last_error or TimeoutError("the realtime connection was not ready within %s s"
+                                                           % timeout, url=self.where())
+        self.close()
+        raise failure
+
+    def _install(self, opened):
+        """Hand a freshly opened socket to the core; False if the core was closed meanwhile."""
+        sock, ws, token, expires_at, events = opened
+        with self.condition:
+            if self.core.state == "closed":
+                sock.close()
+                return False
+            self.sock, self.ws = sock, ws
+            self.core.connection_opened(self.realtime._clock(), token, expires_at)
+            self._handle_events(events)
+            self.condition.notify_all()
+            return True
+
+    # --- the reader thread ---------------------------------------------------------------------
+    def wake(self):
+        if self._wake_write is not None:
+            try:
+                self._wake_write.send(b"x")
+            except OSError:  # full (the reader is awake anyway) or closed
+                pass
+
+    def _run(self):
+        try:
+            while True:
+                if self.sock is not None:
+                    self._serve()
+                with self.condition:
+                    if self.core.state == "closed":
+                        return
+                if not self._reconnect():
+                    return
+        except BaseException as error:  # a bug: never leave waiters hanging
+            with self.condition:
+                self.core._fatal(TransportError("the realtime reader stopped: %r" % (error,), url=self.where()))
+                self.condition.notify_all()
+            self.realtime.logger.exception("the realtime reader thread failed")
+        finally:
+            self._drop_socket()
+            with self.condition:
+                self.condition.notify_all()
+
+    def _flush(self):
+        """Send what the core and the WebSocket have queued (under the condition). False: lost."""
+        ws = self.ws
+        for text in self.core.take_outgoing():
+            try:
+                ws.send_text(text)
+            except Exception:  # closing: the rest is dropped, the connection is ending
+                break
+        data = ws.data_to_send()
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                return False
+        return True
+
+    def _handle_events(self, events):
+        """Feed WebSocket events to the core; the Closed event, if any."""
+        from .websocket import Closed, TextMessage
+        now = self.realtime._clock()
+        for event in events:
+            if isinstance(event, TextMessage):
+                self.core.message_received(now, event.data)
+            elif isinstance(event, Closed):
+                return event
+        return None
+
+    def _serve(self):
+        """Run one open connection until it ends."""
+        import select
+        import socket
+        from .websocket import Closed
+        sock, ws, core, clock = self.sock, self.ws, self.core, self.realtime._clock
+        closed = None
+        while closed is None:
+            with self.condition:
+                now = clock()
+                core.tick(now)
+                if not self._flush():
+                    closed = Closed(1006, "", "the connection broke while sending")
+                    break
+                if core.close_wanted is not None:
+                    break
+                if core.token_wanted and self._token_thread is None:
+                    self._start_token_fetch(core.token)
+                deadline = core.next_deadline()
+                self.condition.notify_all()
+            timeout = 5.0 if deadline is None else min(5.0, max(0.0, deadline - clock()))
+            if getattr(sock, "pending", None) and sock.pending():
+                readable = [sock]  # TLS has decrypted bytes buffered: select() would not see them
+            else:
+                try:
+                    readable = select.select([sock, self._wake_read], [], [], timeout)[0]
+                except (OSError, ValueError):
+                    readable = [sock]
+            if self._wake_read in readable:
+                try:
+                    while self._wake_read.recv(4096):
+                        pass
+                except OSError:
+                    pass
+            if sock not in readable:
+                continue
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                data = b""
+            with self.condition:
+                closed = self._handle_events(ws.receive_data(data))
+                if not self._flush() and closed is None:
+                    closed = Closed(1006, "", "the connection broke while sending")
+                self.condition.notify_all()
+        self._end_connection(closed)
+
+    def _end_connection(self, closed):
+        """Close the socket (with a close handshake when the core asked for one), tell the core."""
+        import socket
+        from .websocket import Closed
+        sock, ws, core = self.sock, self.ws, self.core
+        if closed is None:  # the core wants to close: say so, and wait briefly for the echo
+            with self.condition:
+                code, reason = core.close_wanted or (1000, "")
+                graceful = core.state == "closed"
+                try:
+                    ws.close(code, reason)
+                except Exception:
+                    pass
+                sent = self._flush()
+            if graceful and sent:
+                deadline = self.realtime._clock() + CLOSE_TIMEOUT
+                try:
+                    while ws.state != "CLOSED":
+                        remaining = deadline - self.realtime._clock()
+                        if remaining <= 0:
+                            break
+                        sock.settimeout(remaining)
+                        data = sock.recv(65536)
+                        ws.receive_data(data)
+                        if not data:
+                            break
+                except (OSError, socket.timeout):
+                    pass
+            closed = Closed(1000 if graceful else 1006, "", None)
+        self._drop_socket()
+        with self.condition:
+            if core.state != "closed":
+                error = self._loss_error(closed)
+                core.connection_lost(self.realtime._clock(), error, closed.code)
+                self.realtime.logger.info("realtime connection to %s lost: %s", self.where(), error)
+            self.condition.notify_all()
+
+    def _loss_error(self, closed):
+        if self.core.last_error is not None and self.core.close_wanted is not None:
+            return self.core.last_error
+        if closed.error:
+            return TransportError("WebSocket protocol error: %s" % closed.error, url=self.where())
+        if closed.code == 1006:
+            return TransportError("the connection ended without a close frame", url=self.where())
+        return TransportError("the server closed the connection (%d%s)" % (
+            closed.code, ", " + closed.reason if closed.reason else ""), url=self.where())
+
+    def _drop_socket(self):
+        import socket
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _reconnect(self):
+        """Wait the backoff and connect again; False when the connection is closed for good."""
+        core = self.core
+        while True:
+            with self.condition:
+                if core.state == "closed":
+                    return False
+                delay = core.reconnect_delay()
+                self.realtime.logger.info("realtime: reconnecting to %s in %.2f s", self.where(), delay)
+                deadline = self.realtime._clock() + delay
+                while core.state != "closed":
+                    remaining = deadline - self.realtime._clock()
+                    if remaining <= 0:
+                        break
+                    self.condition.wait(remaining)
+                if core.state == "closed":
+                    return False
+            try:
+                opened = self._open()
+            except Exception as error:
+                error = _translate_connect_error(error, self.where())
+                with self.condition:
+                    core.connect_failed(self.realtime._clock(), error)
+                    self.condition.notify_all()
+                continue
+            return self._install(opened)
+
+    # --- tokens on a helper thread ---------------------------------------------------------------
+    def _start_token_fetch(self, stale):
+        import threading
+        self._token_thread = threading.Thread(target=self._fetch_token, args=(stale,),
+                                              name="pydirectus-realtime-token", daemon=True)
+        self._token_thread.start()
+
+    def _fetch_token(self, stale):
+        try:
+            token, expires_at = _renewed_access_token(self.client, stale)
+        except Exception as error:
+            with self.condition:
+                self._token_thread = None
+                self.core.token_failed(self.realtime._clock(), error)
+        else:
+            with self.condition:
+                self._token_thread = None
+                self.core.token_ready(self.realtime._clock(), token, expires_at)
+        self.wake()
+
+    # --- closing ---------------------------------------------------------------------------------
+    def close(self):
+        import threading
+        with self.condition:
+            self.core.close()
+            self.condition.notify_all()
+        self.wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(CLOSE_TIMEOUT + 3.0)
+        if thread is None:
+            self._drop_socket()
+        for end in (self._wake_read, self._wake_write):
+            if end is not None:
+                end.close()
+        self._wake_read = self._wake_write = None
+
+
+# --- the public API ------------------------------------------------------------------------
+
+class Subscription:
+    """The events of one subscription: iterate over it, or ``get(timeout)``.
+
+    Iteration blocks until the next event and ends after ``unsubscribe()`` or when the realtime
+    connection is closed. If the server refuses the subscription (a missing collection, no
+    permission), iterating raises that DirectusError; other subscriptions are not affected.
+    """
+
+    def __init__(self, connection, state):
+        self._connection = connection
+        self._state = state
+        self.uid = state.uid  # type: str
+
+    @property
+    def collection(self) -> "Optional[str]":
+        return self._state.message.get("collection")
+
+    def __repr__(self):
+        return "<Subscription %s %s %s>" % (self.uid, self._state.label, self._state.status)
+
+    def __iter__(self) -> "Iterator[RealtimeEvent]":
+        return self
+
+    def __next__(self) -> RealtimeEvent:
+        event = self.get()
+        if event is None:
+            raise StopIteration
+        return event
+
+    def get(self, timeout: "Optional[float]" = None) -> "Optional[RealtimeEvent]":
+        """The next event; None when ``timeout`` seconds pass first or the subscription ended.
+
+        Raises the server's DirectusError once if it refused the subscription.
+        """
+        state = self._state
+        connection = self._connection
+        clock = connection.realtime._clock
+        deadline = None if timeout is None else clock() + timeout
+        with connection.condition:
+            while True:
+                if state.queue:
+                    return state.take()
+                if state.status == "failed" and state.error is not None:
+                    error, state.error = state.error, None
+                    raise error
+                if state.finished:
+                    return None
+                if deadline is None:
+                    connection.condition.wait()
+                else:
+                    remaining = deadline - clock()
+                    if remaining <= 0:
+                        return None
+                    connection.condition.wait(remaining)
+
+    @property
+    def pending_events(self) -> int:
+        """How many events are queued and not read yet."""
+        return len(self._state.queue)
+
+    def unsubscribe(self) -> None:
+        """Stop the subscription; iteration ends once the events already queued are read."""
+        connection = self._connection
+        with connection.condition:
+            connection.core.unsubscribe(self.uid)
+            connection.condition.notify_all()
+        connection.wake()
+
+    close = unsubscribe
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc_info: "Any") -> None:
+        self.unsubscribe()
+
+
+class RealtimeItems:
+    """Items over the socket: ``create``, ``read``, ``update``, ``delete`` (user collections only).
+
+    Each returns the reply's ``data``: Items for records, the keys as sent for a delete. REST stays
+    the better way to write: a request whose connection breaks is not sent again (the socket has
+    no idempotency), it raises a TransportError with ``may_have_been_processed``.
+    """
+
+    def __init__(self, realtime):
+        self._realtime = realtime
+
+    def _call(self, action, collection, timeout, model=None, **fields):
+        if not isinstance(collection, str) or not collection:
+            raise ValueError("collection must be a non-empty string, got %r" % (collection,))
+        message = {"type": "items", "action": action, "collection": collection}
+        for name, value in fields.items():
+            if value is not None:
+                message[name] = value
+        reply = self._realtime._request(message, "items", timeout)
+        return _as_items(reply.get("data"), reply.get("meta"), model)
+
+    def create(self, collection: str, data: "Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]", *,
+               query: "Optional[Mapping[str, Any]]" = None, timeout: "Optional[float]" = None,
+               model: "Optional[Type[Item]]" = None) -> "Any":
+        """Create one item (``data`` a dict: returns an Item) or several (a list: an ItemList)."""
+        return self._call("create", collection, timeout, model, data=data, query=query)
+
+    def read(self, collection: str, id: "Union[str, int, None]" = None, *,  # noqa: A002
+             ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
+             timeout: "Optional[float]" = None, model: "Optional[Type[Item]]" = None) -> "Any":
+        """One item by ``id`` (an Item), or an ItemList by ``ids`` or ``query``."""
+        return self._call("read", collection, timeout, model, id=id, ids=ids, query=query)
+
+    def update(self, collection: str, data: "Mapping[str, Any]", id: "Union[str, int, None]" = None, *,  # noqa: A002
+               ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
+               timeout: "Optional[float]" = None, model: "Optional[Type[Item]]" = None) -> "Any":
+        """Update by ``id`` (returns an Item), ``ids`` or ``query`` (an ItemList)."""
+        if id is None and ids is None and query is None:
+            raise ValueError("update needs id, ids or query")
+        return self._call("update", collection, timeout, model, data=data, id=id, ids=ids, query=query)
+
+    def delete(self, collection: str, id: "Union[str, int, None]" = None, *,  # noqa: A002
+               ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
+               timeout: "Optional[float]" = None) -> "Any":
+        """Delete by ``id``, ``ids`` or ``query``; returns the keys as sent."""
+        if id is None and ids is None and query is None:
+            raise ValueError("delete needs id, ids or query")
+        return self._call("delete", collection, timeout, id=id, ids=ids, query=query)
+
+
+class _Connected:
+    """What Realtime and GraphQLRealtime share: one _SyncConnection, opened on first use."""
+
+    _connection = None
+
+    def __init__(self, client, clock, random, timeout, queue_size, max_size):
+        self.client = client
+        self.logger = client.logger
+        self._clock = clock
+        self._random = random
+        self.timeout = timeout
+        self.queue_size = queue_size
+        self.max_size = max_size
+        from .client import USER_AGENT  # at run time: client imports this module
+        self.user_agent = USER_AGENT
+
+    def _make_core(self):
+        raise NotImplementedError
+
+    def connect(self):
+        """Open the connection now (it opens by itself on first use). Raises if it cannot."""
+        if self._connection is not None:
+            if self._connection.core.state == "closed" and self._connection.core.fatal is not None:
+                raise self._connection.core.fatal
+            return self
+        core, path = self._make_core()
+        connection = _SyncConnection(self, core, path)
+        core.where = connection.where()
+        self._connection = connection
+        connection.connect(self.timeout)
+        return self
+
+    def _connected(self):
+        if self._connection is None:
+            self.connect()
+        return self._connection
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open and authenticated right now."""
+        return self._connection is not None and self._connection.core.state == "ready"
+
+    @property
+    def stats(self) -> "Dict[str, int]":
+        """Counters (0 when absent): connections_opened, disconnects, pings, reauths, token_expired, ..."""
+        connection = self._connection
+        if connection is None:
+            return collections.Counter()
+        with connection.condition:  # the reader thread counts under it
+            return collections.Counter(connection.core.stats)
+
+    @property
+    def errors(self) -> "List[DirectusError]":
+        """The latest errors the server sent that belong to no request or subscription."""
+        connection = self._connection
+        if connection is None:
+            return []
+        with connection.condition:
+            return list(connection.core.errors)
+
+    def close(self) -> None:
+        """Close the connection; subscriptions end, waiting requests raise."""
+        if self._connection is not None:
+            self._connection.close()
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc_info: "Any") -> None:
+        self.close()
+
+
+class GraphQLRealtime(_Connected):
+    """GraphQL subscriptions on the server's ``/graphql`` socket (graphql-transport-ws).
+
+    ``rt.graphql.subscribe("subscription { articles_mutated(event: create) { key event data { id } } }")``
+    yields ``next`` events whose ``data`` is the result's ``data``. Directus reads the ``event:``
+    filter only as a literal in the document, not from a variable.
+    """
+
+    def __init__(self, realtime, path, auth_mode):
+        super().__init__(realtime.client, realtime._clock, realtime._random, realtime.timeout,
+                         realtime.queue_size, realtime.max_size)
+        self._path = path
+        self._auth_mode = auth_mode
+
+    def _make_core(self):
+        return _GraphQLCore(self._clock, self._random, auth_mode=self._auth_mode, queue_size=self.queue_size,
+                            request_timeout=self.timeout, auth_timeout=self.timeout), self._path
+
+    def subscribe(self, query: str, variables: "Optional[Mapping[str, Any]]" = None, *,
+                  operation_name: "Optional[str]" = None, queue_size: "Optional[int]" = None) -> Subscription:
+        """Start a GraphQL subscription; iterate over the returned Subscription."""
+        connection = self._connected()
+        with connection.condition:
+            if connection.core.state == "closed":
+                raise connection.core.fatal or TransportError("the GraphQL realtime connection is closed")
+            state = connection.core.subscribe(query, variables, operation_name, queue_size)
+        connection.wake()
+        return Subscription(connection, state)
+
+
+class Realtime(_Connected):
+    """A realtime connection to Directus (what ``client.realtime()`` returns).
+
+    ``subscribe()`` gives a Subscription to iterate over; ``items`` reads and writes over the
+    socket; ``graphql`` opens the GraphQL subscription socket on first use. The connection
+    authenticates with the client's credentials (a static token, or the password session's
+    access tokens, changed on the socket before they expire), answers the server's pings, and
+    reconnects by itself with backoff, sending each subscription again once.
+    """
+
+    def __init__(self, client, *, path=None, auth=None, heartbeat=None, graphql_path=None, timeout=30.0,
+                 queue_size=DEFAULT_QUEUE_SIZE, max_size=DEFAULT_MAX_SIZE, clock=None, random=None):
+        if clock is None:
+            import time
+            clock = time.monotonic
+        if random is None:
+            import random as random_module
+            random = random_module.random
+        if auth not in (None, "handshake", "strict", "public"):
+            raise ValueError("auth must be 'handshake', 'strict' or 'public', got %r" % (auth,))
+        super().__init__(client, clock, random, timeout, queue_size, max_size)
+        self._settings = {"path": path, "auth": auth, "heartbeat": heartbeat, "graphql_path": graphql_path}
+        self._info = None
+        self._graphql = None
+        self.items = RealtimeItems(self)
+
+    def __repr__(self):
+        state = self._connection.core.state if self._connection else "not connected"
+        return "<Realtime %s %s>" % (self.client.url, state)
+
+    def _server_info(self):
+        """The ``websocket`` block of /server/info (only authenticated users see it), once; {} without."""
+        if self._info is None:
+            self._info = {}
+            if self.client._credentials.kind != "none":
+                try:
+                    answer = self.client.request("GET", "/server/info")
+                except APIError as error:
+                    self.logger.debug("realtime: /server/info unavailable (%s), using defaults", error)
+                    answer = None
+                if isinstance(answer, dict) and answer.get("websocket") is False:
+                    raise DirectusError("WebSockets are disabled on %s (WEBSOCKETS_ENABLED=false)" % self.client.url)
+                if isinstance(answer, dict) and isinstance(answer.get("websocket"), dict):
+                    self._info = answer["websocket"]
+        return self._info
+
+    def _discover(self, graphql=False):
+        """The settings given, the missing ones from /server/info, else Directus's defaults."""
+        settings = dict(self._settings)
+        keys = ("graphql_path",) if graphql else ("path", "auth", "heartbeat")
+        info = self._server_info() if any(settings[key] is None for key in keys) else {}
+        rest = info.get("rest") if isinstance(info.get("rest"), dict) else {}
+        graphql_info = info.get("graphql") if isinstance(info.get("graphql"), dict) else {}
+        if settings["path"] is None:
+            settings["path"] = rest.get("path") or "/websocket"
+        if settings["auth"] is None:
+            settings["auth"] = rest.get("authentication") or "handshake"
+        if settings["heartbeat"] is None:
+            beat = info.get("heartbeat", DEFAULT_HEARTBEAT)
+            settings["heartbeat"] = False if beat is False else float(beat)
+        if settings["graphql_path"] is None:
+            settings["graphql_path"] = graphql_info.get("path") or "/graphql"
+        settings["graphql_auth"] = graphql_info.get("authentication") or settings["auth"]
+        return settings
+
+    def _make_core(self):
+        settings = self._discover()
+        heartbeat = settings["heartbeat"] or None
+        core = _DirectusCore(self._clock, self._random, auth_mode=settings["auth"], heartbeat=heartbeat,
+                             request_timeout=self.timeout, queue_size=self.queue_size, auth_timeout=self.timeout)
+        return core, settings["path"]
+
+    @property
+    def graphql(self) -> GraphQLRealtime:
+        """GraphQL subscriptions, on their own socket (opened on the first subscribe)."""
+        if self._graphql is None:
+            settings = self._discover(graphql=True)
+            self._graphql = GraphQLRealtime(self, settings["graphql_path"], settings["graphql_auth"])
+        return self._graphql
+
+    def subscribe(self, collection: str, *, query: "Optional[Mapping[str, Any]]" = None,
+                  event: "Optional[str]" = None, item: "Union[str, int, None]" = None,
+                  model: "Optional[Type[Item]]" = None, queue_size: "Optional[int]" = None) -> Subscription:
+        """Subscribe to ``collection``'s changes; iterate over the returned Subscription.
+
+        ``query`` is the Directus query object (``{"fields": [...], "filter": {...}}``) the events'
+        records are read with; ``event`` keeps only ``"create"``, ``"update"`` or ``"delete"``;
+        ``item`` watches one item. The first event is ``init`` (with the current records when
+        ``event`` is not given). Deletes are never filtered by the server, and an item updated
+        out of the filter sends nothing. ``queue_size`` bounds the events kept unread (then a
+        ``gap`` event says how many were dropped).
+        """
+        connection = self._connected()
+        with connection.condition:
+            if connection.core.state == "closed":
+                raise connection.core.fatal or TransportError("the realtime connection is closed")
+            state = connection.core.subscribe(collection, query, event, item, model, queue_size)
+        connection.wake()
+        return Subscription(connection, state)
+
+    def _request(self, message, kind, timeout=None):
+        """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
+        connection = self._connected()
+        clock = self._clock
+        timeout = self.timeout if timeout is None else timeout
+        deadline = clock() + timeout
+        with connection.condition:
+            core = connection.core
+            while core.state != "ready":
+                remaining = deadline - clock()
+                if core.state == "closed":
+                    raise core.fatal or TransportError("the realtime connection is closed", url=core.where)
+                if remaining <= 0:
+                    raise TimeoutError("the realtime connection was not back within %s s" % timeout, url=core.where)
+                connection.condition.wait(remaining)
+            request = core.request(clock(), message, kind, max(0.0, deadline - clock()))
+            connection.wake()
+            while not request.done:
+                connection.condition.wait(max(0.0, request.deadline - clock()) + 0.05)
+                if not request.done and clock() >= request.deadline:
+                    core.tick(clock())
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def send(self, message: "Mapping[str, Any]", timeout: "Optional[float]" = None) -> "Dict[str, Any]":
+        """Send any message (a dict with ``type``) with a fresh uid; the reply with that uid.
+
+        For what the helpers do not cover. The server ignores unknown types: such a request
+        raises TimeoutError after ``timeout`` seconds.
+        """
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise ValueError("message must be a dict with a 'type', got %r" % (message,))
+        return self._request({key: value for key, value in message.items() if key != "uid"}, message["type"],
+                             timeout)
+
+    def ping(self, timeout: "Optional[float]" = None) -> float:
+        """Round trip of a ``{"type":"ping"}`` in seconds (only servers with the heartbeat on answer)."""
+        started = self._clock()
+        self._request({"type": "ping"}, "ping", timeout)
+        return self._clock() - started
+
+    def close(self) -> None:
+        if self._graphql is not None:
+            self._graphql.close()
+        super().close()
+
+    def __enter__(self) -> "Realtime":
+        return self.connect()
+
+
+class RealtimeMixin:
+    """Gives DirectusClient its ``realtime()`` method."""
+
+    def realtime(self, *, path: "Optional[str]" = None, auth: "Optional[str]" = None,
+                 heartbeat: "Union[float, bool, None]" = None, graphql_path: "Optional[str]" = None,
+                 timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
+                 clock: "Optional[Callable[[], float]]" = None,
+                 random: "Optional[Callable[[], float]]" = None) -> Realtime:
+        """A realtime (WebSocket) connection to this server; use it as a context manager.
+
+            with client.realtime() as rt:
+                for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
+                    ...
+
+        ``path``, ``auth`` (``"handshake"``, ``"strict"`` or ``"public"``) and ``heartbeat`` (the
+        server's ping period in seconds, False when it is off) are read from ``/server/info``
+        when not given. ``timeout`` bounds connecting and each request; ``queue_size`` the events
+        each subscription keeps unread; ``max_size`` a message in bytes. ``clock`` (monotonic
+        seconds) and ``random`` (floats in [0, 1), for the reconnect backoff) are for tests.
+        """
+        return Realtime(self, path=path, auth=auth, heartbeat=heartbeat, graphql_path=graphql_path,
+                        timeout=timeout, queue_size=queue_size, max_size=max_size, clock=clock, random=random)
