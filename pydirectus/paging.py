@@ -8,6 +8,8 @@ QUERY_LIMIT_MAX is lowered to it from the server's refusal. System collections (
 ``directus_files``, ``directus_activity``, ...) go through their own endpoints.
 """
 
+from __future__ import annotations
+
 import re
 
 from .errors import InvalidQueryError
@@ -15,6 +17,12 @@ from .interpreter import bind
 from .query import flatten_fields
 
 __all__ = ["PagingMixin"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Type, Union
+
+    from .models import Item
 
 _LIMIT_MAX = re.compile(r'"limit" must be less than or equal to (\d+)')
 _AGGREGATES = (("count", "count"), ("count_distinct", "countDistinct"), ("count_all", "countAll"),
@@ -83,7 +91,8 @@ class PagingMixin:
             cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
         return cache[collection]
 
-    def iter_items(self, collection, query=None, *, page_size=100, **arguments):
+    def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
+                   **arguments: Any) -> Iterator[Item]:
         """Yield every item of ``collection`` that matches the query, one page at a time.
 
         Takes the query parameters of ``read_items`` (``filter``, ``fields``, ``sort``, ``deep``,
@@ -151,15 +160,18 @@ class PagingMixin:
             if len(page) < size:
                 return
 
-    def count_items(self, collection, query=None, *, filter=None, search=None):
+    def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, filter: Any = None,
+                    search: Optional[str] = None) -> int:
         """How many items of ``collection`` match ``filter`` and ``search`` (all of them without)."""
         rows = self.aggregate(collection, query, count="*", filter=filter, search=search)
         return int(rows.get("count") or 0)
 
-    def aggregate(self, collection, query=None, *, count=None, count_distinct=None, count_all=None, sum=None,
-                  sum_distinct=None, avg=None, avg_distinct=None, min=None, max=None, group_by=None, filter=None,
-                  search=None,
-                  sort=None, limit=None):
+    def aggregate(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, count: Any = None,
+                  count_distinct: Any = None, count_all: Any = None, sum: Any = None, sum_distinct: Any = None,
+                  avg: Any = None, avg_distinct: Any = None, min: Any = None, max: Any = None,
+                  group_by: Optional[Union[str, Sequence[str]]] = None, filter: Any = None,
+                  search: Optional[str] = None, sort: Optional[Union[str, Sequence[str]]] = None,
+                  limit: Optional[int] = None) -> Any:
         """Aggregates of ``collection``: ``count``, ``count_distinct``, ``sum``, ``avg``, ``min``,
         ``max`` (and the ``_distinct`` and ``count_all`` forms), each a field name, a list of them,
         or ``"*"`` for count.

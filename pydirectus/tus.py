@@ -6,10 +6,19 @@ five endpoints are written by hand here; the spec lists them as ``hand_written``
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
 """
 
+from __future__ import annotations
+
 from .errors import DirectusError, ForbiddenError, TransportError, error_from_response
 from .messages import Request, quote_path_value
 
 __all__ = ["TusMixin"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    import os
+    from typing import Any, BinaryIO, Callable, Dict, Mapping, Optional, Tuple, Union
+
+    from .models import File
 
 _TUS_VERSION = "1.0.0"
 _DEFAULT_CHUNK = 8 * 1024 * 1024
@@ -49,7 +58,8 @@ class TusMixin:
             raise error_from_response(response.status, response.headers, response.body, method, request.url)
         return response
 
-    def create_tus_upload(self, length, *, filename=None, mime_type=None, metadata=None):
+    def create_tus_upload(self, length: int, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
+                          metadata: Optional[Mapping[str, Any]] = None) -> str:
         """Start a resumable upload of ``length`` bytes; returns the upload's id.
 
         POST /files/tus
@@ -76,7 +86,7 @@ class TusMixin:
             raise DirectusError("the TUS answer to POST /files/tus has no Location header")
         return upload_id
 
-    def upload_tus_chunk(self, id, offset, chunk):
+    def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> int:
         """Send ``chunk`` (bytes) at byte ``offset`` of upload ``id``; returns the new offset.
 
         PATCH /files/tus/{id}
@@ -90,7 +100,7 @@ class TusMixin:
                          {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
                          bytes(chunk))
 
-    def read_tus_upload_offset(self, id):
+    def read_tus_upload_offset(self, id: str) -> Tuple[int, Optional[int]]:
         """How many bytes of upload ``id`` the server has: ``(offset, length)``.
 
         HEAD /files/tus/{id}
@@ -99,14 +109,14 @@ class TusMixin:
         length = response.headers.get("Upload-Length")
         return _header_int(response, "Upload-Offset"), int(length) if length and length.isdigit() else None
 
-    def delete_tus_upload(self, id):
+    def delete_tus_upload(self, id: str) -> None:
         """Abandon upload ``id``.
 
         DELETE /files/tus/{id}
         """
         self._tus("DELETE", "/files/tus/" + quote_path_value("id", id))
 
-    def read_tus_options(self, id="capabilities"):
+    def read_tus_options(self, id: str = "capabilities") -> Dict[str, Any]:
         """The server's TUS capabilities: ``{"version", "extensions", "max_size"}``.
 
         OPTIONS /files/tus/{id}
@@ -117,8 +127,11 @@ class TusMixin:
                 "extensions": [e.strip() for e in (response.headers.get("Tus-Extension") or "").split(",") if e.strip()],
                 "max_size": int(max_size) if max_size and max_size.isdigit() else None}
 
-    def upload_file_resumable(self, file, *, filename=None, mime_type=None, metadata=None,
-                              chunk_size=_DEFAULT_CHUNK, progress=None, max_resumes=10):
+    def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
+                              mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+                              chunk_size: int = _DEFAULT_CHUNK,
+                              progress: Optional[Callable[[int, Optional[int]], Any]] = None,
+                              max_resumes: int = 10) -> File:
         """Upload a file chunk by chunk over TUS, resuming after lost chunks; returns its File.
 
         ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
