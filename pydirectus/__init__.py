@@ -5,8 +5,10 @@
     directus = DirectusClient(hostname="http://127.0.0.1:8055", static_token="...")
     articles = directus.read_items("articles", limit=10, meta="total_count")
 
-Every method comes from the endpoint spec in ``endpoints.json``. ``pydirectus.testing`` (not
-imported here) starts a throwaway Directus server for tests.
+Every method comes from the endpoint spec in ``endpoints.json``. ``AsyncDirectusClient``, the
+same operations as coroutines, is imported on first use (it brings asyncio, which ``import
+pydirectus`` alone does not pay for). ``pydirectus.testing`` (not imported here) starts a
+throwaway Directus server for tests.
 """
 
 __version__ = "0.1.0"  # the one place the version is written (the build reads it here)
@@ -20,9 +22,22 @@ from .models import File, Item, ItemList
 from .retry import RetryPolicy
 
 __all__ = [
-    "DirectusClient", "__version__", "RetryPolicy",
+    "DirectusClient", "AsyncDirectusClient", "__version__", "RetryPolicy",
     "Item", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
     "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError",
 ]
+
+TYPE_CHECKING = False  # type checkers read this as True (mypy and pyright know the name), so they see the import
+if TYPE_CHECKING:
+    from .async_client import AsyncDirectusClient  # noqa: F401
+
+
+def __getattr__(name):
+    """``pydirectus.AsyncDirectusClient``, imported on first access (PEP 562)."""
+    if name == "AsyncDirectusClient":
+        from .async_client import AsyncDirectusClient
+        globals()[name] = AsyncDirectusClient
+        return AsyncDirectusClient
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -6,11 +6,12 @@ refresh tokens are single use (each refresh rotates the pair); an expired access
 TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
 """
 
-from .effects import Send
+from .effects import Authenticate, Send
 from .errors import AuthenticationError, TransportError, error_from_response
 from .messages import Request, encode_json, quote_path_value
 
-__all__ = ["Credentials", "TokenState", "authenticate_flow", "logout_flow"]
+__all__ = ["Credentials", "TokenState", "authenticate_flow", "logout_flow", "login_now_flow", "refresh_now_flow",
+           "logout_now_flow"]
 
 # Refresh this long before the access token expires: 10% of its lifetime, at most 30 s.
 _MARGIN_SHARE = 0.1
@@ -166,3 +167,22 @@ def logout_flow(session):
     response = yield from session.send_with_retries(request)
     if response.status >= 300:
         raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+
+
+# What login(), refresh() and logout() of both clients run: each under the authentication lock.
+
+def login_now_flow(session):
+    """Log in now (or refresh, when there is a refresh token), one at a time like every request."""
+    yield Authenticate(authenticate_flow(session, session.tokens.generation))
+
+
+def refresh_now_flow(session):
+    """Rotate the tokens now: refresh, or log in when there is nothing to refresh."""
+    if session.credentials.kind != "password":
+        raise TypeError("refresh() needs a client that logs in with username and password")
+    yield Authenticate(authenticate_flow(session, session.tokens.generation))
+
+
+def logout_now_flow(session):
+    """Revoke the refresh token and forget the tokens, while no login or refresh runs."""
+    yield Authenticate(logout_flow(session))

@@ -13,7 +13,8 @@ from .errors import DirectusError, TransportError, error_from_response
 from .messages import Request, decode_result, encode_json
 from .models import ItemList
 
-__all__ = ["BulkWriteError", "BatchLimits", "chunkable", "chunked_write_flow", "refused_for_batch_size"]
+__all__ = ["BulkWriteError", "BatchLimits", "call_flow", "chunkable", "chunked_write_flow",
+           "refused_for_batch_size"]
 
 _BATCH_LIMIT = re.compile(r"max batch mutation limit of (\d+)")
 
@@ -109,6 +110,18 @@ def _plan(parts, start, limits, overhead):
 def refused_for_batch_size(response):
     """Whether ``response`` is Directus refusing a batch above MAX_BATCH_MUTATION."""
     return response.status == 400 and _BATCH_LIMIT.search(response.body.decode("utf-8", "replace")) is not None
+
+
+def call_flow(session, operation, request, data, limits, model=None):
+    """One call of an operation: a single request, or chunks when the write is too large (or the
+    server refuses its size); the result is what the method returns."""
+    split = chunkable(operation, data) if request.body is not None else None
+    if split is not None and (len(split[0]) > limits.max_items or len(request.body) > limits.max_bytes):
+        return (yield from chunked_write_flow(session, operation, request.url, request.headers, data, limits, model))
+    response = yield from session.request_flow(request)
+    if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):  # nothing was written
+        return (yield from chunked_write_flow(session, operation, request.url, request.headers, data, limits, model))
+    return decode_result(operation, response, model)
 
 
 def chunked_write_flow(session, operation, url, headers, data, limits, model=None):

@@ -1,48 +1,26 @@
 """DirectusClient: the spec's operations as methods, on a session policy and an HTTP transport.
 
 The operation methods (``read_items``, ``create_item``, ...) are installed from the spec when this
-module is imported; see ``interpreter``. What is written by hand here is what is not an operation:
-construction, ``login``/``logout``, a raw ``request`` for custom endpoints, and ``close``.
+module is imported; see ``interpreter``. What is written by hand here is what is not an operation
+and performs I/O: running the shared flows with the sync driver (construction and extension from
+data live in ``base``, what both clients share).
 """
 
-import sys
-import time
-
-from . import __version__  # set by the package's __init__ before it imports this module
-from .auth import Credentials, authenticate_flow, logout_flow
-from .bulk import BatchLimits, chunkable, chunked_write_flow, refused_for_batch_size
-from .effects import Authenticate
+from .auth import login_now_flow, logout_now_flow, refresh_now_flow
+from .base import USER_AGENT, ClientBase
+from .bulk import call_flow
 from .files import FilesMixin
 from .interpreter import install_operations
-from .messages import Request, build_request, check_header_values, decode_raw, decode_result, encode_json
-from .policy import Session
-from .query import encode_free_query
-from .realtime import RealtimeMixin
-from .retry import RetryPolicy
-from .spec import load_spec, load_user_spec
+from .messages import decode_raw
 from .paging import PagingMixin
+from .realtime import RealtimeMixin
+from .spec import load_spec
 from .tus import TusMixin
 
-__all__ = ["DirectusClient"]
-
-USER_AGENT = "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_info[:2]))
+__all__ = ["DirectusClient", "USER_AGENT"]
 
 
-def _base_url(hostname):
-    if not isinstance(hostname, str) or not hostname.strip():
-        raise TypeError("hostname must be the server's URL, e.g. 'https://directus.example.com'")
-    from urllib.parse import urlsplit  # here, not at import time: it is costly to import
-    parts = urlsplit(hostname.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("hostname must be an http:// or https:// URL, got %r" % hostname)
-    if parts.query or parts.fragment:
-        raise ValueError("hostname must not have a query or fragment: %r" % hostname)
-    if parts.username or parts.password:
-        raise ValueError("hostname must not carry credentials: pass static_token or username/password")
-    return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
-
-
-class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
+class DirectusClient(ClientBase, FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     """A client of one Directus server.
 
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and
@@ -67,38 +45,15 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     One client can be shared by many threads. Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
-                 logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
-                 read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
-                 batch_size=500, max_batch_bytes=900 * 1024, transport=None, sleep=None, clock=None):
-        if email is not None and username is not None and email != username:
-            raise TypeError("give username or email, not both")
-        self.url = _base_url(hostname)
-        self._credentials = Credentials(static_token, email if email is not None else username, password, otp,
-                                        provider)
-        if logger is None:
-            import logging
-            logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
-        self.logger = logger
-        if transport is None:
-            from .transport import HTTPTransport, make_ssl_context
-            if ssl_context is None and self.url.startswith("https:"):
-                verify = ssl_verify is not False
-                ssl_context = make_ssl_context(verify, ssl_verify if isinstance(ssl_verify, str) else None)
-            transport = HTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout,
-                                      read_timeout=read_timeout, proxies=proxies)
-        self.transport = transport
-        self.batch_limits = BatchLimits(batch_size, max_batch_bytes)
-        headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
-        check_header_values(headers)
-        retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
-        clock = clock or time.monotonic
-        self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
-        from .driver import SyncDriver
-        self._driver = SyncDriver(transport, logger, sleep or time.sleep, clock)
+    def _new_transport(self, ssl_context, connect_timeout, read_timeout, proxies):
+        from .transport import HTTPTransport
+        return HTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                             proxies=proxies)
 
-    def __repr__(self):  # never shows a secret
-        return "<DirectusClient %s, %s>" % (self.url, self._credentials.kind)
+    def _new_driver(self, transport, logger, sleep, clock):
+        import time
+        from .driver import SyncDriver
+        return SyncDriver(transport, logger, sleep or time.sleep, clock)
 
     def __enter__(self):
         return self
@@ -106,26 +61,9 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     def __exit__(self, *exc_info):
         self.close()
 
-    @property
-    def tokens(self):
-        """The token state of a password session (counts ``logins`` and ``refreshes``)."""
-        return self._session.tokens
-
     def _call(self, operation, path_values, data, query_values, model):
-        request = build_request(self.url, operation, path_values, data, query_values,
-                                self._session.headers_for(operation.auth))
-        split = chunkable(operation, data) if request.body is not None else None
-        if split is not None and (len(split[0]) > self.batch_limits.max_items
-                                  or len(request.body) > self.batch_limits.max_bytes):
-            return self._write_in_chunks(operation, request, data, model)
-        response = self._send(request)
-        if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):
-            return self._write_in_chunks(operation, request, data, model)  # nothing was written
-        return decode_result(operation, response, model)
-
-    def _write_in_chunks(self, operation, request, data, model):
-        return self._driver.run(chunked_write_flow(self._session, operation, request.url, request.headers, data,
-                                                   self.batch_limits, model))
+        request = self._operation_request(operation, path_values, data, query_values)
+        return self._driver.run(call_flow(self._session, operation, request, data, self.batch_limits, model))
 
     def _send(self, request):
         """Send a Request through the session policy (credentials, refresh, retries): its Response."""
@@ -146,7 +84,7 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
         if kind == "none":
             return None, None
         if not session.tokens.usable(session.clock()):
-            self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
+            self._driver.run(login_now_flow(session))
         return session.tokens.access_token, session.tokens.expires_at
 
     def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
@@ -157,54 +95,14 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
         as JSON, ``data`` raw bytes. Returns the decoded JSON answer (its ``data`` member when it
         has one), the bytes of a non-JSON answer, or None for an empty one.
         """
-        if not isinstance(method, str) or not method.isalpha():
-            raise ValueError("method must be an HTTP method name, got %r" % (method,))
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError("path must start with '/', got %r" % (path,))
-        if json is not None and data is not None:
-            raise TypeError("give json or data, not both")
-        url = self.url + path
-        if params:
-            url += ("&" if "?" in path else "?") + encode_free_query(params)
-        request_headers = dict(self._session.headers_for(auth))
-        body = data
-        if json is not None:
-            body = encode_json(json)
-            request_headers["Content-Type"] = "application/json"
-        if headers:
-            check_header_values(headers)
-            request_headers.update(headers)
-        return decode_raw(self._send(Request(method.upper(), url, request_headers, body, auth)))
-
-    @classmethod
-    def extend(cls, spec, name=None):
-        """A subclass of this client with more operations, described in the spec format.
-
-        ``spec`` is a dict with ``operations`` (see spec/README.md), a list of operations, or the
-        path of a JSON file. Each becomes a method like the built-in ones, with a signature, a
-        docstring, authentication, retries and errors. Use it for the endpoints of your own
-        extensions::
-
-            Client = DirectusClient.extend([{"name": "greet", "method": "GET", "path": "/greet/{name}",
-                                             "doc": "Greet someone."}])
-            Client(hostname=..., static_token=...).greet("Ada")
-        """
-        subclass = type(name or cls.__name__, (cls,), {"__module__": cls.__module__})
-        install_operations(subclass, load_user_spec(spec), inherited=cls.operations)
-        return subclass
-
-    def add_operations(self, spec):
-        """Give this one client more operations (see ``extend``); other clients are left as they are."""
-        self.__class__ = type(self).extend(spec)
-        return self
+        return decode_raw(self._send(self._raw_request(method, path, params, json, data, headers, auth)))
 
     def login(self):
         """Log in now with the username and password (otherwise it happens on the first request).
 
         POST /auth/login (POST /auth/login/{provider} for a client made with ``provider=``)
         """
-        session = self._session
-        self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
+        self._driver.run(login_now_flow(self._session))
 
     def refresh(self):
         """Refresh the access token now, with the refresh token (or a new login when it is dead).
@@ -214,30 +112,18 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
 
         POST /auth/refresh
         """
-        session = self._session
-        if session.credentials.kind != "password":
-            raise TypeError("refresh() needs a client that logs in with username and password")
-        if session.tokens.access_token is None:
-            self.login()
-            return
-        self._driver.run(_authenticating(authenticate_flow(session, session.tokens.generation)))
+        self._driver.run(refresh_now_flow(self._session))
 
     def logout(self):
         """Revoke the refresh token on the server and forget the tokens of this client.
 
         POST /auth/logout. The next request logs in again.
         """
-        with self._driver.auth_lock:
-            self._driver.run(logout_flow(self._session))
+        self._driver.run(logout_now_flow(self._session))
 
     def close(self):
         """Close the pooled connections."""
         self.transport.close()
-
-
-def _authenticating(flow):
-    """A flow that runs an authentication flow under the client's authentication lock."""
-    yield Authenticate(flow)
 
 
 install_operations(DirectusClient, load_spec())

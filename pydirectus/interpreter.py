@@ -5,7 +5,9 @@ IPython and IDEs see its parameters: the path parameters, then the payload (``da
 ``query`` (the seed's dict of query parameters), then the query parameters one by one as
 keyword-only arguments, and ``model`` for methods that return items. Arguments are checked before
 anything is sent. The closure hands the checked arguments to the class's ``_call``, which a sync
-and an async client each implement in their own way.
+and an async client each implement in their own way; for an async client
+(``install_operations(..., asynchronous=True)``) the closure is an ``async def`` that awaits it,
+with the same signature and docstring.
 """
 
 import inspect
@@ -169,11 +171,15 @@ def bind(operation, args, kwargs):
     return bind_arguments(operation, layout, args, kwargs)
 
 
-def _make_method(operation, owner):
+def _make_method(operation, owner, asynchronous=False):
     layout = _Layout(operation)
 
-    def method(self, *args, **kwargs):
-        return self._call(operation, *bind_arguments(operation, layout, args, kwargs))
+    if asynchronous:
+        async def method(self, *args, **kwargs):
+            return await self._call(operation, *bind_arguments(operation, layout, args, kwargs))
+    else:
+        def method(self, *args, **kwargs):
+            return self._call(operation, *bind_arguments(operation, layout, args, kwargs))
 
     method.__name__ = operation.name
     method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
@@ -184,17 +190,18 @@ def _make_method(operation, owner):
     return method
 
 
-def install_operations(cls, operations, inherited=None):
+def install_operations(cls, operations, inherited=None, asynchronous=False):
     """Install one method per operation on ``cls``; a name the class defines itself is an error.
 
     Operations marked ``hand_written`` are left to the class (login, uploads, ...); a test checks
-    that the class has each of them.
+    that the class has each of them. ``asynchronous``: the methods are coroutine functions that
+    await ``cls._call``.
     """
     for operation in operations:
         if operation.hand_written:
             continue
         if operation.name in cls.__dict__ or (inherited is not None and hasattr(cls, operation.name)):
             raise TypeError("%s already defines %s" % (cls.__name__, operation.name))
-        setattr(cls, operation.name, _make_method(operation, cls))
+        setattr(cls, operation.name, _make_method(operation, cls, asynchronous))
     cls.operations = dict(inherited or {}, **{operation.name: operation for operation in operations})
     return cls

@@ -20,8 +20,8 @@ _HEADER_INJECTION = re.compile("[\r\n\x00]")
 # and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
 MAX_URL_LENGTH = 8000
 
-__all__ = ["Request", "Response", "build_request", "decode_result", "decode_raw", "quote_path_value",
-           "encode_json", "check_header_values", "redirect_target"]
+__all__ = ["Request", "Response", "build_request", "build_raw_request", "decode_result", "decode_raw",
+           "quote_path_value", "encode_json", "check_header_values", "redirect_target"]
 
 
 class Request:
@@ -191,6 +191,29 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
     # page after an e-mail check): following it would fetch a page meant for a browser
     return Request(operation.method, url, headers, body, operation.auth, operation.result == "stream",
                    operation.result != "none")
+
+
+def build_raw_request(base_url, headers, method, path, params=None, json=None, data=None, extra_headers=None,
+                      auth=True):
+    """The Request of ``DirectusClient.request``: any method and path, checked before sending."""
+    if not isinstance(method, str) or not method.isalpha():
+        raise ValueError("method must be an HTTP method name, got %r" % (method,))
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError("path must start with '/', got %r" % (path,))
+    if json is not None and data is not None:
+        raise TypeError("give json or data, not both")
+    url = base_url + path
+    if params:
+        url += ("&" if "?" in path else "?") + _query.encode_free_query(params)
+    headers = dict(headers)
+    body = data
+    if json is not None:
+        body = encode_json(json)
+        headers["Content-Type"] = "application/json"
+    if extra_headers:
+        check_header_values(extra_headers)
+        headers.update(extra_headers)
+    return Request(method.upper(), url, headers, body, auth)
 
 
 def decode_result(operation, response, model=None):

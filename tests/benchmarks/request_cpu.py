@@ -5,7 +5,9 @@
 A fast HTTP/1.1 keep-alive server runs in another process, so only the client's own CPU is counted
 (time.process_time of this process). The floor is a bare http.client loop plus json.loads; the
 seed's style (a new connection per request) is the urlopen row; requests.Session and httpx.Client
-are measured when importable (tests/benchmarks/run.py installs them in its own venv). With
+are measured when importable (tests/benchmarks/run.py installs them in its own venv). The async
+client's row runs its reads one after another in one ``asyncio.run`` (the loop's own CPU included),
+and its ratio to the sync client is printed under the table. With
 --directus, the same reads go to a real Directus too, for wall time. Not part of the test suite.
 """
 
@@ -65,6 +67,28 @@ def measure(name, make_call, requests):
     return {"name": name, "cpu_us": cpu / requests * 1e6, "wall_us": wall / requests * 1e6}
 
 
+def measure_async(name, base, token, path, requests):
+    """Like ``measure``, for AsyncDirectusClient.read_item awaited in a loop under asyncio.run."""
+    import asyncio
+    from pydirectus import AsyncDirectusClient
+    collection, _, key = path[len("/items/"):].partition("/")
+
+    async def main():
+        async with AsyncDirectusClient(hostname=base, static_token=token, proxies={}) as client:
+            for _ in range(20):
+                await client.read_item(collection, key)
+            started_cpu, started_wall = time.process_time(), time.perf_counter()
+            for _ in range(requests):
+                await client.read_item(collection, key)
+            return time.process_time() - started_cpu, time.perf_counter() - started_wall
+    cpu, wall = asyncio.run(main())
+    return {"name": name, "cpu_us": cpu / requests * 1e6, "wall_us": wall / requests * 1e6}
+
+
+ASYNC_ROW = "pydirectus AsyncDirectusClient.read_item"
+SYNC_ROW = "pydirectus DirectusClient.read_item"
+
+
 def clients(base, token, path):
     """(name, factory of a zero-argument call) for every client available here."""
     host, port = base.split("//")[1].split(":")
@@ -94,7 +118,7 @@ def clients(base, token, path):
         client = DirectusClient(hostname=base, static_token=token, proxies={})
         collection, _, key = path[len("/items/"):].partition("/")
         return lambda: client.read_item(collection, key)
-    found.append(("pydirectus DirectusClient.read_item", pydirectus))
+    found.append((SYNC_ROW, pydirectus))
 
     try:
         import requests
@@ -131,6 +155,8 @@ def fast_server_rows(requests):
         for name, factory in clients(base, "token", "/items/articles/1"):
             count = requests // 5 if "urlopen" in name else requests
             rows.append(measure(name, factory, count))
+            if name == SYNC_ROW:
+                rows.append(measure_async(ASYNC_ROW, base, "token", "/items/articles/1", requests))
         return rows
     finally:
         server.terminate()
@@ -145,8 +171,10 @@ def directus_rows(requests):
             {"field": "id", "type": "integer", "schema": {"is_primary_key": True, "has_auto_increment": True}},
             {"field": "title", "type": "string"}]})
         key = admin.create_item("articles", {"title": "Hello"}).id
-        return [measure(name, factory, requests) for name, factory in
-                clients(server.url, server.token, "/items/articles/%s" % key)]
+        path = "/items/articles/%s" % key
+        rows = [measure(name, factory, requests) for name, factory in clients(server.url, server.token, path)]
+        rows.append(measure_async(ASYNC_ROW, server.url, server.token, path, requests))
+        return rows
 
 
 def table(rows, title):
@@ -154,6 +182,10 @@ def table(rows, title):
     lines = ["%-48s %12s %12s %8s" % (title, "CPU us/req", "wall us/req", "x floor")]
     for row in rows:
         lines.append("%-48s %12.1f %12.1f %8.2f" % (row["name"], row["cpu_us"], row["wall_us"], row["cpu_us"] / floor))
+    by_name = {row["name"]: row for row in rows}
+    if ASYNC_ROW in by_name and SYNC_ROW in by_name:
+        lines.append("async client CPU / sync client CPU: %.2f (issue 11 asks at most 1.3)"
+                     % (by_name[ASYNC_ROW]["cpu_us"] / by_name[SYNC_ROW]["cpu_us"]))
     return "\n".join(lines)
 
 

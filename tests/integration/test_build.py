@@ -51,5 +51,5 @@ def test_wheel_and_sdist_build_and_the_wheel_installs_offline(tmp_path):
     assert run(script, "--version").strip() == "pydirectus " + pydirectus.__version__
     # the stubs and the spec travel with the wheel
     listing = run(target, "-c", "import pydirectus, os; print(sorted(os.listdir(os.path.dirname(pydirectus.__file__))))")
-    for name in ("endpoints.json", "client.pyi", "models.pyi", "py.typed"):
+    for name in ("endpoints.json", "client.pyi", "async_client.pyi", "models.pyi", "py.typed"):
         assert name in listing

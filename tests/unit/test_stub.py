@@ -1,4 +1,6 @@
-"""The checked-in type stub is fresh and its signatures equal the runtime ones."""
+"""The checked-in type stubs are fresh and their signatures equal the runtime ones, for
+DirectusClient (client.pyi) and AsyncDirectusClient (async_client.pyi, whose methods are async
+exactly where the runtime's are coroutine functions)."""
 
 import ast
 import inspect
@@ -6,10 +8,16 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from pydirectus import DirectusClient
+from pydirectus.async_client import AsyncDirectusClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STUB = os.path.join(ROOT, "pydirectus", "client.pyi")
+ASYNC_STUB = os.path.join(ROOT, "pydirectus", "async_client.pyi")
+CLASSES = [(DirectusClient, STUB), (AsyncDirectusClient, ASYNC_STUB)]
+BOTH = pytest.mark.parametrize("cls, stub_path", CLASSES, ids=["sync", "async"])
 
 
 def test_stub_is_fresh():
@@ -18,12 +26,12 @@ def test_stub_is_fresh():
     assert result.returncode == 0, result.stdout
 
 
-def stub_methods():
-    tree = ast.parse(open(STUB, encoding="utf-8").read())
-    cls = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "DirectusClient")
+def stub_methods(cls=DirectusClient, stub_path=STUB):
+    tree = ast.parse(open(stub_path, encoding="utf-8").read())
+    node_of_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls.__name__)
     methods = {}
-    for node in cls.body:
-        if isinstance(node, ast.FunctionDef):
+    for node in node_of_class.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.setdefault(node.name, []).append(node)
     return methods
 
@@ -50,10 +58,11 @@ def runtime_shape(function):
     return [(p.name, p.kind, p.default is not p.empty) for p in inspect.signature(function).parameters.values()]
 
 
-def public_runtime_methods():
+def public_runtime_methods(cls=DirectusClient):
+    from pydirectus.base import ClientBase
     names = {}
-    for name, value in vars(DirectusClient).items():
-        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__"):
+    for name, value in list(vars(ClientBase).items()) + list(vars(cls).items()):
+        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__", "__aenter__", "__aexit__"):
             continue
         if isinstance(value, classmethod):
             names[name] = value.__func__  # the stub writes cls like the function's first parameter
@@ -62,20 +71,33 @@ def public_runtime_methods():
     return names
 
 
-def test_stub_and_runtime_have_the_same_methods():
-    assert set(stub_methods()) - {"tokens"} == set(public_runtime_methods())
+@BOTH
+def test_stub_and_runtime_have_the_same_methods(cls, stub_path):
+    assert set(stub_methods(cls, stub_path)) - {"tokens"} == set(public_runtime_methods(cls))
 
 
-def test_stub_signatures_equal_runtime_signatures():
-    stub = stub_methods()
+@BOTH
+def test_stub_signatures_equal_runtime_signatures(cls, stub_path):
+    stub = stub_methods(cls, stub_path)
     mismatches = []
-    for name, function in public_runtime_methods().items():
+    for name, function in public_runtime_methods(cls).items():
         # the first overload is the one without a model: its defaults are the runtime's
         if stub_shape(stub[name][0]) != runtime_shape(function):
             mismatches.append(name)
+        # async in the stub exactly where the runtime method is a coroutine function
+        if any(isinstance(node, ast.AsyncFunctionDef) for node in stub[name]) != inspect.iscoroutinefunction(function):
+            mismatches.append(name + " (async)")
     assert mismatches == []
-    generated = [op for op in DirectusClient.operations.values() if not op.hand_written]
-    assert len(public_runtime_methods()) > len(generated)
+    generated = [op for op in cls.operations.values() if not op.hand_written]
+    assert len(public_runtime_methods(cls)) > len(generated)
+
+
+def test_the_async_stub_has_every_generated_method_of_the_sync_stub():
+    sync, asynchronous = stub_methods(), stub_methods(AsyncDirectusClient, ASYNC_STUB)
+    generated = {op.name for op in DirectusClient.operations.values() if not op.hand_written}
+    assert generated <= set(sync) and generated <= set(asynchronous)
+    for name in generated:
+        assert [stub_shape(node) for node in sync[name]] == [stub_shape(node) for node in asynchronous[name]], name
 
 
 def test_models_stub_matches_the_runtime_models():

@@ -1,0 +1,88 @@
+"""The async driver: performs the effects that policy flows yield, with an async transport,
+``asyncio.sleep`` and an ``asyncio.Lock`` that lets one authentication run at a time per client.
+
+It runs the very flows ``driver.SyncDriver`` runs (``policy``, ``auth``, ``bulk``): only the way
+each effect is performed differs.
+
+Cancellation: a cancelled task leaves the flow at the effect it was waiting on; the flow is closed
+and the cancellation goes on. The token state stays consistent because the flows change it only
+between effects: a refresh drops the single-use refresh token before its request goes out, so a
+refresh cancelled in flight leaves no token to spend twice, and the next request logs in again.
+"""
+
+import asyncio
+import time
+
+from .effects import Authenticate, Send, Sleep
+from .errors import TransportError
+
+__all__ = ["AsyncDriver"]
+
+
+class AsyncDriver:
+    """Runs flows to completion in a coroutine. ``sleep`` (a coroutine function) is injectable for
+    tests; ``logger`` gets DEBUG records."""
+
+    def __init__(self, transport, logger, sleep=None, clock=time.monotonic):
+        self.transport = transport
+        self.logger = logger
+        self.sleep = sleep or asyncio.sleep
+        self.clock = clock
+        self._auth_lock = None
+        self._auth_lock_loop = None
+
+    @property
+    def auth_lock(self):
+        """The authentication lock, made in the running event loop (on Python 3.8 and 3.9 a lock
+        made outside it would belong to another loop)."""
+        loop = asyncio.get_running_loop()
+        if self._auth_lock_loop is not loop:
+            self._auth_lock = asyncio.Lock()
+            self._auth_lock_loop = loop
+        return self._auth_lock
+
+    async def run(self, flow):
+        """Drive ``flow`` until it returns; its return value is the result."""
+        value = None
+        error = None
+        try:
+            while True:
+                try:
+                    effect = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    value = error = None
+                kind = type(effect)
+                if kind is Send:
+                    try:
+                        value = await self._send(effect.request)
+                    except TransportError as exc:
+                        error = exc
+                elif kind is Sleep:
+                    self.logger.debug("retrying in %.2f s", effect.seconds)
+                    await self.sleep(effect.seconds)
+                elif kind is Authenticate:
+                    try:
+                        async with self.auth_lock:
+                            value = await self.run(effect.flow)
+                    except Exception as exc:  # not CancelledError (a BaseException on 3.8+): it ends the run
+                        error = exc
+                else:
+                    raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
+        finally:
+            flow.close()  # cancelled or failed while waiting on an effect: end the flow where it stands
+
+    async def _send(self, request):
+        if not self.logger.isEnabledFor(10):  # logging.DEBUG, without importing logging here
+            return await self.transport.send(request)
+        started = self.clock()
+        try:
+            response = await self.transport.send(request)
+        except TransportError as exc:
+            self.logger.debug("%s %s failed after %.1f ms: %s", request.method, request.url,
+                              (self.clock() - started) * 1000, exc.message)
+            raise
+        self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
+                          (self.clock() - started) * 1000)
+        return response

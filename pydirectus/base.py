@@ -1,0 +1,124 @@
+"""What the sync and the async client share: construction, the session policy state, extension
+from data. Each client adds only what performs I/O (its transport, its driver, and the methods
+that run flows with them).
+"""
+
+import time
+
+from .auth import Credentials
+from .bulk import BatchLimits
+from .interpreter import install_operations
+from .messages import build_raw_request, build_request, check_header_values
+from .policy import Session
+from .retry import RetryPolicy
+from .spec import load_user_spec
+
+__all__ = ["ClientBase", "USER_AGENT"]
+
+
+def _user_agent():
+    import sys
+    from . import __version__
+    return "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_info[:2]))
+
+
+USER_AGENT = _user_agent()
+
+
+def base_url(hostname):
+    """The server's base URL from ``hostname``, checked: http(s), no query, no credentials."""
+    if not isinstance(hostname, str) or not hostname.strip():
+        raise TypeError("hostname must be the server's URL, e.g. 'https://directus.example.com'")
+    from urllib.parse import urlsplit  # here, not at import time: it is costly to import
+    parts = urlsplit(hostname.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("hostname must be an http:// or https:// URL, got %r" % hostname)
+    if parts.query or parts.fragment:
+        raise ValueError("hostname must not have a query or fragment: %r" % hostname)
+    if parts.username or parts.password:
+        raise ValueError("hostname must not carry credentials: pass static_token or username/password")
+    return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
+
+
+def ssl_context_for(url, ssl_verify, ssl_context):
+    """The SSL context of an https client: the one given, or one verifying (or not) as asked."""
+    if ssl_context is not None or not url.startswith("https:"):
+        return ssl_context
+    from .transport import make_ssl_context
+    return make_ssl_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)
+
+
+class ClientBase:
+    """The state both clients hold; see ``DirectusClient`` for what the arguments mean."""
+
+    _asynchronous = False  # whether operations are installed as coroutine methods
+
+    def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
+                 logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
+                 read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
+                 batch_size=500, max_batch_bytes=900 * 1024, transport=None, sleep=None, clock=None):
+        if email is not None and username is not None and email != username:
+            raise TypeError("give username or email, not both")
+        self.url = base_url(hostname)
+        self._credentials = Credentials(static_token, email if email is not None else username, password, otp,
+                                        provider)
+        if logger is None:
+            import logging
+            logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
+        self.logger = logger
+        if transport is None:
+            transport = self._new_transport(ssl_context_for(self.url, ssl_verify, ssl_context), connect_timeout,
+                                            read_timeout, proxies)
+        self.transport = transport
+        self.batch_limits = BatchLimits(batch_size, max_batch_bytes)
+        headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
+        check_header_values(headers)
+        retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
+        clock = clock or time.monotonic
+        self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
+        self._driver = self._new_driver(transport, logger, sleep, clock)
+
+    def _new_transport(self, ssl_context, connect_timeout, read_timeout, proxies):
+        raise NotImplementedError  # each client brings its own
+
+    def _new_driver(self, transport, logger, sleep, clock):
+        raise NotImplementedError  # each client brings its own
+
+    def __repr__(self):  # never shows a secret
+        return "<%s %s, %s>" % (type(self).__name__, self.url, self._credentials.kind)
+
+    @property
+    def tokens(self):
+        """The token state of a password session (counts ``logins`` and ``refreshes``)."""
+        return self._session.tokens
+
+    def _operation_request(self, operation, path_values, data, query_values):
+        return build_request(self.url, operation, path_values, data, query_values,
+                             self._session.headers_for(operation.auth))
+
+    def _raw_request(self, method, path, params, json, data, headers, auth):
+        return build_raw_request(self.url, self._session.headers_for(auth), method, path, params, json, data,
+                                 headers, auth)
+
+    @classmethod
+    def extend(cls, spec, name=None):
+        """A subclass of this client with more operations, described in the spec format.
+
+        ``spec`` is a dict with ``operations`` (see spec/README.md), a list of operations, or the
+        path of a JSON file. Each becomes a method like the built-in ones, with a signature, a
+        docstring, authentication, retries and errors (a coroutine method on the async client).
+        Use it for the endpoints of your own extensions::
+
+            Client = DirectusClient.extend([{"name": "greet", "method": "GET", "path": "/greet/{name}",
+                                             "doc": "Greet someone."}])
+            Client(hostname=..., static_token=...).greet("Ada")
+        """
+        subclass = type(name or cls.__name__, (cls,), {"__module__": cls.__module__})
+        install_operations(subclass, load_user_spec(spec), inherited=cls.operations,
+                           asynchronous=cls._asynchronous)
+        return subclass
+
+    def add_operations(self, spec):
+        """Give this one client more operations (see ``extend``); other clients are left as they are."""
+        self.__class__ = type(self).extend(spec)
+        return self
