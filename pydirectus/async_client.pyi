@@ -5,8 +5,8 @@ from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Sequence, 
 
 from .auth import TokenState
 from .bulk import BatchLimits
-from .retry import RetryPolicy
 from .models import File, Item, ItemList
+from .retry import RetryPolicy
 from .spec import Operation
 
 __all__ = ["AsyncDirectusClient"]

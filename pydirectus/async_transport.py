@@ -21,11 +21,10 @@ import asyncio
 import socket
 import time
 from collections import deque
-from urllib.parse import unquote, urlsplit
 
 from .errors import TimeoutError, TransportError
 from .messages import Response
-from .transport import _idle_limit, _split_url, make_ssl_context
+from .transport import _idle_limit, _split_url, make_ssl_context, resolve_route
 
 __all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers"]
 
@@ -369,23 +368,7 @@ class AsyncHTTPTransport:
     def _route(self, scheme, netloc):
         route = self._routes.get((scheme, netloc))
         if route is None:
-            if scheme not in _DEFAULT_PORTS:
-                raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
-            parts = urlsplit("//" + netloc)
-            host, port = parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
-            if not host:
-                raise ValueError("the URL has no host: %r" % netloc)
-            proxy = self.proxies.get(scheme)
-            if proxy and self._proxy_bypass(host, self.proxies):
-                proxy = None
-            proxy_headers = {}  # for an http proxy, sent with each request; for https, with the CONNECT
-            if proxy:
-                proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-                if proxy_parts.username is not None:
-                    import base64
-                    userpass = "%s:%s" % (unquote(proxy_parts.username), unquote(proxy_parts.password or ""))
-                    proxy_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
-                proxy = (proxy_parts.hostname, proxy_parts.port or 80)
+            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
             key = (scheme, host, port, proxy)
             pool = self._pools.get(key)
             if pool is None:

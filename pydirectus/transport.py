@@ -20,13 +20,34 @@ from urllib.parse import unquote, urlsplit
 from .errors import TimeoutError, TransportError
 from .messages import Response
 
-__all__ = ["HTTPTransport", "make_ssl_context"]
+__all__ = ["HTTPTransport", "make_ssl_context", "resolve_route"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Node (and so Directus) closes idle keep-alive connections after 5 s and says so in a
 # Keep-Alive header; without one, assume this and never reuse a connection older than it.
 _DEFAULT_IDLE_LIMIT = 4.0
 _IDLE_MARGIN = 1.0
+
+
+def resolve_route(scheme, netloc, proxies, proxy_bypass):
+    """Where a URL's requests go: ``(host, port, proxy, proxy_headers)``, proxy being
+    ``(host, port)`` of the HTTP proxy to use, or None. Both transports route with this."""
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
+    parts = urlsplit("//" + netloc)
+    host, port = parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
+    if not host:
+        raise ValueError("the URL has no host: %r" % netloc)
+    proxy_url = proxies.get(scheme)
+    if not proxy_url or proxy_bypass(host, proxies):
+        return host, port, None, {}
+    proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
+    headers = {}
+    if proxy.username is not None:
+        import base64
+        userpass = "%s:%s" % (unquote(proxy.username), unquote(proxy.password or ""))
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
+    return host, port, (proxy.hostname, proxy.port or 80), headers
 
 
 def make_ssl_context(verify=True, cafile=None):
@@ -144,7 +165,8 @@ class HTTPTransport:
         self._clock = clock
         self._idle = {}  # pool key -> list of (connection, reusable_until)
         self._lock = threading.Lock()
-        self._routes = {}  # (scheme, netloc) -> (pool key, target prefix or "")
+        self._routes = {}  # (scheme, netloc) -> (pool key, whether the target is an absolute URL)
+        self._proxy_headers = {}  # pool key -> headers for its proxy
 
     def __repr__(self):
         return "<HTTPTransport connect_timeout=%s read_timeout=%s>" % (self.connect_timeout, self.read_timeout)
@@ -154,31 +176,16 @@ class HTTPTransport:
         """Pool key ``(scheme, host, port, proxy)`` and whether the target must be absolute."""
         route = self._routes.get((scheme, netloc))
         if route is None:
-            if scheme not in _DEFAULT_PORTS:
-                raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
-            parts = urlsplit("//" + netloc)
-            host, port = parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
-            if not host:
-                raise ValueError("the URL has no host: %r" % netloc)
-            proxy = self.proxies.get(scheme)
-            if proxy and self._proxy_bypass(host, self.proxies):
-                proxy = None
-            route = ((scheme, host, port, proxy), scheme == "http" and bool(proxy))
+            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
+            self._proxy_headers[(scheme, host, port, proxy)] = proxy_headers
+            route = ((scheme, host, port, proxy), scheme == "http" and proxy is not None)
             self._routes[(scheme, netloc)] = route
         return route
 
     def _new_connection(self, key):
         scheme, host, port, proxy = key
-        proxy_headers = {}
-        if proxy:
-            parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-            if parts.username is not None:
-                import base64
-                userpass = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-                proxy_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
-            connect_host, connect_port = parts.hostname, parts.port or 80
-        else:
-            connect_host, connect_port = host, port
+        proxy_headers = self._proxy_headers[key]
+        connect_host, connect_port = proxy if proxy else (host, port)
         if scheme == "https":
             if self.ssl_context is None:
                 self.ssl_context = make_ssl_context()

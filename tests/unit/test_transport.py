@@ -145,7 +145,7 @@ def test_proxy_from_environment_and_no_proxy(monkeypatch):
         assert proxy.requests[0].headers["host"] == "directus.example:8055"
         transport = HTTPTransport()
         assert transport._route("http", "bypassed.example")[0][3] is None
-        assert transport._route("http", "other.example")[0][3] == proxy.url
+        assert transport._route("http", "other.example")[0][3] == ("127.0.0.1", proxy.port)
 
 
 def test_tls_is_verified_by_default():
