@@ -1,0 +1,281 @@
+"""multipart/form-data request bodies, streamed, without any I/O of their own.
+
+``MultipartEncoder`` lays out form fields and file parts in the order given and hands the body
+out chunk by chunk: the framing (boundaries, part headers) it makes itself; the content of a file
+part comes from a *content source* and is passed through, never gathered in memory. Reading a file
+is the source's business (``files.py`` has sources for paths and file objects), so this module
+does no I/O and is tested with plain bytes.
+
+A content source has three members:
+
+    size         the number of bytes it yields, or None when unknown (a generator, a pipe)
+    replayable   whether ``chunks()`` may be called again to start over (a path, a seekable file,
+                 bytes), or only once (a generator, a pipe)
+    chunks()     an iterator of the content as bytes-like chunks, from the start
+
+When every part's size is known the encoder knows the body's ``length`` (sent as Content-Length);
+otherwise ``length`` is None and the transport sends the body with chunked encoding.
+
+A body that went out may have to go out again (a retry after a connection failure): ``rewind()``
+says whether it can and makes the next iteration start over. It does no I/O itself; a source seeks
+or reopens when it is iterated again. A body whose one-shot source was already (partly) read
+cannot be rewound, and the session policy then gives up instead of sending half a file.
+
+Directus reads a file's form fields (title, folder, storage, ...) before the file part and starts
+afresh after each file, so put each file's fields right before it (``files.py`` does).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Callable, Iterable, Iterator, Optional, Protocol, Union
+
+    class ContentSource(Protocol):
+        size: Optional[int]
+        replayable: bool
+
+        def chunks(self) -> Iterator[Union[bytes, bytearray, memoryview]]: ...
+
+__all__ = ["MultipartEncoder", "Field", "FilePart", "BytesContent", "IterableContent", "quote_parameter",
+           "make_boundary"]
+
+CRLF = b"\r\n"
+_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
+
+
+def make_boundary() -> str:
+    """A random boundary: 128 bits make a collision with the content out of the question."""
+    return "pydirectus-" + os.urandom(16).hex()
+
+
+def quote_parameter(what: str, value: str) -> str:
+    """``value`` as a quoted-string for a Content-Disposition parameter (``name``, ``filename``).
+
+    Backslash and double quote are escaped with a backslash (busboy, Directus's parser, reads
+    that); other characters, non-ASCII included, go as UTF-8, the way browsers send them. CR, LF
+    and NUL cannot be represented and raise ValueError.
+    """
+    if not isinstance(value, str):
+        raise TypeError("%s must be a string, got %s" % (what, type(value).__name__))
+    if not value:
+        raise ValueError("%s must not be empty" % what)
+    if any(character in value for character in _FORBIDDEN_IN_HEADERS):
+        raise ValueError("%s must not contain CR, LF or NUL: %r" % (what, value))
+    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _check_content_type(content_type):
+    if not isinstance(content_type, str) or not content_type.strip():
+        raise TypeError("content_type must be a non-empty string, got %r" % (content_type,))
+    if any(character in content_type for character in _FORBIDDEN_IN_HEADERS):
+        raise ValueError("content_type must not contain CR, LF or NUL: %r" % (content_type,))
+    try:
+        content_type.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("content_type must be ASCII: %r" % (content_type,)) from None
+
+
+class BytesContent:
+    """A content source over bytes (or any bytes-like object), handed out in slices, not copied."""
+
+    replayable = True
+
+    def __init__(self, data: Union[bytes, bytearray, memoryview], chunk_size: int = 1024 * 1024) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data must be bytes-like, got %s" % type(data).__name__)
+        self._view = memoryview(data).cast("B")
+        self.size = self._view.nbytes
+        self._chunk_size = chunk_size
+
+    def chunks(self) -> Iterator[memoryview]:
+        view, step = self._view, self._chunk_size
+        for start in range(0, len(view), step):
+            yield view[start:start + step]
+
+
+class IterableContent:
+    """A content source over an iterable of bytes chunks.
+
+    A list or tuple can be read again and its size is known; any other iterable (a generator) is
+    read once and its size is unknown unless given. A chunk that is not bytes-like raises TypeError.
+    """
+
+    def __init__(self, iterable: Iterable[bytes], size: Optional[int] = None) -> None:
+        if isinstance(iterable, (str, bytes, bytearray, memoryview, dict)) or not hasattr(iterable, "__iter__"):
+            raise TypeError("expected an iterable of bytes chunks, got %s" % type(iterable).__name__)
+        self._iterable = iterable
+        self.replayable = isinstance(iterable, (list, tuple))
+        if self.replayable:
+            for index, chunk in enumerate(iterable):
+                _check_chunk(chunk, index)
+            if size is None:
+                size = sum(memoryview(chunk).nbytes for chunk in iterable)
+        self.size = size
+
+    def chunks(self) -> Iterator[bytes]:
+        for index, chunk in enumerate(self._iterable):
+            _check_chunk(chunk, index)
+            yield chunk
+
+
+def _check_chunk(chunk, index):
+    if not isinstance(chunk, (bytes, bytearray, memoryview)):
+        raise TypeError("chunk %d of the content is %s, not bytes" % (index, type(chunk).__name__))
+
+
+class Field:
+    """A form field: ``name`` and a string value (sent as UTF-8) or bytes."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: Union[str, bytes]) -> None:
+        quote_parameter("a field name", name)
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        elif not isinstance(value, (bytes, bytearray)):
+            raise TypeError("the value of field %r must be a string or bytes, got %s"
+                            % (name, type(value).__name__))
+        self.name = name
+        self.value = bytes(value)
+
+    def header(self, boundary: bytes) -> bytes:
+        return (b"--" + boundary + CRLF
+                + ("Content-Disposition: form-data; name=%s" % quote_parameter("a field name", self.name)).encode()
+                + CRLF + CRLF)
+
+    def __repr__(self):
+        return "Field(%r, %d bytes)" % (self.name, len(self.value))
+
+
+class FilePart:
+    """A file part: field ``name``, ``filename``, ``content_type`` and a content ``source``."""
+
+    __slots__ = ("name", "filename", "content_type", "source")
+
+    def __init__(self, name: str, filename: str, content_type: str, source: ContentSource) -> None:
+        quote_parameter("a field name", name)
+        quote_parameter("filename", filename)
+        _check_content_type(content_type)
+        for member in ("size", "replayable", "chunks"):
+            if not hasattr(source, member):
+                raise TypeError("a content source needs size, replayable and chunks(); %r has no %s"
+                                % (source, member))
+        size = source.size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise ValueError("the size of a content source must be a whole number of bytes, got %r" % (size,))
+        self.name = name
+        self.filename = filename
+        self.content_type = content_type
+        self.source = source
+
+    def header(self, boundary: bytes) -> bytes:
+        disposition = "Content-Disposition: form-data; name=%s; filename=%s" % (
+            quote_parameter("a field name", self.name), quote_parameter("filename", self.filename))
+        return (b"--" + boundary + CRLF + disposition.encode("utf-8") + CRLF
+                + b"Content-Type: " + self.content_type.encode("ascii") + CRLF + CRLF)
+
+    def __repr__(self):
+        return "FilePart(%r, %r, %r)" % (self.name, self.filename, self.content_type)
+
+
+class MultipartEncoder:
+    """A multipart/form-data body over ``parts`` (Fields and FileParts, sent in this order).
+
+    Iterate it to get the body chunk by chunk (the transport does). ``content_type`` is the value of
+    the Content-Type header, ``length`` the body's size in bytes or None when a source's size is
+    unknown. ``progress(done, total)``, if given, is called as file content goes out: bytes of file
+    content handed on so far and their total (None when unknown); after a rewind it counts again
+    from zero. A source that yields more or fewer bytes than its stated size raises ValueError,
+    since the Content-Length already sent would be a lie.
+    """
+
+    def __init__(self, parts: Iterable[Union[Field, FilePart]], boundary: Optional[str] = None,
+                 progress: Optional[Callable[[int, Optional[int]], object]] = None) -> None:
+        parts = list(parts)
+        for part in parts:
+            if not isinstance(part, (Field, FilePart)):
+                raise TypeError("parts must be Field or FilePart objects, got %r" % (part,))
+        if boundary is None:
+            boundary = make_boundary()
+        if not isinstance(boundary, str) or not 1 <= len(boundary) <= 70 or not all(
+                character.isalnum() or character in "'()+_,-./:=?" for character in boundary):
+            raise ValueError("a boundary is 1 to 70 letters, digits or '()+_,-./:=?, got %r" % (boundary,))
+        if progress is not None and not callable(progress):
+            raise TypeError("progress must be a callable taking (done, total), got %r" % (progress,))
+        self.boundary = boundary
+        self.parts = parts
+        self.progress = progress
+        self.content_type = "multipart/form-data; boundary=" + boundary
+        self._boundary = boundary.encode("ascii")
+        self._closing = b"--" + self._boundary + b"--" + CRLF
+        self.content_length = 0  # type: Optional[int]  # of the files' content only
+        for part in parts:
+            if isinstance(part, FilePart):
+                size = part.source.size
+                if size is None or self.content_length is None:
+                    self.content_length = None
+                else:
+                    self.content_length += size
+        self.length = None  # type: Optional[int]
+        if self.content_length is not None:
+            framing = sum(len(part.header(self._boundary)) + len(CRLF) for part in parts)
+            values = sum(len(part.value) for part in parts if isinstance(part, Field))
+            self.length = framing + values + self.content_length + len(self._closing)
+        self._started = False
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the whole body can be sent again from the start."""
+        return all(part.source.replayable for part in self.parts if isinstance(part, FilePart))
+
+    def rewind(self) -> bool:
+        """Make the next iteration start from the beginning; False if it cannot (see the module doc)."""
+        if not self._started:
+            return True
+        if not self.replayable:
+            return False
+        self._started = False
+        return True
+
+    def __iter__(self) -> Iterator[Union[bytes, memoryview]]:
+        if self._started:
+            raise RuntimeError("this multipart body was already sent: rewind() it before sending it again")
+        self._started = True
+        return self._chunks()
+
+    def _chunks(self):
+        boundary = self._boundary
+        progress = self.progress
+        total = self.content_length
+        done = 0
+        for part in self.parts:
+            if isinstance(part, Field):
+                yield part.header(boundary) + part.value + CRLF
+                continue
+            yield part.header(boundary)
+            expected = part.source.size
+            sent = 0
+            for chunk in part.source.chunks():
+                length = memoryview(chunk).nbytes
+                if not length:
+                    continue
+                if expected is not None and sent + length > expected:
+                    raise ValueError("the content of %r is longer than its size of %d bytes (did the file grow "
+                                     "while it was being sent?)" % (part.filename, expected))
+                yield chunk
+                sent += length
+                done += length
+                if progress is not None:
+                    progress(done, total)
+            if expected is not None and sent != expected:
+                raise ValueError("the content of %r ended after %d of its %d bytes (did the file shrink "
+                                 "while it was being sent?)" % (part.filename, sent, expected))
+            yield CRLF
+        yield self._closing
+
+    def __repr__(self):
+        return "<MultipartEncoder %d parts, %s>" % (
+            len(self.parts), "%d bytes" % self.length if self.length is not None else "length unknown")

@@ -1,0 +1,239 @@
+"""Upload and download 1 GiB with pydirectus and with curl against the same Directus: memory and speed.
+
+    python3 tests/benchmarks/files_1gib.py [--size-mib 1024] [--rounds 3] [--url URL --token TOKEN]
+
+Starts a throwaway Directus (pydirectus.testing) that accepts large uploads, unless --url is given.
+Each transfer by pydirectus runs in a child process that has imported everything and made its
+client before it measures, so the baseline is clean; the peak is VmHWM from /proc/self/status
+(reset through /proc/self/clear_refs just before the transfer when the kernel allows it). curl
+runs the same transfers on the same server, interleaved with ours, and dirty pages are flushed
+before each transfer so that none pays for the one before. Goals: the client's peak RSS
+stays under 64 MiB above its baseline, and its throughput is at least 80% of curl's.
+Linux only (it reads /proc). Not part of the test suite.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIB = 1024 * 1024
+RSS_GOAL_MIB = 64
+THROUGHPUT_GOAL = 0.8
+
+
+# --------------------------------------------------------------------------- the child: one transfer
+
+def status_kib(field):
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError("no %s in /proc/self/status" % field)
+
+
+def child(argv):
+    """``child upload URL TOKEN PATH`` or ``child download URL TOKEN ID DEST``: prints one JSON line."""
+    sys.path.insert(0, ROOT)
+    from pydirectus import DirectusClient  # noqa: E402  everything the transfer needs, imported first
+    import pydirectus.transport  # noqa: F401
+    import mimetypes
+    mimetypes.init()
+    action, url, token = argv[:3]
+    client = DirectusClient(hostname=url, static_token=token, proxies={}, read_timeout=600)
+    client.server_ping()  # connected, and http.client and friends loaded
+    try:  # "5" resets the peak RSS (VmHWM) to the current RSS: a clean baseline
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    baseline = status_kib("VmRSS")
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    if action == "upload":
+        record = client.upload_file(argv[3])
+        result = {"id": record.id, "bytes": record.filesize}
+    else:
+        client.download_file(argv[3], argv[4], overwrite=True)
+        result = {"bytes": os.path.getsize(argv[4])}
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    peak = status_kib("VmHWM")
+    result.update(seconds=elapsed, baseline_kib=baseline, peak_kib=peak, hwm_reset=reset,
+                  user_seconds=after.ru_utime - before.ru_utime, system_seconds=after.ru_stime - before.ru_stime)
+    print(json.dumps(result))
+
+
+def run_child(*args):
+    output = subprocess.run([sys.executable, os.path.abspath(__file__), "child"] + list(args),
+                            stdout=subprocess.PIPE, check=True, universal_newlines=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- curl
+
+def curl(args):
+    started = time.perf_counter()
+    output = subprocess.run(["curl", "--silent", "--show-error", "--fail", "--noproxy", "*"] + args,
+                            stdout=subprocess.PIPE, check=True).stdout
+    return time.perf_counter() - started, output
+
+
+def curl_upload(url, token, path):
+    seconds, output = curl(["-H", "Authorization: Bearer " + token, "-F", "file=@" + path,
+                            url + "/files?fields=id,filesize"])
+    data = json.loads(output)["data"]
+    return seconds, data["id"], data["filesize"]
+
+
+def curl_download(url, token, file_id, dest):
+    seconds, _ = curl(["-H", "Authorization: Bearer " + token, "-o", dest, url + "/assets/" + file_id])
+    return seconds
+
+
+# --------------------------------------------------------------------------- the parent
+
+def make_source(path, size):
+    """``size`` bytes of incompressible data, written in 1 MiB blocks; its sha256."""
+    digest = hashlib.sha256()
+    block = os.urandom(MIB)
+    with open(path, "wb") as handle:
+        remaining = size
+        while remaining:
+            piece = block[:min(MIB, remaining)]
+            handle.write(piece)
+            digest.update(piece)
+            remaining -= len(piece)
+    return digest.hexdigest()
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(4 * MIB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def settle():
+    """Flush dirty pages first, so that no transfer pays for the writeback of the one before."""
+    os.sync()
+    time.sleep(0.5)
+
+
+def delete_file(url, token, file_id):
+    curl(["-X", "DELETE", "-H", "Authorization: Bearer " + token, url + "/files/" + file_id])
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3, help="transfers of each kind per tool")
+    parser.add_argument("--url", help="an existing Directus instead of a throwaway one")
+    parser.add_argument("--token", help="an admin token for --url")
+    parser.add_argument("--workdir", help="where the source and downloaded files go (default: a temp folder)")
+    options = parser.parse_args(argv)
+    if shutil.which("curl") is None:
+        raise SystemExit("curl is not on PATH")
+    size = options.size_mib * MIB
+    server = None
+    if options.url:
+        url, token = options.url.rstrip("/"), options.token
+    else:
+        sys.path.insert(0, ROOT)
+        from pydirectus.testing import DirectusServer
+        server = DirectusServer({"FILES_MAX_UPLOAD_SIZE": "%dmb" % (options.size_mib * 2 + 16),
+                                 "MAX_PAYLOAD_SIZE": "10mb"}).start()
+        url, token = server.url, server.token
+    workdir = tempfile.mkdtemp(prefix="pydirectus-bench-", dir=options.workdir)
+    try:
+        source = os.path.join(workdir, "source.bin")
+        print("writing a %d MiB source file ..." % options.size_mib, flush=True)
+        expected = make_source(source, size)
+        results = {"pydirectus upload": [], "curl upload": [], "pydirectus download": [], "curl download": []}
+        memory = {"upload": [], "download": []}
+        downloads_checked = False
+        for round_number in range(options.rounds):
+            # curl first, then ours; the other way round the next round
+            order = ("curl", "pydirectus") if round_number % 2 == 0 else ("pydirectus", "curl")
+            ids = {}
+            for tool in order:
+                settle()
+                if tool == "curl":
+                    seconds, file_id, filesize = curl_upload(url, token, source)
+                else:
+                    measured = run_child("upload", url, token, source)
+                    seconds, file_id, filesize = measured["seconds"], measured["id"], measured["bytes"]
+                    memory["upload"].append(measured)
+                assert filesize == size, (tool, filesize)
+                results["%s upload" % tool].append(seconds)
+                ids[tool] = file_id
+            for tool in order:
+                dest = os.path.join(workdir, "%s.bin" % tool)
+                settle()
+                if tool == "curl":
+                    seconds = curl_download(url, token, ids["pydirectus"], dest)
+                else:
+                    measured = run_child("download", url, token, ids["curl"], dest)
+                    seconds = measured["seconds"]
+                    memory["download"].append(measured)
+                assert os.path.getsize(dest) == size, (tool, os.path.getsize(dest))
+                if tool == "pydirectus" and not downloads_checked:
+                    assert sha256_of(dest) == expected, "the downloaded file differs from the source"
+                    downloads_checked = True
+                os.unlink(dest)
+                results["%s download" % tool].append(seconds)
+            for file_id in ids.values():
+                delete_file(url, token, file_id)
+            print("round %d of %d done" % (round_number + 1, options.rounds), flush=True)
+        report(options.size_mib, results, memory)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if server is not None:
+            server.stop()
+
+
+def report(size_mib, results, memory):
+    print()
+    rounds = len(results["curl upload"])
+    print("%d MiB, %d rounds; throughput in MiB/s, best (median)" % (size_mib, rounds))
+    print("%-22s %16s %16s %16s" % ("", "seconds", "MiB/s", "vs curl"))
+    ok = True
+    for direction in ("upload", "download"):
+        ours, theirs = results["pydirectus " + direction], results["curl " + direction]
+        ratio, median_ratio = min(theirs) / min(ours), statistics.median(theirs) / statistics.median(ours)
+        ok = ok and ratio >= THROUGHPUT_GOAL
+        for name, times in (("curl", theirs), ("pydirectus", ours)):
+            print("%-22s %7.2f (%6.2f) %7.1f (%6.1f) %16s" % (
+                name + " " + direction, min(times), statistics.median(times), size_mib / min(times),
+                size_mib / statistics.median(times),
+                "" if name == "curl" else "%6.0f%% (%5.0f%%)" % (ratio * 100, median_ratio * 100)))
+    print()
+    print("pydirectus client process, RSS in MiB:")
+    for direction in ("upload", "download"):
+        for measured in memory[direction]:
+            above = (measured["peak_kib"] - measured["baseline_kib"]) / 1024.0
+            ok = ok and above < RSS_GOAL_MIB
+            print("  %-9s baseline %6.1f  peak %6.1f  above baseline %5.1f  (%.2f s, cpu %.2f user %.2f system%s)"
+                  % (direction, measured["baseline_kib"] / 1024.0, measured["peak_kib"] / 1024.0, above,
+                     measured["seconds"], measured["user_seconds"], measured["system_seconds"],
+                     "" if measured["hwm_reset"] else ", peak not reset"))
+    print()
+    print("goals (RSS < %d MiB above baseline, throughput >= %d%% of curl): %s"
+          % (RSS_GOAL_MIB, THROUGHPUT_GOAL * 100, "met" if ok else "NOT met"))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["child"]:
+        child(sys.argv[2:])
+    else:
+        main(sys.argv[1:])
