@@ -848,3 +848,33 @@ def _resumed(response, url, done, total, identity):
     if total is not None and length is not None and length != total:
         raise changed
     return done, total if total is not None else length
+
+
+def multipart_body(data):
+    """The multipart body of an operation whose payload is ``multipart`` (``import_items``, ...).
+
+    ``data`` maps form names to values: a string, number, boolean, list or dict is a field; bytes,
+    a binary file object, a path given as ``pathlib.Path`` (a plain string is a field value), or a
+    ``(filename, content)`` or ``(filename, content, content_type)`` tuple is a file part.
+    """
+    if not isinstance(data, dict) or not data:
+        raise TypeError("a multipart payload is a non-empty dict of form fields and files, got %r" % (data,))
+    parts = []
+    try:
+        for name, value in data.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError("form names must be non-empty strings, got %r" % (name,))
+            filename = content_type = None
+            if isinstance(value, tuple) and 2 <= len(value) <= 3:
+                filename, value, content_type = (tuple(value) + (None,))[:3]
+            elif not (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")):
+                parts.append(Field(name, _field_value(name, value)))
+                continue
+            source, own_name = _open_source(value)
+            filename = filename or own_name or name
+            parts.append(FilePart(name, filename, content_type or _guess_type(filename) or
+                                  "application/octet-stream", source))
+        return MultipartEncoder(parts)
+    except BaseException:
+        _close_sources(parts)
+        raise

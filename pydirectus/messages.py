@@ -182,7 +182,14 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
             body = encode_json({"query": query_object(query_values, operation.query_params)})
             return Request("SEARCH", base_url + path, headers, body, operation.auth)
     body = None
-    if operation.payload != "none":
+    if operation.payload == "multipart":
+        from .files import multipart_body  # uploads are rare: keep their modules off the common path
+        body = multipart_body(data)
+        headers = dict(headers)
+        headers["Content-Type"] = body.content_type
+        if body.length is not None:
+            headers["Content-Length"] = str(body.length)
+    elif operation.payload != "none" and (data is not None or operation.payload_required):
         _check_payload(operation, data)
         body = encode_json(data)
         headers = dict(headers)

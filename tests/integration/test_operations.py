@@ -142,3 +142,29 @@ def test_raw_request(client, collection):
     assert client.request("GET", "/server/ping") == b"pong"
     created = client.request("POST", "/items/" + collection, json={"title": "posted"})
     assert created["title"] == "posted"
+
+
+def test_multipart_operations_take_fields_and_files(client, collection, tmp_path):
+    # import_items: POST /utils/import/{collection}, a multipart body with a CSV file part
+    csv = b"title,views\nfrom csv,7\nanother,8\n"
+    client.import_items(collection, {"file": ("articles.csv", csv, "text/csv")})
+    rows = client.read_items(collection, fields=["title", "views"], sort="title")
+    assert [(row.title, row.views) for row in rows] == [("another", 8), ("from csv", 7)]
+    path = tmp_path / "more.json"
+    path.write_text('[{"title": "from json", "views": 9}]')
+    import pathlib
+    client.import_items(collection, {"file": pathlib.Path(str(path))})
+    assert client.count_items(collection, filter={"title": {"_eq": "from json"}}) == 1
+    with pytest.raises(TypeError, match="non-empty dict"):
+        client.import_items(collection, {})
+
+
+def test_an_optional_payload_can_be_left_out(client):
+    flow = client.create_flow({"name": "noop " + uuid.uuid4().hex[:6], "trigger": "webhook", "status": "active",
+                               "options": {"method": "POST", "async": False, "return": "$last"}})
+    try:
+        trigger = client.trigger_flow(flow.id)  # a flow without operations returns its $trigger
+        assert trigger["method"] == "POST" and trigger["body"] == {}
+        assert trigger["headers"]["content-length"] == "0"  # no body at all was sent
+    finally:
+        client.delete_flow(flow.id)

@@ -201,3 +201,18 @@ def test_the_module_does_no_io():
     source = open(module.__file__, encoding="utf-8").read()
     for forbidden in ("open(", "import socket", "import io", "import mimetypes", ".read(", ".seek("):
         assert forbidden not in source, forbidden
+
+
+def test_multipart_payloads_of_spec_operations_build_fields_and_files(tmp_path):
+    import pathlib
+    from pydirectus.files import multipart_body
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"x,y\n1,2\n")
+    body = multipart_body({"note": "hi", "count": 3, "meta": {"a": 1}, "file": pathlib.Path(str(path)),
+                           "raw": ("raw.bin", b"\x00\x01", "application/x-thing")})
+    data = b"".join(bytes(chunk) for chunk in body)
+    assert body.length == len(data)
+    assert b'name="note"\r\n\r\nhi\r\n' in data and b'name="count"\r\n\r\n3\r\n' in data
+    assert b'name="meta"\r\n\r\n{"a":1}\r\n' in data
+    assert b'filename="a.csv"\r\nContent-Type: text/csv\r\n\r\nx,y\n1,2\n' in data
+    assert b'filename="raw.bin"\r\nContent-Type: application/x-thing\r\n\r\n\x00\x01' in data
