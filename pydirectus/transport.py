@@ -99,6 +99,10 @@ class _ResponseStream:
             return b""
         try:
             chunk = self._response.read(amount)
+            missing = self._response.length  # what Content-Length still promises (None when chunked)
+            if not chunk and amount != 0 and missing:
+                # http.client's read(n) returns b"" when the peer closes early: that is a cut body
+                raise http.client.IncompleteRead(b"", missing)
         except (http.client.IncompleteRead, OSError, http.client.HTTPException) as exc:
             self._abort()
             raise _after_sent_error(exc, self._method, self._url) from None

@@ -188,3 +188,15 @@ def test_debug_logs_never_show_credentials(caplog):
     texts.extend(record.getMessage() for record in caplog.records)
     assert len(caplog.records) >= 3
     assert not [text for text in texts if "SECRET" in text]
+
+
+def test_a_streamed_body_shorter_than_its_content_length_raises():
+    def handler(seen):
+        return lambda conn: conn.sendall(reply(200, b"x" * 100, length=1000, content_type="application/octet-stream"))
+    with FakeServer(handler) as server, client_for(server, retries=0) as client:
+        stream = client.stream_asset("some-id")
+        received = b""
+        with pytest.raises(pydirectus.TransportError, match="cut short"):
+            for chunk in stream:
+                received += chunk
+        assert received == b"x" * 100
