@@ -614,6 +614,8 @@ def static_client(url):
 
 def handshake(peer):
     auth = peer.recv_json()
+    if auth is None:  # the client closed before authenticating (a test ending while it reconnects)
+        return
     assert auth["type"] == "auth" and auth["access_token"] == "static-token"
     peer.send_json({"type": "auth", "status": "ok", "uid": auth["uid"]})
 
