@@ -160,19 +160,24 @@ def bind_arguments(operation, layout, args, kwargs):
     return path_values, data, query_values, model
 
 
-_layouts = {}
+_layouts = {}  # Operation -> _Layout
+
+
+def _layout_of(operation):
+    """The operation's layout, made once whichever client or helper asks first."""
+    layout = _layouts.get(operation)
+    if layout is None:
+        layout = _layouts[operation] = _Layout(operation)
+    return layout
 
 
 def bind(operation, args, kwargs):
     """``bind_arguments`` for hand-written helpers that call an operation with a caller's arguments."""
-    layout = _layouts.get(operation.name)
-    if layout is None:
-        layout = _layouts[operation.name] = _Layout(operation)
-    return bind_arguments(operation, layout, args, kwargs)
+    return bind_arguments(operation, _layout_of(operation), args, kwargs)
 
 
 def _make_method(operation, owner, asynchronous=False):
-    layout = _Layout(operation)
+    layout = _layout_of(operation)
 
     if asynchronous:
         async def method(self, *args, **kwargs):

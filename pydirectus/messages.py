@@ -138,18 +138,9 @@ def quote_path_value(name, value):
     return _query.quote(text, safe="")
 
 
-def _json_default(value):
-    to_dict = getattr(value, "to_dict", None)
-    if to_dict is not None:
-        return to_dict()
-    if hasattr(value, "isoformat"):  # date, datetime, time
-        return value.isoformat()
-    raise TypeError("%s is not JSON serializable" % type(value).__name__)
-
-
 def encode_json(value):
     """Compact UTF-8 JSON; Items become their dicts, dates their ISO form."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_query.json_default).encode("utf-8")
 
 
 def _check_payload(operation, data):

@@ -48,7 +48,7 @@ def _encode_value(name, kind, value):
         if isinstance(value, (str, bytes)):
             return value.decode() if isinstance(value, bytes) else value
         try:
-            return json.dumps(value, separators=(",", ":"), default=_json_default)
+            return json.dumps(value, separators=(",", ":"), default=json_default)
         except TypeError as exc:
             raise TypeError("query parameter %r: %s" % (name, exc)) from None
     if kind == "csv":
@@ -78,11 +78,14 @@ def _encode_value(name, kind, value):
     raise ValueError("unknown query parameter type %r" % kind)
 
 
-def _json_default(value):
+def json_default(value):
+    """How JSON bodies and query values encode what json cannot: Items as their dicts, dates in ISO."""
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None:
         return to_dict()
-    raise TypeError("%r is not JSON serializable" % (value,))
+    if hasattr(value, "isoformat"):  # date, datetime, time
+        return value.isoformat()
+    raise TypeError("%s is not JSON serializable" % type(value).__name__)
 
 
 def encode_query(values, params):

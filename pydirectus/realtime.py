@@ -275,6 +275,17 @@ class _Core:
         self._counters[prefix] += 1
         return "%s%d" % (prefix, self._counters[prefix])
 
+    def _decoded(self, now, text):
+        """The JSON object a message holds, or None (a message that is not JSON is recorded)."""
+        self.last_received = now
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.errors.append(TransportError("the server sent a message that is not JSON: %r" % text[:100],
+                                              url=self.where))
+            return None
+        return message if isinstance(message, dict) else None
+
     def _send(self, message):
         self._outgoing.append(json.dumps(message, separators=(",", ":")))
 
@@ -549,14 +560,8 @@ class _DirectusCore(_Core):
             self._send({"type": "unsubscribe", "uid": uid})
 
     def message_received(self, now, text):
-        self.last_received = now
-        try:
-            message = json.loads(text)
-        except ValueError:
-            self.errors.append(TransportError("the server sent a message that is not JSON: %r" % text[:100],
-                                              url=self.where))
-            return
-        if not isinstance(message, dict):
+        message = self._decoded(now, text)
+        if message is None:
             return
         kind = message.get("type")
         uid = message.get("uid")
@@ -704,14 +709,8 @@ class _GraphQLCore(_Core):
             self._send({"id": uid, "type": "complete"})
 
     def message_received(self, now, text):
-        self.last_received = now
-        try:
-            message = json.loads(text)
-        except ValueError:
-            self.errors.append(TransportError("the server sent a message that is not JSON: %r" % text[:100],
-                                              url=self.where))
-            return
-        if not isinstance(message, dict):
+        message = self._decoded(now, text)
+        if message is None:
             return
         kind = message.get("type")
         if kind == "connection_ack":

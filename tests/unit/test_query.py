@@ -110,3 +110,9 @@ def test_free_query_parameters_go_as_they_are():
     url = url_for("trigger_flow_get", "4f1e6c1c-0000-4000-8000-000000000000", params={"n": 3, "tags": ["a"],
                                                                                        "dry": True})
     assert query_of(url) == {"n": "3", "tags": '["a"]', "dry": "true"}
+
+
+def test_dates_in_filters_are_sent_in_iso_form():
+    import datetime
+    url = url_for("read_items", "a", filter={"date_created": {"_gte": datetime.date(2026, 11, 30)}})
+    assert query_of(url)["filter"] == '{"date_created":{"_gte":"2026-11-30"}}'
