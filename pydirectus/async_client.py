@@ -18,11 +18,12 @@ from .bulk import call_flow
 from .client import DirectusClient
 from .interpreter import install_operations
 from .messages import decode_raw
+from .paging import AsyncPagingMixin
 
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase):
+class AsyncDirectusClient(ClientBase, AsyncPagingMixin):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 
     The arguments are ``DirectusClient``'s (see its docstring), plus ``max_connections``: how

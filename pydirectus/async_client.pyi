@@ -8,6 +8,7 @@ from .bulk import BatchLimits
 from .models import File, Item, ItemList
 from .retry import RetryPolicy
 from .spec import Operation
+from .paging import AsyncPagingMixin
 
 __all__ = ["AsyncDirectusClient"]
 
@@ -15,7 +16,7 @@ _M = TypeVar("_M", bound=Item)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
-class AsyncDirectusClient:
+class AsyncDirectusClient(AsyncPagingMixin):
     url: str
     logger: logging.Logger
     transport: Any

@@ -6,6 +6,11 @@ items are inserted or deleted meanwhile. Any other sort pages by offset. It neve
 ``limit=-1`` (Directus clamps it silently to QUERY_LIMIT_MAX), and a page size above the server's
 QUERY_LIMIT_MAX is lowered to it from the server's refusal. System collections (``directus_users``,
 ``directus_files``, ``directus_activity``, ...) go through their own endpoints.
+
+The paging itself is written once, free of I/O, as generators ("paging flows") that yield a
+``Call`` of an operation and receive its result (or have its error thrown in), and yield an
+``Emit`` of what the caller gets. ``PagingMixin`` runs them with the sync client's calls,
+``AsyncPagingMixin`` with the async client's awaited calls.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from .errors import InvalidQueryError
 from .interpreter import bind
 from .query import flatten_fields
 
-__all__ = ["PagingMixin"]
+__all__ = ["PagingMixin", "AsyncPagingMixin"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Type, Union
+    from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
     from .models import Item
 
@@ -28,6 +33,28 @@ _LIMIT_MAX = re.compile(r'"limit" must be less than or equal to (\d+)')
 _AGGREGATES = (("count", "count"), ("count_distinct", "countDistinct"), ("count_all", "countAll"),
                ("sum", "sum"), ("sum_distinct", "sumDistinct"), ("avg", "avg"),
                ("avg_distinct", "avgDistinct"), ("min", "min"), ("max", "max"))
+_GROUP_PAGE_SIZE = 100
+
+
+class Call:
+    """A paging flow's request to call ``operation``; the flow receives the result."""
+
+    __slots__ = ("operation", "path_values", "query_values", "model")
+
+    def __init__(self, operation, path_values, query_values, model=None):
+        self.operation = operation
+        self.path_values = path_values
+        self.query_values = query_values
+        self.model = model
+
+
+class Emit:
+    """What a paging flow hands to its caller: items, or aggregate rows."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = values
 
 
 def _number(value):
@@ -53,8 +80,124 @@ def _sort_fields(sort):
     return list(sort)
 
 
-class PagingMixin:
-    """iter_items, count_items and aggregate for DirectusClient."""
+def _learnt_page_size(error, size):
+    """The server's QUERY_LIMIT_MAX when ``error`` refuses a page of ``size`` for being above it."""
+    found = _LIMIT_MAX.search(error.message or "")
+    return int(found.group(1)) if found and int(found.group(1)) < size else None
+
+
+def _page_size(page_size):
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ValueError("page_size must be a positive integer, got %r" % (page_size,))
+    return page_size
+
+
+class _Iteration:
+    """What ``iter_items`` was asked, checked before anything is sent."""
+
+    def __init__(self, client, collection, query, page_size, arguments):
+        self.page_size = _page_size(page_size)
+        self.collection = collection
+        self.operation, path_args = client._list_operation(collection)
+        self.path_values, _, query_values, self.model = bind(self.operation, path_args,
+                                                             dict(arguments, query=query))
+        for refused in ("aggregate", "groupBy", "page"):
+            if query_values.get(refused) is not None:
+                raise TypeError("iter_items() does not take %r: use aggregate() or read_items()" % refused)
+        limit = query_values.pop("limit", None)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError("limit must be a whole number of items to yield at most, got %r" % (limit,))
+        self.limit = limit
+        self.offset = query_values.pop("offset", None) or 0
+        self.query_values = query_values
+
+
+def _primary_key_flow(client, collection):
+    """The primary key's name, and whether it can be paged by keyset (an integer: Directus offers
+    no _gt on uuid fields). Learnt once per client and collection."""
+    cache = client.__dict__.setdefault("_primary_keys", {})
+    if collection not in cache:
+        operation = client.operations["read_fields_by_collection"]
+        fields = yield Call(operation, bind(operation, (collection,), {})[0], {})
+        keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
+        key = keys[0] if keys else {"field": "id", "type": None}
+        cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
+    return cache[collection]
+
+
+def _items_flow(client, plan):
+    """Emit every item of ``plan``, a page at a time."""
+    key, orderable = yield from _primary_key_flow(client, plan.collection)
+    query_values = plan.query_values
+    sort = _sort_fields(query_values.get("sort"))
+    keyset = orderable and plan.offset == 0 and sort in ([], [key], ["-" + key])
+    descending = sort == ["-" + key]
+    added_key = False
+    fields = query_values.get("fields")
+    if keyset and fields is not None:
+        names = fields.split(",") if isinstance(fields, str) else flatten_fields(fields)
+        if "*" not in names and key not in names:
+            query_values = dict(query_values, fields=names + [key])
+            added_key = True
+    user_filter = query_values.get("filter")
+    page_size, limit = plan.page_size, plan.limit
+    yielded = 0
+    last = None
+    while limit is None or yielded < limit:
+        size = page_size if limit is None else min(page_size, limit - yielded)
+        page_query = dict(query_values, limit=size)
+        if keyset:
+            page_query["sort"] = ["-" + key if descending else key]
+            if last is not None:
+                after = {key: {"_lt" if descending else "_gt": last}}
+                page_query["filter"] = {"_and": [user_filter, after]} if user_filter else after
+        else:
+            page_query["offset"] = plan.offset + yielded
+        try:
+            page = yield Call(plan.operation, plan.path_values, page_query, plan.model)
+        except InvalidQueryError as error:
+            page_size = _learnt_page_size(error, size)
+            if page_size is None:
+                raise
+            continue
+        if keyset and page:
+            last = page[-1][key]
+            if added_key:
+                for item in page:
+                    del item[key]
+        yield Emit(page)
+        yielded += len(page)
+        if len(page) < size:
+            return
+
+
+def _aggregate_flow(operation, path_values, query_values, grouped, limit):
+    """Emit the aggregate rows, numbers as numbers: one row, or every group (a page at a time,
+    never with limit=-1)."""
+    if not grouped:
+        rows = yield Call(operation, path_values, query_values)
+        yield Emit([{name: _number(value) for name, value in row.items()} for row in rows[:1]])
+        return
+    done = 0
+    page_size = _GROUP_PAGE_SIZE
+    while limit is None or done < limit:
+        size = page_size if limit is None else min(page_size, limit - done)
+        try:
+            rows = yield Call(operation, path_values, dict(query_values, limit=size, offset=done))
+        except InvalidQueryError as error:
+            page_size = _learnt_page_size(error, size)
+            if page_size is None:
+                raise
+            continue
+        yield Emit([{name: _number(value) for name, value in row.items()} for row in rows])
+        done += len(rows)
+        if len(rows) < size:
+            return
+
+
+class _PagingBase:
+    """What both clients' paging helpers share: the operations they page through, and the
+    aggregate request, checked before anything is sent."""
 
     def _list_operation(self, collection):
         """The operation that lists ``collection``, and the path values it takes."""
@@ -80,16 +223,42 @@ class PagingMixin:
             cls._system_lists = found
         return found
 
-    def _primary_key(self, collection):
-        """The primary key's name, and whether it can be paged by keyset (an integer: Directus
-        offers no _gt on uuid fields)."""
-        cache = self.__dict__.setdefault("_primary_keys", {})
-        if collection not in cache:
-            fields = self.read_fields_by_collection(collection)
-            keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
-            key = keys[0] if keys else {"field": "id", "type": None}
-            cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
-        return cache[collection]
+    def _aggregate_request(self, collection, query, chosen):
+        wanted = {wire: chosen[name] for name, wire in _AGGREGATES if chosen.get(name) is not None}
+        if not wanted:
+            raise TypeError("aggregate() needs at least one of: %s" % ", ".join(n for n, _ in _AGGREGATES))
+        operation, path_args = self._list_operation(collection)
+        arguments = {name: chosen.get(name) for name in ("group_by", "filter", "search", "sort", "limit")}
+        path_values, _, query_values, _ = bind(operation, path_args, dict(arguments, aggregate=wanted, query=query))
+        return _aggregate_flow(operation, path_values, query_values, bool(chosen.get("group_by")),
+                               chosen.get("limit"))
+
+
+def _aggregate_result(rows, group_by):
+    if group_by:
+        return rows
+    return rows[0] if rows else {}
+
+
+class PagingMixin(_PagingBase):
+    """iter_items, count_items and aggregate for DirectusClient."""
+
+    def _run_paging(self, flow):
+        """Run a paging flow with this client's calls; yield what it emits."""
+        value = error = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration:
+                return
+            value = error = None
+            if type(step) is Emit:
+                yield from step.values
+                continue
+            try:
+                value = self._call(step.operation, step.path_values, None, step.query_values, step.model)
+            except Exception as exc:  # the flow decides: it learns QUERY_LIMIT_MAX, or re-raises
+                error = exc
 
     def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
                    **arguments: Any) -> Iterator[Item]:
@@ -100,65 +269,10 @@ class PagingMixin:
         skips some first (it forces offset paging). Keyset paging on an integer primary key is
         used when ``sort`` is absent or the key alone (``"id"`` or ``"-id"``): items inserted
         during the iteration never make it yield an item twice. Other sorts, and UUID keys (which
-        Directus cannot compare), page by offset.
+        Directus cannot compare), page by offset. Arguments are checked before anything is sent;
+        the first request goes out when the first item is asked for.
         """
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ValueError("page_size must be a positive integer, got %r" % (page_size,))
-        operation, path_args = self._list_operation(collection)
-        path_values, _, query_values, model = bind(operation, path_args, dict(arguments, query=query))
-        for refused in ("aggregate", "groupBy", "page"):
-            if query_values.get(refused) is not None:
-                raise TypeError("iter_items() does not take %r: use aggregate() or read_items()" % refused)
-        limit = query_values.pop("limit", None)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError("limit must be a whole number of items to yield at most, got %r" % (limit,))
-        offset = query_values.pop("offset", None) or 0
-        key, orderable = self._primary_key(collection)
-        sort = _sort_fields(query_values.get("sort"))
-        keyset = orderable and offset == 0 and sort in ([], [key], ["-" + key])
-        descending = sort == ["-" + key]
-        added_key = False
-        fields = query_values.get("fields")
-        if keyset and fields is not None:
-            names = fields.split(",") if isinstance(fields, str) else flatten_fields(fields)
-            if "*" not in names and key not in names:
-                query_values["fields"] = names + [key]
-                added_key = True
-        user_filter = query_values.get("filter")
-        return self._pages(operation, path_values, query_values, model, page_size, limit, offset, key,
-                           keyset, descending, user_filter, added_key)
-
-    def _pages(self, operation, path_values, query_values, model, page_size, limit, offset, key, keyset,
-               descending, user_filter, added_key):
-        yielded = 0
-        last = None
-        while limit is None or yielded < limit:
-            size = page_size if limit is None else min(page_size, limit - yielded)
-            page_query = dict(query_values, limit=size)
-            if keyset:
-                page_query["sort"] = ["-" + key if descending else key]
-                if last is not None:
-                    after = {key: {"_lt" if descending else "_gt": last}}
-                    page_query["filter"] = {"_and": [user_filter, after]} if user_filter else after
-            else:
-                page_query["offset"] = offset + yielded
-            try:
-                page = self._call(operation, path_values, None, page_query, model)
-            except InvalidQueryError as error:
-                found = _LIMIT_MAX.search(error.message or "")
-                if found and int(found.group(1)) < size:
-                    page_size = int(found.group(1))  # the server's QUERY_LIMIT_MAX
-                    continue
-                raise
-            for item in page:
-                if keyset:
-                    last = item[key]
-                    if added_key:
-                        del item[key]
-                yield item
-            yielded += len(page)
-            if len(page) < size:
-                return
+        return self._run_paging(_items_flow(self, _Iteration(self, collection, query, page_size, arguments)))
 
     def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, filter: Any = None,
                     search: Optional[str] = None) -> int:
@@ -179,32 +293,56 @@ class PagingMixin:
         Without ``group_by`` the result is one dict, e.g. ``{"count": 10, "sum": {"views": 42}}``;
         with it, a list of such dicts, each with its group's values. Numbers come back as numbers.
         """
-        chosen = locals()
-        wanted = {wire: chosen[name] for name, wire in _AGGREGATES if chosen[name] is not None}
-        if not wanted:
-            raise TypeError("aggregate() needs at least one of: %s" % ", ".join(n for n, _ in _AGGREGATES))
-        operation, path_args = self._list_operation(collection)
-        arguments = {"aggregate": wanted, "group_by": group_by, "filter": filter, "search": search, "sort": sort,
-                     "limit": limit, "query": query}
-        path_values, _, query_values, _ = bind(operation, path_args, arguments)
-        if not group_by:
-            rows = self._call(operation, path_values, None, query_values, None)
-            return {name: _number(value) for name, value in rows[0].items()} if rows else {}
-        # groups come a page at a time like items: read them all (or up to limit), never with limit=-1
-        groups = []
-        page_size = 100
-        while limit is None or len(groups) < limit:
-            size = page_size if limit is None else min(page_size, limit - len(groups))
-            page_query = dict(query_values, limit=size, offset=len(groups))
-            try:
-                rows = self._call(operation, path_values, None, page_query, None)
-            except InvalidQueryError as error:
-                found = _LIMIT_MAX.search(error.message or "")
-                if found and int(found.group(1)) < size:
-                    page_size = int(found.group(1))
+        rows = list(self._run_paging(self._aggregate_request(collection, query, locals())))
+        return _aggregate_result(rows, group_by)
+
+
+class AsyncPagingMixin(_PagingBase):
+    """iter_items, count_items and aggregate for AsyncDirectusClient: the same paging flows, each
+    call awaited."""
+
+    async def _run_paging(self, flow):
+        """Run a paging flow with this client's awaited calls; yield what it emits."""
+        value = error = None
+        try:
+            while True:
+                try:
+                    step = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration:
+                    return
+                value = error = None
+                if type(step) is Emit:
+                    for emitted in step.values:
+                        yield emitted
                     continue
-                raise
-            groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
-            if len(rows) < size:
-                break
-        return groups
+                try:
+                    value = await self._call(step.operation, step.path_values, None, step.query_values,
+                                             step.model)
+                except Exception as exc:  # the flow decides: it learns QUERY_LIMIT_MAX, or re-raises
+                    error = exc
+        finally:
+            flow.close()
+
+    def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
+                   **arguments: Any) -> AsyncIterator[Item]:
+        return self._run_paging(_items_flow(self, _Iteration(self, collection, query, page_size, arguments)))
+
+    async def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *,
+                          filter: Any = None, search: Optional[str] = None) -> int:
+        rows = await self.aggregate(collection, query, count="*", filter=filter, search=search)
+        return int(rows.get("count") or 0)
+
+    async def aggregate(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, count: Any = None,
+                        count_distinct: Any = None, count_all: Any = None, sum: Any = None,
+                        sum_distinct: Any = None, avg: Any = None, avg_distinct: Any = None, min: Any = None,
+                        max: Any = None, group_by: Optional[Union[str, Sequence[str]]] = None,
+                        filter: Any = None, search: Optional[str] = None,
+                        sort: Optional[Union[str, Sequence[str]]] = None, limit: Optional[int] = None) -> Any:
+        rows = [row async for row in self._run_paging(self._aggregate_request(collection, query, locals()))]
+        return _aggregate_result(rows, group_by)
+
+
+# the async helpers say what the sync ones say, with "async for" and "await" in place of a loop and a call
+for _name in ("iter_items", "count_items", "aggregate"):
+    getattr(AsyncPagingMixin, _name).__doc__ = getattr(PagingMixin, _name).__doc__
+del _name

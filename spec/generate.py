@@ -124,7 +124,8 @@ SYNC_HEADER = CLIENT_TEMPLATE.format(
     module_names="\n__version__: str\nUSER_AGENT: str\n", sleep_result="None", extra_init="", async_="", a="",
     close="close")
 ASYNC_HEADER = CLIENT_TEMPLATE.format(
-    name="AsyncDirectusClient", bases="", imports="", module_names="", sleep_result="Awaitable[None]",
+    name="AsyncDirectusClient", bases="(AsyncPagingMixin)", imports="from .paging import AsyncPagingMixin\n",
+    module_names="", sleep_result="Awaitable[None]",
     extra_init="\n        max_connections: int = 10,", async_="async ", a="a", close="aclose")
 
 

@@ -17,6 +17,7 @@ skipped. Everything under tests/integration/ is marked ``integration``: ``-m "no
 runs the unit tests without Directus.
 """
 
+import asyncio
 import collections
 import logging
 import os
@@ -138,6 +139,54 @@ def directus_factory(request):
     for server in started.values():
         if isinstance(server, DirectusServer):
             server.stop()
+
+
+# ------------------------------------------------------------------ both clients: the conformance suite
+
+CLIENT_KINDS = ("sync", "async")
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def client_kind(request):
+    """Runs the test once with DirectusClient and once with AsyncDirectusClient (see make_client)."""
+    return request.param
+
+
+@pytest.fixture
+def make_client(client_kind):
+    """``make_client(hostname=..., ...)``: a DirectusClient, or an AsyncDirectusClient behind a
+    ``tests.blocking.BlockingProxy``, taking DirectusClient's arguments (a plain ``sleep``
+    function is awaited as a coroutine). Tests written once against the sync API run on both
+    clients; what they made is closed after the test."""
+    from pydirectus import DirectusClient
+    made = []
+    runner = None
+
+    def make(*args, **kwargs):
+        nonlocal runner
+        if client_kind == "sync":
+            client = DirectusClient(*args, **kwargs)
+        else:
+            from pydirectus.async_client import AsyncDirectusClient
+            from tests.blocking import BlockingProxy, EventLoopThread
+            sleep = kwargs.get("sleep")
+            if sleep is not None and not asyncio.iscoroutinefunction(sleep):
+                async def awaited_sleep(seconds, sleep=sleep):
+                    sleep(seconds)
+                kwargs["sleep"] = awaited_sleep
+            if runner is None:
+                runner = EventLoopThread()
+            client = BlockingProxy(AsyncDirectusClient(*args, **kwargs), runner)
+        made.append(client)
+        return client
+
+    yield make
+    try:
+        for client in made:
+            client.close()
+    finally:
+        if runner is not None:
+            runner.stop()
 
 
 # ------------------------------------------------------------------ data

@@ -1,5 +1,5 @@
 """Large collections on a server with QUERY_LIMIT_MAX=100 and MAX_BATCH_MUTATION=1000: bulk writes
-of any size in chunks, lazy iteration exactly once, counts and aggregates."""
+of any size in chunks, lazy iteration exactly once, counts and aggregates, on both clients."""
 
 import threading
 import uuid
@@ -28,9 +28,9 @@ def big(limited):
 
 
 @pytest.fixture
-def client(limited):
-    with DirectusClient(hostname=limited.url, static_token=limited.token) as client:
-        yield client
+def client(limited, make_client):
+    """The sync client, then the async one (the conformance suite: see tests/blocking.py)."""
+    return make_client(hostname=limited.url, static_token=limited.token)
 
 
 def test_ten_thousand_and_seven_items_in_one_call_then_each_yielded_once(client, big, limited):
@@ -101,9 +101,9 @@ def test_a_failure_in_the_middle_of_a_bulk_write_reports_the_committed_chunks(cl
     assert client.count_items(big) == 1501  # what it says is what the server has
 
 
-def test_the_servers_batch_limit_is_learnt(limited, big):
+def test_the_servers_batch_limit_is_learnt(limited, big, make_client):
     # the client's batch size is above the server's MAX_BATCH_MUTATION of 1000
-    with DirectusClient(hostname=limited.url, static_token=limited.token, batch_size=5000) as client:
+    with make_client(hostname=limited.url, static_token=limited.token, batch_size=5000) as client:
         created = client.create_items(big, [{"title": "x%d" % i} for i in range(2100)])
         assert len(created) == 2100 and client.batch_limits.max_items == 1000
         assert len(client.create_items(big, [{"title": "y%d" % i} for i in range(1500)])) == 1500
