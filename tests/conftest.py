@@ -171,8 +171,8 @@ def make_client(client_kind):
             from tests.blocking import BlockingProxy, EventLoopThread
             sleep = kwargs.get("sleep")
             if sleep is not None and not asyncio.iscoroutinefunction(sleep):
-                async def awaited_sleep(seconds, sleep=sleep):
-                    sleep(seconds)
+                async def awaited_sleep(seconds, sleep=sleep):  # in a thread: the loop goes on meanwhile
+                    await asyncio.get_running_loop().run_in_executor(None, sleep, seconds)
                 kwargs["sleep"] = awaited_sleep
             if runner is None:
                 runner = EventLoopThread()

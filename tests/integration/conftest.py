@@ -19,6 +19,19 @@ def password_client(directus):
         yield client
 
 
+@pytest.fixture
+def each_client(directus, make_client):
+    """``client``, of each kind in turn: DirectusClient, then AsyncDirectusClient (the conformance
+    suite: see tests/blocking.py). Test modules of the conformance suite rename it ``client``."""
+    return make_client(hostname=directus.url, static_token=directus.token)
+
+
+@pytest.fixture
+def each_password_client(directus, make_client):
+    """``password_client``, of each kind in turn."""
+    return make_client(hostname=directus.url, username=directus.email, password=directus.password)
+
+
 @pytest.fixture(scope="session")
 def short_ttl_server(directus_factory):
     """A server whose access tokens live 3 s, shared by the tests that need expiry."""

@@ -1,5 +1,6 @@
 """Each authentication path against a real Directus: static token, password, expiry and refresh,
-a dead refresh token, logout. Many threads across expiries: test_reliability_live.py."""
+a dead refresh token, logout. Many threads across expiries: test_reliability_live.py. Each test runs on
+both clients (``make_client``, the conformance suite)."""
 
 import logging
 import time
@@ -7,8 +8,17 @@ import time
 import pytest
 
 import pydirectus
-from pydirectus import DirectusClient
 from tests.rest import call
+
+
+@pytest.fixture
+def client(each_client):
+    return each_client
+
+
+@pytest.fixture
+def password_client(each_password_client):
+    return each_password_client
 
 
 def test_static_token(client, directus):
@@ -16,8 +26,8 @@ def test_static_token(client, directus):
     assert client.tokens.logins == 0
 
 
-def test_wrong_static_token_is_refused(directus):
-    with DirectusClient(hostname=directus.url, static_token="not-a-token") as client:
+def test_wrong_static_token_is_refused(directus, make_client):
+    with make_client(hostname=directus.url, static_token="not-a-token") as client:
         with pytest.raises(pydirectus.AuthenticationError) as caught:
             client.read_me()
     assert caught.value.status == 401 and caught.value.code == "INVALID_CREDENTIALS"
@@ -30,8 +40,8 @@ def test_password_logs_in_lazily_once(password_client, directus):
     assert password_client.tokens.logins == 1 and password_client.tokens.refreshes == 0
 
 
-def test_wrong_password_is_refused_and_nothing_is_sent_without_credentials(directus):
-    with DirectusClient(hostname=directus.url, username=directus.email, password="wrong") as client:
+def test_wrong_password_is_refused_and_nothing_is_sent_without_credentials(directus, make_client):
+    with make_client(hostname=directus.url, username=directus.email, password="wrong") as client:
         with pytest.raises(pydirectus.AuthenticationError) as caught:
             client.read_users()
     assert caught.value.code == "INVALID_CREDENTIALS" and caught.value.url.endswith("/auth/login")
@@ -46,9 +56,9 @@ def test_logout_revokes_the_refresh_token(password_client):
     assert spent.status == 401 and spent.error_code == "INVALID_CREDENTIALS"
 
 
-def test_refresh_before_expiry(short_ttl_server):
-    with DirectusClient(hostname=short_ttl_server.url, username=short_ttl_server.email,
-                        password=short_ttl_server.password) as client:
+def test_refresh_before_expiry(short_ttl_server, make_client):
+    with make_client(hostname=short_ttl_server.url, username=short_ttl_server.email,
+                     password=short_ttl_server.password) as client:
         client.read_me()
         first = client.tokens.access_token
         time.sleep(3.0)  # past the refresh point (2.7 s into a 3 s token)
@@ -57,9 +67,9 @@ def test_refresh_before_expiry(short_ttl_server):
         assert client.tokens.access_token != first
 
 
-def test_expired_token_is_refreshed_and_the_request_replayed(short_ttl_server, caplog):
-    with DirectusClient(hostname=short_ttl_server.url, username=short_ttl_server.email,
-                        password=short_ttl_server.password) as client:
+def test_expired_token_is_refreshed_and_the_request_replayed(short_ttl_server, caplog, make_client):
+    with make_client(hostname=short_ttl_server.url, username=short_ttl_server.email,
+                     password=short_ttl_server.password) as client:
         client.read_me()
         expired = client.tokens.access_token
         client.tokens.refresh_at = None  # pretend the token never expires: the server must say so
@@ -74,9 +84,9 @@ def test_expired_token_is_refreshed_and_the_request_replayed(short_ttl_server, c
         assert client.tokens.refreshes == 1 and client.tokens.logins == 1
 
 
-def test_dead_refresh_token_logs_in_again(short_ttl_server):
-    with DirectusClient(hostname=short_ttl_server.url, username=short_ttl_server.email,
-                        password=short_ttl_server.password) as client:
+def test_dead_refresh_token_logs_in_again(short_ttl_server, make_client):
+    with make_client(hostname=short_ttl_server.url, username=short_ttl_server.email,
+                     password=short_ttl_server.password) as client:
         client.read_me()
         # someone else spends the single-use refresh token
         stolen = call(short_ttl_server.url, "POST", "/auth/refresh",

@@ -1,11 +1,15 @@
-"""Each error class, triggered by a real Directus answer."""
+"""Each error class, triggered by a real Directus answer, on both clients (the conformance suite)."""
 
 import socket
 
 import pytest
 
 import pydirectus
-from pydirectus import DirectusClient
+
+
+@pytest.fixture
+def client(each_client):
+    return each_client
 
 
 def test_missing_item_is_forbidden_or_not_found(client, collection):
@@ -23,8 +27,8 @@ def test_unknown_route_is_not_found(client):
     assert caught.value.status == 404 and caught.value.code == "ROUTE_NOT_FOUND"
 
 
-def test_authentication_error(directus):
-    with DirectusClient(hostname=directus.url, static_token="garbage") as client:
+def test_authentication_error(directus, make_client):
+    with make_client(hostname=directus.url, static_token="garbage") as client:
         with pytest.raises(pydirectus.AuthenticationError) as caught:
             client.read_users()
     assert caught.value.status == 401
@@ -65,9 +69,9 @@ def test_server_error(client, collection):
     assert caught.value.status == 500 and caught.value.code == "INTERNAL_SERVER_ERROR"
 
 
-def test_rate_limited(directus_factory):
+def test_rate_limited(directus_factory, make_client):
     server = directus_factory(RATE_LIMITER_ENABLED="true", RATE_LIMITER_POINTS="3", RATE_LIMITER_DURATION="5")
-    with DirectusClient(hostname=server.url, static_token=server.token, retries=0) as client:
+    with make_client(hostname=server.url, static_token=server.token, retries=0) as client:
         with pytest.raises(pydirectus.RateLimitedError) as caught:
             for _ in range(10):
                 client.server_ping()
@@ -75,11 +79,11 @@ def test_rate_limited(directus_factory):
     assert 0 < caught.value.retry_after <= 5
 
 
-def test_transport_error_when_nothing_listens():
+def test_transport_error_when_nothing_listens(make_client):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with DirectusClient(hostname="http://127.0.0.1:%d" % port, retries=1) as client:
+    with make_client(hostname="http://127.0.0.1:%d" % port, retries=1) as client:
         with pytest.raises(pydirectus.TransportError) as caught:
             client.read_items("articles")
     assert not caught.value.may_have_been_processed

@@ -1,13 +1,12 @@
 """Reliability against real Directus servers: a rate-limited burst, and many threads sharing one
-client across token expiries."""
+client across token expiries, on both clients (the conformance suite: with the async client the
+threads' calls are tasks of its event loop)."""
 
 import threading
 import time
 
-from pydirectus import DirectusClient
 
-
-def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_factory):
+def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_factory, make_client):
     server = directus_factory(RATE_LIMITER_ENABLED="true", RATE_LIMITER_POINTS="20", RATE_LIMITER_DURATION="1")
     sleeps = []
 
@@ -15,7 +14,7 @@ def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_fac
         sleeps.append(seconds)
         time.sleep(seconds)
     failures, done = [], []
-    with DirectusClient(hostname=server.url, static_token=server.token, sleep=sleep, retries=5) as client:
+    with make_client(hostname=server.url, static_token=server.token, sleep=sleep, retries=5) as client:
         def burst():
             for _ in range(50):
                 try:
@@ -34,10 +33,10 @@ def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_fac
     assert sleeps and all(wait == 1.0 for wait in sleeps) and elapsed >= 8.0
 
 
-def test_sixteen_threads_200_requests_each_across_expiries(short_ttl_server, monkeypatch):
+def test_sixteen_threads_200_requests_each_across_expiries(short_ttl_server, monkeypatch, make_client):
     from pydirectus.auth import TokenState
-    client = DirectusClient(hostname=short_ttl_server.url, username=short_ttl_server.email,
-                            password=short_ttl_server.password)
+    client = make_client(hostname=short_ttl_server.url, username=short_ttl_server.email,
+                         password=short_ttl_server.password)
     refreshes = []
     original_store = TokenState.store
 

@@ -3,7 +3,8 @@
 The calls are the README's, letter for letter; only the placeholders that stand for the user's own
 data are filled in: the hostname and credentials, and "item_id" (the id of the item the README
 creates just before). "articles" and "your_collection" are created for the purpose, and article
-53356 exists.
+53356 exists. Each test runs on DirectusClient, then on AsyncDirectusClient (``make_client``, the
+conformance suite); the last one runs them in a stdlib-only interpreter.
 """
 
 import os
@@ -49,12 +50,13 @@ def seed_server(directus):
 
 
 @pytest.fixture
-def directus_client(seed_server):
-    # the README's "directus" variable
-    return DirectusClient(hostname=seed_server.url, static_token=seed_server.token)
+def directus_client(seed_server, make_client):
+    # the README's "directus" variable, of each client in turn (the conformance suite)
+    return make_client(hostname=seed_server.url, static_token=seed_server.token)
 
 
-def test_getting_started_and_authentication(seed_server):
+def test_getting_started_and_authentication(seed_server, make_client):
+    DirectusClient = make_client  # noqa: N806  (the README's name, for the sync then the async client)
     directus = DirectusClient(hostname=seed_server.url)
     assert directus.server_ping() == b"pong"
     directus = DirectusClient(
