@@ -1,5 +1,7 @@
-"""AsyncDirectusClient against a real Directus: the seed examples' calls, every auth path, errors,
-a chunked bulk write, and 200 concurrent reads within the configured number of connections.
+"""AsyncDirectusClient used natively against a real Directus: the seed examples' calls awaited,
+``async for`` over a collection, a chunked bulk write, and 200 concurrent reads within the
+configured number of connections. The behaviours both clients share (auth paths, errors, faults,
+files, bulk, realtime) are tested once for both: see ``make_client`` in tests/conftest.py.
 
 Each test runs its coroutine with asyncio.run (pytest is the only test dependency).
 """
@@ -7,10 +9,7 @@ Each test runs its coroutine with asyncio.run (pytest is the only test dependenc
 import asyncio
 import time
 
-import pytest
-
-from pydirectus import (AuthenticationError, DirectusError, ForbiddenError, InvalidPayloadError, InvalidQueryError, Item,
-                        ItemList)
+from pydirectus import Item, ItemList
 from pydirectus.async_client import AsyncDirectusClient
 from tests.rest import call
 
@@ -21,10 +20,6 @@ def run(coroutine):
 
 def static_client(server, **kwargs):
     return AsyncDirectusClient(hostname=server.url, static_token=server.token, **kwargs)
-
-
-def password_client(server, **kwargs):
-    return AsyncDirectusClient(hostname=server.url, username=server.email, password=server.password, **kwargs)
 
 
 def test_seed_examples_calls(directus, collection):
@@ -56,61 +51,25 @@ def test_seed_examples_calls(directus, collection):
     assert call(directus.url, "GET", "/items/%s" % collection, token=directus.token).body["data"][0]["title"] == "One"
 
 
-def test_static_password_and_public_auth(directus):
+def test_native_iteration_counts_and_aggregates(directus, collection):
+    call(directus.url, "POST", "/items/%s" % collection, [{"title": "x%d" % i, "views": i} for i in range(25)],
+         token=directus.token)
+
     async def main():
-        async with password_client(directus) as client:
-            assert (await client.read_me(fields=["email"]))["email"] == directus.email
-            assert (await client.read_me(fields=["email"]))["email"] == directus.email
-            assert client.tokens.logins == 1
-            await client.refresh()
-            assert client.tokens.refreshes == 1
-            await client.logout()
-            assert client.tokens.access_token is None
-            await client.read_me(fields=["id"])  # logs in again
-            assert client.tokens.logins == 2
-        async with AsyncDirectusClient(hostname=directus.url, static_token="wrong-token", retries=0) as client:
-            with pytest.raises(AuthenticationError):
-                await client.read_me()
-        async with AsyncDirectusClient(hostname=directus.url, username=directus.email, password="nope") as client:
-            with pytest.raises(AuthenticationError):
-                await client.read_me()
-            assert client.tokens.access_token is None
-    run(main())
-
-
-def test_expiry_refresh_replay_and_dead_refresh_token(short_ttl_server):
-    async def main():
-        async with password_client(short_ttl_server) as client:
-            await client.read_me()
-            client.tokens.refresh_at = None  # pretend it never expires: the server must say TOKEN_EXPIRED
-            await asyncio.sleep(3.5)
-            assert (await client.read_me(fields=["email"]))["email"] == short_ttl_server.email
-            assert client.tokens.refreshes == 1 and client.tokens.logins == 1
-            # someone else spends the single-use refresh token: the client logs in again
-            stolen = call(short_ttl_server.url, "POST", "/auth/refresh",
-                          {"refresh_token": client.tokens.refresh_token, "mode": "json"})
-            assert stolen.status == 200
-            client.tokens.refresh_at = 0.0
-            assert (await client.read_me(fields=["email"]))["email"] == short_ttl_server.email
-            assert client.tokens.logins == 2
-    run(main())
-
-
-def test_errors_map_like_the_sync_client(directus, collection):
-    async def main():
-        async with static_client(directus, retries=0) as client:
-            with pytest.raises(ForbiddenError):
-                await client.read_item(collection, 999999)
-            with pytest.raises(InvalidPayloadError) as caught:
-                await client.create_collection({"collection": collection, "schema": {}, "meta": {}})
-            assert caught.value.status == 400 and caught.value.code == "INVALID_PAYLOAD"
-            with pytest.raises(InvalidQueryError) as caught:
-                await client.read_items(collection, filter={"title": {"_bogus": "x"}})
-            assert caught.value.code == "INVALID_QUERY"
-        async with AsyncDirectusClient(hostname="http://127.0.0.1:9", retries=0, proxies={}) as client:
-            with pytest.raises(DirectusError):
-                await client.server_ping()
-    run(main())
+        async with static_client(directus) as client:
+            items = client.iter_items(collection, page_size=10, fields=["title"])  # nothing sent yet
+            titles = [item["title"] async for item in items]
+            early = []
+            async for item in client.iter_items(collection, sort=["-views"], page_size=4):
+                early.append(item.views)
+                if len(early) == 6:
+                    break
+            return (titles, early, await client.count_items(collection, filter={"views": {"_lt": 10}}),
+                    await client.aggregate(collection, sum="views", group_by=["views"], limit=3))
+    titles, early, count, groups = run(main())
+    assert sorted(titles) == sorted("x%d" % i for i in range(25))
+    assert early == [24, 23, 22, 21, 20, 19] and count == 10
+    assert len(groups) == 3 and all(isinstance(group["sum"]["views"], int) for group in groups)
 
 
 def test_chunked_bulk_write(directus, collection):
