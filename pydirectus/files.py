@@ -1,6 +1,7 @@
 """Files and assets: streaming uploads, replacing a file's content, resumable downloads, asset URLs.
 
-``FilesMixin`` gives ``DirectusClient`` its file methods:
+``FilesMixin`` gives ``DirectusClient`` its file methods, and ``async_files.AsyncFilesMixin`` gives
+``AsyncDirectusClient`` the same ones as coroutines:
 
     upload_file(file, ...) -> File          POST /files, multipart, streamed
     upload_files([...]) -> [File, ...]      several files in one request
@@ -9,16 +10,28 @@
     iter_file(id, ...)                      the same content as a generator of chunks
     asset_url(id, ...) -> str               a URL for an HTML page, without a token unless asked
 
-A file to upload can be a path, bytes, a binary file object or an iterable of bytes chunks. It is
-read while it is sent, never held in memory; the multipart framing comes from ``multipart.py``.
-A path, bytes or a seekable file object can be sent again after a connection failure; a generator
-or a pipe only once (the session policy gives up rather than send half a file).
+A file to upload can be a path, bytes, a binary file object or an iterable of bytes chunks (on the
+async client, an async iterable too). It is read while it is sent, never held in memory; the
+multipart framing comes from ``multipart.py``. A path, bytes or a seekable file object can be sent
+again after a connection failure; a generator or a pipe only once (the session policy gives up
+rather than send half a file).
 
 A download that drops midway resumes with a Range request where it stopped, after checking that
 the server still serves the same file (ETag, Last-Modified, size); a body shorter than announced
 counts as a drop. Writing to a path goes through a temporary file in the same folder, renamed into
 place when complete, and never replaces an existing file unless asked. A file name chosen by the
 server (Content-Disposition) is reduced to a safe base name before it is used.
+
+How the two clients share it: every method is a *flow* written once in ``FileFlows``, a generator
+that checks the arguments, builds the requests, takes every decision (what to resume, whether the
+file changed, where the bytes go) and yields the I/O it needs as effects: ``Exchange`` (a request
+through the session policy), ``Read`` (from a streamed answer), ``Sleep``, ``Blocking`` (a large
+read of a local file) and ``Deliver`` (a chunk for the caller of ``iter_file``). ``FlowRunner``
+performs them with the sync client, ``async_files.AsyncFlowRunner`` with the async one.
+
+Local files are read and written by the flows themselves, in both clients: uploads and downloads
+move 128 KiB at a time, a few microseconds of page cache work each, less than handing each chunk
+to a thread would cost the event loop. Only TUS chunks (megabytes) are read through ``Blocking``.
 
 Modules only these methods need (mimetypes above all, which reads system files) are imported when
 they are first used, so ``import pydirectus`` stays cheap.
@@ -29,21 +42,23 @@ from __future__ import annotations
 import os
 import re
 
+from .effects import Sleep
 from .errors import TransportError, error_from_response
-from .messages import Request, encode_json, quote_path_value
+from .messages import Request, decode_raw, encode_json, quote_path_value
 from .models import File, Item
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+    from typing import Any, AsyncIterable, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
     from .messages import Response
 
     FileSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
+    AsyncFileSource = Union[FileSource, AsyncIterable[bytes]]
     Progress = Callable[[int, Optional[int]], object]
 
-__all__ = ["FilesMixin", "safe_filename", "disposition_filename"]
+__all__ = ["FilesMixin", "FileFlows", "FlowRunner", "safe_filename", "disposition_filename"]
 
 # Bytes per chunk read from a file for an upload, and from the socket for a download. Chunks that
 # fit in the CPU's cache are copied twice (socket, file) while still in it: measured on loopback,
@@ -68,15 +83,20 @@ class _SourceFailed(Exception):
     """Carries an exception raised by the caller's content or callback through the transport.
 
     Without the wrapper an OSError from reading a file would look like a lost connection to the
-    transport (and be retried); the upload method raises the original again. ``keep_traceback``
-    False drops the original's traceback: its frames link back to the half-sent connection, which
-    would stay open for as long as the caller holds the exception.
+    transport (and be retried); the flow runner throws the original into the flow instead (see
+    ``FlowSteps.fail``). ``keep_traceback`` False drops the original's traceback: its frames link
+    back to the half-sent connection, which would stay open for as long as the caller holds the
+    exception.
     """
 
     def __init__(self, error, keep_traceback=True):
         super().__init__(error)
         self.error = error
         self.keep_traceback = keep_traceback
+
+    def original(self):
+        """The caller's exception, without the frames of the send when they must not be kept."""
+        return self.error if self.keep_traceback else self.error.with_traceback(None)
 
 
 class _FileContent:
@@ -138,17 +158,34 @@ class _GuardedContent:
         self.source = source
         self.size = source.size
         self.replayable = source.replayable
+        self.asynchronous = source.asynchronous
 
     def chunks(self):
-        iterator = iter(self.source.chunks())
-        while True:
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                return
-            except Exception as error:
-                raise _SourceFailed(error) from None
-            yield chunk
+        if self.asynchronous:
+            return _guarded_async(self.source.chunks())
+        return _guarded_chunks(self.source.chunks())
+
+
+def _guarded_chunks(chunks):
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except Exception as error:
+            raise _SourceFailed(error) from None
+        yield chunk
+
+
+async def _guarded_async(chunks):
+    while True:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except Exception as error:
+            raise _SourceFailed(error) from None
+        yield chunk
 
 
 def _guarded(progress):
@@ -170,8 +207,11 @@ def _check_progress(progress):
                         % (progress,))
 
 
-def _open_source(file):
-    """(content source, the source's own file name or None) for what ``upload_file`` accepts."""
+def _open_source(file, asynchronous=False):
+    """(content source, the source's own file name or None) for what ``upload_file`` accepts.
+
+    ``asynchronous``: for the async client, which can also read an async iterable.
+    """
     if isinstance(file, (str, os.PathLike)):
         path = os.fspath(file)
         if isinstance(path, bytes):
@@ -194,7 +234,11 @@ def _open_source(file):
             raise ValueError("the file object is closed")
         name = getattr(file, "name", None)
         return _FileContent(file, owned=False), os.path.basename(name) if isinstance(name, str) else None
-    if isinstance(file, (dict, Item)) or not hasattr(file, "__iter__"):
+    if hasattr(file, "__aiter__"):
+        if not asynchronous:
+            raise TypeError("an async iterable can only be uploaded by AsyncDirectusClient; give DirectusClient "
+                            "an iterable of bytes chunks")
+    elif isinstance(file, (dict, Item)) or not hasattr(file, "__iter__"):
         raise TypeError("file must be a path, bytes, a binary file object or an iterable of bytes chunks, got %s"
                         % type(file).__name__)
     return _GuardedContent(IterableContent(file)), None
@@ -258,13 +302,13 @@ def _metadata_fields(fields):
 class _Upload:
     """One file of an upload: its parts (fields, then the file part) and what identifies its record."""
 
-    def __init__(self, file, filename, mime_type, fields, where):
+    def __init__(self, file, filename, mime_type, fields, where, asynchronous=False):
         if filename is not None and not isinstance(filename, str):
             raise TypeError("%s: filename must be a string, got %s" % (where, type(filename).__name__))
         if mime_type is not None and not isinstance(mime_type, str):
             raise TypeError("%s: mime_type must be a string, got %s" % (where, type(mime_type).__name__))
         metadata = _metadata_fields(fields)
-        source, own_name = _open_source(file)
+        source, own_name = _open_source(file, asynchronous)
         try:
             name = filename or own_name or "file"
             mime = mime_type or _guess_type(filename) or _guess_type(own_name) or "application/octet-stream"
@@ -277,6 +321,8 @@ class _Upload:
         self.own_name = own_name
         self.given_name = fields.get("filename_download")
         self.size = source.size
+        self.fields = {name: value.id if name == "folder" and isinstance(value, Item) else value
+                       for name, value in fields.items() if value is not None}
 
     @property
     def filename_download(self):
@@ -287,8 +333,16 @@ class _Upload:
         """Set the file part's name and MIME type (after the upload was checked, before it is sent)."""
         self.part = self.parts[-1] = FilePart(self.part.name, filename, content_type, self.part.source)
 
+    def sent_record(self, id=None):
+        """A File of what was sent, for a server that does not let the uploader read the record back
+        (a role that may create files but not read them: Directus then answers 204)."""
+        record = dict(self.fields, id=id, filename_download=self.filename_download, type=self.part.content_type)
+        if self.size is not None:
+            record["filesize"] = self.size
+        return File.from_dict(record)
 
-def _upload_entry(entry, common, index):
+
+def _upload_entry(entry, common, index, asynchronous):
     """An _Upload for one entry of ``upload_files``: a file, or a dict with "file" and its own fields."""
     where = "files[%d]" % index
     if isinstance(entry, dict):
@@ -301,7 +355,7 @@ def _upload_entry(entry, common, index):
         fields = dict(common, **options)
     else:
         file, filename, mime_type, fields = entry, None, None, dict(common)
-    return _Upload(file, filename, mime_type, fields, where)
+    return _Upload(file, filename, mime_type, fields, where, asynchronous)
 
 
 def _in_upload_order(records, uploads):
@@ -490,337 +544,53 @@ def _remove_quietly(path):
         pass
 
 
-# --------------------------------------------------------------------------- the mixin
+class _DownloadTarget:
+    """A download into a path: checked before anything is sent, named from the answer when the path
+    is a folder, written through a temporary file beside the target and renamed into place once the
+    content is complete (removed otherwise)."""
 
-class FilesMixin:
-    """The file and asset methods of DirectusClient (see the module docstring)."""
-
-    if TYPE_CHECKING:
-        url: str
-        logger: Any
-        _session: Any
-        _driver: Any
-
-        def _send(self, request: Request) -> Response: ...
-
-        def _access_token(self) -> Tuple[Optional[str], Optional[float]]: ...
-
-        def request(self, method: str, path: str, *, params: Optional[Dict[str, Any]] = None) -> Any: ...
-
-    # --- uploads -----------------------------------------------------------------------------
-    def upload_file(self, file: FileSource, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
-                    title: Optional[str] = None, folder: Union[str, Item, None] = None,
-                    storage: Optional[str] = None, progress: Optional[Progress] = None,
-                    **fields: Any) -> Optional[File]:
-        """Upload a file and return its record.
-
-        POST /files (multipart/form-data)
-
-        ``file``: a path, bytes, a binary file object (read from where it stands) or an iterable of
-        bytes chunks (a generator is sent with chunked encoding, since its size is unknown).
-        ``filename`` defaults to the path's or file object's name (else ``"file"``); ``mime_type``
-        is guessed from it. ``title`` (Directus derives one from the name otherwise), ``folder`` (a
-        folder id), ``storage`` and any other ``directus_files`` field (``description``, ``tags``,
-        ``metadata``, ``filename_download``, ...) are sent before the content, as Directus requires.
-        ``progress(done, total)`` is called as content goes out (``total`` None when unknown); an
-        exception raised in it cancels the upload. Returns None if the record cannot be read back.
-        """
-        upload = _Upload(file, filename, mime_type,
-                         dict(fields, title=title, folder=folder, storage=storage), "upload_file()")
-        records = self._send_upload("POST", "/files", [upload], progress)
-        return records[0] if records else None
-
-    def upload_files(self, files: Iterable[Union[FileSource, Dict[str, Any]]], *,
-                     progress: Optional[Progress] = None, **fields: Any) -> List[File]:
-        """Upload several files in one request; their records, in the order given.
-
-        POST /files (multipart/form-data, one file part per file)
-
-        Each entry is a file as ``upload_file`` takes it, or a dict with the key ``"file"`` and that
-        file's own ``filename``, ``mime_type`` and fields. ``fields`` are sent with every file (a
-        dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the files.
-        """
-        _check_progress(progress)
-        if isinstance(files, (str, bytes, bytearray, memoryview, dict)) or not hasattr(files, "__iter__"):
-            raise TypeError("files must be a list of files (use upload_file for one), got %s" % type(files).__name__)
-        for name in ("filename", "mime_type"):
-            if name in fields:
-                raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
-        uploads = []
-        try:
-            for index, entry in enumerate(files):
-                uploads.append(_upload_entry(entry, fields, index))
-            if not uploads:
-                raise ValueError("files is empty: nothing to upload")
-        except BaseException:
-            _close_sources(part for upload in uploads for part in upload.parts)
-            raise
-        return self._send_upload("POST", "/files", uploads, progress)
-
-    def replace_file(self, id: Union[str, int], file: FileSource, *, filename: Optional[str] = None,
-                     mime_type: Optional[str] = None, progress: Optional[Progress] = None,
-                     **fields: Any) -> Optional[File]:
-        """Replace the content of file ``id``: it keeps its id and metadata (title, folder, tags, ...).
-
-        PATCH /files/{id} (multipart/form-data)
-
-        ``filename_download`` stays as it is unless ``filename`` is given (the current record is
-        read first for it). ``mime_type`` defaults to a guess from ``filename``, else from the new
-        content's own name (a path's), else the current type. ``fields`` update metadata at the
-        same time. Other arguments as for ``upload_file``.
-        """
-        path = "/files/" + quote_path_value("id", id)
-        _check_progress(progress)
-        upload = _Upload(file, filename, mime_type, fields, "replace_file()")
-        try:
-            guessed = mime_type or _guess_type(filename) or _guess_type(upload.own_name)
-            if filename is None or guessed is None:
-                # Directus takes the file part's name for the new filename_download: send the current one
-                current = self.request("GET", path, params={"fields": "filename_download,type"}) or {}
-                upload.rename(filename or current.get("filename_download") or upload.part.filename,
-                              guessed or current.get("type") or upload.part.content_type)
-        except BaseException:
-            _close_sources(upload.parts)
-            raise
-        records = self._send_upload("PATCH", path, [upload], progress)
-        return records[0] if records else None
-
-    def _send_upload(self, method, path, uploads, progress):
-        """Send the uploads as one multipart request; their records (File), in upload order."""
-        parts = [part for upload in uploads for part in upload.parts]
-        try:
-            _check_progress(progress)
-            encoder = MultipartEncoder(parts, progress=_guarded(progress))
-            headers = dict(self._session.headers_for(True))
-            headers["Content-Type"] = encoder.content_type
-            if encoder.length is not None:
-                headers["Content-Length"] = str(encoder.length)
-            request = Request(method, self.url + path, headers, encoder)
-            failure = None
-            try:
-                response = self._send(request)
-            except _SourceFailed as wrapped:
-                failure = wrapped.error if wrapped.keep_traceback else wrapped.error.with_traceback(None)
-            if failure is not None:
-                # raised out here, once the wrapper (whose traceback holds the half-sent connection)
-                # is gone: the connection closes as soon as nothing holds on to the frames of the send
-                raise failure
-        finally:
-            _close_sources(parts)
-        if response.status >= 300:
-            raise error_from_response(response.status, response.headers, response.body, method, request.url)
-        document = response.json() if response.status != 204 else None
-        data = document.get("data") if isinstance(document, dict) else None
-        if data is None:
-            return []
-        if isinstance(data, dict):
-            data = [data]
-        return [File.from_dict(record) for record in _in_upload_order(data, uploads)]
-
-    # --- downloads ---------------------------------------------------------------------------
-    def asset_url(self, id: Union[str, int], *, include_token: bool = False, **transform: Any) -> str:
-        """The URL of file ``id``'s content (for an ``<img src>`` or a link), with ``transform``.
-
-        GET /assets/{id}
-
-        The URL carries no token unless ``include_token=True``: then anyone holding the URL can
-        read the file as you for as long as the token lives (a password session's access token
-        expires after ACCESS_TOKEN_TTL; a static token until it is changed). Without it, the file
-        must be readable by the public role. Transforms as for ``download_file``.
-        """
-        if not isinstance(include_token, bool):
-            raise TypeError("include_token must be True or False, got %r" % (include_token,))
-        url = self._asset_url(id, transform)
-        if include_token:
-            token, _ = self._access_token()
-            if token:
-                from urllib.parse import quote
-                url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
-        return url
-
-    def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,
-                  **transform: Any) -> Iterator[bytes]:
-        """The content of file ``id`` as a generator of chunks of at most ``chunk_size`` bytes.
-
-        GET /assets/{id}
-
-        The request goes out when iteration starts; a drop midway resumes where it stopped (see
-        the module docstring). Close the generator (or finish it) to release the connection.
-        Transforms as for ``download_file``.
-        """
-        url = self._asset_url(id, transform)
-        _check_chunk_size(chunk_size)
-        _check_progress(progress)
-        return self._asset_chunks(url, chunk_size, progress)
-
-    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike, BinaryIO], *,
-                      overwrite: bool = False, progress: Optional[Progress] = None,
-                      chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
-        """Download the content of file ``id`` into ``dest``: a path, a folder, or a binary file object.
-
-        GET /assets/{id}
-
-        A path is written through a temporary file renamed into place once the content is complete
-        and verified; an existing file is not replaced unless ``overwrite=True`` (FileExistsError).
-        Into an existing folder (or a path ending with a separator) the file goes under the name
-        the server gives, reduced to a safe base name. Returns the path written, or None for a file
-        object (written from where it stands; it holds what arrived if the download fails). A drop
-        midway resumes with a Range request.
-        ``progress(done, total)`` is called as bytes arrive.
-
-        Image transforms: ``width``, ``height``, ``fit`` (cover, contain, inside, outside),
-        ``quality`` (1-100), ``format`` (auto, jpg, png, webp, tiff, avif), ``without_enlargement``,
-        ``focal_point_x``, ``focal_point_y``, ``transforms`` (a list of sharp steps, e.g.
-        ``[["blur", 10]]``) and ``key`` (a storage asset preset). ``download=True`` asks for an
-        attachment disposition.
-        """
-        url = self._asset_url(id, transform)
-        _check_chunk_size(chunk_size)
-        _check_progress(progress)
-        if not isinstance(overwrite, bool):
-            raise TypeError("overwrite must be True or False, got %r" % (overwrite,))
-        if isinstance(dest, (str, os.PathLike)):
-            path = os.fspath(dest)
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-            if not path:
-                raise ValueError("dest is an empty path")
-            return self._download_to_path(url, str(id), path, overwrite, chunk_size, progress)
-        if hasattr(dest, "write"):
-            import io
-            if isinstance(dest, io.TextIOBase):
-                raise TypeError("dest must be opened in binary mode ('wb'), not text mode")
-            if getattr(dest, "closed", False):
-                raise ValueError("dest is closed")
-            write = dest.write
-            chunks = self._asset_chunks(url, chunk_size, progress)
-            try:
-                for chunk in chunks:
-                    write(chunk)
-            finally:
-                chunks.close()
-            return None
-        raise TypeError("dest must be a path or a binary file object, got %s" % type(dest).__name__)
-
-    def _download_to_path(self, url, id_text, path, overwrite, chunk_size, progress):
+    def __init__(self, path, id_text, overwrite):
         separators = (os.sep,) + ((os.altsep,) if os.altsep else ())
-        into_folder = os.path.isdir(path) or path.endswith(separators)
-        target = None
-        if into_folder:
+        self.id_text = id_text
+        self.overwrite = overwrite
+        self.temporary = self.handle = None
+        self.folder = self.path = None
+        if os.path.isdir(path) or path.endswith(separators):
             if not os.path.isdir(path):
                 raise FileNotFoundError("no such folder: %s" % path)
-        else:
-            if os.path.lexists(path) and not overwrite:
-                raise FileExistsError("%s exists: pass overwrite=True to replace it" % path)
-            if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-                raise FileNotFoundError("no such folder: %s" % os.path.dirname(os.path.abspath(path)))
-            target = path
+            self.folder = path
+            return
+        if os.path.lexists(path) and not overwrite:
+            raise FileExistsError("%s exists: pass overwrite=True to replace it" % path)
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise FileNotFoundError("no such folder: %s" % parent)
+        self.path = path
 
-        def name_from_answer(response):
-            nonlocal target
-            if target is None:
-                name = disposition_filename(response.headers.get("Content-Disposition"))
-                target = os.path.join(path, safe_filename(name, fallback=safe_filename(id_text)))
-                if os.path.lexists(target) and not overwrite:
-                    raise FileExistsError("%s exists: pass overwrite=True to replace it" % target)
+    def open(self, response):
+        """Called with the first answer: the name it gives, when a folder was given, and the temporary file."""
+        if self.path is None:
+            name = disposition_filename(response.headers.get("Content-Disposition"))
+            self.path = os.path.join(self.folder, safe_filename(name, fallback=safe_filename(self.id_text)))
+            if os.path.lexists(self.path) and not self.overwrite:
+                raise FileExistsError("%s exists: pass overwrite=True to replace it" % self.path)
+        self.temporary, self.handle = _create_temporary(self.path)
 
-        chunks = self._asset_chunks(url, chunk_size, progress, on_answer=name_from_answer)
-        temporary = handle = None
-        try:
-            for chunk in chunks:
-                if handle is None:
-                    temporary, handle = _create_temporary(target)
-                handle.write(chunk)
-            if handle is None:  # an empty file
-                temporary, handle = _create_temporary(target)
-            handle.close()
-            _move_into_place(temporary, target, overwrite)
-            temporary = None
-        finally:
-            chunks.close()
-            if handle is not None and not handle.closed:
-                handle.close()
-            if temporary is not None:
-                _remove_quietly(temporary)
-        return target
+    def write(self, chunk):
+        self.handle.write(chunk)
 
-    def _asset_url(self, id, transform):
-        url = self.url + "/assets/" + quote_path_value("id", id)
-        query = _asset_query(transform)
-        return url + "?" + query if query else url
+    def complete(self):
+        self.handle.close()
+        _move_into_place(self.temporary, self.path, self.overwrite)
+        self.temporary = None
 
-    def _open_asset(self, url, offset):
-        """The streamed answer to GET ``url`` from byte ``offset`` on; an error status raises."""
-        headers = dict(self._session.headers_for(True))
-        headers["Accept"] = "*/*"
-        if offset:
-            headers["Range"] = "bytes=%d-" % offset
-        response = self._send(Request("GET", url, headers, None, True, stream=True))
-        if response.status >= 300 or response.stream is None:
-            raise error_from_response(response.status, response.headers, response.body or b"", "GET", url)
-        return response
-
-    def _asset_chunks(self, url, chunk_size, progress, on_answer=None):
-        """The content at ``url``, chunk by chunk; drops and short bodies resume where they stopped.
-
-        A resumed answer must be the same file: a 206 must start where we stopped, and a 200 (the
-        server ignores Range for transformed images) must have the same size and validators; its
-        first bytes, already delivered, are skipped. Drops that bring no new byte are retried as
-        many times as the client's ``retries``, with backoff; drops that make progress always are.
-        """
-        done = 0
-        total = None
-        identity = None
-        first = True
-        stalls = 0
-        while True:
-            response = self._open_asset(url, done)
-            stream = response.stream
-            try:
-                skip = 0
-                if first:
-                    first = False
-                    total = _header_int(response.headers, "Content-Length")
-                    if response.status == 206:  # a server that answers a plain GET with a range: trust it not
-                        total = None
-                    identity = _identity(response.headers)
-                    if on_answer is not None:
-                        on_answer(response)
-                else:
-                    skip, total = _resumed(response, url, done, total, identity)
-                before = done
-                failure = None
-                try:
-                    while True:
-                        chunk = stream.read(chunk_size)
-                        if not chunk:
-                            break
-                        if skip:
-                            if len(chunk) <= skip:
-                                skip -= len(chunk)
-                                continue
-                            chunk, skip = chunk[skip:], 0
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-                        yield chunk
-                except TransportError as error:
-                    failure = error
-                if failure is None:
-                    if total is None or done >= total:
-                        return
-                    failure = TransportError("the answer was cut short: %d of %d bytes" % (done, total),
-                                             method="GET", url=url, may_have_been_processed=True)
-            finally:
-                stream.close()
-            stalls = 0 if done > before else stalls + 1
-            retry = self._session.retry
-            if stalls > retry.retries:
-                raise failure
-            self.logger.debug("download of %s dropped at %d of %s bytes (%s): resuming", url, done,
-                              total if total is not None else "?", failure.message)
-            if stalls:
-                self._driver.sleep(retry.backoff(stalls - 1))
+    def discard(self):
+        """Close the temporary file, and remove it unless it became the target."""
+        if self.handle is not None and not self.handle.closed:
+            self.handle.close()
+        if self.temporary is not None:
+            _remove_quietly(self.temporary)
+            self.temporary = None
 
 
 def _check_chunk_size(chunk_size):
@@ -848,6 +618,443 @@ def _resumed(response, url, done, total, identity):
     if total is not None and length is not None and length != total:
         raise changed
     return done, total if total is not None else length
+
+
+# --------------------------------------------------------------------------- effects of the file flows
+
+class _Effect:
+    """An effect of a file flow: its members, given in the order of ``__slots__``."""
+
+    __slots__ = ()
+
+    def __init__(self, *members):
+        for name, value in zip(self.__slots__, members):
+            setattr(self, name, value)
+
+
+class Exchange(_Effect):
+    """Send ``request`` through the client's session policy (credentials, retries, redirects); the
+    result is its Response, or the error is thrown in."""
+
+    __slots__ = ("request",)
+
+
+class Read(_Effect):
+    """Read at most ``size`` bytes of a streamed answer; the result is bytes (b"" at its end), or the
+    TransportError of a drop is thrown in."""
+
+    __slots__ = ("stream", "size")
+
+
+class Blocking(_Effect):
+    """Call ``function(*args)``, which blocks for a while (reading megabytes of a local file): the
+    async client runs it in a thread. The result is what it returns."""
+
+    __slots__ = ("function", "args")
+
+
+class Deliver(_Effect):
+    """Hand ``data`` (a chunk of a download) to whoever iterates the flow; the result is None."""
+
+    __slots__ = ("data",)
+
+
+class FlowSteps:
+    """A flow, walked effect by effect: iterating gives its effects; before asking for the next one,
+    set ``value`` to the outcome of the last, or call ``fail`` with its exception. ``result`` is
+    what the flow returned. As a context manager it closes the flow when the walk stops early, and
+    with it what the flow holds open (a streamed answer, a temporary file, a file being sent)."""
+
+    __slots__ = ("flow", "value", "error", "result")
+
+    def __init__(self, flow):
+        self.flow = flow
+        self.value = self.error = self.result = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        value, error = self.value, self.error
+        self.value = self.error = None
+        try:
+            if error is not None:
+                return self.flow.throw(error)
+            return self.flow.send(value)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def fail(self, error):
+        """The last effect raised ``error``: it is thrown into the flow next. A failure of the caller's
+        content or callback goes in as the caller's own exception, out of its transport wrapper."""
+        self.error = error.original() if isinstance(error, _SourceFailed) else error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.flow.close()
+
+
+# --------------------------------------------------------------------------- the flows, shared
+
+class FileFlows:
+    """What both clients' file methods share: their flows (see the module docstring) and asset_url."""
+
+    if TYPE_CHECKING:
+        url: str
+        logger: Any
+        _session: Any
+        _asynchronous: bool
+
+        def _raw_request(self, method: str, path: str, params: Any, json: Any, data: Any, headers: Any,
+                         auth: bool) -> Request: ...
+
+        def _url_token(self) -> Optional[str]: ...
+
+    # --- uploads -----------------------------------------------------------------------------
+    def _upload_file_flow(self, file, filename, mime_type, fields, progress):
+        upload = _Upload(file, filename, mime_type, fields, "upload_file()", self._asynchronous)
+        return (yield from self._upload_flow("POST", "/files", [upload], progress))[0]
+
+    def _upload_files_flow(self, files, progress, fields):
+        _check_progress(progress)
+        if isinstance(files, (str, bytes, bytearray, memoryview, dict)) or not hasattr(files, "__iter__"):
+            raise TypeError("files must be a list of files (use upload_file for one), got %s" % type(files).__name__)
+        for name in ("filename", "mime_type"):
+            if name in fields:
+                raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
+        uploads = []
+        try:
+            for index, entry in enumerate(files):
+                uploads.append(_upload_entry(entry, fields, index, self._asynchronous))
+            if not uploads:
+                raise ValueError("files is empty: nothing to upload")
+        except BaseException:
+            _close_sources(part for upload in uploads for part in upload.parts)
+            raise
+        return (yield from self._upload_flow("POST", "/files", uploads, progress))
+
+    def _replace_file_flow(self, id, file, filename, mime_type, progress, fields):
+        path = "/files/" + quote_path_value("id", id)
+        _check_progress(progress)
+        upload = _Upload(file, filename, mime_type, fields, "replace_file()", self._asynchronous)
+        try:
+            guessed = mime_type or _guess_type(filename) or _guess_type(upload.own_name)
+            if filename is None or guessed is None:
+                # Directus takes the file part's name for the new filename_download: send the current one
+                request = self._raw_request("GET", path, {"fields": "filename_download,type"}, None, None, None, True)
+                current = decode_raw((yield Exchange(request))) or {}
+                upload.rename(filename or current.get("filename_download") or upload.part.filename,
+                              guessed or current.get("type") or upload.part.content_type)
+        except BaseException:
+            _close_sources(upload.parts)
+            raise
+        return (yield from self._upload_flow("PATCH", path, [upload], progress, id))[0]
+
+    def _upload_flow(self, method, path, uploads, progress, id=None):
+        """Send the uploads as one multipart request; their records (File), in upload order."""
+        parts = [part for upload in uploads for part in upload.parts]
+        try:
+            _check_progress(progress)
+            encoder = MultipartEncoder(parts, progress=_guarded(progress))
+            headers = dict(self._session.headers_for(True))
+            headers["Content-Type"] = encoder.content_type
+            if encoder.length is not None:
+                headers["Content-Length"] = str(encoder.length)
+            request = Request(method, self.url + path, headers, encoder)
+            response = yield Exchange(request)
+        finally:
+            _close_sources(parts)
+        if response.status >= 300:
+            raise error_from_response(response.status, response.headers, response.body, method, request.url)
+        document = response.json() if response.status != 204 else None
+        data = document.get("data") if isinstance(document, dict) else None
+        if data is None:  # uploaded, but this role may not read files: what was sent
+            return [upload.sent_record(id) for upload in uploads]
+        if isinstance(data, dict):
+            data = [data]
+        return [File.from_dict(record) for record in _in_upload_order(data, uploads)]
+
+    # --- downloads ---------------------------------------------------------------------------
+    def asset_url(self, id: Union[str, int], *, include_token: bool = False, **transform: Any) -> str:
+        """The URL of file ``id``'s content (for an ``<img src>`` or a link), with ``transform``.
+
+        GET /assets/{id}
+
+        The URL carries no token unless ``include_token=True``: then anyone holding the URL can
+        read the file as you for as long as the token lives (a password session's access token
+        expires after ACCESS_TOKEN_TTL; a static token until it is changed). Without it, the file
+        must be readable by the public role. Transforms as for ``download_file``.
+        """
+        if not isinstance(include_token, bool):
+            raise TypeError("include_token must be True or False, got %r" % (include_token,))
+        url = self._asset_url(id, transform)
+        if include_token:
+            token = self._url_token()
+            if token:
+                from urllib.parse import quote
+                url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
+        return url
+
+    def _asset_url(self, id, transform):
+        url = self.url + "/assets/" + quote_path_value("id", id)
+        query = _asset_query(transform)
+        return url + "?" + query if query else url
+
+    def _iter_file_flow(self, id, chunk_size, progress, transform):
+        """The flow of iter_file, its arguments checked now (before anything is sent)."""
+        url = self._asset_url(id, transform)
+        _check_chunk_size(chunk_size)
+        _check_progress(progress)
+        return self._asset_flow(url, chunk_size, progress)
+
+    def _download_file_flow(self, id, dest, overwrite, progress, chunk_size, transform):
+        """The flow of download_file, its arguments checked now (before anything is sent)."""
+        url = self._asset_url(id, transform)
+        _check_chunk_size(chunk_size)
+        _check_progress(progress)
+        if not isinstance(overwrite, bool):
+            raise TypeError("overwrite must be True or False, got %r" % (overwrite,))
+        if isinstance(dest, (str, os.PathLike)):
+            path = os.fspath(dest)
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+            if not path:
+                raise ValueError("dest is an empty path")
+            return self._download_to_path_flow(url, _DownloadTarget(path, str(id), overwrite), chunk_size, progress)
+        if hasattr(dest, "write"):
+            import io
+            if isinstance(dest, io.TextIOBase):
+                raise TypeError("dest must be opened in binary mode ('wb'), not text mode")
+            if getattr(dest, "closed", False):
+                raise ValueError("dest is closed")
+            return self._asset_flow(url, chunk_size, progress, write=dest.write)
+        raise TypeError("dest must be a path or a binary file object, got %s" % type(dest).__name__)
+
+    def _download_to_path_flow(self, url, target, chunk_size, progress):
+        try:
+            yield from self._asset_flow(url, chunk_size, progress, on_answer=target.open, write=target.write)
+            target.complete()
+        finally:
+            target.discard()
+        return target.path
+
+    def _open_asset_flow(self, url, offset):
+        """The streamed answer to GET ``url`` from byte ``offset`` on; an error status raises."""
+        headers = dict(self._session.headers_for(True))
+        headers["Accept"] = "*/*"
+        if offset:
+            headers["Range"] = "bytes=%d-" % offset
+        response = yield Exchange(Request("GET", url, headers, None, True, stream=True))
+        if response.status >= 300 or response.stream is None:
+            raise error_from_response(response.status, response.headers, response.body or b"", "GET", url)
+        return response
+
+    def _asset_flow(self, url, chunk_size, progress, on_answer=None, write=None):
+        """The content at ``url``, chunk by chunk, given to ``write`` (a local file's, see the module
+        docstring) or else delivered; drops and short bodies resume where they stopped.
+
+        A resumed answer must be the same file: a 206 must start where we stopped, and a 200 (the
+        server ignores Range for transformed images) must have the same size and validators; its
+        first bytes, already delivered, are skipped. Drops that bring no new byte are retried as
+        many times as the client's ``retries``, with backoff; drops that make progress always are.
+        """
+        done = 0
+        total = None
+        identity = None
+        first = True
+        stalls = 0
+        while True:
+            response = yield from self._open_asset_flow(url, done)
+            stream = response.stream
+            try:  # no yield in the finally below: closing a stream is the same call for both clients
+                skip = 0
+                if first:
+                    first = False
+                    total = _header_int(response.headers, "Content-Length")
+                    if response.status == 206:  # a server that answers a plain GET with a range: trust it not
+                        total = None
+                    identity = _identity(response.headers)
+                    if on_answer is not None:
+                        on_answer(response)
+                else:
+                    skip, total = _resumed(response, url, done, total, identity)
+                before = done
+                failure = None
+                while True:
+                    try:
+                        chunk = yield Read(stream, chunk_size)
+                    except TransportError as error:
+                        failure = error
+                        break
+                    if not chunk:
+                        break
+                    if skip:
+                        if len(chunk) <= skip:
+                            skip -= len(chunk)
+                            continue
+                        chunk, skip = chunk[skip:], 0
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                    if write is None:
+                        yield Deliver(chunk)
+                    else:
+                        write(chunk)
+                if failure is None:
+                    if total is None or done >= total:
+                        return
+                    failure = TransportError("the answer was cut short: %d of %d bytes" % (done, total),
+                                             method="GET", url=url, may_have_been_processed=True)
+            finally:
+                stream.close()
+            stalls = 0 if done > before else stalls + 1
+            retry = self._session.retry
+            if stalls > retry.retries:
+                raise failure
+            self.logger.debug("download of %s dropped at %d of %s bytes (%s): resuming", url, done,
+                              total if total is not None else "?", failure.message)
+            if stalls:
+                yield Sleep(retry.backoff(stalls - 1))
+
+
+# --------------------------------------------------------------------------- the sync client
+
+class FlowRunner:
+    """Performs the effects of file flows with the sync client: where they meet its I/O."""
+
+    if TYPE_CHECKING:
+        _driver: Any
+
+        def _send(self, request: Request) -> Response: ...
+
+    def _run(self, flow):
+        """Run a flow that delivers no chunk to its end; what it returns."""
+        steps = FlowSteps(flow)
+        for _ in self._iterate(steps):
+            raise RuntimeError("a flow run for its result delivered a chunk")
+        return steps.result
+
+    def _iterate(self, steps):
+        """Perform the effects of the flow of ``steps`` (FlowSteps); yield the chunks it delivers."""
+        with steps:
+            for effect in steps:
+                if type(effect) is Deliver:
+                    yield effect.data
+                    continue
+                try:
+                    steps.value = self._perform(effect)
+                except Exception as error:
+                    steps.fail(error)
+
+    def _perform(self, effect):
+        kind = type(effect)
+        if kind is Exchange:
+            return self._send(effect.request)
+        if kind is Read:
+            return effect.stream.read(effect.size)
+        if kind is Sleep:
+            return self._driver.sleep(effect.seconds)
+        if kind is Blocking:
+            return effect.function(*effect.args)
+        raise RuntimeError("a file flow yielded an unknown effect: %r" % (effect,))
+
+
+class FilesMixin(FileFlows, FlowRunner):
+    """The file and asset methods of DirectusClient (see the module docstring)."""
+
+    if TYPE_CHECKING:
+        def _access_token(self) -> Tuple[Optional[str], Optional[float]]: ...
+
+    def _url_token(self):
+        return self._access_token()[0]
+
+    # --- uploads -----------------------------------------------------------------------------
+    def upload_file(self, file: FileSource, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
+                    title: Optional[str] = None, folder: Union[str, Item, None] = None,
+                    storage: Optional[str] = None, progress: Optional[Progress] = None,
+                    **fields: Any) -> File:
+        """Upload a file and return its record.
+
+        POST /files (multipart/form-data)
+
+        ``file``: a path, bytes, a binary file object (read from where it stands) or an iterable of
+        bytes chunks (a generator is sent with chunked encoding, since its size is unknown; the
+        async client takes an async iterable too). ``filename`` defaults to the path's or file
+        object's name (else ``"file"``); ``mime_type`` is guessed from it. ``title`` (Directus
+        derives one from the name otherwise), ``folder`` (a folder id), ``storage`` and any other
+        ``directus_files`` field (``description``, ``tags``, ``metadata``, ``filename_download``,
+        ...) are sent before the content, as Directus requires. ``progress(done, total)`` is called
+        as content goes out (``total`` None when unknown); an exception raised in it cancels the
+        upload. When the server does not let you read the record back (a role that may create
+        files but not read them), the File holds what was sent and its ``id`` is None.
+        """
+        fields = dict(fields, title=title, folder=folder, storage=storage)
+        return self._run(self._upload_file_flow(file, filename, mime_type, fields, progress))
+
+    def upload_files(self, files: Iterable[Union[FileSource, Dict[str, Any]]], *,
+                     progress: Optional[Progress] = None, **fields: Any) -> List[File]:
+        """Upload several files in one request; their records, in the order given.
+
+        POST /files (multipart/form-data, one file part per file)
+
+        Each entry is a file as ``upload_file`` takes it, or a dict with the key ``"file"`` and that
+        file's own ``filename``, ``mime_type`` and fields. ``fields`` are sent with every file (a
+        dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the files.
+        """
+        return self._run(self._upload_files_flow(files, progress, fields))
+
+    def replace_file(self, id: Union[str, int], file: FileSource, *, filename: Optional[str] = None,
+                     mime_type: Optional[str] = None, progress: Optional[Progress] = None,
+                     **fields: Any) -> File:
+        """Replace the content of file ``id``: it keeps its id and metadata (title, folder, tags, ...).
+
+        PATCH /files/{id} (multipart/form-data)
+
+        ``filename_download`` stays as it is unless ``filename`` is given (the current record is
+        read first for it). ``mime_type`` defaults to a guess from ``filename``, else from the new
+        content's own name (a path's), else the current type. ``fields`` update metadata at the
+        same time. Other arguments as for ``upload_file``.
+        """
+        return self._run(self._replace_file_flow(id, file, filename, mime_type, progress, fields))
+
+    # --- downloads ---------------------------------------------------------------------------
+    def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,
+                  **transform: Any) -> Iterator[bytes]:
+        """The content of file ``id`` as a generator of chunks of at most ``chunk_size`` bytes.
+
+        GET /assets/{id}
+
+        The request goes out when iteration starts; a drop midway resumes where it stopped (see
+        the module docstring). Close the generator (or finish it) to release the connection.
+        Transforms as for ``download_file``.
+        """
+        return self._iterate(FlowSteps(self._iter_file_flow(id, chunk_size, progress, transform)))
+
+    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike, BinaryIO], *,
+                      overwrite: bool = False, progress: Optional[Progress] = None,
+                      chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
+        """Download the content of file ``id`` into ``dest``: a path, a folder, or a binary file object.
+
+        GET /assets/{id}
+
+        A path is written through a temporary file renamed into place once the content is complete
+        and verified; an existing file is not replaced unless ``overwrite=True`` (FileExistsError).
+        Into an existing folder (or a path ending with a separator) the file goes under the name
+        the server gives, reduced to a safe base name. Returns the path written, or None for a file
+        object (written from where it stands; it holds what arrived if the download fails). A drop
+        midway resumes with a Range request.
+        ``progress(done, total)`` is called as bytes arrive.
+
+        Image transforms: ``width``, ``height``, ``fit`` (cover, contain, inside, outside),
+        ``quality`` (1-100), ``format`` (auto, jpg, png, webp, tiff, avif), ``without_enlargement``,
+        ``focal_point_x``, ``focal_point_y``, ``transforms`` (a list of sharp steps, e.g.
+        ``[["blur", 10]]``) and ``key`` (a storage asset preset). ``download=True`` asks for an
+        attachment disposition.
+        """
+        return self._run(self._download_file_flow(id, dest, overwrite, progress, chunk_size, transform))
 
 
 def multipart_body(data):

@@ -4,14 +4,19 @@ TUS speaks in headers (Upload-Length, Upload-Offset, Upload-Metadata) rather tha
 five endpoints are written by hand here; the spec lists them as ``hand_written``. On top of them,
 ``upload_file_resumable`` sends a file chunk by chunk and, when a chunk is lost, asks the server
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
+
+Like the file methods (``files.py``), each method is a flow written once in ``TusFlows``;
+``TusMixin`` runs the flows for ``DirectusClient`` and ``async_files.AsyncTusMixin`` for
+``AsyncDirectusClient``.
 """
 
 from __future__ import annotations
 
 from .errors import DirectusError, ForbiddenError, TransportError, error_from_response
-from .messages import Request, quote_path_value
+from .files import Blocking, Exchange, FlowRunner
+from .messages import Request, decode_result, quote_path_value
 
-__all__ = ["TusMixin"]
+__all__ = ["TusMixin", "TusFlows"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -45,29 +50,34 @@ def _header_int(response, name):
         raise DirectusError("the TUS answer lacks a valid %s header (got %r)" % (name, value)) from None
 
 
-class TusMixin:
-    """The TUS methods of DirectusClient."""
+def _read_at(handle, position, size):
+    """``size`` bytes of ``handle`` from ``position`` (a TUS chunk: megabytes, read in a thread by the
+    async client)."""
+    handle.seek(position)
+    return handle.read(size)
 
-    def _tus(self, method, path, headers=None, body=None):
+
+class TusFlows:
+    """The TUS methods of both clients, as flows (see ``files.py``)."""
+
+    if TYPE_CHECKING:
+        url: str
+        _session: Any
+        operations: Dict[str, Any]
+
+        def _operation_request(self, operation: Any, path_values: Any, data: Any, query_values: Any) -> Request: ...
+
+    def _tus_flow(self, method, path, headers=None, body=None):
         all_headers = dict(self._session.headers_for(True))
         all_headers["Tus-Resumable"] = _TUS_VERSION
         all_headers.update(headers or {})
         request = Request(method, self.url + path, all_headers, body)
-        response = self._send(request)
+        response = yield Exchange(request)
         if response.status >= 300:
             raise error_from_response(response.status, response.headers, response.body, method, request.url)
         return response
 
-    def create_tus_upload(self, length: int, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
-                          metadata: Optional[Mapping[str, Any]] = None) -> str:
-        """Start a resumable upload of ``length`` bytes; returns the upload's id.
-
-        POST /files/tus
-
-        ``metadata`` holds other fields of the file record Directus creates (``folder``, ``title``,
-        ``id`` of a file to replace, ...). Directus refuses an upload without a file name
-        (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
-        """
+    def _create_tus_upload_flow(self, length, filename, mime_type, metadata):
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
@@ -79,66 +89,40 @@ class TusMixin:
         headers = {"Upload-Length": str(length)}
         if fields:
             headers["Upload-Metadata"] = _encode_metadata(fields)
-        response = self._tus("POST", "/files/tus", headers)
+        response = yield from self._tus_flow("POST", "/files/tus", headers)
         location = response.headers.get("Location") or ""
         upload_id = location.rstrip("/").rpartition("/")[2]
         if not upload_id:
             raise DirectusError("the TUS answer to POST /files/tus has no Location header")
         return upload_id
 
-    def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> int:
-        """Send ``chunk`` (bytes) at byte ``offset`` of upload ``id``; returns the new offset.
-
-        PATCH /files/tus/{id}
-        """
-        return _header_int(self._send_tus_chunk(id, offset, chunk), "Upload-Offset")
-
-    def _send_tus_chunk(self, id, offset, chunk):
+    def _send_tus_chunk_flow(self, id, offset, chunk):
+        """The answer to the PATCH of ``chunk`` at ``offset`` (its headers say where the upload stands)."""
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError("chunk must be bytes, got %s" % type(chunk).__name__)
-        return self._tus("PATCH", "/files/tus/" + quote_path_value("id", id),
-                         {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
-                         bytes(chunk))
+        return (yield from self._tus_flow(
+            "PATCH", "/files/tus/" + quote_path_value("id", id),
+            {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}, bytes(chunk)))
 
-    def read_tus_upload_offset(self, id: str) -> Tuple[int, Optional[int]]:
-        """How many bytes of upload ``id`` the server has: ``(offset, length)``.
+    def _upload_tus_chunk_flow(self, id, offset, chunk):
+        return _header_int((yield from self._send_tus_chunk_flow(id, offset, chunk)), "Upload-Offset")
 
-        HEAD /files/tus/{id}
-        """
-        response = self._tus("HEAD", "/files/tus/" + quote_path_value("id", id))
+    def _read_tus_upload_offset_flow(self, id):
+        response = yield from self._tus_flow("HEAD", "/files/tus/" + quote_path_value("id", id))
         length = response.headers.get("Upload-Length")
         return _header_int(response, "Upload-Offset"), int(length) if length and length.isdigit() else None
 
-    def delete_tus_upload(self, id: str) -> None:
-        """Abandon upload ``id``.
+    def _delete_tus_upload_flow(self, id):
+        yield from self._tus_flow("DELETE", "/files/tus/" + quote_path_value("id", id))
 
-        DELETE /files/tus/{id}
-        """
-        self._tus("DELETE", "/files/tus/" + quote_path_value("id", id))
-
-    def read_tus_options(self, id: str = "capabilities") -> Dict[str, Any]:
-        """The server's TUS capabilities: ``{"version", "extensions", "max_size"}``.
-
-        OPTIONS /files/tus/{id}
-        """
-        response = self._tus("OPTIONS", "/files/tus/" + quote_path_value("id", id))
+    def _read_tus_options_flow(self, id):
+        response = yield from self._tus_flow("OPTIONS", "/files/tus/" + quote_path_value("id", id))
         max_size = response.headers.get("Tus-Max-Size")
         return {"version": response.headers.get("Tus-Version"),
                 "extensions": [e.strip() for e in (response.headers.get("Tus-Extension") or "").split(",") if e.strip()],
                 "max_size": int(max_size) if max_size and max_size.isdigit() else None}
 
-    def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
-                              mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
-                              chunk_size: int = _DEFAULT_CHUNK,
-                              progress: Optional[Callable[[int, Optional[int]], Any]] = None,
-                              max_resumes: int = 10) -> File:
-        """Upload a file chunk by chunk over TUS, resuming after lost chunks; returns its File.
-
-        ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
-        after each chunk. A chunk whose answer is lost is not resent blindly: the server is asked
-        for its offset first. When the lost answer was the last one, the server has already
-        forgotten the upload and DirectusError says the file may exist.
-        """
+    def _upload_file_resumable_flow(self, file, filename, mime_type, metadata, chunk_size, progress, max_resumes):
         import os
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise ValueError("chunk_size must be a positive number of bytes")
@@ -163,18 +147,17 @@ class TusMixin:
                 raise ValueError("Directus refuses empty TUS uploads; send an empty file with a plain upload")
             if not filename and not (metadata or {}).get("filename_download"):
                 raise ValueError("Directus needs a file name for a TUS upload: pass filename=")
-            upload_id = self.create_tus_upload(length, filename=filename, mime_type=mime_type, metadata=metadata)
+            upload_id = yield from self._create_tus_upload_flow(length, filename, mime_type, metadata)
             file_id, offset, resumes = None, 0, 0
             while offset < length:
-                handle.seek(start + offset)
-                chunk = handle.read(min(chunk_size, length - offset))
+                chunk = yield Blocking(_read_at, (handle, start + offset, min(chunk_size, length - offset)))
                 try:
-                    response = self._send_tus_chunk(upload_id, offset, chunk)
+                    response = yield from self._send_tus_chunk_flow(upload_id, offset, chunk)
                 except TransportError:
                     resumes += 1
                     if resumes > max_resumes:
                         raise
-                    offset = self._tus_resume_offset(upload_id)
+                    offset = yield from self._tus_resume_offset_flow(upload_id)
                     continue
                 offset = _header_int(response, "Upload-Offset")
                 # Only the answer to the last chunk names the file record: partial uploads are
@@ -188,15 +171,76 @@ class TusMixin:
         if not file_id:
             raise DirectusError("the TUS upload %s is complete but the server did not name its file record"
                                 % upload_id)
-        return self.read_file(file_id)
+        operation = self.operations["read_file"]
+        return decode_result(operation, (yield Exchange(self._operation_request(operation, {"id": file_id}, None,
+                                                                                 {}))))
 
-    def _tus_resume_offset(self, upload_id):
+    def _tus_resume_offset_flow(self, upload_id):
         """Where to go on after a chunk whose answer was lost."""
         try:
-            return self.read_tus_upload_offset(upload_id)[0]
+            return (yield from self._read_tus_upload_offset_flow(upload_id))[0]
         except ForbiddenError:
             # Directus forgets an upload once its last byte is in, and only the lost answer named
             # the file it became: which record that is cannot be found out reliably.
             raise DirectusError("the answer to a chunk of TUS upload %s was lost and the server no longer "
                                 "knows the upload: it may have completed; look for the file before "
                                 "uploading again" % upload_id) from None
+
+
+class TusMixin(TusFlows, FlowRunner):
+    """The TUS methods of DirectusClient."""
+
+    def create_tus_upload(self, length: int, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
+                          metadata: Optional[Mapping[str, Any]] = None) -> str:
+        """Start a resumable upload of ``length`` bytes; returns the upload's id.
+
+        POST /files/tus
+
+        ``metadata`` holds other fields of the file record Directus creates (``folder``, ``title``,
+        ``id`` of a file to replace, ...). Directus refuses an upload without a file name
+        (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
+        """
+        return self._run(self._create_tus_upload_flow(length, filename, mime_type, metadata))
+
+    def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> int:
+        """Send ``chunk`` (bytes) at byte ``offset`` of upload ``id``; returns the new offset.
+
+        PATCH /files/tus/{id}
+        """
+        return self._run(self._upload_tus_chunk_flow(id, offset, chunk))
+
+    def read_tus_upload_offset(self, id: str) -> Tuple[int, Optional[int]]:
+        """How many bytes of upload ``id`` the server has: ``(offset, length)``.
+
+        HEAD /files/tus/{id}
+        """
+        return self._run(self._read_tus_upload_offset_flow(id))
+
+    def delete_tus_upload(self, id: str) -> None:
+        """Abandon upload ``id``.
+
+        DELETE /files/tus/{id}
+        """
+        self._run(self._delete_tus_upload_flow(id))
+
+    def read_tus_options(self, id: str = "capabilities") -> Dict[str, Any]:
+        """The server's TUS capabilities: ``{"version", "extensions", "max_size"}``.
+
+        OPTIONS /files/tus/{id}
+        """
+        return self._run(self._read_tus_options_flow(id))
+
+    def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
+                              mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+                              chunk_size: int = _DEFAULT_CHUNK,
+                              progress: Optional[Callable[[int, Optional[int]], Any]] = None,
+                              max_resumes: int = 10) -> File:
+        """Upload a file chunk by chunk over TUS, resuming after lost chunks; returns its File.
+
+        ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
+        after each chunk. A chunk whose answer is lost is not resent blindly: the server is asked
+        for its offset first. When the lost answer was the last one, the server has already
+        forgotten the upload and DirectusError says the file may exist.
+        """
+        return self._run(self._upload_file_resumable_flow(file, filename, mime_type, metadata, chunk_size, progress,
+                                                          max_resumes))

@@ -4,12 +4,10 @@ import email.parser
 import email.policy
 import hashlib
 import io
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -293,49 +291,36 @@ def test_a_one_shot_upload_is_not_sent_again():
     assert len(server.requests) == 1
 
 
-class ResetFirstConnection:
+def read_head(reader):
+    """The headers (names in lower case) of the request at ``reader``, its request line dropped."""
+    reader.readline()
+    headers = {}
+    while True:
+        line = reader.readline().decode()
+        if line in ("\r\n", ""):
+            return headers
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+
+
+class ResetFirstConnection(FakeServer):
     """Resets the first connection after reading a little of the request (a failure while sending);
-    answers the next ones after reading the whole (chunked or sized) upload."""
+    answers the next ones after reading the whole upload."""
 
     def __init__(self):
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
         self.bodies = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__(handler=None)
 
-    def serve(self):
-        first = True
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            if first:
-                first = False
+    def _serve(self, conn, number):
+        with conn:
+            if number == 1:
                 conn.recv(1000)
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                conn.close()  # RST: the client's send fails
-                continue
-            reader = conn.makefile("rb")
-            headers = {}
-            reader.readline()
-            while True:
-                line = reader.readline().decode()
-                if line in ("\r\n", ""):
-                    break
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = reader.read(int(headers["content-length"]))
+                return  # closed with SO_LINGER 0: RST, the client's send fails
+            with conn.makefile("rb") as reader:
+                body = reader.read(int(read_head(reader)["content-length"]))
             self.bodies.append(body)
-            answer = json.dumps({"data": {"id": "x", "filesize": len(body)}}).encode()
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                         b"Connection: close\r\n\r\n%s" % (len(answer), answer))
-            conn.close()
-
-    def close(self):
-        self.listener.close()
+            conn.sendall(reply(200, {"data": {"id": "x", "filesize": len(body)}}, headers={"Connection": "close"}))
 
 
 def test_a_failure_while_sending_rewinds_a_path_and_refuses_a_generator(tmp_path):
@@ -641,7 +626,7 @@ def test_disposition_filename(header, name):
 # ------------------------------------------------------------------------------------------ the package
 
 def test_file_methods_are_the_mixins_and_no_operation_shadows_them():
-    names = [name for name in vars(FilesMixin) if not name.startswith("_")]
+    names = [name for name in dir(FilesMixin) if not name.startswith("_")]
     assert {"upload_file", "upload_files", "replace_file", "download_file", "iter_file", "asset_url"} <= set(names)
     for name in names:
         assert getattr(DirectusClient, name) is getattr(FilesMixin, name), name
@@ -669,3 +654,80 @@ def test_upload_body_is_streamed_not_buffered(tmp_path):
         assert max(sizes) == files_module._READ_SIZE and sum(sizes) == encoder.length
     finally:
         source.close()
+
+
+# ------------------------------------------------------------------------------------------ fakes for both clients
+# (AssetServer, upload_server and these serve tests/unit/test_async_files.py too)
+
+class DiscardingUploadServer(FakeServer):
+    """Reads an upload (sized or chunked) without keeping it: counts its bytes and hashes them, so
+    that the memory a test measures is the client's alone. Answers one record."""
+
+    def __init__(self):
+        self.received = []  # (bytes of the body, sha256 of the body)
+        super().__init__(handler=None)
+
+    def _serve(self, conn, number):
+        with conn, conn.makefile("rb") as reader:
+            headers = read_head(reader)
+            digest, size = hashlib.sha256(), 0
+            remaining = int(headers.get("content-length", -1))
+            while remaining:
+                if remaining < 0:  # chunked
+                    length = int(reader.readline().split(b";")[0], 16)
+                    block = reader.read(length)
+                    reader.readline()
+                else:
+                    block = reader.read(min(remaining, 65536))
+                    remaining -= len(block)
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+            self.received.append((size, digest.hexdigest()))
+            conn.sendall(reply(200, {"data": {"id": "discarded", "filesize": size}}, headers={"Connection": "close"}))
+
+
+class TusServer:
+    """A TUS 1.0 server for one upload at a time, as Directus answers: ``lose`` lists the chunk
+    numbers (from 0) whose answer is lost after the server took the chunk."""
+
+    def __init__(self, lose=()):
+        self.lose = set(lose)
+        self.length = None
+        self.content = b""
+        self.metadata = None
+        self.chunks = 0
+        self.server = FakeServer(self.handle)
+        self.url = self.server.url
+        self.requests = self.server.requests
+
+    def handle(self, seen):
+        if seen.method == "POST" and seen.target == "/files/tus":
+            self.length = int(seen.headers["upload-length"])
+            self.metadata = seen.headers.get("upload-metadata")
+            return reply(201, b"", headers={"Location": self.url + "/files/tus/up-1"}, content_type=None)
+        if seen.method == "HEAD":
+            return reply(200, b"", headers={"Upload-Offset": str(len(self.content)),
+                                            "Upload-Length": str(self.length)}, content_type=None)
+        if seen.method == "PATCH":
+            if int(seen.headers["upload-offset"]) != len(self.content):
+                return reply(409, {"errors": [{"message": "wrong offset", "extensions": {"code": "INVALID"}}]})
+            self.content += seen.body
+            number, self.chunks = self.chunks, self.chunks + 1
+            if number in self.lose:
+                return None
+            headers = {"Upload-Offset": str(len(self.content))}
+            if len(self.content) == self.length:
+                headers["Directus-File-Id"] = "file-1"
+            return reply(204, b"", headers=headers, content_type=None)
+        if seen.method == "GET" and seen.target.startswith("/files/file-1"):
+            return reply(200, {"data": {"id": "file-1", "filesize": len(self.content),
+                                        "sha256": hashlib.sha256(self.content).hexdigest()}})
+        return reply(404, {"errors": [{"message": "no", "extensions": {"code": "FORBIDDEN"}}]})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.close()

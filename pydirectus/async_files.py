@@ -1,0 +1,172 @@
+"""AsyncDirectusClient's file, asset and TUS methods: the flows of ``files.py`` and ``tus.py``, awaited.
+
+Each method has the name, parameters, docstring (its ``DirectusClient`` twin's own, copied) and
+guarantees of the sync one, because both run the same flow: argument checks, requests, resume
+decisions, progress and the handling of the target file are written once, in ``files.FileFlows``
+and ``tus.TusFlows``. What is here is how the effects of a flow are performed on the event loop:
+
+    Exchange   awaits the client's ``_send`` (the session policy over the async transport)
+    Read       awaits the streamed answer's ``read``
+    Sleep      awaits the client's sleep (``asyncio.sleep`` unless replaced)
+    Blocking   runs in the event loop's default executor (a TUS chunk: megabytes of a local file)
+    Deliver    is yielded by ``iter_file``'s async generator
+
+An upload's content goes out with ``async for`` (``MultipartEncoder.__aiter__``), which awaits an
+async iterable source; local files are read, and downloads written, 128 KiB at a time in the event
+loop (see ``files.py``: microseconds each, less than a thread handoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .effects import Sleep
+from .errors import DirectusError
+from .files import _DOWNLOAD_CHUNK, Blocking, Deliver, Exchange, FileFlows, FilesMixin, FlowSteps, Read
+from .realtime import _access_token_flow
+from .tus import _DEFAULT_CHUNK, TusFlows, TusMixin
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    import os
+    from typing import (Any, AsyncIterator, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple,
+                        TypeVar, Union)
+
+    from .files import AsyncFileSource, Progress
+    from .messages import Request, Response
+    from .models import File, Item
+
+    _Method = TypeVar("_Method", bound=Callable[..., Any])
+
+__all__ = ["AsyncFilesMixin", "AsyncTusMixin", "AsyncFlowRunner"]
+
+
+def _twin_of(sync_method: Callable[..., Any]) -> Callable[[_Method], _Method]:
+    """Gives the decorated coroutine method the docstring of its DirectusClient twin."""
+    def document(method):
+        method.__doc__ = sync_method.__doc__
+        return method
+    return document
+
+
+class AsyncFlowRunner:
+    """Performs the effects of file flows with the async client: where they meet its I/O."""
+
+    if TYPE_CHECKING:
+        _driver: Any
+
+        async def _send(self, request: Request) -> Response: ...
+
+    async def _run(self, flow):
+        """Run a flow that delivers no chunk to its end; what it returns."""
+        steps = FlowSteps(flow)
+        async for _ in self._iterate(steps):
+            raise RuntimeError("a flow run for its result delivered a chunk")
+        return steps.result
+
+    async def _iterate(self, steps):
+        """Perform the effects of the flow of ``steps`` (FlowSteps); yield the chunks it delivers."""
+        with steps:  # cancelled or closed early: the flow is closed, and what it holds open with it
+            for effect in steps:
+                if type(effect) is Deliver:
+                    yield effect.data
+                    continue
+                try:
+                    steps.value = await self._perform(effect)
+                except Exception as error:  # not CancelledError: it ends the run
+                    steps.fail(error)
+
+    async def _perform(self, effect):
+        kind = type(effect)
+        if kind is Exchange:
+            return await self._send(effect.request)
+        if kind is Read:
+            return await effect.stream.read(effect.size)
+        if kind is Sleep:
+            return await self._driver.sleep(effect.seconds)
+        if kind is Blocking:
+            return await asyncio.get_running_loop().run_in_executor(None, effect.function, *effect.args)
+        raise RuntimeError("a file flow yielded an unknown effect: %r" % (effect,))
+
+
+class AsyncFilesMixin(FileFlows, AsyncFlowRunner):
+    """The file and asset methods of AsyncDirectusClient (see ``files.py``)."""
+
+    def _url_token(self):
+        """The token ``asset_url`` puts in a URL: the client's access token flow, when it needs no
+        I/O. asset_url is a plain method, so it cannot log in: a password session needs a fresh
+        access token (after ``await directus.login()``, or any other call)."""
+        flow = _access_token_flow(self._session)
+        try:
+            flow.send(None)
+        except StopIteration as done:
+            return done.value[0]
+        flow.close()
+        raise DirectusError("asset_url(include_token=True) needs a fresh access token: "
+                            "await directus.login() (or any other call) first")
+
+    # --- uploads -----------------------------------------------------------------------------
+    @_twin_of(FilesMixin.upload_file)
+    async def upload_file(self, file: AsyncFileSource, *, filename: Optional[str] = None,
+                          mime_type: Optional[str] = None, title: Optional[str] = None,
+                          folder: Union[str, Item, None] = None, storage: Optional[str] = None,
+                          progress: Optional[Progress] = None, **fields: Any) -> File:
+        fields = dict(fields, title=title, folder=folder, storage=storage)
+        return await self._run(self._upload_file_flow(file, filename, mime_type, fields, progress))
+
+    @_twin_of(FilesMixin.upload_files)
+    async def upload_files(self, files: Iterable[Union[AsyncFileSource, Dict[str, Any]]], *,
+                           progress: Optional[Progress] = None, **fields: Any) -> List[File]:
+        return await self._run(self._upload_files_flow(files, progress, fields))
+
+    @_twin_of(FilesMixin.replace_file)
+    async def replace_file(self, id: Union[str, int], file: AsyncFileSource, *, filename: Optional[str] = None,
+                           mime_type: Optional[str] = None, progress: Optional[Progress] = None,
+                           **fields: Any) -> File:
+        return await self._run(self._replace_file_flow(id, file, filename, mime_type, progress, fields))
+
+    # --- downloads ---------------------------------------------------------------------------
+    @_twin_of(FilesMixin.iter_file)
+    def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,
+                  **transform: Any) -> AsyncIterator[bytes]:
+        return self._iterate(FlowSteps(self._iter_file_flow(id, chunk_size, progress, transform)))
+
+    @_twin_of(FilesMixin.download_file)
+    async def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike, BinaryIO], *,
+                            overwrite: bool = False, progress: Optional[Progress] = None,
+                            chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
+        return await self._run(self._download_file_flow(id, dest, overwrite, progress, chunk_size, transform))
+
+
+class AsyncTusMixin(TusFlows, AsyncFlowRunner):
+    """The TUS methods of AsyncDirectusClient (see ``tus.py``)."""
+
+    @_twin_of(TusMixin.create_tus_upload)
+    async def create_tus_upload(self, length: int, *, filename: Optional[str] = None,
+                                mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None) -> str:
+        return await self._run(self._create_tus_upload_flow(length, filename, mime_type, metadata))
+
+    @_twin_of(TusMixin.upload_tus_chunk)
+    async def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> int:
+        return await self._run(self._upload_tus_chunk_flow(id, offset, chunk))
+
+    @_twin_of(TusMixin.read_tus_upload_offset)
+    async def read_tus_upload_offset(self, id: str) -> Tuple[int, Optional[int]]:
+        return await self._run(self._read_tus_upload_offset_flow(id))
+
+    @_twin_of(TusMixin.delete_tus_upload)
+    async def delete_tus_upload(self, id: str) -> None:
+        await self._run(self._delete_tus_upload_flow(id))
+
+    @_twin_of(TusMixin.read_tus_options)
+    async def read_tus_options(self, id: str = "capabilities") -> Dict[str, Any]:
+        return await self._run(self._read_tus_options_flow(id))
+
+    @_twin_of(TusMixin.upload_file_resumable)
+    async def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
+                                    mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+                                    chunk_size: int = _DEFAULT_CHUNK,
+                                    progress: Optional[Callable[[int, Optional[int]], Any]] = None,
+                                    max_resumes: int = 10) -> File:
+        return await self._run(self._upload_file_resumable_flow(file, filename, mime_type, metadata, chunk_size,
+                                                                progress, max_resumes))
