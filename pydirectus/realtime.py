@@ -12,11 +12,18 @@ How it is built, from the wire up:
   subscriptions with bounded queues, replies matched by string uid, the token schedule, liveness
   and the reconnect backoff. They take text messages, the time and tokens in, and hand out the
   messages to send and what their driver must do (fetch a token, close, wait, reconnect). The
-  clock and the random source are injected; an async driver can reuse them unchanged.
+  clock and the random source are injected; the sync and the async driver run them unchanged.
+- What both drivers share, without I/O: ``_ConnectionBase`` (the URL, the WebSocket of each attempt,
+  moving messages between core and WebSocket, the bookkeeping of a connection's end, waits as
+  polls), the token flow ``_access_token_flow`` (run by the client's own driver), the route
+  (``_socket_route``: the client's proxies and TLS), and the public classes' non-blocking halves
+  (``_Endpoint``, ``_DirectusEndpoint``, ``_GraphQLEndpoint``, ``_SubscriptionBase``, ``_ItemsBase``,
+  ``_Exchange``: settings discovery as a flow, subscribing, a request and its reply).
 - ``_SyncConnection``: the thin sync I/O. It opens the socket (TCP, an HTTP CONNECT proxy, TLS
   with the client's settings), runs the handshake, and owns the socket from one reader thread:
   other threads hand it messages and wake it, so frames never interleave and TLS is never used
   from two threads. Tokens are fetched on a helper thread, so server pings are answered meanwhile.
+  ``async_realtime._AsyncConnection`` is its asyncio twin, for ``AsyncDirectusClient``.
 - ``Realtime``, ``Subscription``, ``RealtimeEvent``: what ``client.realtime()`` gives.
 
 Directus facts this relies on (measured against 12.4.0, see shared/realtime-notes.md): the
@@ -31,8 +38,11 @@ hence the ``reconnected`` marker.
 import collections
 import json
 
+from .auth import authenticate_flow, login_now_flow
+from .effects import Authenticate
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
                      RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE)
+from .messages import decode_raw
 from .models import Item, ItemList
 
 TYPE_CHECKING = False
@@ -742,33 +752,39 @@ class _GraphQLCore(_Core):
             self.subscriptions.pop(subscription.uid, None)
 
 
-# --- sync I/O ------------------------------------------------------------------------------
+# --- what the sync and the async driver share (no I/O) ---------------------------------------
+
+_WAIT = object()  # a poll's answer: nothing yet, wait for the connection's next change
+
+
+def _access_token_flow(session, stale=None):
+    """A flow (run it with the client's driver): a usable access token and its expiry on the
+    session's clock (None: never), and one other than ``stale`` when the session can make one.
+
+    For a static token it is the token, without credentials (None, None). A password session logs
+    in or refreshes first when needed, one at a time like every request does. The socket must
+    change tokens before the server expires them, which can be earlier than the REST token manager
+    would refresh by itself: then the client's own single-flight refresh runs (over REST, under the
+    client's authentication lock), so the session's single-use refresh token is spent where the
+    REST session expects it, and never on the socket.
+    """
+    credentials = session.credentials
+    if credentials.kind == "static":
+        return credentials.static_token, None
+    if credentials.kind == "none":
+        return None, None
+    tokens = session.tokens
+    if not tokens.usable(session.clock()):
+        yield from login_now_flow(session)
+    if stale is not None and tokens.access_token == stale:
+        yield Authenticate(authenticate_flow(session, tokens.generation))
+    return tokens.access_token, tokens.expires_at
+
 
 def _renewed_access_token(client, stale):
-    """An access token other than ``stale`` when the session can make one, with its expiry.
-
-    The socket must change tokens before the server expires it, which can be earlier than the
-    REST token manager would refresh by itself. Then the client's own single-flight refresh runs
-    (over REST, under the client's lock), so the session's single-use refresh token is spent
-    where the REST session expects it, and never on the socket.
-    """
-    token, expires_at = client._access_token()
-    if token is None or token != stale:
-        return token, expires_at
-    session = client._session
-    if session.credentials.kind != "password":
-        return token, expires_at
-    tokens = session.tokens
-    generation = tokens.generation
-    if tokens.access_token == stale:
-        from .auth import authenticate_flow
-        from .effects import Authenticate
-
-        def refreshing():  # under the client's authentication lock, as every refresh runs
-            yield Authenticate(authenticate_flow(session, generation))
-
-        client._driver.run(refreshing())
-    return tokens.access_token, tokens.expires_at
+    """An access token other than ``stale`` when the session can make one, with its expiry (from
+    the sync client; the async client's driver gives an awaitable of the same)."""
+    return client._driver.run(_access_token_flow(client._session, stale))
 
 
 def _translate_connect_error(error, url):
@@ -794,53 +810,31 @@ def _translate_connect_error(error, url):
     return TransportError("cannot open the WebSocket connection: %s" % (error or type(error).__name__), url=url)
 
 
-def _open_socket(scheme, host, port, transport, timeout):
-    """A connected socket to ``host:port``: through an HTTP CONNECT proxy when one applies, TLS for
-    ``wss`` (after the tunnel, with the client's SSL context), TCP keepalive on."""
-    import socket
+def _socket_route(client):
+    """Where the realtime sockets of ``client`` go, as its REST requests do:
+    ``(host, port, proxy, proxy_headers, ssl_context)``. ``proxy`` is the ``(host, port)`` of the
+    HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
+    ``ssl_context`` is the client's for wss://, None for ws://."""
     import urllib.request
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import urlsplit
+    from .transport import make_ssl_context, resolve_route
+    transport = client.transport
+    parts = urlsplit(client.url)
     proxies = getattr(transport, "proxies", None)
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get("https" if scheme == "wss" else "http")
-    if proxy and urllib.request.proxy_bypass_environment(host, proxies):
-        proxy = None
+    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies,
+                                                     urllib.request.proxy_bypass_environment)
     context = None
-    if scheme == "wss":
-        context = getattr(transport, "ssl_context", None)
-        if context is None:
-            from .transport import make_ssl_context
-            context = make_ssl_context()
-    if proxy:
-        import http.client
-        parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        headers = {}
-        if parts.username is not None:
-            import base64
-            userpass = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
-        if context is not None:  # HTTPSConnection wraps TLS after the tunnel, for the tunnel's host
-            connection = http.client.HTTPSConnection(parts.hostname, parts.port or 80, timeout=timeout,
-                                                     context=context)
-        else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-        connection.set_tunnel(host, port, headers=headers)
-        try:
-            connection.connect()
-        except BaseException:
-            connection.close()
-            raise
-        sock, connection.sock = connection.sock, None  # ours now: the HTTPConnection must not close it
-    else:
-        sock = socket.create_connection((host, port), timeout)
-        if context is not None:
-            try:
-                sock = context.wrap_socket(sock, server_hostname=host)
-            except BaseException:
-                sock.close()
-                raise
-    # A fallback probe for servers whose heartbeat is off: the kernel notices a dead peer.
+    if parts.scheme == "https":
+        context = getattr(transport, "ssl_context", None) or make_ssl_context()
+    return host, port, proxy, proxy_headers, context
+
+
+def _keep_alive(sock):
+    """TCP keepalive on ``sock``: a fallback probe for servers whose heartbeat is off (the kernel
+    notices a dead peer)."""
+    import socket
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
         if hasattr(socket, name):
@@ -848,32 +842,25 @@ def _open_socket(scheme, host, port, transport, timeout):
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
             except OSError:
                 pass
-    return sock
 
 
-class _SyncConnection:
-    """Drives one core over a blocking socket, from a reader thread that owns the socket.
+class _ConnectionBase:
+    """What ``_SyncConnection`` and the async connection share: the URL, the WebSocket of each
+    attempt, tokens, moving messages between the core and the WebSocket, and the bookkeeping of a
+    connection's end. A subclass brings the I/O: ``guard`` (a context manager around every use of
+    the core), ``_notify()`` (wake the waiters), ``wake()`` (wake the connection's own loop),
+    ``_adopt(stream)`` and ``_discard(stream)``."""
 
-    Every call into the core happens under ``condition``; application threads only change the
-    core and ``wake()`` the reader, which sends. Waiters on subscriptions and requests wait on
-    ``condition`` too; the reader notifies it after each change.
-    """
-
-    def __init__(self, realtime, core, path):
-        import threading
-        self.realtime = realtime
-        self.client = realtime.client
+    def __init__(self, endpoint, core):
+        self.realtime = endpoint
+        self.client = endpoint.client
         self.core = core
-        self.path = path
-        self.condition = threading.Condition(threading.RLock())
-        self.sock = None
+        self.path = None  # the WebSocket path below the base URL, known once the settings are
         self.ws = None
-        self._thread = None
-        self._token_thread = None
-        self._wake_read, self._wake_write = None, None
+        self._token_fetch = None  # the token fetch running, if any
         self._attempt_token = None  # the token of the last connection attempt
 
-    # --- opening ---------------------------------------------------------------------------
+    # --- opening -------------------------------------------------------------------------------
     def _url_parts(self):
         from urllib.parse import urlsplit
         parts = urlsplit(self.client.url)
@@ -882,50 +869,256 @@ class _SyncConnection:
         default = (scheme == "wss" and port == 443) or (scheme == "ws" and port == 80)
         host = parts.hostname
         host_header = ("[%s]" % host if ":" in host else host) + ("" if default else ":%d" % port)
-        return scheme, host, port, host_header, parts.path.rstrip("/") + self.path
-
-    def _open(self):
-        """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
-        from .websocket import Accepted, ClientConnection
-        import socket
-        core = self.core
-        if (core._unauthorized or core._auth_failures) and self._attempt_token is not None:
-            # the last token was refused: ask for another one, not the same again
-            token, expires_at = _renewed_access_token(self.client, self._attempt_token)
-        else:
-            token, expires_at = self.client._access_token()
-        self._attempt_token = token
-        scheme, host, port, host_header, path = self._url_parts()
-        transport = self.client.transport
-        timeout = getattr(transport, "connect_timeout", 10.0) or 10.0
-        clock = self.realtime._clock
-        deadline = clock() + timeout
-        sock = _open_socket(scheme, host, port, transport, timeout)
-        try:
-            headers = [("User-Agent", self.realtime.user_agent)]
-            ws = ClientConnection(host_header, core.resource(path, token), subprotocols=core.subprotocols,
-                                  headers=headers, max_size=self.realtime.max_size)
-            sock.sendall(ws.handshake_request())
-            while True:
-                remaining = deadline - clock()
-                if remaining <= 0:
-                    raise socket.timeout("the WebSocket handshake took longer than %s s" % timeout)
-                sock.settimeout(remaining)
-                data = sock.recv(65536)
-                if not data:
-                    raise ConnectionError("the server closed the connection during the WebSocket handshake")
-                events = ws.receive_data(data)
-                if events and isinstance(events[0], Accepted):
-                    break
-            sock.settimeout(timeout)  # for sends; reads wait in select()
-            return sock, ws, token, expires_at, events[1:]
-        except BaseException:
-            sock.close()
-            raise
+        return scheme, host, port, host_header, parts.path.rstrip("/") + (self.path or "")
 
     def where(self):
         scheme, _, _, host_header, path = self._url_parts()
         return "%s://%s%s" % (scheme, host_header, path)
+
+    def _token_flow(self):
+        """The flow fetching the token of the next attempt: another one when the last was refused."""
+        core = self.core
+        stale = self._attempt_token if (core._unauthorized or core._auth_failures) else None
+        return _access_token_flow(self.client._session, stale)
+
+    def _websocket(self, token):
+        """The sans-I/O WebSocket of an attempt with ``token`` (remembered: if the server refuses it,
+        the next attempt asks for another). No ``Origin`` header: the server would check it."""
+        from .websocket import ClientConnection
+        self._attempt_token = token
+        host_header, path = self._url_parts()[3:]
+        return ClientConnection(host_header, self.core.resource(path, token), subprotocols=self.core.subprotocols,
+                                headers=[("User-Agent", self.realtime.user_agent)], max_size=self.realtime.max_size)
+
+    @staticmethod
+    def _handshake_step(ws, data):
+        """Feed handshake bytes: the events that came after ``Accepted`` once it came, else None."""
+        from .websocket import Accepted
+        if not data:
+            raise ConnectionError("the server closed the connection during the WebSocket handshake")
+        events = ws.receive_data(data)
+        if events and isinstance(events[0], Accepted):
+            return events[1:]
+        return None
+
+    def _install(self, opened):
+        """Hand a freshly opened connection to the core; False if the core was closed meanwhile."""
+        stream, ws, token, expires_at, events = opened
+        with self.guard:
+            if self.core.state == "closed":
+                self._discard(stream)
+                return False
+            self._adopt(stream)
+            self.ws = ws
+            self.core.connection_opened(self.realtime._clock(), token, expires_at)
+            self._handle_events(events)
+            self._notify()
+            return True
+
+    def _settled(self):
+        """A poll: True once the first connection is ready or closed for good."""
+        return True if self.core.state in ("ready", "closed") else _WAIT
+
+    def _first_failure(self, timeout):
+        return self.core.last_error or TimeoutError("the realtime connection was not ready within %s s" % timeout,
+                                                    url=self.where())
+
+    def _connect_failed(self, error):
+        """The first attempt failed: the core is closed for good; the DirectusError to raise."""
+        error = _translate_connect_error(error, self.where())
+        with self.guard:
+            self.core._fatal(error)
+            self._notify()
+        return error
+
+    # --- running -------------------------------------------------------------------------------
+    def _outgoing_bytes(self):
+        """The bytes of what the core and the WebSocket have queued (under the guard)."""
+        ws = self.ws
+        for text in self.core.take_outgoing():
+            try:
+                ws.send_text(text)
+            except Exception:  # closing: the rest is dropped, the connection is ending
+                break
+        return ws.data_to_send()
+
+    def _handle_events(self, events):
+        """Feed WebSocket events to the core; the Closed event, if any."""
+        from .websocket import Closed, TextMessage
+        now = self.realtime._clock()
+        for event in events:
+            if isinstance(event, TextMessage):
+                self.core.message_received(now, event.data)
+            elif isinstance(event, Closed):
+                return event
+        return None
+
+    def _token_fetched(self, token, expires_at, error):
+        """The end of a token fetch that ``core.token_wanted`` asked for."""
+        with self.guard:
+            self._token_fetch = None
+            if error is not None:
+                self.core.token_failed(self.realtime._clock(), error)
+            else:
+                self.core.token_ready(self.realtime._clock(), token, expires_at)
+        self.wake()
+
+    def _waits(self, poll, deadline):
+        """A wait as a generator: yields the seconds to wait for a change (None: no limit) until
+        ``poll()`` answers something other than _WAIT, and returns that (_WAIT: the deadline passed)."""
+        clock = self.realtime._clock
+        while True:
+            result = poll()
+            if result is not _WAIT:
+                return result
+            remaining = None if deadline is None else deadline - clock()
+            if remaining is not None and remaining <= 0:
+                return _WAIT
+            yield remaining
+
+    # --- ending --------------------------------------------------------------------------------
+    def _start_closing(self):
+        """Queue our close frame (the core wants to close); whether to wait for the server's echo."""
+        code, reason = self.core.close_wanted or (1000, "")
+        try:
+            self.ws.close(code, reason)
+        except Exception:
+            pass
+        return self.core.state == "closed"
+
+    def _lost(self, closed):
+        """The socket is gone (``closed`` says how): tell the core, which reconnects unless closed."""
+        with self.guard:
+            if self.core.state != "closed":
+                error = self._loss_error(closed)
+                self.core.connection_lost(self.realtime._clock(), error, closed.code)
+                self.realtime.logger.info("realtime connection to %s lost: %s", self.where(), error)
+            self._notify()
+
+    def _loss_error(self, closed):
+        if self.core.last_error is not None and self.core.close_wanted is not None:
+            return self.core.last_error
+        if closed.error:
+            return TransportError("WebSocket protocol error: %s" % closed.error, url=self.where())
+        if closed.code == 1006:
+            return TransportError("the connection ended without a close frame", url=self.where())
+        return TransportError("the server closed the connection (%d%s)" % (
+            closed.code, ", " + closed.reason if closed.reason else ""), url=self.where())
+
+    def _reconnect_deadline(self):
+        """When to try again (the backoff), or None when the connection is closed for good."""
+        with self.guard:
+            if self.core.state == "closed":
+                return None
+            delay = self.core.reconnect_delay()
+        self.realtime.logger.info("realtime: reconnecting to %s in %.2f s", self.where(), delay)
+        return self.realtime._clock() + delay
+
+    def _closed_for_good(self):
+        """A poll: True once the core is closed (a reconnect wait ends early)."""
+        return True if self.core.state == "closed" else _WAIT
+
+    def _attempt_failed(self, error):
+        with self.guard:
+            self.core.connect_failed(self.realtime._clock(), _translate_connect_error(error, self.where()))
+            self._notify()
+
+
+# --- sync I/O ------------------------------------------------------------------------------
+
+def _open_socket(route, timeout):
+    """A connected socket along ``route`` (see _socket_route): through the proxy's CONNECT tunnel
+    when there is one, then TLS when there is a context; TCP keepalive on."""
+    import socket
+    host, port, proxy, proxy_headers, context = route
+    if proxy is not None:
+        import http.client
+        connection = http.client.HTTPConnection(proxy[0], proxy[1], timeout=timeout)
+        connection.set_tunnel(host, port, headers=proxy_headers)
+        try:
+            connection.connect()
+        except BaseException:
+            connection.close()
+            raise
+        sock, connection.sock = connection.sock, None  # ours now: the HTTPConnection must not close it
+    else:
+        sock = socket.create_connection((host, port), timeout)
+    if context is not None:
+        try:
+            sock = context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+    _keep_alive(sock)
+    return sock
+
+
+class _SyncConnection(_ConnectionBase):
+    """Drives one core over a blocking socket, from a reader thread that owns the socket.
+
+    Every call into the core happens under ``condition``; application threads only change the
+    core and ``wake()`` the reader, which sends. Waiters on subscriptions and requests wait on
+    ``condition`` too; the reader notifies it after each change. Tokens are fetched on a helper
+    thread, so server pings are answered meanwhile.
+    """
+
+    def __init__(self, endpoint, core):
+        import threading
+        super().__init__(endpoint, core)
+        self.condition = threading.Condition(threading.RLock())
+        self.sock = None
+        self._thread = None
+        self._wake_read, self._wake_write = None, None
+
+    @property
+    def guard(self):
+        return self.condition
+
+    def _notify(self):
+        self.condition.notify_all()
+
+    def _adopt(self, sock):
+        self.sock = sock
+
+    @staticmethod
+    def _discard(sock):
+        sock.close()
+
+    def wait_for(self, poll, deadline=None):
+        """Wait (blocking) until ``poll()`` answers, under the condition; _WAIT when ``deadline`` passes."""
+        with self.condition:
+            waits = self._waits(poll, deadline)
+            try:
+                while True:
+                    self.condition.wait(next(waits))
+            except StopIteration as stop:
+                return stop.value
+
+    # --- opening ---------------------------------------------------------------------------
+    def _open(self):
+        """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
+        import socket
+        token, expires_at = self.client._driver.run(self._token_flow())
+        transport = self.client.transport
+        timeout = getattr(transport, "connect_timeout", 10.0) or 10.0
+        clock = self.realtime._clock
+        deadline = clock() + timeout
+        sock = _open_socket(_socket_route(self.client), timeout)
+        try:
+            ws = self._websocket(token)
+            sock.sendall(ws.handshake_request())
+            events = None
+            while events is None:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise socket.timeout("the WebSocket handshake took longer than %s s" % timeout)
+                sock.settimeout(remaining)
+                events = self._handshake_step(ws, sock.recv(65536))
+            sock.settimeout(timeout)  # for sends; reads wait in select()
+            return sock, ws, token, expires_at, events
+        except BaseException:
+            sock.close()
+            raise
 
     def connect(self, timeout):
         """The first connection, in the caller's thread: raises when it cannot be made ready."""
@@ -934,41 +1127,19 @@ class _SyncConnection:
         try:
             opened = self._open()
         except Exception as error:
-            error = _translate_connect_error(error, self.where())
-            with self.condition:
-                self.core._fatal(error)
-            raise error from None
+            raise self._connect_failed(error) from None
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._install(opened)
         self._thread = threading.Thread(target=self._run, name="pydirectus-realtime", daemon=True)
         self._thread.start()
-        deadline = self.realtime._clock() + timeout
+        self.wait_for(self._settled, self.realtime._clock() + timeout)
         with self.condition:
-            while self.core.state not in ("ready", "closed"):
-                remaining = deadline - self.realtime._clock()
-                if remaining <= 0:
-                    break
-                self.condition.wait(remaining)
             if self.core.state == "ready":
                 return
-            failure = self.core.last_error or TimeoutError("the realtime connection was not ready within %s s"
-                                                           % timeout, url=self.where())
+            failure = self._first_failure(timeout)
         self.close()
         raise failure
-
-    def _install(self, opened):
-        """Hand a freshly opened socket to the core; False if the core was closed meanwhile."""
-        sock, ws, token, expires_at, events = opened
-        with self.condition:
-            if self.core.state == "closed":
-                sock.close()
-                return False
-            self.sock, self.ws = sock, ws
-            self.core.connection_opened(self.realtime._clock(), token, expires_at)
-            self._handle_events(events)
-            self.condition.notify_all()
-            return True
 
     # --- the reader thread ---------------------------------------------------------------------
     def wake(self):
@@ -983,9 +1154,6 @@ class _SyncConnection:
             while True:
                 if self.sock is not None:
                     self._serve()
-                with self.condition:
-                    if self.core.state == "closed":
-                        return
                 if not self._reconnect():
                     return
         except BaseException as error:  # a bug: never leave waiters hanging
@@ -1000,30 +1168,13 @@ class _SyncConnection:
 
     def _flush(self):
         """Send what the core and the WebSocket have queued (under the condition). False: lost."""
-        ws = self.ws
-        for text in self.core.take_outgoing():
-            try:
-                ws.send_text(text)
-            except Exception:  # closing: the rest is dropped, the connection is ending
-                break
-        data = ws.data_to_send()
+        data = self._outgoing_bytes()
         if data:
             try:
                 self.sock.sendall(data)
             except OSError:
                 return False
         return True
-
-    def _handle_events(self, events):
-        """Feed WebSocket events to the core; the Closed event, if any."""
-        from .websocket import Closed, TextMessage
-        now = self.realtime._clock()
-        for event in events:
-            if isinstance(event, TextMessage):
-                self.core.message_received(now, event.data)
-            elif isinstance(event, Closed):
-                return event
-        return None
 
     def _serve(self):
         """Run one open connection until it ends."""
@@ -1034,14 +1185,13 @@ class _SyncConnection:
         closed = None
         while closed is None:
             with self.condition:
-                now = clock()
-                core.tick(now)
+                core.tick(clock())
                 if not self._flush():
                     closed = Closed(1006, "", "the connection broke while sending")
                     break
                 if core.close_wanted is not None:
                     break
-                if core.token_wanted and self._token_thread is None:
+                if core.token_wanted and self._token_fetch is None:
                     self._start_token_fetch(core.token)
                 deadline = core.next_deadline()
                 self.condition.notify_all()
@@ -1078,15 +1228,10 @@ class _SyncConnection:
         """Close the socket (with a close handshake when the core asked for one), tell the core."""
         import socket
         from .websocket import Closed
-        sock, ws, core = self.sock, self.ws, self.core
+        sock, ws = self.sock, self.ws
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
             with self.condition:
-                code, reason = core.close_wanted or (1000, "")
-                graceful = core.state == "closed"
-                try:
-                    ws.close(code, reason)
-                except Exception:
-                    pass
+                graceful = self._start_closing()
                 sent = self._flush()
             if graceful and sent:
                 deadline = self.realtime._clock() + CLOSE_TIMEOUT
@@ -1104,22 +1249,7 @@ class _SyncConnection:
                     pass
             closed = Closed(1000 if graceful else 1006, "", None)
         self._drop_socket()
-        with self.condition:
-            if core.state != "closed":
-                error = self._loss_error(closed)
-                core.connection_lost(self.realtime._clock(), error, closed.code)
-                self.realtime.logger.info("realtime connection to %s lost: %s", self.where(), error)
-            self.condition.notify_all()
-
-    def _loss_error(self, closed):
-        if self.core.last_error is not None and self.core.close_wanted is not None:
-            return self.core.last_error
-        if closed.error:
-            return TransportError("WebSocket protocol error: %s" % closed.error, url=self.where())
-        if closed.code == 1006:
-            return TransportError("the connection ended without a close frame", url=self.where())
-        return TransportError("the server closed the connection (%d%s)" % (
-            closed.code, ", " + closed.reason if closed.reason else ""), url=self.where())
+        self._lost(closed)
 
     def _drop_socket(self):
         import socket
@@ -1133,50 +1263,31 @@ class _SyncConnection:
 
     def _reconnect(self):
         """Wait the backoff and connect again; False when the connection is closed for good."""
-        core = self.core
         while True:
-            with self.condition:
-                if core.state == "closed":
-                    return False
-                delay = core.reconnect_delay()
-                self.realtime.logger.info("realtime: reconnecting to %s in %.2f s", self.where(), delay)
-                deadline = self.realtime._clock() + delay
-                while core.state != "closed":
-                    remaining = deadline - self.realtime._clock()
-                    if remaining <= 0:
-                        break
-                    self.condition.wait(remaining)
-                if core.state == "closed":
-                    return False
+            deadline = self._reconnect_deadline()
+            if deadline is None or self.wait_for(self._closed_for_good, deadline) is True:
+                return False
             try:
                 opened = self._open()
             except Exception as error:
-                error = _translate_connect_error(error, self.where())
-                with self.condition:
-                    core.connect_failed(self.realtime._clock(), error)
-                    self.condition.notify_all()
+                self._attempt_failed(error)
                 continue
             return self._install(opened)
 
     # --- tokens on a helper thread ---------------------------------------------------------------
     def _start_token_fetch(self, stale):
         import threading
-        self._token_thread = threading.Thread(target=self._fetch_token, args=(stale,),
-                                              name="pydirectus-realtime-token", daemon=True)
-        self._token_thread.start()
+        self._token_fetch = threading.Thread(target=self._fetch_token, args=(stale,),
+                                             name="pydirectus-realtime-token", daemon=True)
+        self._token_fetch.start()
 
     def _fetch_token(self, stale):
         try:
             token, expires_at = _renewed_access_token(self.client, stale)
         except Exception as error:
-            with self.condition:
-                self._token_thread = None
-                self.core.token_failed(self.realtime._clock(), error)
+            self._token_fetched(None, None, error)
         else:
-            with self.condition:
-                self._token_thread = None
-                self.core.token_ready(self.realtime._clock(), token, expires_at)
-        self.wake()
+            self._token_fetched(token, expires_at, None)
 
     # --- closing ---------------------------------------------------------------------------------
     def close(self):
@@ -1196,15 +1307,10 @@ class _SyncConnection:
         self._wake_read = self._wake_write = None
 
 
-# --- the public API ------------------------------------------------------------------------
+# --- the public API, and what its sync and async forms share ------------------------------------
 
-class Subscription:
-    """The events of one subscription: iterate over it, or ``get(timeout)``.
-
-    Iteration blocks until the next event and ends after ``unsubscribe()`` or when the realtime
-    connection is closed. If the server refuses the subscription (a missing collection, no
-    permission), iterating raises that DirectusError; other subscriptions are not affected.
-    """
+class _SubscriptionBase:
+    """What Subscription and AsyncSubscription share: the state, and the poll their waits use."""
 
     def __init__(self, connection, state):
         self._connection = connection
@@ -1213,10 +1319,51 @@ class Subscription:
 
     @property
     def collection(self) -> "Optional[str]":
+        """The collection subscribed to (None for a GraphQL subscription)."""
         return self._state.message.get("collection")
 
     def __repr__(self):
-        return "<Subscription %s %s %s>" % (self.uid, self._state.label, self._state.status)
+        return "<%s %s %s %s>" % (type(self).__name__, self.uid, self._state.label, self._state.status)
+
+    @property
+    def pending_events(self) -> int:
+        """How many events are queued and not read yet."""
+        return len(self._state.queue)
+
+    def _poll(self):
+        """The next event, None once the subscription ended, _WAIT for nothing yet; raises the
+        server's refusal once."""
+        state = self._state
+        if state.queue:
+            return state.take()
+        if state.status == "failed" and state.error is not None:
+            error, state.error = state.error, None
+            raise error
+        if state.finished:
+            return None
+        return _WAIT
+
+    def _deadline(self, timeout):
+        return None if timeout is None else self._connection.realtime._clock() + timeout
+
+    def unsubscribe(self) -> None:
+        """Stop the subscription; iteration ends once the events already queued are read."""
+        connection = self._connection
+        with connection.guard:
+            connection.core.unsubscribe(self.uid)
+            connection._notify()
+        connection.wake()
+
+    close = unsubscribe
+
+
+class Subscription(_SubscriptionBase):
+    """The events of one subscription: iterate over it, or ``get(timeout)``.
+
+    Iteration blocks until the next event and ends after ``unsubscribe()`` or when the realtime
+    connection is closed. If the server refuses the subscription (a missing collection, no
+    permission), iterating raises that DirectusError; other subscriptions are not affected.
+    """
 
     def __iter__(self) -> "Iterator[RealtimeEvent]":
         return self
@@ -1232,41 +1379,8 @@ class Subscription:
 
         Raises the server's DirectusError once if it refused the subscription.
         """
-        state = self._state
-        connection = self._connection
-        clock = connection.realtime._clock
-        deadline = None if timeout is None else clock() + timeout
-        with connection.condition:
-            while True:
-                if state.queue:
-                    return state.take()
-                if state.status == "failed" and state.error is not None:
-                    error, state.error = state.error, None
-                    raise error
-                if state.finished:
-                    return None
-                if deadline is None:
-                    connection.condition.wait()
-                else:
-                    remaining = deadline - clock()
-                    if remaining <= 0:
-                        return None
-                    connection.condition.wait(remaining)
-
-    @property
-    def pending_events(self) -> int:
-        """How many events are queued and not read yet."""
-        return len(self._state.queue)
-
-    def unsubscribe(self) -> None:
-        """Stop the subscription; iteration ends once the events already queued are read."""
-        connection = self._connection
-        with connection.condition:
-            connection.core.unsubscribe(self.uid)
-            connection.condition.notify_all()
-        connection.wake()
-
-    close = unsubscribe
+        event = self._connection.wait_for(self._poll, self._deadline(timeout))
+        return None if event is _WAIT else event
 
     def __enter__(self) -> "Subscription":
         return self
@@ -1275,7 +1389,30 @@ class Subscription:
         self.unsubscribe()
 
 
-class RealtimeItems:
+class _ItemsBase:
+    """What RealtimeItems and AsyncRealtimeItems share: the messages and the decoding of replies."""
+
+    def __init__(self, realtime):
+        self._realtime = realtime
+
+    @staticmethod
+    def _message(action, collection, fields):
+        if not isinstance(collection, str) or not collection:
+            raise ValueError("collection must be a non-empty string, got %r" % (collection,))
+        if action in ("update", "delete") and all(fields.get(name) is None for name in ("id", "ids", "query")):
+            raise ValueError("%s needs id, ids or query" % action)
+        message = {"type": "items", "action": action, "collection": collection}
+        for name, value in fields.items():
+            if value is not None:
+                message[name] = value
+        return message
+
+    @staticmethod
+    def _result(reply, model):
+        return _as_items(reply.get("data"), reply.get("meta"), model)
+
+
+class RealtimeItems(_ItemsBase):
     """Items over the socket: ``create``, ``read``, ``update``, ``delete`` (user collections only).
 
     Each returns the reply's ``data``: Items for records, the keys as sent for a delete. REST stays
@@ -1283,18 +1420,9 @@ class RealtimeItems:
     no idempotency), it raises a TransportError with ``may_have_been_processed``.
     """
 
-    def __init__(self, realtime):
-        self._realtime = realtime
-
     def _call(self, action, collection, timeout, model=None, **fields):
-        if not isinstance(collection, str) or not collection:
-            raise ValueError("collection must be a non-empty string, got %r" % (collection,))
-        message = {"type": "items", "action": action, "collection": collection}
-        for name, value in fields.items():
-            if value is not None:
-                message[name] = value
-        reply = self._realtime._request(message, "items", timeout)
-        return _as_items(reply.get("data"), reply.get("meta"), model)
+        return self._result(self._realtime._request(self._message(action, collection, fields), "items", timeout),
+                            model)
 
     def create(self, collection: str, data: "Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]", *,
                query: "Optional[Mapping[str, Any]]" = None, timeout: "Optional[float]" = None,
@@ -1312,23 +1440,78 @@ class RealtimeItems:
                ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
                timeout: "Optional[float]" = None, model: "Optional[Type[Item]]" = None) -> "Any":
         """Update by ``id`` (returns an Item), ``ids`` or ``query`` (an ItemList)."""
-        if id is None and ids is None and query is None:
-            raise ValueError("update needs id, ids or query")
         return self._call("update", collection, timeout, model, data=data, id=id, ids=ids, query=query)
 
     def delete(self, collection: str, id: "Union[str, int, None]" = None, *,  # noqa: A002
                ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
                timeout: "Optional[float]" = None) -> "Any":
         """Delete by ``id``, ``ids`` or ``query``; returns the keys as sent."""
-        if id is None and ids is None and query is None:
-            raise ValueError("delete needs id, ids or query")
         return self._call("delete", collection, timeout, id=id, ids=ids, query=query)
 
 
-class _Connected:
-    """What Realtime and GraphQLRealtime share: one _SyncConnection, opened on first use."""
+class _Exchange:
+    """One request and its reply over the socket, as polls for a connection's ``wait_for``."""
+
+    def __init__(self, core, clock, message, kind, timeout):
+        self.core = core
+        self.clock = clock
+        self.message = message
+        self.kind = kind
+        self.timeout = timeout
+        self.deadline = clock() + timeout
+        self.request = None
+
+    def send(self):
+        """A poll: sends the request once the connection is ready (it may be reconnecting)."""
+        core = self.core
+        if core.state == "ready":
+            clock = self.clock
+            self.request = core.request(clock(), self.message, self.kind, max(0.0, self.deadline - clock()))
+            return self.request
+        if core.state == "closed":
+            raise core.fatal or TransportError("the realtime connection is closed", url=core.where)
+        return _WAIT
+
+    def reply_deadline(self):
+        return self.request.deadline + 0.05
+
+    def reply(self):
+        """A poll: the request once answered. The connection fails it at its deadline; past that,
+        this does, in case the connection is busy elsewhere."""
+        request = self.request
+        if not request.done and self.clock() >= request.deadline:
+            self.core.tick(self.clock())
+        return request if request.done else _WAIT
+
+    def result(self):
+        """The reply, or the request's error raised."""
+        request = self.request
+        if request is None:
+            raise TimeoutError("the realtime connection was not back within %s s" % self.timeout,
+                               url=self.core.where)
+        if not request.done:
+            raise TimeoutError("no reply to %s request within %s s" % (self.kind, self.timeout), url=self.core.where,
+                               may_have_been_processed=True)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+
+def _message_to_send(message):
+    """``Realtime.send``'s message, checked, without a uid of its own: (message, kind)."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ValueError("message must be a dict with a 'type', got %r" % (message,))
+    return {key: value for key, value in message.items() if key != "uid"}, message["type"]
+
+
+class _Endpoint:
+    """What every realtime socket object shares, sync or async: its settings, one connection to
+    one core (made on first use), the counters. Subclasses give ``_new_core()``,
+    ``_discovery_flow()`` (a flow: the settings, from /server/info when some were not given) and
+    ``_configure(core, settings)`` (applies them, returns the WebSocket path)."""
 
     _connection = None
+    _connection_class = None  # type: Any
 
     def __init__(self, client, clock, random, timeout, queue_size, max_size):
         self.client = client
@@ -1338,29 +1521,26 @@ class _Connected:
         self.timeout = timeout
         self.queue_size = queue_size
         self.max_size = max_size
-        from .client import USER_AGENT  # at run time: client imports this module
+        from .base import USER_AGENT  # at run time: the clients import this module
         self.user_agent = USER_AGENT
 
-    def _make_core(self):
-        raise NotImplementedError
+    def _new_connection(self):
+        connection = self._connection = self._connection_class(self, self._new_core())
+        return connection
 
-    def connect(self):
-        """Open the connection now (it opens by itself on first use). Raises if it cannot."""
-        if self._connection is not None:
-            if self._connection.core.state == "closed" and self._connection.core.fatal is not None:
-                raise self._connection.core.fatal
-            return self
-        core, path = self._make_core()
-        connection = _SyncConnection(self, core, path)
-        core.where = connection.where()
-        self._connection = connection
-        connection.connect(self.timeout)
-        return self
+    def _configure_connection(self, connection, settings):
+        connection.path = self._configure(connection.core, settings)
+        connection.core.where = connection.where()
 
-    def _connected(self):
-        if self._connection is None:
-            self.connect()
-        return self._connection
+    def _subscribed(self, connection, subscribe):
+        """The state ``subscribe(core)`` adds to the connection's core (sent once it is ready)."""
+        with connection.guard:
+            core = connection.core
+            if core.state == "closed":
+                raise core.fatal or TransportError("the realtime connection is closed", url=core.where)
+            state = subscribe(core)
+        connection.wake()
+        return state
 
     @property
     def connected(self) -> bool:
@@ -1373,7 +1553,7 @@ class _Connected:
         connection = self._connection
         if connection is None:
             return collections.Counter()
-        with connection.condition:  # the reader thread counts under it
+        with connection.guard:  # a reader thread counts under it
             return collections.Counter(connection.core.stats)
 
     @property
@@ -1382,60 +1562,40 @@ class _Connected:
         connection = self._connection
         if connection is None:
             return []
-        with connection.condition:
+        with connection.guard:
             return list(connection.core.errors)
 
-    def close(self) -> None:
-        """Close the connection; subscriptions end, waiting requests raise."""
-        if self._connection is not None:
-            self._connection.close()
 
-    def __enter__(self):
-        return self.connect()
+class _GraphQLEndpoint(_Endpoint):
+    """GraphQL subscriptions (graphql-transport-ws) on the server's ``/graphql`` socket, sync or async."""
 
-    def __exit__(self, *exc_info: "Any") -> None:
-        self.close()
-
-
-class GraphQLRealtime(_Connected):
-    """GraphQL subscriptions on the server's ``/graphql`` socket (graphql-transport-ws).
-
-    ``rt.graphql.subscribe("subscription { articles_mutated(event: create) { key event data { id } } }")``
-    yields ``next`` events whose ``data`` is the result's ``data``. Directus reads the ``event:``
-    filter only as a literal in the document, not from a variable.
-    """
-
-    def __init__(self, realtime, path, auth_mode):
+    def __init__(self, realtime):
         super().__init__(realtime.client, realtime._clock, realtime._random, realtime.timeout,
                          realtime.queue_size, realtime.max_size)
-        self._path = path
-        self._auth_mode = auth_mode
+        self._realtime = realtime
 
-    def _make_core(self):
-        return _GraphQLCore(self._clock, self._random, auth_mode=self._auth_mode, queue_size=self.queue_size,
-                            request_timeout=self.timeout, auth_timeout=self.timeout), self._path
+    def _new_core(self):
+        return _GraphQLCore(self._clock, self._random, queue_size=self.queue_size, request_timeout=self.timeout,
+                            auth_timeout=self.timeout)
 
-    def subscribe(self, query: str, variables: "Optional[Mapping[str, Any]]" = None, *,
-                  operation_name: "Optional[str]" = None, queue_size: "Optional[int]" = None) -> Subscription:
-        """Start a GraphQL subscription; iterate over the returned Subscription."""
-        connection = self._connected()
-        with connection.condition:
-            if connection.core.state == "closed":
-                raise connection.core.fatal or TransportError("the GraphQL realtime connection is closed")
-            state = connection.core.subscribe(query, variables, operation_name, queue_size)
-        connection.wake()
-        return Subscription(connection, state)
+    def _discovery_flow(self):
+        return self._realtime._discovery_flow(graphql=True)
+
+    @staticmethod
+    def _configure(core, settings):
+        core.auth_mode = settings["graphql_auth"]
+        return settings["graphql_path"]
+
+    @staticmethod
+    def _subscriber(query, variables, operation_name, queue_size):
+        return lambda core: core.subscribe(query, variables, operation_name, queue_size)
 
 
-class Realtime(_Connected):
-    """A realtime connection to Directus (what ``client.realtime()`` returns).
+class _DirectusEndpoint(_Endpoint):
+    """Directus's own protocol on ``/websocket``, sync or async: settings, discovery, the core."""
 
-    ``subscribe()`` gives a Subscription to iterate over; ``items`` reads and writes over the
-    socket; ``graphql`` opens the GraphQL subscription socket on first use. The connection
-    authenticates with the client's credentials (a static token, or the password session's
-    access tokens, changed on the socket before they expire), answers the server's pings, and
-    reconnects by itself with backoff, sending each subscription again once.
-    """
+    _graphql_class = None  # type: Any
+    _items_class = None  # type: Any
 
     def __init__(self, client, *, path=None, auth=None, heartbeat=None, graphql_path=None, timeout=30.0,
                  queue_size=DEFAULT_QUEUE_SIZE, max_size=DEFAULT_MAX_SIZE, clock=None, random=None):
@@ -1451,33 +1611,36 @@ class Realtime(_Connected):
         self._settings = {"path": path, "auth": auth, "heartbeat": heartbeat, "graphql_path": graphql_path}
         self._info = None
         self._graphql = None
-        self.items = RealtimeItems(self)
+        self.items = self._items_class(self)
 
     def __repr__(self):
         state = self._connection.core.state if self._connection else "not connected"
-        return "<Realtime %s %s>" % (self.client.url, state)
+        return "<%s %s %s>" % (type(self).__name__, self.client.url, state)
 
-    def _server_info(self):
-        """The ``websocket`` block of /server/info (only authenticated users see it), once; {} without."""
+    def _server_info_flow(self):
+        """A flow: the ``websocket`` block of /server/info (only authenticated users see it), once; {} without."""
         if self._info is None:
-            self._info = {}
-            if self.client._credentials.kind != "none":
+            info = {}
+            client = self.client
+            if client._credentials.kind != "none":
+                request = client._raw_request("GET", "/server/info", None, None, None, None, True)
                 try:
-                    answer = self.client.request("GET", "/server/info")
+                    answer = decode_raw((yield from client._session.request_flow(request)))
                 except APIError as error:
                     self.logger.debug("realtime: /server/info unavailable (%s), using defaults", error)
                     answer = None
                 if isinstance(answer, dict) and answer.get("websocket") is False:
-                    raise DirectusError("WebSockets are disabled on %s (WEBSOCKETS_ENABLED=false)" % self.client.url)
+                    raise DirectusError("WebSockets are disabled on %s (WEBSOCKETS_ENABLED=false)" % client.url)
                 if isinstance(answer, dict) and isinstance(answer.get("websocket"), dict):
-                    self._info = answer["websocket"]
+                    info = answer["websocket"]
+            self._info = info
         return self._info
 
-    def _discover(self, graphql=False):
-        """The settings given, the missing ones from /server/info, else Directus's defaults."""
+    def _discovery_flow(self, graphql=False):
+        """A flow: the settings given, the missing ones from /server/info, else Directus's defaults."""
         settings = dict(self._settings)
         keys = ("graphql_path",) if graphql else ("path", "auth", "heartbeat")
-        info = self._server_info() if any(settings[key] is None for key in keys) else {}
+        info = (yield from self._server_info_flow()) if any(settings[key] is None for key in keys) else {}
         rest = info.get("rest") if isinstance(info.get("rest"), dict) else {}
         graphql_info = info.get("graphql") if isinstance(info.get("graphql"), dict) else {}
         if settings["path"] is None:
@@ -1492,20 +1655,97 @@ class Realtime(_Connected):
         settings["graphql_auth"] = graphql_info.get("authentication") or settings["auth"]
         return settings
 
-    def _make_core(self):
-        settings = self._discover()
-        heartbeat = settings["heartbeat"] or None
-        core = _DirectusCore(self._clock, self._random, auth_mode=settings["auth"], heartbeat=heartbeat,
-                             request_timeout=self.timeout, queue_size=self.queue_size, auth_timeout=self.timeout)
-        return core, settings["path"]
+    def _new_core(self):
+        return _DirectusCore(self._clock, self._random, request_timeout=self.timeout, queue_size=self.queue_size,
+                             auth_timeout=self.timeout)
+
+    @staticmethod
+    def _configure(core, settings):
+        core.auth_mode = settings["auth"]
+        core.heartbeat = settings["heartbeat"] or None
+        return settings["path"]
+
+    @staticmethod
+    def _subscriber(collection, query, event, item, model, queue_size):
+        return lambda core: core.subscribe(collection, query, event, item, model, queue_size)
+
+    def _graphql_endpoint(self):
+        if self._graphql is None:
+            self._graphql = self._graphql_class(self)
+        return self._graphql
+
+    def _exchange(self, connection, message, kind, timeout):
+        return _Exchange(connection.core, self._clock, message, kind, self.timeout if timeout is None else timeout)
+
+
+class _SyncEndpoint(_Endpoint):
+    """The blocking side of Realtime and GraphQLRealtime: one _SyncConnection, opened on first use."""
+
+    _connection_class = _SyncConnection
+
+    def connect(self):
+        """Open the connection now (it opens by itself on first use). Raises if it cannot."""
+        connection = self._connection
+        if connection is not None:
+            if connection.core.state == "closed" and connection.core.fatal is not None:
+                raise connection.core.fatal
+            return self
+        settings = self.client._driver.run(self._discovery_flow())
+        connection = self._new_connection()
+        self._configure_connection(connection, settings)
+        connection.connect(self.timeout)
+        return self
+
+    def _connected(self):
+        if self._connection is None:
+            self.connect()
+        return self._connection
+
+    def close(self) -> None:
+        """Close the connection; subscriptions end, waiting requests raise."""
+        if self._connection is not None:
+            self._connection.close()
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc_info: "Any") -> None:
+        self.close()
+
+
+class GraphQLRealtime(_GraphQLEndpoint, _SyncEndpoint):
+    """GraphQL subscriptions on the server's ``/graphql`` socket (graphql-transport-ws).
+
+    ``rt.graphql.subscribe("subscription { articles_mutated(event: create) { key event data { id } } }")``
+    yields ``next`` events whose ``data`` is the result's ``data``. Directus reads the ``event:``
+    filter only as a literal in the document, not from a variable.
+    """
+
+    def subscribe(self, query: str, variables: "Optional[Mapping[str, Any]]" = None, *,
+                  operation_name: "Optional[str]" = None, queue_size: "Optional[int]" = None) -> Subscription:
+        """Start a GraphQL subscription; iterate over the returned Subscription."""
+        connection = self._connected()
+        return Subscription(connection, self._subscribed(connection, self._subscriber(query, variables,
+                                                                                      operation_name, queue_size)))
+
+
+class Realtime(_DirectusEndpoint, _SyncEndpoint):
+    """A realtime connection to Directus (what ``client.realtime()`` returns).
+
+    ``subscribe()`` gives a Subscription to iterate over; ``items`` reads and writes over the
+    socket; ``graphql`` opens the GraphQL subscription socket on first use. The connection
+    authenticates with the client's credentials (a static token, or the password session's
+    access tokens, changed on the socket before they expire), answers the server's pings, and
+    reconnects by itself with backoff, sending each subscription again once.
+    """
+
+    _graphql_class = GraphQLRealtime
+    _items_class = RealtimeItems
 
     @property
     def graphql(self) -> GraphQLRealtime:
         """GraphQL subscriptions, on their own socket (opened on the first subscribe)."""
-        if self._graphql is None:
-            settings = self._discover(graphql=True)
-            self._graphql = GraphQLRealtime(self, settings["graphql_path"], settings["graphql_auth"])
-        return self._graphql
+        return self._graphql_endpoint()
 
     def subscribe(self, collection: str, *, query: "Optional[Mapping[str, Any]]" = None,
                   event: "Optional[str]" = None, item: "Union[str, int, None]" = None,
@@ -1520,37 +1760,17 @@ class Realtime(_Connected):
         ``gap`` event says how many were dropped).
         """
         connection = self._connected()
-        with connection.condition:
-            if connection.core.state == "closed":
-                raise connection.core.fatal or TransportError("the realtime connection is closed")
-            state = connection.core.subscribe(collection, query, event, item, model, queue_size)
-        connection.wake()
-        return Subscription(connection, state)
+        return Subscription(connection, self._subscribed(connection, self._subscriber(collection, query, event, item,
+                                                                                      model, queue_size)))
 
     def _request(self, message, kind, timeout=None):
         """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
         connection = self._connected()
-        clock = self._clock
-        timeout = self.timeout if timeout is None else timeout
-        deadline = clock() + timeout
-        with connection.condition:
-            core = connection.core
-            while core.state != "ready":
-                remaining = deadline - clock()
-                if core.state == "closed":
-                    raise core.fatal or TransportError("the realtime connection is closed", url=core.where)
-                if remaining <= 0:
-                    raise TimeoutError("the realtime connection was not back within %s s" % timeout, url=core.where)
-                connection.condition.wait(remaining)
-            request = core.request(clock(), message, kind, max(0.0, deadline - clock()))
+        exchange = self._exchange(connection, message, kind, timeout)
+        if connection.wait_for(exchange.send, exchange.deadline) is not _WAIT:
             connection.wake()
-            while not request.done:
-                connection.condition.wait(max(0.0, request.deadline - clock()) + 0.05)
-                if not request.done and clock() >= request.deadline:
-                    core.tick(clock())
-        if request.error is not None:
-            raise request.error
-        return request.result
+            connection.wait_for(exchange.reply, exchange.reply_deadline())
+        return exchange.result()
 
     def send(self, message: "Mapping[str, Any]", timeout: "Optional[float]" = None) -> "Dict[str, Any]":
         """Send any message (a dict with ``type``) with a fresh uid; the reply with that uid.
@@ -1558,10 +1778,8 @@ class Realtime(_Connected):
         For what the helpers do not cover. The server ignores unknown types: such a request
         raises TimeoutError after ``timeout`` seconds.
         """
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise ValueError("message must be a dict with a 'type', got %r" % (message,))
-        return self._request({key: value for key, value in message.items() if key != "uid"}, message["type"],
-                             timeout)
+        checked, kind = _message_to_send(message)
+        return self._request(checked, kind, timeout)
 
     def ping(self, timeout: "Optional[float]" = None) -> float:
         """Round trip of a ``{"type":"ping"}`` in seconds (only servers with the heartbeat on answer)."""

@@ -2,10 +2,8 @@
 a fake clock and random source, and the sync driver against a loopback fake WebSocket server for what
 a real server cannot be made to do."""
 
-import base64
 import json
 import socket
-import struct
 import threading
 import time
 
@@ -13,10 +11,12 @@ import pytest
 
 from pydirectus import (AuthenticationError, DirectusClient, ForbiddenError, InvalidPayloadError, Item, ItemList,
                         ServerError, TimeoutError, TransportError)
-from pydirectus.messages import Response
 from pydirectus.realtime import (_DirectusCore, _GraphQLCore, _jwt_lifetime, _renewed_access_token,
                                  _translate_connect_error)
-from pydirectus.websocket import HandshakeError, accept_key, encode_frame, mask
+from pydirectus.websocket import HandshakeError
+from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
+                                ping_then_drop, record_frames, tls_server_context)
+from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
 
 
 class FakeClock:
@@ -25,12 +25,6 @@ class FakeClock:
 
     def __call__(self):
         return self.now
-
-
-def jwt(lifetime, iat=1700000000):
-    def part(obj):
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
-    return "%s.%s.sig" % (part({"alg": "HS256"}), part({"iat": iat, "exp": iat + lifetime, "id": "u"}))
 
 
 def sent(core):
@@ -498,145 +492,13 @@ def test_graphql_close_codes(code, fatal):
 
 # --- the sync driver against a loopback fake server -------------------------------------------
 
-class FakeSocketPeer:
-    """The server side of one WebSocket connection."""
-
-    def __init__(self, sock, request):
-        self.sock = sock
-        self.request = request
-        self.buffer = b""
-
-    def send_json(self, message):
-        self.sock.sendall(encode_frame(0x1, json.dumps(message).encode()))
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def recv_frame(self, timeout=5.0):
-        self.sock.settimeout(timeout)
-        while True:
-            if len(self.buffer) >= 2:
-                length = self.buffer[1] & 0x7F
-                offset = 2
-                if length == 126:
-                    length = struct.unpack("!H", self.buffer[2:4])[0]
-                    offset = 4
-                elif length == 127:
-                    length = struct.unpack("!Q", self.buffer[2:10])[0]
-                    offset = 10
-                assert self.buffer[1] & 0x80, "a client frame must be masked"
-                end = offset + 4 + length
-                if len(self.buffer) >= end:
-                    opcode = self.buffer[0] & 0x0F
-                    payload = mask(self.buffer[offset:offset + 4], self.buffer[offset + 4:end])
-                    self.buffer = self.buffer[end:]
-                    return opcode, payload
-            data = self.sock.recv(65536)
-            if not data:
-                return None, b""
-            self.buffer += data
-
-    def recv_json(self, timeout=5.0):
-        while True:
-            opcode, payload = self.recv_frame(timeout)
-            if opcode is None or opcode == 0x8:
-                return None
-            if opcode == 0x1:
-                return json.loads(payload)
-
-    def drop(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-
-class FakeDirectus:
-    """A loopback WebSocket server; ``script(peer)`` runs in a thread per connection; TLS with
-    ``tls_context``."""
-
-    def __init__(self, script, status=101, tls_context=None):
-        self.script = script
-        self.status = status
-        self.tls_context = tls_context
-        self.requests = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.url = "%s://127.0.0.1:%d" % ("https" if tls_context else "http", self.listener.getsockname()[1])
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock):
-        if self.tls_context is not None:
-            try:
-                sock = self.tls_context.wrap_socket(sock, server_side=True)
-            except OSError:  # the client refused our certificate
-                sock.close()
-                return
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head = data.split(b"\r\n\r\n")[0].decode()
-        self.requests.append(head)
-        if self.status != 101:
-            sock.sendall(b"HTTP/1.1 %d Refused\r\n\r\n" % self.status)
-            sock.close()
-            return
-        key = [line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("sec-websocket-key")][0]
-        sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Accept: %s\r\n\r\n" % accept_key(key)).encode())
-        peer = FakeSocketPeer(sock, head)
-        try:
-            self.script(peer, len(self.requests))
-        finally:
-            peer.drop()
-
-    def close(self):
-        self.listener.close()
-
-
 def static_client(url):
     return DirectusClient(hostname=url, static_token="static-token", proxies={})
 
 
-def handshake(peer):
-    auth = peer.recv_json()
-    if auth is None:  # the client closed before authenticating (a test ending while it reconnects)
-        return
-    assert auth["type"] == "auth" and auth["access_token"] == "static-token"
-    peer.send_json({"type": "auth", "status": "ok", "uid": auth["uid"]})
-
-
 def test_driver_answers_pings_reconnects_and_resubscribes_once():
-    pongs = []
-    subscribes = []
-
-    def script(peer, number):
-        handshake(peer)
-        subscribe = peer.recv_json()
-        subscribes.append((number, subscribe))
-        peer.send_json({"type": "subscription", "event": "init", "data": [{"id": number}], "uid": subscribe["uid"]})
-        peer.send_json({"type": "ping"})
-        pongs.append(peer.recv_json())
-        if number == 1:
-            return  # drop the connection without a close frame: 1006
-        peer.send_json({"type": "subscription", "event": "create", "data": [{"id": 10}], "uid": subscribe["uid"]})
-        assert peer.recv_json(timeout=10) is None  # until the client closes
-
-    server = FakeDirectus(script)
+    pongs, subscribes = [], []
+    server = FakeDirectus(ping_then_drop(pongs, subscribes))
     try:
         with static_client(server.url) as client, \
                 client.realtime(path="/websocket", auth="handshake", heartbeat=30, random=lambda: 0.0) as rt:
@@ -660,18 +522,7 @@ def test_driver_answers_pings_reconnects_and_resubscribes_once():
 
 def test_driver_sends_no_websocket_ping_frames_and_closes_cleanly():
     frames = []
-
-    def script(peer, number):
-        handshake(peer)
-        while True:
-            opcode, payload = peer.recv_frame(timeout=10)
-            frames.append(opcode)
-            if opcode in (None, 0x8):
-                if opcode == 0x8:
-                    peer.send_raw(encode_frame(0x8, payload[:2]))
-                return
-
-    server = FakeDirectus(script)
+    server = FakeDirectus(record_frames(frames))
     try:
         with static_client(server.url) as client:
             rt = client.realtime(path="/websocket", auth="handshake", heartbeat=30)
@@ -723,14 +574,7 @@ def test_a_refused_first_upgrade_raises_without_retrying():
 
 
 def test_a_dead_server_is_noticed_by_silence_and_left():
-    connections = []
-
-    def script(peer, number):
-        connections.append(number)
-        handshake(peer)
-        peer.recv_json(timeout=10)  # never pings: the client must give up on this connection
-
-    server = FakeDirectus(script)
+    server = FakeDirectus(never_pings([]))  # the client must give up on this connection
     try:
         with static_client(server.url) as client:
             rt = client.realtime(path="/websocket", auth="handshake", heartbeat=0.1, random=lambda: 0.0)
@@ -743,77 +587,12 @@ def test_a_dead_server_is_noticed_by_silence_and_left():
         server.close()
 
 
-# A self-signed certificate for 127.0.0.1, valid until 2126: the CA of its own wss:// test server.
-TEST_CERTIFICATE = """\
------BEGIN CERTIFICATE-----
-MIIDJzCCAg+gAwIBAgIUAbcTNoYI8BKFL6p4GcLA7oZyYjMwDQYJKoZIhvcNAQEL
-BQAwFDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEzMDA2MzgzN1oYDzIxMjYx
-MTA2MDYzODM3WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwggEiMA0GCSqGSIb3DQEB
-AQUAA4IBDwAwggEKAoIBAQCboFlIqD8oF5XidKIZsmroDzZaBqvPU+mwSjImQH+v
-c4+KBb3Q1AaVO+B+2nn7ICU0wn2AUICznW5fQD9jrne+i2MiFuJ7sVdHd58XNe0W
-P0DC9WqgWgL4Tg02CQFlx9P/NUCYZWrsUR1XKNVV5314JQbLz/e5D7KvJM/ky3XG
-Ufsy5X7OKjoOiKaHlYF/Xegrv/J642icaoSqy2+53OyI5dmEf9j/6OKlQ8Lz7Pfy
-DeQUQ0wg3O/b1eDM8QUDBS9qMZMdHKHd4hUvWvxSCNTys4R7xeB0dM+bjkBYVQPO
-p8GQDTYjH6ymPe/KOLu0KJNkY7VF24rDfJHZ+Y7lq2pBAgMBAAGjbzBtMB0GA1Ud
-DgQWBBS9lxwwPXFksqaUsfYgPPrz2Pdt1TAfBgNVHSMEGDAWgBS9lxwwPXFksqaU
-sfYgPPrz2Pdt1TAPBgNVHRMBAf8EBTADAQH/MBoGA1UdEQQTMBGHBH8AAAGCCWxv
-Y2FsaG9zdDANBgkqhkiG9w0BAQsFAAOCAQEAQSKW1nKPSgCfFQnh/cE8/81mmAAp
-9mXscaVjb8NwgNJbab8gp7KDCEs8EWo+6gHBR2e2ZBj8WQ+XMMqtybSzEoHa6wtR
-CXf5OBUg3Pnm0/QbIO9i7s+zxRW1THzwWc28tjrJNPJDQKWSBXzrNZE/QTo6Z+A9
-Lfrj0F5Mq2K3Oe9Fw/Kk5QZl7CbHwCJmGfA8Td9eOld7rsv6tpMDMM7f3EeP07eo
-L964cgukFQd1oQBv1+vjtCx+zgtHG4VmIvNzwA+wtmZH4SK+AmVdGN824Ge/IQX7
-d731c0j9KoWPrVHjMH1Ir99D9Bs4USNEyAzxnJDUxovAw5cWRIZdAYu0Rg==
------END CERTIFICATE-----
-"""
-TEST_KEY = """\
------BEGIN PRIVATE KEY-----
-MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQCboFlIqD8oF5Xi
-dKIZsmroDzZaBqvPU+mwSjImQH+vc4+KBb3Q1AaVO+B+2nn7ICU0wn2AUICznW5f
-QD9jrne+i2MiFuJ7sVdHd58XNe0WP0DC9WqgWgL4Tg02CQFlx9P/NUCYZWrsUR1X
-KNVV5314JQbLz/e5D7KvJM/ky3XGUfsy5X7OKjoOiKaHlYF/Xegrv/J642icaoSq
-y2+53OyI5dmEf9j/6OKlQ8Lz7PfyDeQUQ0wg3O/b1eDM8QUDBS9qMZMdHKHd4hUv
-WvxSCNTys4R7xeB0dM+bjkBYVQPOp8GQDTYjH6ymPe/KOLu0KJNkY7VF24rDfJHZ
-+Y7lq2pBAgMBAAECggEABfJZXwugyC8oiMv0or880wu7w7JkD8rQz+3x3yDRUDq9
-9iP0hh2H991fHXHLPfOTQGIbKhNJa7OdE1Iw6eXxiOwqGFQgCOJ0p5Q0Vc53dgVq
-O9jlX2W5HdRbsGAlN8asPOEDzB75+Dg8QweaKUtscbIWgaS7fkyRgxxIvmEg6bhK
-bn5SiGqUyphdolKAz78+XJojH9tA2BOH6SWInHZVgxHNi2HgSeUdwUYalU9Cx3mH
-qOtNawaKTZ6xoksCxQXLLFd4JURNxxWSaXT9/upsTmIdD0oGI3eafgaHOtEBaeaY
-gVMoNjrAelWF7l0QdPB/f7ZXSfvQUabEqd3fMavQDQKBgQDZBL8FX7OXk8DhlVEB
-hgzJpMt5CWhwsGArgIqtmErCn/MF7hBPKw+pJ+Etsbfxth4CAo+LGWbQA4nri2MC
-pn6qmkvPRpPbbMRQ8diBmXFHS6R5AVzDTBjXydf6kBFnMTyhLO/8dOyYbUPpkPA9
-Ztl0ore8RkqcjT/m/mZ5MOd4zQKBgQC3lJSe0mdHjpITvlkiy2/t6KhlGdV4IZGR
-wTIWi3ugHm6IvTaOLIRpn79eMW6ySEZaStm43l7pNtSo3m592OcaQMQo0Dobh/Qi
-pKpt2ZgEJw3gBDP2sik3hLvK0e0Nw2uLh0KV0szbbVeIwK6pSai6TDrvlftEFd+b
-/t1SA+NHRQKBgQDI4qzUE5+RyxK7flVq3KRPr70twDiuP4X2HtnAEX36pMb4EUOF
-lS28/o5hluXX2CX05Fvtfcj++pebsv4mwOn1kDhmmUVa01byOryYUupZ/bo0zL8K
-hRFmBpBnfx6s8BXYeFl5zt4HxvUbarAHloHqhokfvc1pFxM1Bv7iZhOObQKBgQCS
-MXKBYBD7PSA7NNSLDvMdxK+Fg6MpvaHNLssShRV4F4PyxKuTYQQ5kQu2mSsMMt5D
-vWPRAtUWZ6HGsQvQkFDJ6VXNIrWDgyr6A6PtQuD6PZehE/fFt293VO6vv6lF0p/s
-R1TRN0QIYfTZZIgzLAOACIDOluO3/qtJ8RaS36G4+QKBgQCZyspazgW1djqQ2i+g
-j+hQ8ggEvfsmiTr0AZN94lNHaVKIfNQDd2r79bHIFEEuiE4Y1bB3juOG89CD4T09
-6P7wJjflu97BuzQjZckYidisr/tYFXfjeGSu9yqyvjiaZd4bzZ93kgmCn4Rn1Z8S
-450BeteOFT2IjR38vs0TSkAjEA==
------END PRIVATE KEY-----
-"""
-
-
 def test_wss_uses_the_clients_tls_settings(tmp_path):
-    import ssl
-    (tmp_path / "cert.pem").write_text(TEST_CERTIFICATE)
-    (tmp_path / "key.pem").write_text(TEST_KEY)
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
-
-    def script(peer, number):
-        handshake(peer)
-        subscribe = peer.recv_json()
-        peer.send_json({"type": "subscription", "event": "init", "data": [{"id": 1}], "uid": subscribe["uid"]})
-        peer.recv_json(timeout=10)
-
-    server = FakeDirectus(script, tls_context=server_context)
+    server_context, ca_file = tls_server_context(tmp_path)
+    server = FakeDirectus(answer_subscribes, tls_context=server_context)
     try:
         trusted = DirectusClient(hostname=server.url, static_token="static-token", proxies={},
-                                 ssl_verify=str(tmp_path / "cert.pem"))
+                                 ssl_verify=ca_file)
         with trusted, trusted.realtime(path="/websocket", auth="handshake", heartbeat=30) as rt:
             assert next(iter(rt.subscribe("articles"))).data[0]["id"] == 1
         untrusted = DirectusClient(hostname=server.url, static_token="static-token", proxies={})
@@ -823,25 +602,22 @@ def test_wss_uses_the_clients_tls_settings(tmp_path):
         server.close()
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+def test_through_a_connect_proxy_then_tls(tmp_path, tls):
+    context, ca_file = tls_server_context(tmp_path) if tls else (None, None)
+    server, proxy = FakeDirectus(answer_subscribes, tls_context=context), Relay()
+    try:
+        client = DirectusClient(hostname=server.url, static_token="static-token", ssl_verify=ca_file or True,
+                                proxies={"https" if tls else "http": "http://127.0.0.1:%d" % proxy.port})
+        with client, client.realtime(path="/websocket", auth="handshake", heartbeat=30) as rt:
+            assert next(iter(rt.subscribe("articles"))).type == "init"
+        assert proxy.heads[0].startswith("CONNECT 127.0.0.1:%s HTTP/1." % server.url.rsplit(":", 1)[1])
+    finally:
+        server.close()
+        proxy.close()
+
+
 # --- tokens: never the socket's business to spend the refresh token ------------------------------
-
-class FakeAuthTransport:
-    """Answers /auth/login and /auth/refresh with a new token each time."""
-
-    def __init__(self):
-        self.paths = []
-
-    def send(self, request):
-        path = request.url.split("//", 1)[1].split("/", 1)[1]
-        self.paths.append(path)
-        number = len(self.paths)
-        body = json.dumps({"data": {"access_token": jwt(900, iat=number), "refresh_token": "r%d" % number,
-                                    "expires": 900000}}).encode()
-        return Response(200, {"Content-Type": "application/json"}, body, None, request.method, request.url)
-
-    def close(self):
-        pass
-
 
 def test_a_token_the_socket_already_used_is_renewed_through_the_rest_session():
     transport = FakeAuthTransport()

@@ -1,0 +1,584 @@
+"""Directus realtime for ``AsyncDirectusClient``: the sync realtime client's protocol, on asyncio.
+
+    async with client.realtime() as rt:
+        async for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
+            print(event.type, event.data)
+
+Everything that is not I/O comes from ``realtime``: the protocol cores (``_DirectusCore``,
+``_GraphQLCore``: subscriptions and their queues, replies by uid, the token schedule, liveness, the
+reconnect backoff), the sans-I/O WebSocket, settings discovery, token renewal (a flow run by the
+client's own driver), event decoding and what the public classes do without waiting. This module
+adds the asyncio side: ``_AsyncConnection`` drives a core on asyncio streams (TCP, TLS with the
+client's settings, an HTTP CONNECT proxy) from one task per connection, and the public classes
+await where the sync ones block.
+
+The guarantees are the sync client's: handshake, strict and public authentication; the token
+changed on the socket before it expires; the server's pings answered and a silent connection
+treated as dead; reconnection with full-jitter backoff, each subscription sent again exactly once
+after a ``reconnected`` marker; a refused subscription raising from its own iteration only;
+bounded queues with ``gap`` markers. Everything runs in the event loop that opened the
+connection (use one realtime object from one loop); closing it, or cancelling the task that
+waits for it, leaves no task running and no socket open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from .errors import TransportError
+from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent, _access_token_flow,
+                       _ConnectionBase, _DirectusEndpoint, _Endpoint, _GraphQLEndpoint, _ItemsBase, _keep_alive,
+                       _message_to_send, _socket_route, _SubscriptionBase)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
+    from typing import Any, AsyncIterator, Callable, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+
+    from .models import Item
+
+    _E = TypeVar("_E", bound="_AsyncEndpoint")
+
+__all__ = ["AsyncRealtimeMixin", "AsyncRealtime", "AsyncSubscription", "AsyncRealtimeItems", "AsyncGraphQLRealtime"]
+
+_SEND_BUFFER = 256 * 1024  # past this many unsent bytes, wait for the peer to read (as a blocking send would)
+
+
+def _resolve(waiter):
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _open_stream(route):
+    """(reader, writer) along ``route`` (see realtime._socket_route): through the proxy's CONNECT
+    tunnel when there is one, then TLS when there is a context; TCP keepalive on."""
+    host, port, proxy, proxy_headers, context = route
+    if proxy is None:
+        reader, writer = await asyncio.open_connection(host, port, ssl=context,
+                                                       server_hostname=host if context else None)
+    else:
+        reader, writer = await _open_tunnel(host, port, proxy, proxy_headers, context)
+    _keep_alive(writer.get_extra_info("socket"))
+    return reader, writer
+
+
+async def _open_tunnel(host, port, proxy, proxy_headers, context):
+    """Streams to ``host:port`` through an HTTP proxy's CONNECT tunnel. The CONNECT goes over the
+    bare socket so that TLS can start on it afterwards (asyncio streams cannot start TLS on an open
+    stream before Python 3.11)."""
+    loop = asyncio.get_running_loop()
+    sock, failure = None, OSError("no address for the proxy %s" % proxy[0])
+    for family, kind, protocol, _, address in await loop.getaddrinfo(proxy[0], proxy[1], type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, protocol)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            break
+        except OSError as error:
+            sock.close()
+            sock, failure = None, error
+    if sock is None:
+        raise failure
+    try:
+        authority = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+        head = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
+        head += ["%s: %s" % header for header in proxy_headers.items()]
+        await loop.sock_sendall(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        answer = b""
+        while b"\r\n\r\n" not in answer:  # the proxy says nothing more before we speak through it
+            data = await loop.sock_recv(sock, 4096)
+            if not data or len(answer) > 65536:
+                raise ConnectionError("the proxy closed the connection during CONNECT")
+            answer += data
+        status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        if status_line.split(" ", 2)[1:2] != ["200"]:
+            raise ConnectionError("the proxy refused to tunnel to %s: %s" % (authority, status_line))
+        return await asyncio.open_connection(sock=sock, ssl=context, server_hostname=host if context else None)
+    except BaseException:
+        sock.close()
+        raise
+
+
+class _AsyncConnection(_ConnectionBase):
+    """Drives one core over asyncio streams, from one task (``_task``) that owns the stream.
+
+    There is no thread and no lock: the core is only used from the event loop. Application code
+    changes the core and ``wake()``s the task, which sends; waiters on subscriptions and requests
+    wait for ``_notify()``, which the task calls after each change. Tokens are fetched in a task
+    of their own, so server pings are answered meanwhile.
+    """
+
+    class _Unguarded:
+        """The guard of the core: nothing to do on one event loop."""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            return False
+
+    guard = _Unguarded()
+
+    def __init__(self, endpoint, core):
+        super().__init__(endpoint, core)
+        self.reader = self.writer = None
+        self._task = None
+        self._wakeup = None
+        self._waiters = []
+
+    def _notify(self):
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            _resolve(waiter)
+
+    def wake(self):
+        if self._wakeup is not None:
+            _resolve(self._wakeup)
+
+    def _adopt(self, stream):
+        self.reader, self.writer = stream
+
+    @staticmethod
+    def _discard(stream):
+        stream[1].transport.abort()
+
+    async def _changed(self, timeout):
+        """Return at the next ``_notify()``, or after ``timeout`` seconds (None: no limit)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def wait_for(self, poll, deadline=None):
+        """Wait until ``poll()`` answers; _WAIT when ``deadline`` passes first."""
+        waits = self._waits(poll, deadline)
+        try:
+            while True:
+                await self._changed(next(waits))
+        except StopIteration as stop:
+            return stop.value
+
+    # --- opening -------------------------------------------------------------------------------
+    async def _open(self):
+        """Fetch a token, connect and shake hands: ((reader, writer), ClientConnection, token, expiry, events)."""
+        token, expires_at = await self.client._driver.run(self._token_flow())
+        timeout = getattr(self.client.transport, "connect_timeout", 10.0) or 10.0
+        clock = self.realtime._clock
+        deadline = clock() + timeout
+        try:
+            reader, writer = await asyncio.wait_for(_open_stream(_socket_route(self.client)), timeout)
+        except asyncio.TimeoutError:  # on 3.8 to 3.10 not the socket.timeout the error translation knows
+            raise socket.timeout("connecting took longer than %s s" % timeout) from None
+        try:
+            ws = self._websocket(token)
+            writer.write(ws.handshake_request())
+            events = None
+            while events is None:
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), max(0.0, deadline - clock()))
+                except asyncio.TimeoutError:
+                    raise socket.timeout("the WebSocket handshake took longer than %s s" % timeout) from None
+                events = self._handshake_step(ws, data)
+            return (reader, writer), ws, token, expires_at, events
+        except BaseException:
+            writer.transport.abort()
+            raise
+
+    async def connect(self, timeout):
+        """The first connection: raises when it cannot be made ready."""
+        try:
+            opened = await self._open()
+        except Exception as error:
+            raise self._connect_failed(error) from None
+        self._install(opened)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self.wait_for(self._settled, self.realtime._clock() + timeout)
+        if self.core.state == "ready":
+            return
+        failure = self._first_failure(timeout)
+        self.core._fatal(failure)  # subscriptions made meanwhile raise it too
+        await self.aclose()
+        raise failure
+
+    # --- the connection's task -------------------------------------------------------------------
+    async def _run(self):
+        try:
+            while True:
+                if self.writer is not None:
+                    await self._serve()
+                if not await self._reconnect():
+                    return
+        except asyncio.CancelledError:  # aclose() gave up waiting, or the event loop is ending
+            self.core.close()
+            raise
+        except BaseException as error:  # a bug: never leave waiters hanging
+            self.core._fatal(TransportError("the realtime task stopped: %r" % (error,), url=self.where()))
+            self.realtime.logger.exception("the realtime task failed")
+        finally:
+            self._drop_stream()
+            if self._token_fetch is not None:
+                self._token_fetch.cancel()
+            self._notify()
+
+    def _flush(self):
+        """Write what the core and the WebSocket have queued. False: the connection is lost."""
+        data = self._outgoing_bytes()
+        if data:
+            if self.writer.transport.is_closing():
+                return False
+            self.writer.write(data)
+        return True
+
+    async def _drained(self):
+        """Wait while too much is unsent (the peer does not read), at most the connect timeout."""
+        writer = self.writer
+        if writer.transport.get_write_buffer_size() <= _SEND_BUFFER:
+            return True
+        try:
+            await asyncio.wait_for(writer.drain(), getattr(self.client.transport, "connect_timeout", 10.0) or 10.0)
+            return True
+        except (asyncio.TimeoutError, OSError):
+            return False
+
+    async def _serve(self):
+        """Run one open connection until it ends."""
+        from .websocket import Closed
+        reader, ws, core, clock = self.reader, self.ws, self.core, self.realtime._clock
+        loop = asyncio.get_running_loop()
+        broken = Closed(1006, "", "the connection broke while sending")
+        closed = read = None
+        try:
+            while closed is None:
+                core.tick(clock())
+                if not self._flush() or not await self._drained():
+                    closed = broken
+                    break
+                if core.close_wanted is not None:
+                    break
+                if core.token_wanted and self._token_fetch is None:
+                    self._token_fetch = loop.create_task(self._fetch_token(core.token))
+                deadline = core.next_deadline()
+                self._notify()
+                if read is None:
+                    read = loop.create_task(reader.read(65536))
+                self._wakeup = loop.create_future()
+                timeout = 5.0 if deadline is None else min(5.0, max(0.0, deadline - clock()))
+                await asyncio.wait((read, self._wakeup), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    continue
+                try:
+                    data = read.result()
+                except (OSError, EOFError):
+                    data = b""
+                read = None
+                closed = self._handle_events(ws.receive_data(data))
+                if not self._flush() and closed is None:
+                    closed = broken
+                self._notify()
+        finally:
+            self._wakeup = None
+            if read is not None:  # cancelled before it took anything from the stream
+                read.cancel()
+                await asyncio.wait((read,))  # gone before anyone reads the stream again
+        await self._end_connection(closed)
+
+    async def _end_connection(self, closed):
+        """Close the stream (with a close handshake when the core asked for one), tell the core."""
+        from .websocket import Closed
+        if closed is None:  # the core wants to close: say so, and wait briefly for the echo
+            graceful = self._start_closing()
+            if self._flush() and graceful:
+                try:
+                    await asyncio.wait_for(self._close_echo(), CLOSE_TIMEOUT)
+                except (asyncio.TimeoutError, OSError):
+                    pass
+            closed = Closed(1000 if graceful else 1006, "", None)
+        self._drop_stream()
+        self._lost(closed)
+
+    async def _close_echo(self):
+        ws = self.ws
+        while ws.state != "CLOSED":
+            data = await self.reader.read(65536)
+            ws.receive_data(data)
+            if not data:
+                return
+
+    def _drop_stream(self):
+        writer, self.writer, self.reader = self.writer, None, None
+        if writer is not None:
+            writer.transport.abort()
+
+    async def _reconnect(self):
+        """Wait the backoff and connect again; False when the connection is closed for good."""
+        while True:
+            deadline = self._reconnect_deadline()
+            if deadline is None or await self.wait_for(self._closed_for_good, deadline) is True:
+                return False
+            try:
+                opened = await self._open()
+            except Exception as error:
+                self._attempt_failed(error)
+                continue
+            return self._install(opened)
+
+    async def _fetch_token(self, stale):
+        try:
+            token, expires_at = await self.client._driver.run(_access_token_flow(self.client._session, stale))
+        except Exception as error:
+            self._token_fetched(None, None, error)
+        else:
+            self._token_fetched(token, expires_at, None)
+
+    # --- closing ---------------------------------------------------------------------------------
+    async def aclose(self):
+        """Close for good: a close handshake (at most CLOSE_TIMEOUT), then nothing is left running."""
+        self.core.close()
+        self._notify()
+        self.wake()
+        task = self._task
+        try:
+            if task is not None and task is not asyncio.current_task():
+                done, _ = await asyncio.wait((task,), timeout=CLOSE_TIMEOUT + 3.0)
+                if not done:
+                    task.cancel()
+                    await asyncio.wait((task,))
+        finally:
+            if task is not None and not task.done():  # we were cancelled while waiting for it
+                task.cancel()
+            if self._token_fetch is not None:
+                self._token_fetch.cancel()
+            self._drop_stream()
+
+
+class AsyncSubscription(_SubscriptionBase):
+    """The events of one subscription: ``async for event in subscription``, or ``await get(timeout)``.
+
+    Iteration waits for the next event and ends after ``unsubscribe()`` or when the realtime
+    connection is closed. If the server refuses the subscription (a missing collection, no
+    permission), iterating raises that DirectusError; other subscriptions are not affected; so
+    does a first connection that could not be made.
+    """
+
+    def __aiter__(self) -> AsyncIterator[RealtimeEvent]:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        event = await self.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def get(self, timeout: Optional[float] = None) -> Optional[RealtimeEvent]:
+        """The next event; None when ``timeout`` seconds pass first or the subscription ended.
+
+        Raises the server's DirectusError once if it refused the subscription.
+        """
+        event = await self._connection.wait_for(self._poll, self._deadline(timeout))
+        return None if event is _WAIT else event
+
+    async def __aenter__(self) -> AsyncSubscription:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.unsubscribe()
+
+
+class _AsyncEndpoint(_Endpoint):
+    """The asyncio side of AsyncRealtime and AsyncGraphQLRealtime: one _AsyncConnection, opened
+    by ``connect()``, or in the background by the first ``subscribe()``."""
+
+    _connection_class = _AsyncConnection
+    _opening: Optional[asyncio.Task[None]] = None  # the task opening the first connection
+
+    def _start(self) -> Tuple[Any, asyncio.Task[None]]:
+        """The connection, and the task opening it (started in the running event loop if it was not)."""
+        connection = self._connection or self._new_connection()
+        if self._opening is None:
+            self._opening = asyncio.get_running_loop().create_task(self._open_first(connection))
+        return connection, self._opening
+
+    async def _open_first(self, connection):
+        """Discover the settings and open the first connection; a failure closes the core for good
+        (subscriptions raise it, ``connect()`` raises it) rather than escaping the task."""
+        try:
+            settings = await self.client._driver.run(self._discovery_flow())
+            self._configure_connection(connection, settings)
+            await connection.connect(self.timeout)
+        except asyncio.CancelledError:
+            connection.core._fatal(TransportError("the realtime connection was cancelled while opening",
+                                                  url=connection.core.where))
+            await connection.aclose()
+            raise
+        except Exception as error:
+            if connection.core.state != "closed":
+                connection.core._fatal(error)
+            connection._notify()
+
+    async def connect(self: _E) -> _E:
+        """Open the connection now (``subscribe()`` opens it by itself). Raises if it cannot."""
+        connection, opening = self._start()
+        try:
+            await asyncio.wait((opening,))
+        except asyncio.CancelledError:  # whoever waits for the opening and is cancelled abandons it
+            opening.cancel()
+            raise
+        core = connection.core
+        if core.state == "closed" and core.fatal is not None:
+            raise core.fatal
+        return self
+
+    async def aclose(self) -> None:
+        """Close the connection; subscriptions end, waiting requests raise; nothing is left running."""
+        opening, connection = self._opening, self._connection
+        if opening is not None and not opening.done():
+            opening.cancel()
+            await asyncio.wait((opening,))
+        if connection is not None:
+            await connection.aclose()
+
+    async def __aenter__(self: _E) -> _E:
+        return await self.connect()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+
+class AsyncGraphQLRealtime(_GraphQLEndpoint, _AsyncEndpoint):
+    """GraphQL subscriptions on the server's ``/graphql`` socket, for asyncio (see GraphQLRealtime).
+
+    ``async for event in rt.graphql.subscribe("subscription { articles_mutated { key event } }")``;
+    the socket opens with the first subscription.
+    """
+
+    def subscribe(self, query: str, variables: Optional[Mapping[str, Any]] = None, *,
+                  operation_name: Optional[str] = None, queue_size: Optional[int] = None) -> AsyncSubscription:
+        """Start a GraphQL subscription (the socket opens in the background); ``async for`` over it."""
+        connection = self._start()[0]
+        return AsyncSubscription(connection, self._subscribed(connection, self._subscriber(
+            query, variables, operation_name, queue_size)))
+
+
+class AsyncRealtimeItems(_ItemsBase):
+    """Items over the socket, awaited: ``create``, ``read``, ``update``, ``delete`` (see RealtimeItems).
+
+    A request whose connection breaks is not sent again: it raises a TransportError with
+    ``may_have_been_processed``.
+    """
+
+    async def _call(self, action, collection, timeout, model=None, **fields):
+        reply = await self._realtime._request(self._message(action, collection, fields), "items", timeout)
+        return self._result(reply, model)
+
+    async def create(self, collection: str, data: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], *,
+                     query: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None,
+                     model: Optional[Type[Item]] = None) -> Any:
+        """An Item for a dict of ``data``, an ItemList for a list."""
+        return await self._call("create", collection, timeout, model, data=data, query=query)
+
+    async def read(self, collection: str, id: Union[str, int, None] = None, *,  # noqa: A002
+                   ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+                   timeout: Optional[float] = None, model: Optional[Type[Item]] = None) -> Any:
+        """An Item by ``id``; an ItemList by ``ids`` or ``query``."""
+        return await self._call("read", collection, timeout, model, id=id, ids=ids, query=query)
+
+    async def update(self, collection: str, data: Mapping[str, Any], id: Union[str, int, None] = None, *,  # noqa: A002
+                     ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+                     timeout: Optional[float] = None, model: Optional[Type[Item]] = None) -> Any:
+        """The Item updated by ``id``; an ItemList by ``ids`` or ``query``."""
+        return await self._call("update", collection, timeout, model, data=data, id=id, ids=ids, query=query)
+
+    async def delete(self, collection: str, id: Union[str, int, None] = None, *,  # noqa: A002
+                     ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+                     timeout: Optional[float] = None) -> Any:
+        """The deleted keys as sent, by ``id``, ``ids`` or ``query``."""
+        return await self._call("delete", collection, timeout, id=id, ids=ids, query=query)
+
+
+class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
+    """A realtime connection to Directus for asyncio (what ``AsyncDirectusClient.realtime()`` returns).
+
+    ``async with client.realtime() as rt``, then ``async for event in rt.subscribe(...)``;
+    ``await rt.items.create(...)`` and the others over the socket; ``rt.graphql`` for GraphQL
+    subscriptions on their own socket. It behaves as the sync ``Realtime`` does: authentication
+    with the client's credentials (tokens changed on the socket before they expire), pings
+    answered, reconnection with backoff and each subscription sent again once.
+    """
+
+    _graphql_class = AsyncGraphQLRealtime
+    _items_class = AsyncRealtimeItems
+
+    @property
+    def graphql(self) -> AsyncGraphQLRealtime:
+        """GraphQL subscriptions, on their own socket (opened with the first subscription)."""
+        return self._graphql_endpoint()
+
+    def subscribe(self, collection: str, *, query: Optional[Mapping[str, Any]] = None,
+                  event: Optional[str] = None, item: Union[str, int, None] = None,
+                  model: Optional[Type[Item]] = None, queue_size: Optional[int] = None) -> AsyncSubscription:
+        """Subscribe to ``collection``'s changes; ``async for`` over the returned AsyncSubscription.
+
+        The arguments are ``Realtime.subscribe``'s: ``query`` the Directus query object, ``event``
+        one of ``"create"``, ``"update"``, ``"delete"``, ``item`` one primary key, ``queue_size``
+        the events kept unread. Not a coroutine: the subscription is registered at once and sent
+        as soon as the connection is ready (opened in the background if it was not).
+        """
+        connection = self._start()[0]
+        return AsyncSubscription(connection, self._subscribed(connection, self._subscriber(
+            collection, query, event, item, model, queue_size)))
+
+    async def _request(self, message, kind, timeout=None):
+        """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
+        connection = self._start()[0]
+        exchange = self._exchange(connection, message, kind, timeout)
+        if await connection.wait_for(exchange.send, exchange.deadline) is not _WAIT:
+            connection.wake()
+            await connection.wait_for(exchange.reply, exchange.reply_deadline())
+        return exchange.result()
+
+    async def send(self, message: Mapping[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Send any message (a dict with ``type``) with a fresh uid; the reply with that uid
+        (TimeoutError after ``timeout`` seconds for a type the server ignores)."""
+        checked, kind = _message_to_send(message)
+        return await self._request(checked, kind, timeout)
+
+    async def ping(self, timeout: Optional[float] = None) -> float:
+        """The round trip of a ``{"type":"ping"}`` in seconds (servers with the heartbeat on answer)."""
+        started = self._clock()
+        await self._request({"type": "ping"}, "ping", timeout)
+        return self._clock() - started
+
+    async def aclose(self) -> None:
+        """Close the connections (and the GraphQL one); subscriptions end, waiting requests raise."""
+        if self._graphql is not None:
+            await self._graphql.aclose()
+        await super().aclose()
+
+
+class AsyncRealtimeMixin:
+    """Gives AsyncDirectusClient its ``realtime()`` method."""
+
+    def realtime(self, *, path: Optional[str] = None, auth: Optional[str] = None,
+                 heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None,
+                 timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
+                 clock: Optional[Callable[[], float]] = None,
+                 random: Optional[Callable[[], float]] = None) -> AsyncRealtime:
+        """A realtime (WebSocket) connection to this server, for asyncio; use it with ``async with``.
+
+            async with client.realtime() as rt:
+                async for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
+                    ...
+
+        The arguments are ``DirectusClient.realtime``'s: ``path``, ``auth`` and ``heartbeat`` come
+        from ``/server/info`` when not given; ``timeout`` bounds connecting and each request;
+        ``queue_size`` the events each subscription keeps unread; ``max_size`` a message in bytes;
+        ``clock`` and ``random`` are for tests. Nothing is sent before ``connect()``, ``async
+        with`` or the first ``subscribe()``.
+        """
+        return AsyncRealtime(self, path=path, auth=auth, heartbeat=heartbeat, graphql_path=graphql_path,
+                             timeout=timeout, queue_size=queue_size, max_size=max_size, clock=clock, random=random)
