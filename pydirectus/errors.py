@@ -19,7 +19,13 @@
 Bad arguments raise the built-in ``TypeError`` or ``ValueError`` before anything is sent.
 """
 
+from __future__ import annotations
+
 import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types are for type checkers
+    from typing import Any, Dict, List, Optional
 
 __all__ = [
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
@@ -41,6 +47,15 @@ class APIError(DirectusError):
     error, or None), ``message``, ``errors`` (the full Directus ``errors`` list), ``method``,
     ``url`` (without credentials), ``body`` (the raw body, for answers that were not JSON).
     """
+
+    message: str
+    status: Optional[int]  # always set by pydirectus; None only for an APIError made without one
+    code: Optional[str]
+    errors: List[Dict[str, Any]]
+    method: Optional[str]
+    url: Optional[str]
+    body: bytes
+    retry_after: Optional[float]
 
     def __init__(self, message, *, status=None, code=None, errors=(), method=None, url=None,
                  body=b"", retry_after=None):
@@ -106,6 +121,11 @@ class TransportError(DirectusError):
     ``may_have_been_processed`` is True when the request had been sent before the failure,
     so the server may have acted on it: such a POST or PATCH is never sent again by itself.
     """
+
+    message: str
+    method: Optional[str]
+    url: Optional[str]
+    may_have_been_processed: bool
 
     def __init__(self, message, *, method=None, url=None, may_have_been_processed=False):
         super().__init__(message)

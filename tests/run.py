@@ -2,7 +2,9 @@
 """Run pydirectus's tests on every supported Python:  python3 tests/run.py [options] [-- PYTEST ARGS]
 
 1. finds CPython 3.8 to 3.13: pyenv's versions (``pyenv root``/versions), then python3.X on PATH;
-2. makes one venv per version under <cache root>/venvs/py3.X with pytest (reused);
+2. makes one venv per version under <cache root>/venvs/py3.X with pytest (reused), and adds a
+   pinned mypy to the newest version's venv, where the typing test (tests/unit/test_typing.py)
+   is required (PYDIRECTUS_REQUIRE_MYPY=1: a missing mypy fails it instead of skipping it);
 3. installs Directus if needed (``python -m pydirectus.testing install``, newest Python) and starts
    ONE Directus server, shared with every pytest run through PYDIRECTUS_TEST_URL and friends;
 4. runs the unit tests (-m "not integration") on every version, and the whole suite (unit and
@@ -31,7 +33,9 @@ from pydirectus import testing  # noqa: E402  (the checkout's, not an installed 
 
 SUPPORTED = [(3, minor) for minor in range(8, 14)]
 PYTEST_REQUIREMENT = "pytest==8.3.5"
-PYTEST_VERSION = PYTEST_REQUIREMENT.split("==")[1]
+# A development check only, never a dependency of the package; it runs on Python 3.10 and later.
+MYPY_REQUIREMENT = "mypy==2.4.1"
+MYPY_MIN_PYTHON = (3, 10)
 Version = Tuple[int, int, int]
 
 _running_child = None  # type: Optional[subprocess.Popen]  # the pytest run to stop on a signal
@@ -123,32 +127,39 @@ def find_interpreters() -> Dict[Tuple[int, int], Interpreter]:
     return found
 
 
-def _venv_state(venv_python: str) -> Tuple[Optional[Version], Optional[str]]:
-    """(Python version, pytest version or None) of a venv, or (None, None) if it does not work."""
-    code = ("import sys\ntry:\n    import pytest; v = pytest.__version__\nexcept ImportError:\n    v = ''\n"
-            "print(*sys.version_info[:3], v)")
+def _venv_state(venv_python: str, distributions: List[str]) -> Tuple[Optional[Version], Dict[str, str]]:
+    """(Python version, {distribution: installed version}) of a venv, or (None, {}) if it does not work."""
+    code = ("import sys\nfrom importlib import metadata\nprint(*sys.version_info[:3])\n"
+            "for name in sys.argv[1:]:\n"
+            "    try:\n        print(name, metadata.version(name))\n"
+            "    except metadata.PackageNotFoundError:\n        pass\n")
     try:
-        output = subprocess.run([venv_python, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                timeout=60, check=True).stdout.decode().split()
+        lines = subprocess.run([venv_python, "-c", code] + distributions, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, timeout=60, check=True).stdout.decode().splitlines()
     except (OSError, subprocess.SubprocessError):
-        return None, None
-    return (int(output[0]), int(output[1]), int(output[2])), (output[3] if len(output) > 3 else None)
+        return None, {}
+    major, minor, micro = lines[0].split()
+    return (int(major), int(minor), int(micro)), dict(line.split() for line in lines[1:])
 
 
-def ensure_venv(interpreter: Interpreter) -> str:
-    """<cache root>/venvs/py3.X with pytest, made or repaired as needed; returns its python."""
+def ensure_venv(interpreter: Interpreter, requirements: List[str]) -> str:
+    """<cache root>/venvs/py3.X with the pinned ``requirements`` ("name==version"), made or repaired
+    as needed; returns its python."""
     venv = os.path.join(testing.cache_root(), "venvs", "py%d.%d" % interpreter.version[:2])
     venv_python = os.path.join(venv, "bin", "python")
-    python_version, pytest_version = _venv_state(venv_python)
+    pins = dict(requirement.split("==") for requirement in requirements)
+    python_version, installed = _venv_state(venv_python, list(pins))
     if python_version != interpreter.version:  # missing, broken, or made by another patch release
         say("creating venv %s from %s" % (venv, interpreter.path))
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([interpreter.path, "-m", "venv", venv], check=True)
-        pytest_version = None
-    if pytest_version != PYTEST_VERSION:
-        say("installing %s into %s" % (PYTEST_REQUIREMENT, venv))
-        subprocess.run([venv_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        PYTEST_REQUIREMENT], check=True)
+        installed = {}
+    wanted = [requirement for requirement in requirements
+              if installed.get(requirement.split("==")[0]) != requirement.split("==")[1]]
+    if wanted:
+        say("installing %s into %s" % (" ".join(wanted), venv))
+        subprocess.run([venv_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + wanted,
+                       check=True)
     return venv_python
 
 
@@ -299,11 +310,15 @@ def main(argv: List[str]) -> int:
     # The package is tested from this checkout, never from an install.
     python_path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
     environment = dict(os.environ, PYTHONPATH=python_path)
+    environment.pop("PYDIRECTUS_REQUIRE_MYPY", None)  # set below for the one run that has mypy
     results = []  # type: List[RunResult]
     server = None
     setup_error = None
     try:
-        venvs = {interpreter: ensure_venv(interpreter) for interpreter in interpreters}
+        # The typing test runs with mypy on the newest Python of the run, where it must not skip.
+        typing_on = interpreters[-1] if interpreters[-1].version[:2] >= MYPY_MIN_PYTHON else None
+        venvs = {interpreter: ensure_venv(interpreter, [PYTEST_REQUIREMENT] + (
+            [MYPY_REQUIREMENT] if interpreter == typing_on else [])) for interpreter in interpreters}
         if full_on:
             say("installing Directus if needed (%s -m pydirectus.testing install)" % interpreters[-1].path)
             subprocess.run([interpreters[-1].path, "-m", "pydirectus.testing", "install"], cwd=REPO,
@@ -314,8 +329,10 @@ def main(argv: List[str]) -> int:
             environment.update(PYDIRECTUS_TEST_URL=server.url, PYDIRECTUS_TEST_TOKEN=server.token,
                                PYDIRECTUS_TEST_EMAIL=server.email, PYDIRECTUS_TEST_PASSWORD=server.password)
         for interpreter in interpreters:
+            run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1") if interpreter == typing_on \
+                else environment
             results.append(run_pytest(interpreter, venvs[interpreter], interpreter in full_on, pytest_args,
-                                      environment))
+                                      run_environment))
     except (subprocess.CalledProcessError, testing.InstallError, testing.DirectusStartError) as error:
         setup_error = str(error)
     finally:

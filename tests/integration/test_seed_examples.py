@@ -15,6 +15,7 @@ import pytest
 
 from pydirectus import DirectusClient, File, Item, ItemList
 from tests.conftest import remove_collection
+from tests.integration.test_readme_examples import create_collections, rest
 from tests.rest import call
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,15 +36,11 @@ SEED_COLLECTIONS = {
 
 @pytest.fixture(scope="module")
 def seed_server(directus):
-    for name, fields in SEED_COLLECTIONS.items():
-        remove_collection(directus, name)  # left over by a killed run, if any
-        created = call(directus.url, "POST", "/collections", {"collection": name, "meta": {}, "schema": {},
-                                                              "fields": fields}, token=directus.token)
-        assert created.status == 200, created
+    create_collections(directus, SEED_COLLECTIONS)
     for article in ({"id": 53356, "title": "Pinned", "author": "Someone"},
                     {"title": "One", "author": "Beff Jezos"}, {"title": "Two", "author": "Beff Jezos"},
                     {"title": "Three", "author": "Other"}):
-        assert call(directus.url, "POST", "/items/articles", article, token=directus.token).status == 200
+        rest(directus, "POST", "/items/articles", article)
     yield directus
     for name in SEED_COLLECTIONS:
         remove_collection(directus, name)

@@ -1,0 +1,103 @@
+"""mypy --strict on the user scripts of tests/typing/, with pydirectus seen as an installed package:
+its stubs (client.pyi, async_client.pyi, models.pyi), its inline annotations and its py.typed marker.
+
+Every ``tests/typing/*.py`` is checked, so a new script is picked up by itself. A script says what
+mypy must reject with ``# E: <text>`` at the end of a line: that line must get an error containing
+<text>, and every other line of every script must get none. A script without such comments is a
+"good" script that must pass with 0 errors.
+
+mypy is a development check, never a dependency of the package: tests/run.py installs a pinned
+mypy into the newest Python's venv and sets PYDIRECTUS_REQUIRE_MYPY=1 there, which turns a missing
+mypy into a failure; elsewhere these tests skip, saying why.
+"""
+
+import collections
+import glob
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tokenize
+
+import pytest
+
+from pydirectus.testing import cache_root
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPTS_DIR = os.path.join(ROOT, "tests", "typing")
+SCRIPTS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(SCRIPTS_DIR, "*.py")))
+REQUIRED = os.environ.get("PYDIRECTUS_REQUIRE_MYPY") == "1"
+
+_EXPECTED = re.compile(r"#\s*E:\s*(.+?)\s*$")
+_REPORTED = re.compile(r"^(?P<file>[^:\n]+\.py):(?P<line>\d+): error: (?P<message>.*)$")
+
+MypyRun = collections.namedtuple("MypyRun", "errors output")  # errors: {script: {line: [messages]}}
+
+
+def expected_errors(script):
+    """{line: text} of the ``# E: text`` comments of a script (comments only, not docstrings)."""
+    expected = {}
+    with open(os.path.join(SCRIPTS_DIR, script), "rb") as handle:
+        for token in tokenize.tokenize(handle.readline):
+            match = _EXPECTED.match(token.string) if token.type == tokenize.COMMENT else None
+            if match:
+                expected[token.start[0]] = match.group(1)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def mypy_run():
+    """One mypy --strict run over every script (one run is much faster than one per script)."""
+    if importlib.util.find_spec("mypy") is None:
+        reason = "mypy is not installed in %s (tests/run.py installs it into the newest Python's venv)" % sys.prefix
+        if REQUIRED:
+            pytest.fail("PYDIRECTUS_REQUIRE_MYPY=1 but " + reason, pytrace=False)
+        pytest.skip(reason)
+    cache_dir = os.path.join(cache_root(), "mypy-cache", "py%d.%d" % sys.version_info[:2])
+    # pydirectus comes from PYTHONPATH, not from the working directory: mypy then treats it as an
+    # installed package, as a user's mypy does (it needs py.typed and keeps the package's own
+    # internals out of the report), and checks only the scripts.
+    environment = dict(os.environ, PYTHONPATH=ROOT)
+    environment.pop("MYPYPATH", None)
+    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache_dir, "--no-color-output",
+               "--no-error-summary", "--hide-error-context", "--show-error-codes"] + SCRIPTS
+    result = subprocess.run(command, cwd=SCRIPTS_DIR, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    errors = {script: collections.defaultdict(list) for script in SCRIPTS}
+    for line in result.stdout.splitlines():
+        match = _REPORTED.match(line)
+        if match:
+            errors.setdefault(match.group("file"), collections.defaultdict(list))[
+                int(match.group("line"))].append(match.group("message"))
+    # 0: no error, 1: errors found; anything else is mypy failing to run.
+    assert result.returncode in (0, 1), "mypy could not run (exit %d):\n%s" % (result.returncode, result.stdout)
+    assert set(errors) == set(SCRIPTS), "mypy reported errors outside the scripts:\n" + result.stdout
+    return MypyRun(errors, result.stdout)
+
+
+def test_there_are_good_and_rejected_scripts():
+    assert {"sync_script.py", "async_script.py", "misspelt_keyword.py"} <= set(SCRIPTS)
+    assert not expected_errors("sync_script.py") and not expected_errors("async_script.py")
+    assert expected_errors("misspelt_keyword.py")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_mypy_strict_reports_exactly_the_expected_errors(mypy_run, script):
+    expected = expected_errors(script)
+    reported = mypy_run.errors[script]
+    unexpected = ["%s:%d: %s" % (script, line, message)
+                  for line, messages in sorted(reported.items()) if line not in expected for message in messages]
+    missed = ["%s:%d: no error containing %r (got: %s)" % (script, line, text, reported.get(line) or "none")
+              for line, text in sorted(expected.items())
+              if not any(text in message for message in reported.get(line, []))]
+    assert not unexpected and not missed, "\n".join(
+        (["errors mypy --strict should not report:"] + unexpected if unexpected else [])
+        + (["errors mypy --strict should report:"] + missed if missed else []))
+
+
+def test_a_misspelt_keyword_is_rejected_by_its_name(mypy_run):
+    line = next(number for number, text in expected_errors("misspelt_keyword.py").items() if '"quer"' in text)
+    messages = mypy_run.errors["misspelt_keyword.py"][line]
+    assert any('Unexpected keyword argument "quer"' in message and 'did you mean "query"' in message
+               for message in messages), messages
