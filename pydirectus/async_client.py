@@ -19,11 +19,14 @@ from .client import DirectusClient
 from .interpreter import install_operations
 from .messages import decode_raw
 from .paging import AsyncPagingMixin
+from .async_realtime import AsyncRealtimeMixin
+from .async_files import AsyncFilesMixin, AsyncTusMixin
+from .realtime import _access_token_flow
 
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, AsyncPagingMixin):
+class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 
     The arguments are ``DirectusClient``'s (see its docstring), plus ``max_connections``: how
@@ -66,6 +69,11 @@ class AsyncDirectusClient(ClientBase, AsyncPagingMixin):
     async def _send(self, request):
         """Send a Request through the session policy (credentials, refresh, retries): its Response."""
         return await self._driver.run(self._session.request_flow(request))
+
+    async def _access_token(self):
+        """``DirectusClient._access_token``, awaited: (token, expiry on the monotonic clock) after a
+        login or refresh if one is due; what the async realtime socket authenticates with."""
+        return await self._driver.run(_access_token_flow(self._session))
 
     async def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
         """Send a request to any path of the server (custom endpoints of extensions, say).
@@ -112,7 +120,6 @@ AsyncDirectusClient.__init__.__signature__ = _base_signature.replace(parameters=
     _base_signature.parameters.values()) + [inspect.Parameter("max_connections", inspect.Parameter.KEYWORD_ONLY,
                                                               default=10)])
 
-# the same operations as DirectusClient's; of the hand-written ones, login, refresh and logout are
-# above, uploads and TUS are the sync client's only for now
-install_operations(AsyncDirectusClient, [operation for operation in DirectusClient.operations.values()
-                                         if not operation.hand_written], asynchronous=True)
+# the same operations as DirectusClient's; the hand-written ones are above (login, refresh, logout)
+# or come from AsyncFilesMixin and AsyncTusMixin (uploads, TUS)
+install_operations(AsyncDirectusClient, list(DirectusClient.operations.values()), asynchronous=True)

@@ -101,7 +101,7 @@ class _Iteration:
         self.operation, path_args = client._list_operation(collection)
         self.path_values, _, query_values, self.model = bind(self.operation, path_args,
                                                              dict(arguments, query=query))
-        for refused in ("aggregate", "groupBy", "page"):
+        for refused in ("aggregate", "groupBy", "page", "export"):
             if query_values.get(refused) is not None:
                 raise TypeError("iter_items() does not take %r: use aggregate() or read_items()" % refused)
         limit = query_values.pop("limit", None)

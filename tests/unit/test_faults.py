@@ -1,9 +1,11 @@
 """Fault injection: every fault against every HTTP method, on loopback servers that misbehave.
 
 Each case asserts the number of attempts, the sleeps between them, and what the server saw: a
-POST or PATCH whose answer was lost reached the server exactly once.
+POST or PATCH whose answer was lost reached the server exactly once. Each runs on both clients
+(``make_client``, the conformance suite: see tests/blocking.py).
 """
 
+import asyncio
 import email.utils
 import socket
 import time
@@ -30,10 +32,10 @@ class Recorder:
         self.sleeps.append(seconds)
 
 
-def make_client(url, sleeps, **kwargs):
+def fault_client(make_client, url, sleeps, **kwargs):
     kwargs.setdefault("retries", RetryPolicy(RETRIES, random=lambda: 0.5, max_retry_after=10))
     kwargs.setdefault("read_timeout", 0.3)
-    return DirectusClient(hostname=url, static_token="tok", proxies={}, sleep=sleeps, **kwargs)
+    return make_client(hostname=url, static_token="tok", proxies={}, sleep=sleeps, **kwargs)
 
 
 def send(client, method):
@@ -70,9 +72,9 @@ AFTER_SENDING = [pytest.param(fault, method, id="%s-%s" % (fault.__name__, metho
 
 
 @pytest.mark.parametrize("fault, method", AFTER_SENDING)
-def test_failures_after_sending_are_retried_only_for_idempotent_methods(fault, method):
+def test_failures_after_sending_are_retried_only_for_idempotent_methods(fault, method, make_client):
     sleeps = Recorder()
-    with FakeServer(fault_then_ok(fault, faults=RETRIES + 1)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(fault, faults=RETRIES + 1)) as server, fault_client(make_client, server.url, sleeps) as client:
         with pytest.raises(pydirectus.TransportError) as caught:
             send(client, method)
         error = caught.value
@@ -87,9 +89,9 @@ def test_failures_after_sending_are_retried_only_for_idempotent_methods(fault, m
 
 
 @pytest.mark.parametrize("fault, method", AFTER_SENDING)
-def test_one_lost_answer_then_success(fault, method):
+def test_one_lost_answer_then_success(fault, method, make_client):
     sleeps = Recorder()
-    with FakeServer(fault_then_ok(fault)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(fault)) as server, fault_client(make_client, server.url, sleeps) as client:
         if method in IDEMPOTENT:
             send(client, method)
             assert len(server.requests) == 2 and sleeps.sleeps == BACKOFF[:1]
@@ -100,12 +102,12 @@ def test_one_lost_answer_then_success(fault, method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_connection_refused_is_retried_for_every_method(method):
+def test_connection_refused_is_retried_for_every_method(method, make_client):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sleeps = Recorder()
-    with make_client("http://127.0.0.1:%d" % port, sleeps) as client:
+    with fault_client(make_client, "http://127.0.0.1:%d" % port, sleeps) as client:
         calls = count_sends(client)
         with pytest.raises(pydirectus.TransportError, match="cannot connect") as caught:
             send(client, method)
@@ -114,19 +116,19 @@ def test_connection_refused_is_retried_for_every_method(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_dns_failure_is_retried_for_every_method(method, monkeypatch):
+def test_dns_failure_is_retried_for_every_method(method, monkeypatch, make_client):
     def no_dns(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     sleeps = Recorder()
-    with make_client("http://directus.invalid", sleeps) as client:
+    with fault_client(make_client, "http://directus.invalid", sleeps) as client:
         calls = count_sends(client)
         with pytest.raises(pydirectus.TransportError, match="cannot connect"):
             send(client, method)
     assert len(calls) == RETRIES + 1 and sleeps.sleeps == BACKOFF
 
 
-def test_connect_timeout_is_retried_for_a_post():
+def test_connect_timeout_is_retried_for_a_post(make_client):
     # a listener whose backlog is full: the kernel drops new SYNs, so connecting hangs
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -140,7 +142,7 @@ def test_connect_timeout_is_retried_for_a_post():
             fillers.append(filler)
         sleeps = Recorder()
         url = "http://127.0.0.1:%d" % listener.getsockname()[1]
-        with make_client(url, sleeps, connect_timeout=0.3) as client:
+        with fault_client(make_client, url, sleeps, connect_timeout=0.3) as client:
             calls = count_sends(client)
             started = time.monotonic()
             with pytest.raises(pydirectus.TimeoutError, match="connect timed out") as caught:
@@ -155,12 +157,17 @@ def test_connect_timeout_is_retried_for_a_post():
 
 
 def count_sends(client):
+    client = getattr(client, "_target", client)  # the async client itself, not its blocking proxy
     calls = []
     send_once = client.transport.send
-
-    def counting(request):
-        calls.append(request.method)
-        return send_once(request)
+    if asyncio.iscoroutinefunction(send_once):
+        async def counting(request):
+            calls.append(request.method)
+            return await send_once(request)
+    else:
+        def counting(request):
+            calls.append(request.method)
+            return send_once(request)
     client.transport.send = counting
     client._driver.transport = client.transport
     return calls
@@ -172,19 +179,19 @@ def limited(retry_after, code="REQUESTS_EXCEEDED", status=429):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_429_from_the_rate_limiter_is_retried_for_every_method_after_retry_after(method):
+def test_429_from_the_rate_limiter_is_retried_for_every_method_after_retry_after(method, make_client):
     sleeps = Recorder()
-    with FakeServer(fault_then_ok(limited("2"))) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(limited("2"))) as server, fault_client(make_client, server.url, sleeps) as client:
         send(client, method)
     assert len(server.requests) == 2 and sleeps.sleeps == [2.0]
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_503_with_retry_after_as_an_http_date_is_retried_for_idempotent_methods(method):
+def test_503_with_retry_after_as_an_http_date_is_retried_for_idempotent_methods(method, make_client):
     sleeps = Recorder()
     when = email.utils.formatdate(time.time() + 3, usegmt=True)
     answer = limited(when, code="SERVICE_UNAVAILABLE", status=503)
-    with FakeServer(fault_then_ok(answer)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(answer)) as server, fault_client(make_client, server.url, sleeps) as client:
         if method in IDEMPOTENT:
             send(client, method)
             assert len(server.requests) == 2 and len(sleeps.sleeps) == 1 and 1.5 <= sleeps.sleeps[0] <= 3.5
@@ -195,9 +202,9 @@ def test_503_with_retry_after_as_an_http_date_is_retried_for_idempotent_methods(
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_retry_after_above_the_cap_raises_at_once_saying_when(method):
+def test_retry_after_above_the_cap_raises_at_once_saying_when(method, make_client):
     sleeps = Recorder()
-    with FakeServer(limited("120")) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(limited("120")) as server, fault_client(make_client, server.url, sleeps) as client:
         with pytest.raises(pydirectus.RateLimitedError) as caught:
             send(client, method)
     assert caught.value.retry_after == 120 and "retry after 120 s" in str(caught.value)
@@ -206,10 +213,10 @@ def test_retry_after_above_the_cap_raises_at_once_saying_when(method):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("status", [502, 504])
-def test_gateway_errors_without_a_directus_body_are_retried_for_idempotent_methods(method, status):
+def test_gateway_errors_without_a_directus_body_are_retried_for_idempotent_methods(method, status, make_client):
     sleeps = Recorder()
     page = lambda seen: reply(status, b"<html>bad gateway</html>", content_type="text/html")  # noqa: E731
-    with FakeServer(fault_then_ok(page)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(page)) as server, fault_client(make_client, server.url, sleeps) as client:
         if method in IDEMPOTENT:
             send(client, method)
             assert len(server.requests) == 2 and sleeps.sleeps == BACKOFF[:1]
@@ -222,67 +229,67 @@ def test_gateway_errors_without_a_directus_body_are_retried_for_idempotent_metho
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("status, cls", [(500, pydirectus.ServerError), (400, pydirectus.BadRequestError),
                                          (403, pydirectus.ForbiddenError), (409, pydirectus.BadRequestError)])
-def test_500_and_4xx_are_never_retried(method, status, cls):
+def test_500_and_4xx_are_never_retried(method, status, cls, make_client):
     sleeps = Recorder()
     body = {"errors": [{"message": "no", "extensions": {"code": "X"}}]}
-    with FakeServer(lambda seen: reply(status, body)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(lambda seen: reply(status, body)) as server, fault_client(make_client, server.url, sleeps) as client:
         with pytest.raises(cls):
             send(client, method)
     assert len(server.requests) == 1 and sleeps.sleeps == []
 
 
-def test_zero_retries_disables_them():
+def test_zero_retries_disables_them(make_client):
     sleeps = Recorder()
-    with FakeServer(fault_then_ok(drop)) as server, make_client(server.url, sleeps, retries=0) as client:
+    with FakeServer(fault_then_ok(drop)) as server, fault_client(make_client, server.url, sleeps, retries=0) as client:
         with pytest.raises(pydirectus.TransportError):
             send(client, "GET")
     assert len(server.requests) == 1 and sleeps.sleeps == []
 
 
-def test_the_deadline_bounds_retries_on_the_injected_clock():
+def test_the_deadline_bounds_retries_on_the_injected_clock(make_client):
     now = [0.0]
 
     def sleep(seconds):
         now[0] += seconds
     policy = RetryPolicy(20, random=lambda: 1.0, backoff_base=1.0, backoff_cap=4.0)
     with FakeServer(lambda seen: None) as server:
-        with DirectusClient(hostname=server.url, proxies={}, retries=policy, sleep=sleep, clock=lambda: now[0],
-                            deadline=10.0) as client:
+        with make_client(hostname=server.url, proxies={}, retries=policy, sleep=sleep, clock=lambda: now[0],
+                         deadline=10.0) as client:
             with pytest.raises(pydirectus.TimeoutError, match="deadline"):
                 client.read_items("a")
     assert now[0] <= 10.0 and len(server.requests) == 4  # waits of 1, 2, 4; the next 4 would pass 10
 
 
-def test_a_stale_keep_alive_connection_never_fails_a_post():
+def test_a_stale_keep_alive_connection_never_fails_a_post(make_client):
     # the server closes every connection right after answering, without saying so
     def handler(seen):
         return lambda conn: conn.sendall(OK)
     sleeps = Recorder()
-    with FakeServer(handler) as server, make_client(server.url, sleeps, retries=0) as client:
+    with FakeServer(handler) as server, fault_client(make_client, server.url, sleeps, retries=0) as client:
         for _ in range(5):
             send(client, "POST")
             time.sleep(0.05)  # let the close arrive
     assert len(server.requests) == 5 and server.connections == 5
 
 
-def test_a_one_shot_body_is_not_sent_again():
+def test_a_one_shot_body_is_not_sent_again(make_client):
     def chunks():
         yield b'{"n":'
         yield b' 1}'
     sleeps = Recorder()
-    with FakeServer(fault_then_ok(drop)) as server, make_client(server.url, sleeps) as client:
+    with FakeServer(fault_then_ok(drop)) as server, fault_client(make_client, server.url, sleeps) as client:
         with pytest.raises(pydirectus.TransportError, match="cannot be rewound"):
             client.request("PUT", "/things", data=chunks(), headers={"Content-Type": "application/json"})
     assert len(server.requests) == 1 and sleeps.sleeps == []
 
 
-def test_timeouts_and_retries_are_on_by_default():
-    client = DirectusClient(hostname="http://127.0.0.1:9")
+def test_timeouts_and_retries_are_on_by_default(make_client):
+    client = make_client(hostname="http://127.0.0.1:9")
     assert client.transport.connect_timeout == 10.0 and client.transport.read_timeout == 60.0
     assert client._session.deadline == 300.0 and client._session.retry.retries == 3
 
 
-def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached():
+def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached(make_client):
     refused = reply(401, {"errors": [{"message": "Invalid user credentials.",
                                       "extensions": {"code": "INVALID_CREDENTIALS"}}]})
     state = {"logins": 0}
@@ -296,8 +303,8 @@ def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached():
         return OK
     sleeps = Recorder()
     with FakeServer(handler) as server:
-        with DirectusClient(hostname=server.url, username="a@b.c", password="p", proxies={}, sleep=sleeps,
-                            retries=RetryPolicy(5, random=lambda: 0.5)) as client:
+        with make_client(hostname=server.url, username="a@b.c", password="p", proxies={}, sleep=sleeps,
+                         retries=RetryPolicy(5, random=lambda: 0.5)) as client:
             with pytest.raises(pydirectus.AuthenticationError):
                 client.read_items("a")
             assert state["logins"] == 1 and sleeps.sleeps == []  # one try: accounts are not locked out

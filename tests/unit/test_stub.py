@@ -71,9 +71,33 @@ def public_runtime_methods(cls=DirectusClient):
     return names
 
 
+# helpers that take an operation's query parameters as **arguments at run time, and list them in the stub
+KEYWORD_HELPERS = {"iter_items": "read_items"}
+
+
 @BOTH
 def test_stub_and_runtime_have_the_same_methods(cls, stub_path):
-    assert set(stub_methods(cls, stub_path)) - {"tokens"} == set(public_runtime_methods(cls))
+    assert set(stub_methods(cls, stub_path)) - {"tokens"} - set(KEYWORD_HELPERS) == set(public_runtime_methods(cls))
+
+
+@BOTH
+def test_helpers_taking_query_keywords_list_exactly_those_the_runtime_binds(cls, stub_path):
+    from pydirectus.interpreter import bind
+    stub = stub_methods(cls, stub_path)
+    for helper, operation_name in KEYWORD_HELPERS.items():
+        runtime = inspect.signature(getattr(cls, helper))
+        explicit = [name for name, parameter in runtime.parameters.items() if parameter.kind != parameter.VAR_KEYWORD]
+        for overload in stub[helper]:
+            names = [name for name, _, _ in stub_shape(overload)]
+            assert names[:len(explicit)] == explicit, helper
+            for name in names[len(explicit):]:  # each keyword the stub offers is one the runtime binds
+                bind(cls.operations[operation_name], ("c",), {name: None})
+        operation = cls.operations[operation_name]
+        offered = {name for name, _, _ in stub_shape(stub[helper][0])}
+        assert {param.name for param in operation.query_params.values() if param.name not in offered} == {
+            "page", "aggregate", "group_by", "export"}, helper  # refused by the helper at run time
+        with pytest.raises(TypeError):
+            getattr(cls, helper)(cls(hostname="http://127.0.0.1:9"), "c", quer={})  # misspelt: refused too
 
 
 @BOTH
