@@ -1,4 +1,5 @@
-"""Files and assets against a real Directus: round trips, transforms, import, replace, metadata, resume."""
+"""Files and assets against a real Directus: round trips, transforms, import, replace, metadata, resume,
+TUS; each test on both clients (``make_client``, the conformance suite)."""
 
 import hashlib
 import http.server
@@ -12,7 +13,8 @@ import zlib
 
 import pytest
 
-from pydirectus import DirectusClient, File
+from pydirectus import File
+from tests.integration.groups_support import GROUPS_SERVER_SETTINGS
 
 CONTENT = os.urandom(3 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -36,6 +38,11 @@ def make_png(width, height):
 def png_size(data):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", data[:16]
     return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture
+def client(each_client):
+    return each_client
 
 
 @pytest.fixture
@@ -166,12 +173,12 @@ class FileHost(http.server.ThreadingHTTPServer):
         self.server_close()
 
 
-def test_import_from_a_url(directus_factory):
+def test_import_from_a_url(directus_factory, make_client):
     # Directus refuses to import from its own machine unless its IMPORT_IP_DENY_LIST lets it
     server = directus_factory(IMPORT_IP_DENY_LIST="169.254.169.254")
     png = make_png(32, 8)
     with FileHost(png, "image/png") as host, \
-            DirectusClient(hostname=server.url, static_token=server.token) as client:
+            make_client(hostname=server.url, static_token=server.token) as client:
         url = "http://127.0.0.1:%d/images/imported.png" % host.server_address[1]
         record = client.import_file(url, data={"title": "Imported", "description": "from a URL"})
         try:
@@ -240,12 +247,12 @@ class CuttingProxy:
         self.listener.close()
 
 
-def test_a_download_dropped_midway_resumes_to_a_complete_file(client, directus, created, tmp_path):
+def test_a_download_dropped_midway_resumes_to_a_complete_file(client, directus, created, tmp_path, make_client):
     record = client.upload_file(CONTENT, filename="resumable.bin")
     created.append(record.id)
     proxy = CuttingProxy(directus.url, cut=1000000)
     try:
-        with DirectusClient(hostname=proxy.url, static_token=directus.token, proxies={}) as through_proxy:
+        with make_client(hostname=proxy.url, static_token=directus.token, proxies={}) as through_proxy:
             written = through_proxy.download_file(record.id, tmp_path / "resumed.bin")
     finally:
         proxy.close()
@@ -267,3 +274,26 @@ def test_asset_url_works_in_a_browser_only_with_the_token_when_asked(client, cre
     with_token = client.asset_url(record.id, include_token=True)
     answer = call(base, "GET", with_token[len(base):])
     assert answer.status == 200
+
+
+def test_a_tus_resumable_upload(directus_factory, make_client, tmp_path):
+    server = directus_factory(GROUPS_SERVER_SETTINGS)  # TUS_ENABLED; shared with the groups tests
+    path = tmp_path / "tus.bin"
+    path.write_bytes(CONTENT[:300000])
+    progress = []
+    with make_client(hostname=server.url, static_token=server.token) as client:
+        options = client.read_tus_options()
+        assert options["version"] == "1.0.0" and "creation" in options["extensions"]
+        record = client.upload_file_resumable(str(path), chunk_size=64 * 1024, metadata={"title": "Resumed"},
+                                              progress=lambda done, total: progress.append((done, total)))
+        try:
+            assert isinstance(record, File) and (record.filename_download, record.title, record.filesize) == (
+                "tus.bin", "Resumed", 300000)
+            assert sha256(b"".join(client.iter_file(record.id))) == hashlib.sha256(CONTENT[:300000]).hexdigest()
+        finally:
+            client.delete_file(record.id)
+        assert progress == [(min(n, 300000), 300000) for n in range(65536, 300000 + 65536, 65536)]
+        upload_id = client.create_tus_upload(10, filename="steps.txt", mime_type="text/plain")
+        assert client.upload_tus_chunk(upload_id, 0, b"hello") == 5
+        assert client.read_tus_upload_offset(upload_id) == (5, 10)
+        client.delete_tus_upload(upload_id)
