@@ -1,12 +1,13 @@
 """Blocking access to AsyncDirectusClient, so that one conformance suite runs on both clients.
 
 The behavioural tests are written once, against the sync API. For the async client, ``make_client``
-builds an ``AsyncDirectusClient`` and wraps it in a ``BlockingProxy``: every coroutine the client
-(or an object it returns, such as a realtime connection or a subscription) produces is awaited on
-an event loop running in a thread of its own, an ``async for`` becomes a ``for``, an ``async with``
-a ``with``, and ``close()`` is ``aclose()``. Nothing of the client runs outside that loop, so
-what is tested is the async client, awaited the way an application awaits it; the loop keeps
-running between calls, as an application's does (heartbeats, token renewals and socket reads go on).
+builds an ``AsyncDirectusClient`` and wraps it in a ``BlockingProxy``: each method of the client,
+or of an object it returns (a realtime connection, a subscription), is called on an event loop
+running in a thread of its own and what it returns is awaited there; an ``async for`` becomes a
+``for``, an ``async with`` a ``with``, and ``close()`` is ``aclose()``. Nothing of the client runs
+outside that loop, so what is tested is the async client, awaited the way an application awaits
+it; the loop keeps running between calls, as an application's does (heartbeats, token renewals
+and socket reads go on).
 The same idea is behind Motor's "Synchro" runner of PyMongo's test suite.
 """
 
@@ -86,7 +87,10 @@ class BlockingProxy:
         value = getattr(target, name)
         if callable(value) and not isinstance(value, type):
             def call(*args, **kwargs):
-                return blocking(value(*args, **kwargs), self._runner)
+                async def on_the_loop():  # plain methods too: they may start tasks, as subscribe() does
+                    result = value(*args, **kwargs)
+                    return (await result) if inspect.isawaitable(result) else result
+                return blocking(self._runner.run(on_the_loop()), self._runner)
             call.__name__ = name
             return call
         return blocking(value, self._runner)

@@ -21,6 +21,7 @@ import asyncio
 import collections
 import logging
 import os
+import threading
 import time
 import uuid
 from typing import NamedTuple
@@ -152,19 +153,20 @@ def client_kind(request):
     return request.param
 
 
-@pytest.fixture
-def make_client(client_kind):
-    """``make_client(hostname=..., ...)``: a DirectusClient, or an AsyncDirectusClient behind a
-    ``tests.blocking.BlockingProxy``, taking DirectusClient's arguments (a plain ``sleep``
-    function is awaited as a coroutine). Tests written once against the sync API run on both
-    clients; what they made is closed after the test."""
-    from pydirectus import DirectusClient
-    made = []
-    runner = None
+class ClientMaker:
+    """Makes clients of one kind, DirectusClient's arguments for both: the async one behind a
+    ``tests.blocking.BlockingProxy`` on an event loop thread of this maker (a plain ``sleep``
+    function is run in a thread and awaited). ``close()`` closes them all and ends the loop."""
 
-    def make(*args, **kwargs):
-        nonlocal runner
-        if client_kind == "sync":
+    def __init__(self, kind):
+        self.kind = kind
+        self.made = []
+        self.runner = None
+        self._lock = threading.Lock()  # tests make clients from several threads
+
+    def __call__(self, *args, **kwargs):
+        if self.kind == "sync":
+            from pydirectus import DirectusClient
             client = DirectusClient(*args, **kwargs)
         else:
             from pydirectus.async_client import AsyncDirectusClient
@@ -174,19 +176,30 @@ def make_client(client_kind):
                 async def awaited_sleep(seconds, sleep=sleep):  # in a thread: the loop goes on meanwhile
                     await asyncio.get_running_loop().run_in_executor(None, sleep, seconds)
                 kwargs["sleep"] = awaited_sleep
-            if runner is None:
-                runner = EventLoopThread()
-            client = BlockingProxy(AsyncDirectusClient(*args, **kwargs), runner)
-        made.append(client)
+            with self._lock:
+                if self.runner is None:
+                    self.runner = EventLoopThread()
+            client = BlockingProxy(AsyncDirectusClient(*args, **kwargs), self.runner)
+        self.made.append(client)
         return client
 
-    yield make
-    try:
-        for client in made:
-            client.close()
-    finally:
-        if runner is not None:
-            runner.stop()
+    def close(self):
+        try:
+            for client in self.made:
+                client.close()
+        finally:
+            if self.runner is not None:
+                self.runner.stop()
+
+
+@pytest.fixture
+def make_client(client_kind):
+    """``make_client(hostname=..., ...)``: a DirectusClient, or an AsyncDirectusClient behind a
+    blocking proxy (see ``ClientMaker``). Tests written once against the sync API run on both
+    clients; what they made is closed after the test."""
+    maker = ClientMaker(client_kind)
+    yield maker
+    maker.close()
 
 
 # ------------------------------------------------------------------ data

@@ -14,10 +14,11 @@ import uuid
 
 import pytest
 
-from pydirectus import AuthenticationError, DirectusClient, ForbiddenError, TimeoutError
+from pydirectus import AuthenticationError, ForbiddenError, TimeoutError
 from pydirectus.realtime import _translate_connect_error
 from pydirectus.websocket import ClientConnection, Closed, HandshakeError
-from tests.conftest import COLLECTION_FIELDS, remove_collection
+from tests.blocking import BlockingProxy
+from tests.conftest import CLIENT_KINDS, COLLECTION_FIELDS, ClientMaker, remove_collection
 from tests.rest import call
 
 SERVER_A = dict(WEBSOCKETS_ENABLED="true", WEBSOCKETS_HEARTBEAT_PERIOD="2", WEBSOCKETS_REST_AUTH_TIMEOUT="3",
@@ -54,12 +55,30 @@ def articles_a(server_a):
         yield name
 
 
-def static_client(server, **kwargs):
-    return DirectusClient(hostname=server.url, static_token=server.token, proxies={}, **kwargs)
+def static_client(make_client, server, **kwargs):
+    return make_client(hostname=server.url, static_token=server.token, proxies={}, **kwargs)
 
 
-def password_client(server):
-    return DirectusClient(hostname=server.url, username=server.email, password=server.password, proxies={})
+def password_client(make_client, server):
+    return make_client(hostname=server.url, username=server.email, password=server.password, proxies={})
+
+
+def setattr_all(target, **values):
+    for name, value in values.items():
+        setattr(target, name, value)
+
+
+def change_core(rt, change):
+    """Call ``change(core)`` on the connection's protocol core where its I/O runs: under the sync
+    connection's lock, or on the async client's event loop."""
+    connection = rt._connection
+    if isinstance(rt, BlockingProxy):
+        async def on_the_loop():
+            change(connection.core)
+        rt._runner.run(on_the_loop())
+    else:
+        with connection.condition:
+            change(connection.core)
 
 
 def create(server, collection, **fields):
@@ -85,16 +104,20 @@ def assert_quiet(subscription, seconds=0.5):
 
 @pytest.fixture(scope="module")
 def idle_connections(server_a, server_b):
-    """An idle subscription on each server, opened before the other tests run beside them."""
+    """An idle subscription on each server with each client, opened before the other tests run
+    beside them."""
     opened = []
     with contextlib.ExitStack() as stack:
-        for server in (server_a, server_b):
-            name = stack.enter_context(new_collection(server))
-            client = stack.enter_context(static_client(server))
-            rt = stack.enter_context(client.realtime())
-            subscription = rt.subscribe(name, event="create")
-            assert next_event(subscription).type == "init"
-            opened.append((server, name, rt, subscription))
+        for kind in CLIENT_KINDS:
+            make_client = ClientMaker(kind)
+            stack.callback(make_client.close)
+            for server in (server_a, server_b):
+                name = stack.enter_context(new_collection(server))
+                client = stack.enter_context(static_client(make_client, server))
+                rt = stack.enter_context(client.realtime())
+                subscription = rt.subscribe(name, event="create")
+                assert next_event(subscription).type == "init"
+                opened.append((server, name, rt, subscription))
         started = time.monotonic()
         yield started, opened
 
@@ -106,10 +129,10 @@ def _open_idle_connections_first(idle_connections):
 
 # --- 1. subscription payloads ---------------------------------------------------------------
 
-def test_subscription_payloads(server_a, articles_a):
+def test_subscription_payloads(server_a, articles_a, make_client):
     existing = create(server_a, articles_a, title="first", views=1)
     query = {"fields": ["id", "title"], "sort": ["id"]}
-    with static_client(server_a) as client, client.realtime() as rt:
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         everything = rt.subscribe(articles_a, query=query)
         creates = rt.subscribe(articles_a, event="create")
         one = rt.subscribe(articles_a, item=existing["id"], query={"fields": ["id", "title"]})
@@ -147,8 +170,8 @@ def test_subscription_payloads(server_a, articles_a):
 
 # --- 2. filter semantics ----------------------------------------------------------------------
 
-def test_filter_semantics_deletes_unfiltered_and_leaving_the_filter_silent(server_a, articles_a):
-    with static_client(server_a) as client, client.realtime() as rt:
+def test_filter_semantics_deletes_unfiltered_and_leaving_the_filter_silent(server_a, articles_a, make_client):
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         published = rt.subscribe(articles_a, query={"fields": ["id", "title"],
                                                     "filter": {"published": {"_eq": True}}})
         assert next_event(published).type == "init"
@@ -167,8 +190,8 @@ def test_filter_semantics_deletes_unfiltered_and_leaving_the_filter_silent(serve
 
 # --- 3. batches -------------------------------------------------------------------------------
 
-def test_batches(server_a, articles_a):
-    with static_client(server_a) as client, client.realtime() as rt:
+def test_batches(server_a, articles_a, make_client):
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         subscription = rt.subscribe(articles_a, query={"fields": ["id"]})
         assert next_event(subscription).type == "init"
         reply = call(server_a.url, "POST", "/items/" + articles_a, [{"title": "b%d" % n} for n in range(100)],
@@ -188,8 +211,8 @@ def test_batches(server_a, articles_a):
 
 # --- 4. several subscriptions ------------------------------------------------------------------
 
-def test_two_filtered_subscriptions_each_get_their_own_events(server_a, articles_a):
-    with static_client(server_a) as client, client.realtime() as rt:
+def test_two_filtered_subscriptions_each_get_their_own_events(server_a, articles_a, make_client):
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         low = rt.subscribe(articles_a, event="create", query={"filter": {"views": {"_lt": 10}}})
         high = rt.subscribe(articles_a, event="create", query={"filter": {"views": {"_gte": 10}}})
         assert next_event(low).type == next_event(high).type == "init"
@@ -203,8 +226,8 @@ def test_two_filtered_subscriptions_each_get_their_own_events(server_a, articles
 
 # --- 5. errors --------------------------------------------------------------------------------
 
-def test_a_failing_subscription_never_ends_its_healthy_sibling(server_a, articles_a):
-    with static_client(server_a) as client, client.realtime() as rt:
+def test_a_failing_subscription_never_ends_its_healthy_sibling(server_a, articles_a, make_client):
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         healthy = rt.subscribe(articles_a, event="create")
         assert next_event(healthy).type == "init"
         broken = rt.subscribe("no_such_collection_" + uuid.uuid4().hex[:6])
@@ -226,8 +249,8 @@ def test_a_failing_subscription_never_ends_its_healthy_sibling(server_a, article
 
 # --- 6. items over the socket and uid correlation --------------------------------------------
 
-def test_items_over_the_socket_and_concurrent_replies(server_a, articles_a):
-    with static_client(server_a) as client, client.realtime() as rt:
+def test_items_over_the_socket_and_concurrent_replies(server_a, articles_a, make_client):
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         one = rt.items.create(articles_a, {"title": "one"})
         assert one.title == "one" and isinstance(one.id, int)
         several = rt.items.create(articles_a, [{"title": "two"}, {"title": "three"}])
@@ -260,13 +283,13 @@ def test_items_over_the_socket_and_concurrent_replies(server_a, articles_a):
 
 # --- 10. strict mode (server B) -------------------------------------------------------------------
 
-def test_strict_mode(server_b):
-    anonymous = DirectusClient(hostname=server_b.url, proxies={})
+def test_strict_mode(server_b, make_client):
+    anonymous = make_client(hostname=server_b.url, proxies={})
     started = time.monotonic()
     with pytest.raises(AuthenticationError) as caught:
         anonymous.realtime(auth="strict", heartbeat=False).connect()
     assert caught.value.status == 401 and time.monotonic() - started < 5  # no retry loop
-    with new_collection(server_b) as name, static_client(server_b) as client, client.realtime() as rt:
+    with new_collection(server_b) as name, static_client(make_client, server_b) as client, client.realtime() as rt:
         subscription = rt.subscribe(name, event="create")
         assert next_event(subscription).type == "init"
         made = create(server_b, name, title="strict")
@@ -353,11 +376,11 @@ class Relay:
         self.listener.close()
 
 
-def test_subscription_through_a_connect_proxy(server_a, articles_a):
+def test_subscription_through_a_connect_proxy(server_a, articles_a, make_client):
     proxy = Relay()
     try:
-        client = DirectusClient(hostname=server_a.url, static_token=server_a.token,
-                                proxies={"http": "http://127.0.0.1:%d" % proxy.port})
+        client = make_client(hostname=server_a.url, static_token=server_a.token,
+                             proxies={"http": "http://127.0.0.1:%d" % proxy.port})
         with client, client.realtime(path="/websocket", auth="handshake", heartbeat=2) as rt:
             subscription = rt.subscribe(articles_a, event="create")
             assert next_event(subscription).type == "init"
@@ -369,12 +392,12 @@ def test_subscription_through_a_connect_proxy(server_a, articles_a):
         proxy.close()
 
 
-def test_sub_path_base_url_maps_to_its_websocket_path(server_a, articles_a):
+def test_sub_path_base_url_maps_to_its_websocket_path(server_a, articles_a, make_client):
     port = int(server_a.url.rsplit(":", 1)[1])
     relay = Relay(target=("127.0.0.1", port), strip_prefix="/directus")
     try:
-        client = DirectusClient(hostname="http://127.0.0.1:%d/directus" % relay.port, static_token=server_a.token,
-                                proxies={})
+        client = make_client(hostname="http://127.0.0.1:%d/directus" % relay.port, static_token=server_a.token,
+                             proxies={})
         with client, client.realtime(path="/websocket", auth="handshake", heartbeat=2) as rt:
             subscription = rt.subscribe(articles_a, event="create")
             assert next_event(subscription).type == "init"
@@ -397,9 +420,9 @@ def test_a_foreign_origin_is_refused_with_a_clear_error(server_a):
 
 # --- 12. GraphQL --------------------------------------------------------------------------------
 
-def test_graphql_subscriptions(server_a, articles_a):
+def test_graphql_subscriptions(server_a, articles_a, make_client):
     fields = "key event data { id title }"
-    with static_client(server_a) as client, client.realtime() as rt:
+    with static_client(make_client, server_a) as client, client.realtime() as rt:
         everything = rt.graphql.subscribe("subscription { %s_mutated { %s } }" % (articles_a, fields))
         deletes = rt.graphql.subscribe("subscription { %s_mutated(event: delete) { %s } }" % (articles_a, fields))
         time.sleep(0.5)  # no acknowledgement exists for a GraphQL subscribe
@@ -467,14 +490,14 @@ def collect(subscription, until, seconds=30.0):
     return events
 
 
-def test_token_expiry_and_heartbeat_scenarios(server_a):
+def test_token_expiry_and_heartbeat_scenarios(server_a, make_client):
     """Proactive re-auth loses nothing; reactive and no re-auth recover; a client that stops
     answering pings is dropped by the server and comes back. All at once, about 17 s."""
     results = {}
     failures = []
 
     def proactive(name):
-        with password_client(server_a) as client, client.realtime() as rt:
+        with password_client(make_client, server_a) as client, client.realtime() as rt:
             subscription = rt.subscribe(name, event="create", query={"fields": ["id"]})
             assert next_event(subscription).type == "init"
             writer = Writer(server_a, name, 16.0).start()
@@ -487,10 +510,8 @@ def test_token_expiry_and_heartbeat_scenarios(server_a):
                                         rest_after=client.read_me(fields=["email"])["email"])
 
     def reactive(name):
-        with password_client(server_a) as client, client.realtime() as rt:
-            core = rt._connection.core
-            with rt._connection.condition:
-                core.proactive_reauth, core.reauth_at = False, None
+        with password_client(make_client, server_a) as client, client.realtime() as rt:
+            change_core(rt, lambda core: setattr_all(core, proactive_reauth=False, reauth_at=None))
             subscription = rt.subscribe(name, event="create", query={"fields": ["id"]})
             assert next_event(subscription).type == "init"
             writer = Writer(server_a, name, 12.0).start()
@@ -499,31 +520,27 @@ def test_token_expiry_and_heartbeat_scenarios(server_a):
             results["reactive"] = dict(created=writer.ids, events=events, stats=rt.stats)
 
     def no_reauth(name):
-        with password_client(server_a) as client, client.realtime() as rt:
-            core = rt._connection.core
-            with rt._connection.condition:
-                core.proactive_reauth, core.reactive_reauth, core.reauth_at = False, False, None
+        with password_client(make_client, server_a) as client, client.realtime() as rt:
+            change_core(rt, lambda core: setattr_all(core, proactive_reauth=False, reactive_reauth=False,
+                                                     reauth_at=None))
             subscription = rt.subscribe(name, event="create", query={"fields": ["id"]})
             assert next_event(subscription).type == "init"
             events = collect(subscription, lambda events: any(e.type == "reconnected" for e in events), 20)
-            with rt._connection.condition:
-                core.reactive_reauth = True  # once back, keep the new session alive
+            change_core(rt, lambda core: setattr_all(core, reactive_reauth=True))  # once back, keep it alive
             events += collect(subscription, lambda events: any(e.type == "init" for e in events), 10)
             made = create(server_a, name, title="after")
             events += collect(subscription, lambda events: any(e.type == "create" for e in events), 10)
             results["no_reauth"] = dict(events=events, made=made["id"], stats=rt.stats)
 
     def deaf(name):
-        with static_client(server_a) as client, client.realtime() as rt:
+        with static_client(make_client, server_a) as client, client.realtime() as rt:
             subscription = rt.subscribe(name, event="create")
             assert next_event(subscription).type == "init"
-            with rt._connection.condition:
-                rt._connection.core.answer_pings = False
+            change_core(rt, lambda core: setattr_all(core, answer_pings=False))
             started = time.monotonic()
             events = collect(subscription, lambda events: any(e.type == "reconnected" for e in events), 20)
             dropped_after = time.monotonic() - started
-            with rt._connection.condition:
-                rt._connection.core.answer_pings = True
+            change_core(rt, lambda core: setattr_all(core, answer_pings=True))
             events += collect(subscription, lambda events: any(e.type == "init" for e in events), 10)
             made = create(server_a, name, title="heard")
             events += collect(subscription, lambda events: any(e.type == "create" for e in events), 10)
@@ -601,16 +618,16 @@ def test_idle_connections_stay_up_past_60_seconds(idle_connections):
         assert stats["connections_opened"] == 1 and stats.get("disconnects", 0) == 0, stats
         made = create(server, name, title="still here")
         assert next_event(subscription).data[0]["id"] == made["id"]
-    pings = opened[0][2].stats["pings"]
-    assert pings >= 25  # server A pings every 2 s: all answered, none missed
-    print("\nidle %.0f s: server A %d pings answered, server B (no heartbeat) still up" % (
+    pings = [rt.stats["pings"] for server, _, rt, _ in opened if server is opened[0][0]]
+    assert min(pings) >= 25  # server A pings every 2 s: all answered, none missed, by both clients
+    print("\nidle %.0f s: server A %s pings answered (sync, async), server B (no heartbeat) still up" % (
         time.monotonic() - started, pings))
 
 
 # --- 9. restart (last: it restarts server A) ------------------------------------------------------
 
-def test_server_restart_reconnects_with_exactly_one_init_per_subscription(server_a):
-    with new_collection(server_a) as name, static_client(server_a) as client:
+def test_server_restart_reconnects_with_exactly_one_init_per_subscription(server_a, make_client):
+    with new_collection(server_a) as name, static_client(make_client, server_a) as client:
         before = create(server_a, name, title="before restart")
         with client.realtime(random=lambda: 0.5) as rt:
             everything = rt.subscribe(name, query={"fields": ["id", "title"]})
