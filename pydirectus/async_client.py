@@ -4,7 +4,10 @@ Every operation of ``DirectusClient`` is here as an ``async def`` with the same 
 docstring, installed by the same interpreter from the same spec. Authentication, refresh, replay
 after TOKEN_EXPIRED, re-login, retries, redirects and chunked bulk writes are the very flows the
 sync client runs (``policy``, ``auth``, ``bulk``), performed by ``async_driver.AsyncDriver`` over
-``async_transport.AsyncHTTPTransport``. What is written here is only what awaits them.
+``async_transport.AsyncHTTPTransport``. What is written here is only what awaits them. The
+helpers come from mixins that run the sync client's flows too: paging (``paging``), files and TUS
+(``async_files`` over the flows of ``files`` and ``tus``), realtime (``async_realtime`` over the
+protocol cores of ``realtime``).
 
     async with AsyncDirectusClient(hostname="http://127.0.0.1:8055", static_token="...") as directus:
         articles = await directus.read_items("articles", limit=10)
@@ -12,16 +15,15 @@ sync client runs (``policy``, ``auth``, ``bulk``), performed by ``async_driver.A
 
 import inspect
 
-from .auth import login_now_flow, logout_now_flow, refresh_now_flow
+from .async_files import AsyncFilesMixin, AsyncTusMixin
+from .async_realtime import AsyncRealtimeMixin
+from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
 from .base import ClientBase
 from .bulk import call_flow
 from .client import DirectusClient
 from .interpreter import install_operations
 from .messages import decode_raw
 from .paging import AsyncPagingMixin
-from .async_realtime import AsyncRealtimeMixin
-from .async_files import AsyncFilesMixin, AsyncTusMixin
-from .realtime import _access_token_flow
 
 __all__ = ["AsyncDirectusClient"]
 
@@ -70,10 +72,9 @@ class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTu
         """Send a Request through the session policy (credentials, refresh, retries): its Response."""
         return await self._driver.run(self._session.request_flow(request))
 
-    async def _access_token(self):
-        """``DirectusClient._access_token``, awaited: (token, expiry on the monotonic clock) after a
-        login or refresh if one is due; what the async realtime socket authenticates with."""
-        return await self._driver.run(_access_token_flow(self._session))
+    async def _access_token(self, stale=None):
+        """``DirectusClient._access_token``, awaited."""
+        return await self._driver.run(access_token_flow(self._session, stale))
 
     async def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
         """Send a request to any path of the server (custom endpoints of extensions, say).

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 
+from .auth import access_token_flow
 from .effects import Sleep
 from .errors import DirectusError
 from .files import _DOWNLOAD_CHUNK, Blocking, Deliver, Exchange, FileFlows, FilesMixin, FlowSteps, Read
-from .realtime import _access_token_flow
 from .tus import _DEFAULT_CHUNK, TusFlows, TusMixin
 
 TYPE_CHECKING = False
@@ -96,7 +96,7 @@ class AsyncFilesMixin(FileFlows, AsyncFlowRunner):
         """The token ``asset_url`` puts in a URL: the client's access token flow, when it needs no
         I/O. asset_url is a plain method, so it cannot log in: a password session needs a fresh
         access token (after ``await directus.login()``, or any other call)."""
-        flow = _access_token_flow(self._session)
+        flow = access_token_flow(self._session)
         try:
             flow.send(None)
         except StopIteration as done:

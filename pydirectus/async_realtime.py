@@ -27,7 +27,7 @@ import asyncio
 import socket
 
 from .errors import TransportError
-from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent, _access_token_flow,
+from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent,
                        _ConnectionBase, _DirectusEndpoint, _Endpoint, _GraphQLEndpoint, _ItemsBase, _keep_alive,
                        _message_to_send, _socket_route, _SubscriptionBase)
 
@@ -329,7 +329,7 @@ class _AsyncConnection(_ConnectionBase):
 
     async def _fetch_token(self, stale):
         try:
-            token, expires_at = await self.client._driver.run(_access_token_flow(self.client._session, stale))
+            token, expires_at = await self.client._access_token(stale)
         except Exception as error:
             self._token_fetched(None, None, error)
         else:

@@ -10,8 +10,8 @@ from .effects import Authenticate, Send
 from .errors import AuthenticationError, TransportError, error_from_response
 from .messages import Request, encode_json, quote_path_value
 
-__all__ = ["Credentials", "TokenState", "authenticate_flow", "logout_flow", "login_now_flow", "refresh_now_flow",
-           "logout_now_flow"]
+__all__ = ["Credentials", "TokenState", "access_token_flow", "authenticate_flow", "logout_flow", "login_now_flow",
+           "refresh_now_flow", "logout_now_flow"]
 
 # Refresh this long before the access token expires: 10% of its lifetime, at most 30 s.
 _MARGIN_SHARE = 0.1
@@ -186,3 +186,28 @@ def refresh_now_flow(session):
 def logout_now_flow(session):
     """Revoke the refresh token and forget the tokens, while no login or refresh runs."""
     yield Authenticate(logout_flow(session))
+
+
+def access_token_flow(session, stale=None):
+    """A flow (run it with the client's driver): a usable access token and its expiry on the
+    session's clock (None: never), and one other than ``stale`` when the session can make one.
+
+    For a static token it is the token, without credentials (None, None). A password session logs
+    in or refreshes first when needed, one at a time like every request does. Whoever needs the
+    token outside a request (a realtime socket, an asset URL) gets it here: a socket must change
+    tokens before the server expires them, which can be earlier than the REST token manager would
+    refresh by itself, so ``stale`` asks for the client's own single-flight refresh (under the
+    client's authentication lock); the session's single-use refresh token is spent where the REST
+    session expects it, and never elsewhere.
+    """
+    credentials = session.credentials
+    if credentials.kind == "static":
+        return credentials.static_token, None
+    if credentials.kind == "none":
+        return None, None
+    tokens = session.tokens
+    if not tokens.usable(session.clock()):
+        yield from login_now_flow(session)
+    if stale is not None and tokens.access_token == stale:
+        yield Authenticate(authenticate_flow(session, tokens.generation))
+    return tokens.access_token, tokens.expires_at

@@ -6,7 +6,7 @@ and performs I/O: running the shared flows with the sync driver (construction an
 data live in ``base``, what both clients share).
 """
 
-from .auth import login_now_flow, logout_now_flow, refresh_now_flow
+from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
 from .base import USER_AGENT, ClientBase
 from .bulk import call_flow
 from .files import FilesMixin
@@ -69,23 +69,12 @@ class DirectusClient(ClientBase, FilesMixin, PagingMixin, TusMixin, RealtimeMixi
         """Send a Request through the session policy (credentials, refresh, retries): its Response."""
         return self._driver.run(self._session.request_flow(request))
 
-    def _access_token(self):
-        """A usable access token and its expiry on the ``time.monotonic`` clock (None: never).
-
-        For a password session this logs in or refreshes first when needed, one at a time like
-        every request does; for a static token it is the token; without credentials (None, None).
-        The realtime client authenticates its socket with this: the socket itself never spends the
-        REST session's single-use refresh token.
+    def _access_token(self, stale=None):
+        """A usable access token and its expiry on the ``time.monotonic`` clock (None: never), one
+        other than ``stale`` when the session can make one: what a realtime socket or an asset URL
+        authenticates with (see ``auth.access_token_flow``).
         """
-        session = self._session
-        kind = session.credentials.kind
-        if kind == "static":
-            return session.credentials.static_token, None
-        if kind == "none":
-            return None, None
-        if not session.tokens.usable(session.clock()):
-            self._driver.run(login_now_flow(session))
-        return session.tokens.access_token, session.tokens.expires_at
+        return self._driver.run(access_token_flow(self._session, stale))
 
     def request(self, method, path, *, params=None, json=None, data=None, headers=None, auth=True):
         """Send a request to any path of the server (custom endpoints of extensions, say).

@@ -15,7 +15,7 @@ How it is built, from the wire up:
   clock and the random source are injected; the sync and the async driver run them unchanged.
 - What both drivers share, without I/O: ``_ConnectionBase`` (the URL, the WebSocket of each attempt,
   moving messages between core and WebSocket, the bookkeeping of a connection's end, waits as
-  polls), the token flow ``_access_token_flow`` (run by the client's own driver), the route
+  polls), the token flow ``auth.access_token_flow`` (run by the client's own driver), the route
   (``_socket_route``: the client's proxies and TLS), and the public classes' non-blocking halves
   (``_Endpoint``, ``_DirectusEndpoint``, ``_GraphQLEndpoint``, ``_SubscriptionBase``, ``_ItemsBase``,
   ``_Exchange``: settings discovery as a flow, subscribing, a request and its reply).
@@ -38,8 +38,7 @@ hence the ``reconnected`` marker.
 import collections
 import json
 
-from .auth import authenticate_flow, login_now_flow
-from .effects import Authenticate
+from .auth import access_token_flow
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
                      RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE)
 from .messages import decode_raw
@@ -757,36 +756,6 @@ class _GraphQLCore(_Core):
 _WAIT = object()  # a poll's answer: nothing yet, wait for the connection's next change
 
 
-def _access_token_flow(session, stale=None):
-    """A flow (run it with the client's driver): a usable access token and its expiry on the
-    session's clock (None: never), and one other than ``stale`` when the session can make one.
-
-    For a static token it is the token, without credentials (None, None). A password session logs
-    in or refreshes first when needed, one at a time like every request does. The socket must
-    change tokens before the server expires them, which can be earlier than the REST token manager
-    would refresh by itself: then the client's own single-flight refresh runs (over REST, under the
-    client's authentication lock), so the session's single-use refresh token is spent where the
-    REST session expects it, and never on the socket.
-    """
-    credentials = session.credentials
-    if credentials.kind == "static":
-        return credentials.static_token, None
-    if credentials.kind == "none":
-        return None, None
-    tokens = session.tokens
-    if not tokens.usable(session.clock()):
-        yield from login_now_flow(session)
-    if stale is not None and tokens.access_token == stale:
-        yield Authenticate(authenticate_flow(session, tokens.generation))
-    return tokens.access_token, tokens.expires_at
-
-
-def _renewed_access_token(client, stale):
-    """An access token other than ``stale`` when the session can make one, with its expiry (from
-    the sync client; the async client's driver gives an awaitable of the same)."""
-    return client._driver.run(_access_token_flow(client._session, stale))
-
-
 def _translate_connect_error(error, url):
     """A DirectusError for what went wrong while opening a WebSocket."""
     from .websocket import HandshakeError
@@ -879,7 +848,7 @@ class _ConnectionBase:
         """The flow fetching the token of the next attempt: another one when the last was refused."""
         core = self.core
         stale = self._attempt_token if (core._unauthorized or core._auth_failures) else None
-        return _access_token_flow(self.client._session, stale)
+        return access_token_flow(self.client._session, stale)
 
     def _websocket(self, token):
         """The sans-I/O WebSocket of an attempt with ``token`` (remembered: if the server refuses it,
@@ -1283,7 +1252,7 @@ class _SyncConnection(_ConnectionBase):
 
     def _fetch_token(self, stale):
         try:
-            token, expires_at = _renewed_access_token(self.client, stale)
+            token, expires_at = self.client._access_token(stale)
         except Exception as error:
             self._token_fetched(None, None, error)
         else:

@@ -12,7 +12,6 @@ from pydirectus import AuthenticationError, ForbiddenError, TimeoutError, Transp
 from pydirectus.async_client import AsyncDirectusClient
 from pydirectus.async_realtime import AsyncRealtime, AsyncSubscription
 from pydirectus.messages import Response
-from pydirectus.realtime import _access_token_flow
 from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
                                 ping_then_drop, record_frames, tls_server_context)
 from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
@@ -356,7 +355,7 @@ def test_the_access_token_is_renewed_through_the_rest_session():
                                      transport=transport)
         token, _ = await client._access_token()
         assert transport.paths == ["auth/login"] and await client._access_token() == (token, client.tokens.expires_at)
-        renewed, _ = await client._driver.run(_access_token_flow(client._session, token))
+        renewed, _ = await client._access_token(token)
         assert renewed != token and transport.paths == ["auth/login", "auth/refresh"]
         static = AsyncDirectusClient(hostname="http://127.0.0.1:1", static_token="s", transport=transport)
         assert await static._access_token() == ("s", None)

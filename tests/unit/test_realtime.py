@@ -11,8 +11,7 @@ import pytest
 
 from pydirectus import (AuthenticationError, DirectusClient, ForbiddenError, InvalidPayloadError, Item, ItemList,
                         ServerError, TimeoutError, TransportError)
-from pydirectus.realtime import (_DirectusCore, _GraphQLCore, _jwt_lifetime, _renewed_access_token,
-                                 _translate_connect_error)
+from pydirectus.realtime import _DirectusCore, _GraphQLCore, _jwt_lifetime, _translate_connect_error
 from pydirectus.websocket import HandshakeError
 from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
                                 ping_then_drop, record_frames, tls_server_context)
@@ -625,11 +624,11 @@ def test_a_token_the_socket_already_used_is_renewed_through_the_rest_session():
     token, expires_at = client._access_token()
     assert transport.paths == ["auth/login"]
     # the REST manager still finds it usable, but the socket needs another one now
-    renewed, renewed_expiry = _renewed_access_token(client, token)
+    renewed, renewed_expiry = client._access_token(token)
     assert renewed != token and transport.paths == ["auth/login", "auth/refresh"]
     assert client.tokens.refreshes == 1 and client.tokens.access_token == renewed
     # a token other than the stale one is taken as it is
-    assert _renewed_access_token(client, "older") == (renewed, renewed_expiry)
+    assert client._access_token("older") == (renewed, renewed_expiry)
     assert transport.paths == ["auth/login", "auth/refresh"]
     static = DirectusClient(hostname="http://127.0.0.1:1", static_token="s", transport=transport)
-    assert _renewed_access_token(static, "s") == ("s", None)
+    assert static._access_token("s") == ("s", None)
