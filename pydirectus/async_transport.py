@@ -12,9 +12,10 @@ The integrity rules are the sync transport's: failing to connect or to write the
 than its Content-Length, or a broken chunked body, raises; a body above ``max_body_size`` raises.
 Cancelling a request closes its connection and frees its place in the pool.
 
-The HTTP/1.1 parsing is deliberately small: a status line, header lines, and a body framed by
-Content-Length, by chunked encoding, or by the end of the connection; HEAD, 1xx, 204 and 304
-answers have no body.
+The HTTP/1.1 messages are written and parsed by the small functions both transports share
+(``transport.request_head``, ``parse_head``, ``Headers``): a status line, header lines, and a body
+framed by Content-Length, by chunked encoding, or by the end of the connection; HEAD, 1xx, 204 and
+304 answers have no body.
 """
 
 import asyncio
@@ -24,109 +25,50 @@ from collections import deque
 
 from .errors import TimeoutError, TransportError
 from .messages import Response
-from .transport import _idle_limit, _split_url, make_ssl_context, resolve_route
+from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, Malformed, ProtocolFailure,
+                        _idle_limit, _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context,
+                        parse_head, request_head, resolve_route)
 
 __all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers"]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # The StreamReader's buffer limit: the largest response head accepted, and how much it buffers
 # before it stops reading from the socket.
-_BUFFER_LIMIT = 128 * 1024
+_BUFFER_LIMIT = HEAD_LIMIT
 _CHUNK = 64 * 1024
-# http.client always sends a Content-Length with these methods, 0 without body: so do we
-_LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
-
-
-class Headers:
-    """Response headers in the order and case received; ``get`` and ``in`` ignore case.
-
-    ``get`` returns the first value of a repeated header, like ``http.client``'s; ``get_all`` all.
-    """
-
-    __slots__ = ("_items", "_first")
-
-    def __init__(self, items):
-        self._items = items
-        first = {}
-        for name, value in items:
-            first.setdefault(name.lower(), value)
-        self._first = first
-
-    def get(self, name, default=None):
-        return self._first.get(name.lower(), default)
-
-    def get_all(self, name):
-        key = name.lower()
-        return [value for item_name, value in self._items if item_name.lower() == key]
-
-    def __getitem__(self, name):
-        return self._first.get(name.lower())  # None when absent, as http.client.HTTPMessage does
-
-    def __contains__(self, name):
-        return name.lower() in self._first
-
-    def items(self):
-        return list(self._items)
-
-    def keys(self):
-        return [name for name, _ in self._items]
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self):
-        return len(self._items)
-
-    def __repr__(self):
-        return "Headers(%r)" % (self._items,)
 
 
 # --- failures inside a response, turned into TransportErrors by _after_sent_error -------------
 
-class _ProtocolFailure(Exception):
-    pass
-
-
-class _ReadTimedOut(_ProtocolFailure):
+class _ReadTimedOut(ProtocolFailure):
     """Put into a StreamReader by the read timer: the server stayed quiet for read_timeout."""
 
 
-class _Malformed(_ProtocolFailure):
-    pass
-
-
-class _CutShort(_ProtocolFailure):
-    def __init__(self, received, expected):
-        super().__init__(received, expected)
-        self.received = received
-        self.expected = expected
-
-
-_READ_FAILURES = (OSError, EOFError, asyncio.LimitOverrunError, _ProtocolFailure)
+_READ_FAILURES = (OSError, EOFError, asyncio.LimitOverrunError, ProtocolFailure)
 
 
 def _after_sent_error(exc, method, url):
     if isinstance(exc, _ReadTimedOut):
         return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, _CutShort):
-        return TransportError("the answer was cut short: %d bytes read, %s more expected"
-                              % (exc.received, exc.expected if exc.expected is not None else "some"),
-                              method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, _Malformed):
-        return TransportError("malformed answer: %s" % exc, method=method, url=url, may_have_been_processed=True)
     if isinstance(exc, asyncio.LimitOverrunError):
-        return TransportError("the answer's head is larger than %d bytes" % _BUFFER_LIMIT, method=method, url=url,
-                              may_have_been_processed=True)
-    return TransportError("connection lost before the answer was complete: %s" % (exc or type(exc).__name__),
-                          method=method, url=url, may_have_been_processed=True)
+        exc = HeadTooLarge()
+    return after_sent_error(exc, method, url)
 
 
 # --- connections and their pool ---------------------------------------------------------------
 
 class _Connection:
-    """One socket: its stream reader and writer, and reads that time out after ``read_timeout``."""
+    """One socket: its stream reader and writer, and reads that time out after ``read_timeout``.
 
-    __slots__ = ("reader", "writer", "loop", "read_timeout", "reused", "reusable_until", "idle_limit")
+    Reads time out when the server stays quiet for ``read_timeout``. Outside an exchange (a
+    streamed body, read at the caller's pace) each read arms its own timer. During ``send``, the
+    connection's watchdog timer watches instead: every completed read moves the moment of the last
+    progress, and the watchdog, when it fires, times the read out or sets itself again for the time
+    left. It outlives the exchange, so back-to-back requests share one timer instead of arming and
+    cancelling one per read, which is a good part of an asyncio request's own cost.
+    """
+
+    __slots__ = ("reader", "writer", "loop", "read_timeout", "reused", "reusable_until", "idle_limit",
+                 "_watchdog", "_watching", "_last_read")
 
     def __init__(self, reader, writer, loop, read_timeout):
         self.reader = reader
@@ -136,45 +78,70 @@ class _Connection:
         self.reused = False
         self.reusable_until = 0.0
         self.idle_limit = None
+        self._watchdog = None  # the pending watchdog timer, if any
+        self._watching = False  # whether ``send`` is reading an answer
+        self._last_read = 0.0
 
     def _time_out(self):
         # wakes the pending read with this exception: cheaper than a wait_for task per read, and
         # the connection is closed right after, so the reader being left broken does not matter
         self.reader.set_exception(_ReadTimedOut())
 
-    async def read_until(self, separator):
+    def watch(self):
+        """Time the reads of one exchange with the watchdog (see the class docstring)."""
+        if self.read_timeout is not None:
+            self._last_read = self.loop.time()
+            self._watching = True
+            if self._watchdog is None:
+                self._watchdog = self.loop.call_later(self.read_timeout, self._check_quiet)
+
+    def unwatch(self):
+        self._watching = False  # the watchdog finds it so when it fires, and stops
+
+    def _check_quiet(self):
+        self._watchdog = None
+        if not self._watching:
+            return
+        quiet = self.loop.time() - self._last_read
+        if quiet >= self.read_timeout:
+            self._time_out()
+        else:
+            self._watchdog = self.loop.call_later(self.read_timeout - quiet, self._check_quiet)
+
+    async def _timed(self, reading):
+        if self._watching:
+            data = await reading
+            self._last_read = self.loop.time()
+            return data
         if self.read_timeout is None:
-            return await self.reader.readuntil(separator)
+            return await reading
         timer = self.loop.call_later(self.read_timeout, self._time_out)
         try:
-            return await self.reader.readuntil(separator)
+            return await reading
         finally:
             timer.cancel()
 
-    async def read_exactly(self, amount):
-        if self.read_timeout is None:
-            return await self.reader.readexactly(amount)
-        timer = self.loop.call_later(self.read_timeout, self._time_out)
-        try:
-            return await self.reader.readexactly(amount)
-        finally:
-            timer.cancel()
+    def read_until(self, separator):
+        return self._timed(self.reader.readuntil(separator))
 
-    async def read_some(self, amount):
-        if self.read_timeout is None:
-            return await self.reader.read(amount)
-        timer = self.loop.call_later(self.read_timeout, self._time_out)
-        try:
-            return await self.reader.read(amount)
-        finally:
-            timer.cancel()
+    def read_exactly(self, amount):
+        return self._timed(self.reader.readexactly(amount))
+
+    def read_some(self, amount):
+        return self._timed(self.reader.read(amount))
 
     def usable_idle(self, now):
-        """Whether this idle connection can carry another request (not expired, not closed by the peer)."""
-        return (now < self.reusable_until and not self.reader.at_eof() and self.reader.exception() is None
-                and not self.writer.transport.is_closing())
+        """Whether this idle connection can carry another request (not expired, not closed by the
+        peer, no stray bytes received: a body sent with a HEAD answer would be read as the next answer)."""
+        reader = self.reader
+        # StreamReader has no public way to ask for what it holds; _buffer is there on 3.8 to 3.13
+        return (now < self.reusable_until and not reader.at_eof() and reader.exception() is None
+                and not reader._buffer and not self.writer.transport.is_closing())
 
     def abort(self):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         try:
             self.writer.transport.abort()
         except RuntimeError:  # its event loop is closed already: the socket went with it
@@ -194,20 +161,10 @@ class _Pool:
         self.waiters = deque()
 
 
-class _Body:
-    """Reads one response body as it is framed: ``remaining`` bytes (Content-Length), chunked,
-    or until the server closes the connection (``remaining`` None). ``close``: the connection
-    cannot carry another request after this answer."""
+class _Body(BodyFraming):
+    """Reads one response body from a connection, as it is framed (the sync transport's twin)."""
 
-    __slots__ = ("connection", "remaining", "chunked", "close", "done", "received")
-
-    def __init__(self, connection, remaining, chunked, close):
-        self.connection = connection
-        self.remaining = remaining
-        self.chunked = chunked
-        self.close = close or (remaining is None and not chunked)
-        self.done = remaining == 0 and not chunked
-        self.received = 0
+    __slots__ = ()
 
     async def read(self, amount):
         """Up to ``amount`` bytes; b"" at the end of the body."""
@@ -215,41 +172,18 @@ class _Body:
             return b""
         connection = self.connection
         if self.chunked:
+            if self.remaining == 0 and not self.start_chunk(await connection.read_until(b"\r\n")):
+                while await connection.read_until(b"\r\n") != b"\r\n":
+                    pass  # trailers: read and dropped
+                self.done = True
+                return b""
+            data = self.took(await connection.read_some(min(amount, self.remaining)))
             if self.remaining == 0:
-                line = await connection.read_until(b"\r\n")
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise _Malformed("bad chunk size line %r" % line[:40]) from None
-                if size < 0:
-                    raise _Malformed("negative chunk size")
-                if size == 0:
-                    while await connection.read_until(b"\r\n") != b"\r\n":
-                        pass  # trailers: read and dropped
-                    self.done = True
-                    return b""
-                self.remaining = size
-            data = await connection.read_some(min(amount, self.remaining))
-            if not data:
-                raise _CutShort(self.received, self.remaining)
-            self.remaining -= len(data)
-            self.received += len(data)
-            if self.remaining == 0 and await connection.read_exactly(2) != b"\r\n":
-                raise _Malformed("a chunk does not end with CRLF")
+                self.end_chunk(await connection.read_exactly(2))
             return data
         if self.remaining is None:
-            data = await connection.read_some(amount)
-            if not data:
-                self.done = True
-            self.received += len(data)
-            return data
-        data = await connection.read_some(min(amount, self.remaining))
-        if not data:
-            raise _CutShort(self.received, self.remaining)
-        self.remaining -= len(data)
-        self.received += len(data)
-        self.done = self.remaining == 0
-        return data
+            return self.took_to_end(await connection.read_some(amount))
+        return self.took(await connection.read_some(min(amount, self.remaining)))
 
 
 class AsyncResponseStream:
@@ -374,12 +308,8 @@ class AsyncHTTPTransport:
             if pool is None:
                 pool = self._pools[key] = _Pool(key, proxy_headers)
             absolute = scheme == "http" and proxy is not None
-            # the Host header: the port only when it is not the scheme's default
-            host_header = host if ":" not in host else "[%s]" % host
-            if port != _DEFAULT_PORTS[scheme]:
-                host_header += ":%d" % port
             route = self._routes[(scheme, netloc)] = (pool, absolute, proxy_headers if absolute else {},
-                                                      host_header)
+                                                      host_header(scheme, host, port))
         return route
 
     def _check_loop(self):
@@ -395,6 +325,20 @@ class AsyncHTTPTransport:
         return loop
 
     # --- the pool ---------------------------------------------------------------------------
+    def _idle_connection(self, pool):
+        """An idle connection of ``pool`` that is still good (marked reused), or None."""
+        idle = pool.idle
+        if idle:
+            now = self._clock()
+            while idle:
+                connection = idle.pop()
+                if connection.usable_idle(now):
+                    connection.reused = True
+                    return connection
+                connection.abort()
+                pool.open -= 1
+        return None
+
     async def _acquire(self, pool, loop, method, url):
         """(pool, connection): an idle connection still good, a new one, or the next one freed."""
         woken = False
@@ -402,16 +346,9 @@ class AsyncHTTPTransport:
             current = self._pools.get(pool.key)
             if current is not pool:  # dropped by aclose() while this caller waited
                 pool = current or self._pools.setdefault(pool.key, _Pool(pool.key, pool.proxy_headers))
-            idle = pool.idle
-            if idle:
-                now = self._clock()
-                while idle:
-                    connection = idle.pop()
-                    if connection.usable_idle(now):
-                        connection.reused = True
-                        return pool, connection
-                    connection.abort()
-                    pool.open -= 1
+            connection = self._idle_connection(pool)
+            if connection is not None:
+                return pool, connection
             if pool.open < self.max_connections:
                 pool.open += 1
                 self.connections_opened += 1
@@ -511,7 +448,7 @@ class AsyncHTTPTransport:
         except asyncio.TimeoutError:  # before OSError: it is builtins.TimeoutError (an OSError) on 3.11+
             raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
                                url=url) from None
-        except (OSError, _Malformed) as exc:
+        except (OSError, Malformed) as exc:
             raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
         return _Connection(reader, writer, loop, self.read_timeout)
 
@@ -541,7 +478,7 @@ class AsyncHTTPTransport:
             while b"\r\n\r\n" not in answer:
                 data = await loop.sock_recv(sock, 4096)
                 if not data or len(answer) > _BUFFER_LIMIT:
-                    raise _Malformed("the proxy closed the connection during CONNECT")
+                    raise Malformed("the proxy closed the connection during CONNECT")
                 answer += data
             status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
             parts = status_line.split(" ", 2)
@@ -558,12 +495,14 @@ class AsyncHTTPTransport:
         loop = self._check_loop() if self._loop is not asyncio.get_running_loop() else self._loop
         method, url = request.method, request.url
         scheme, netloc, target = _split_url(url)
-        pool, absolute, proxy_headers, host_header = self._route(scheme, netloc)
+        pool, absolute, proxy_headers, host = self._route(scheme, netloc)
         if absolute:
             target = url
-        pool, connection = await self._acquire(pool, loop, method, url)
+        connection = self._idle_connection(pool) if pool is self._pools.get(pool.key) else None
+        if connection is None:
+            pool, connection = await self._acquire(pool, loop, method, url)
         try:
-            head, body, chunked = _request_head(method, target, host_header, request.headers, proxy_headers,
+            head, body, chunked = request_head(method, target, host, request.headers, proxy_headers,
                                                 request.body)
             try:
                 await self._write(connection, head, body, chunked, method, url)
@@ -576,10 +515,12 @@ class AsyncHTTPTransport:
                 self.connections_opened += 1
                 connection = await self._connect(pool.key, loop, method, url)
                 await self._write(connection, head, body, chunked, method, url)
+            connection.watch()
             try:
                 status, headers, framing = await _read_head(connection, method)
                 response = Response(status, headers, None, None, method, url)
                 if request.stream and 200 <= status < 300:
+                    connection.unwatch()  # the body is read at the caller's pace
                     response.stream = AsyncResponseStream(self, pool, connection, response, framing, method, url)
                     if framing.done:
                         await response.stream.read(1)  # an empty body: the connection goes back at once
@@ -587,6 +528,8 @@ class AsyncHTTPTransport:
                 response.body = await self._read_body(connection, framing, method, url)
             except _READ_FAILURES as exc:
                 raise _after_sent_error(exc, method, url) from None
+            finally:
+                connection.unwatch()
         except BaseException:
             # failed or cancelled: the connection's state is unknown, close it and free its place
             self._discard(pool, connection)
@@ -607,7 +550,10 @@ class AsyncHTTPTransport:
             else:
                 writer.write(head)
                 await self._write_stream(writer, body, chunked)
-            await writer.drain()
+            transport = writer.transport
+            # what drain() waits for: a full write buffer, or a connection lost (it raises then)
+            if transport.get_write_buffer_size() or transport.is_closing() or connection.reader.exception():
+                await writer.drain()
         except asyncio.TimeoutError:
             raise TimeoutError("timed out sending the request", method=method, url=url) from None
         except (OSError, _ReadTimedOut) as exc:
@@ -629,8 +575,7 @@ class AsyncHTTPTransport:
             writer.write(b"0\r\n\r\n")
 
     async def _write_chunk(self, writer, chunk, chunked):
-        if isinstance(chunk, str):
-            chunk = chunk.encode("iso-8859-1")  # as http.client encodes str chunks
+        chunk = encode_chunk(chunk)
         if not len(chunk):
             return  # an empty chunk would end a chunked body
         if chunked:
@@ -654,7 +599,7 @@ class AsyncHTTPTransport:
                 try:
                     return await connection.read_exactly(remaining)
                 except asyncio.IncompleteReadError as exc:
-                    raise _CutShort(len(exc.partial), remaining - len(exc.partial)) from None
+                    raise CutShort(len(exc.partial), remaining - len(exc.partial)) from None
         parts = []
         size = 0
         while True:
@@ -669,80 +614,10 @@ class AsyncHTTPTransport:
         return b"".join(parts)
 
 
-def _request_head(method, target, host_header, headers, proxy_headers, body):
-    """(head bytes, body, whether the body goes chunked): the request line and headers, and the
-    body to send after them (bytes, an iterable of chunks, or None). Host, Content-Length and
-    Transfer-Encoding are added when the caller did not set them, as http.client does."""
-    lines = ["%s %s HTTP/1.1" % (method, target)]
-    has_host = has_length = has_encoding = has_accept_encoding = False
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered == "host":
-            has_host = True
-        elif lowered == "content-length":
-            has_length = True
-        elif lowered == "transfer-encoding":
-            has_encoding = True
-        elif lowered == "accept-encoding":
-            has_accept_encoding = True
-        lines.append("%s: %s" % (name, value))
-    if not has_host:
-        lines.insert(1, "Host: " + host_header)
-    if not has_accept_encoding:
-        lines.append("Accept-Encoding: identity")
-    for name, value in proxy_headers.items():
-        lines.append("%s: %s" % (name, value))
-    chunked = has_encoding  # a caller's Transfer-Encoding can only be chunked: the one framing we know
-    if body is None:
-        if method in _LENGTH_REQUIRED and not has_length:
-            lines.append("Content-Length: 0")
-    else:
-        if isinstance(body, str):
-            body = body.encode("iso-8859-1")
-        elif isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        if isinstance(body, bytes):
-            if not has_length:
-                lines.append("Content-Length: %d" % len(body))
-        elif not has_length and not has_encoding:
-            lines.append("Transfer-Encoding: chunked")
-            chunked = True
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1"), body, chunked
-
-
 async def _read_head(connection, method):
     """The status, Headers and body framing of the next answer (1xx answers skipped)."""
     while True:
-        head = await connection.read_until(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or not code.isdigit() or rest[3:4] not in ("", " "):
-            raise _Malformed("bad status line %r" % lines[0][:80])
-        status = int(code)
-        if 100 <= status < 200 and status != 101:
-            continue  # 100 Continue and other interim answers: the real one follows
-        break
-    items = []
-    for line in lines[1:-2]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise _Malformed("bad header line %r" % line[:80])
-        items.append((name, value.strip()))
-    headers = Headers(items)
-    option = (headers.get("Connection") or "").lower()
-    # HTTP/1.0 closes unless it says keep-alive; a 101 hands the connection to another protocol
-    close = "close" in option or status == 101 or (version == "HTTP/1.0" and "keep-alive" not in option)
-    if method == "HEAD" or status in (204, 304) or status < 200:
-        return status, headers, _Body(connection, 0, False, close)
-    encoding = headers.get("Transfer-Encoding")
-    if encoding is not None and "chunked" in encoding.lower():
-        return status, headers, _Body(connection, 0, True, close)
-    length = headers.get("Content-Length")
-    if length is not None:
-        values = {value.strip() for value in length.split(",")}
-        if len(values) != 1 or not next(iter(values)).isdigit():
-            raise _Malformed("bad Content-Length %r" % length)
-        return status, headers, _Body(connection, int(values.pop()), False, close)
-    return status, headers, _Body(connection, None, False, close)
+        answer = parse_head(await connection.read_until(b"\r\n\r\n"), method)
+        if answer is not None:
+            status, headers, length, chunked, close = answer
+            return status, headers, _Body(connection, length, chunked, close)

@@ -63,14 +63,48 @@ def _parameter(name, kind, required):
     return parameter
 
 
-def _signature(operation, layout):
-    P = inspect.Parameter
-    parameters = [_parameter("self", P.POSITIONAL_OR_KEYWORD, True)]
-    parameters += [_parameter(name, P.POSITIONAL_OR_KEYWORD, name in layout.required) for name in layout.positional]
-    parameters += [_parameter(name, P.KEYWORD_ONLY, False) for name in layout.keyword_only]
-    # the layout is valid by construction (the spec linter checks names), so skip re-validating
-    # it: that check is most of the cost of building ~300 signatures at import time
-    return inspect.Signature(parameters, __validate_parameters__=False)
+class _Signature(inspect.Signature):
+    """An ``inspect.Signature`` whose parameters are built on first use.
+
+    Building ~300 signatures when the package is imported costs more than the rest of the
+    interpreter, and most programs never ask for one; ``inspect.signature()`` and ``help()`` only
+    need the ``__signature__`` attribute to be a Signature, and every Signature method reads the
+    parameters through the ``parameters`` property, which builds them here. Made by
+    ``Signature.replace`` too, so it also takes the ordinary constructor arguments.
+    """
+
+    __slots__ = ("_layout",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._layout = None
+
+    @classmethod
+    def of(cls, layout):
+        signature = cls.__new__(cls)
+        signature._layout = layout
+        signature._return_annotation = inspect.Signature.empty
+        return signature
+
+    @property
+    def parameters(self):
+        layout = self._layout
+        if layout is not None:
+            P = inspect.Parameter
+            parameters = [_parameter("self", P.POSITIONAL_OR_KEYWORD, True)]
+            parameters += [_parameter(name, P.POSITIONAL_OR_KEYWORD, name in layout.required)
+                           for name in layout.positional]
+            parameters += [_parameter(name, P.KEYWORD_ONLY, False) for name in layout.keyword_only]
+            # the layout is valid by construction (the spec linter checks names): skip re-validating it
+            super().__init__(parameters, __validate_parameters__=False)
+            self._layout = None
+        return self._parameters
+
+    def __repr__(self):  # as inspect.Signature's
+        return "<Signature %s>" % self
+
+    def __reduce__(self):  # pickles as a plain Signature
+        return inspect.Signature, (tuple(self.parameters.values()),), {"_return_annotation": self.return_annotation}
 
 
 def describe(operation):
@@ -190,7 +224,7 @@ def _make_method(operation, owner, asynchronous=False):
     method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
     method.__module__ = owner.__module__
     method.__doc__ = describe(operation)
-    method.__signature__ = _signature(operation, layout)
+    method.__signature__ = _Signature.of(layout)
     method.operation = operation
     return method
 

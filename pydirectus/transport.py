@@ -1,13 +1,21 @@
 """The sync transport: the one seam where bytes meet a socket.
 
-``HTTPTransport.send(request) -> Response`` over ``http.client``, with a keep-alive pool per
-origin (``urllib.request.urlopen`` opens a new connection for every request), safe to share
-across threads; separate connect and read timeouts; TLS verified by default; HTTP(S)_PROXY and
-NO_PROXY honoured the way urllib honours them.
+``HTTPTransport.send(request) -> Response`` with a keep-alive pool per origin
+(``urllib.request.urlopen`` opens a new connection for every request), safe to share across
+threads; separate connect and read timeouts; TLS verified by default; HTTP(S)_PROXY and NO_PROXY
+honoured the way urllib honours them.
+
+``http.client`` opens the connections (TCP, TLS, the CONNECT tunnel through a proxy); the requests
+and answers on them are written and read here, with the small HTTP/1.1 parser both transports
+share (``request_head``, ``parse_head``, ``Headers``): a status line, header lines, and a body
+framed by Content-Length, by chunked encoding, or by the end of the connection. ``http.client``'s
+own exchange parses headers with the ``email`` package and costs several times the CPU of the
+rest of a request.
 
 Failures become TransportErrors that say whether the request may have reached the server:
 failing to connect or to write the request is ``may_have_been_processed=False``; anything after
-the request was written is True.
+the request was written is True; a body shorter than its Content-Length, or a broken chunked
+body, raises.
 """
 
 import http.client
@@ -20,13 +28,18 @@ from urllib.parse import unquote, urlsplit
 from .errors import TimeoutError, TransportError
 from .messages import Response
 
-__all__ = ["HTTPTransport", "make_ssl_context", "resolve_route"]
+__all__ = ["HTTPTransport", "Headers", "make_ssl_context", "resolve_route", "request_head", "parse_head"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Node (and so Directus) closes idle keep-alive connections after 5 s and says so in a
 # Keep-Alive header; without one, assume this and never reuse a connection older than it.
 _DEFAULT_IDLE_LIMIT = 4.0
 _IDLE_MARGIN = 1.0
+# The largest response head accepted (status line and headers).
+HEAD_LIMIT = 128 * 1024
+_CHUNK = 64 * 1024
+# http.client always sends a Content-Length with these methods, 0 without body: so do we
+_LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
 
 def resolve_route(scheme, netloc, proxies, proxy_bypass):
@@ -50,6 +63,18 @@ def resolve_route(scheme, netloc, proxies, proxy_bypass):
     return host, port, (proxy.hostname, proxy.port or 80), headers
 
 
+def host_header(scheme, host, port):
+    """The Host header of a request to ``host``: the port only when it is not the scheme's default."""
+    try:
+        host.encode("ascii")
+    except UnicodeEncodeError:  # an internationalized name goes as its punycode, as http.client sends it
+        host = host.encode("idna").decode("ascii")
+    header = host if ":" not in host else "[%s]" % host
+    if port != _DEFAULT_PORTS[scheme]:
+        header += ":%d" % port
+    return header
+
+
 def make_ssl_context(verify=True, cafile=None):
     """An explicit SSL context: verification on unless ``verify`` is False; ``cafile`` adds a CA file."""
     import ssl
@@ -61,22 +86,338 @@ def make_ssl_context(verify=True, cafile=None):
     return ssl.create_default_context(cafile=cafile)
 
 
-class _Connection(http.client.HTTPConnection):
-    """An HTTP connection whose connect timeout and read timeout differ."""
+# --- HTTP/1.1 messages, shared with the async transport ----------------------------------------
 
-    read_timeout = None
+class Headers:
+    """Response headers in the order and case received; ``get`` and ``in`` ignore case.
 
-    def connect(self):
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
+    ``get`` returns the first value of a repeated header, like ``http.client``'s; ``get_all`` all.
+    """
+
+    __slots__ = ("_items", "_first")
+
+    def __init__(self, items):
+        self._items = items
+        first = {}
+        for name, value in items:
+            first.setdefault(name.lower(), value)
+        self._first = first
+
+    def get(self, name, default=None):
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name):
+        key = name.lower()
+        return [value for item_name, value in self._items if item_name.lower() == key]
+
+    def __getitem__(self, name):
+        return self._first.get(name.lower())  # None when absent, as http.client.HTTPMessage does
+
+    def __contains__(self, name):
+        return name.lower() in self._first
+
+    def items(self):
+        return list(self._items)
+
+    def keys(self):
+        return [name for name, _ in self._items]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return "Headers(%r)" % (self._items,)
 
 
-class _TLSConnection(http.client.HTTPSConnection):
-    read_timeout = None
+class ProtocolFailure(Exception):
+    """A failure inside an answer, turned into a TransportError by ``after_sent_error``."""
 
-    def connect(self):
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
+
+class Malformed(ProtocolFailure):
+    pass
+
+
+class CutShort(ProtocolFailure):
+    def __init__(self, received, expected):
+        super().__init__(received, expected)
+        self.received = received
+        self.expected = expected
+
+
+class HeadTooLarge(ProtocolFailure):
+    pass
+
+
+def after_sent_error(exc, method, url):
+    """The TransportError for a failure while reading an answer (the request was sent)."""
+    if isinstance(exc, socket.timeout):
+        return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
+    if isinstance(exc, CutShort):
+        return TransportError("the answer was cut short: %d bytes read, %s more expected"
+                              % (exc.received, exc.expected if exc.expected is not None else "some"),
+                              method=method, url=url, may_have_been_processed=True)
+    if isinstance(exc, Malformed):
+        return TransportError("malformed answer: %s" % exc, method=method, url=url, may_have_been_processed=True)
+    if isinstance(exc, HeadTooLarge):
+        return TransportError("the answer's head is larger than %d bytes" % HEAD_LIMIT, method=method, url=url,
+                              may_have_been_processed=True)
+    return TransportError("connection lost before the answer was complete: %s" % (exc or type(exc).__name__),
+                          method=method, url=url, may_have_been_processed=True)
+
+
+def request_head(method, target, host, headers, proxy_headers, body):
+    """(head bytes, body, whether the body goes chunked): the request line and headers, and the
+    body to send after them (bytes, an iterable of chunks, or None). Host, Content-Length and
+    Transfer-Encoding are added when the caller did not set them, as http.client does."""
+    lines = ["%s %s HTTP/1.1" % (method, target)]
+    has_host = has_length = has_encoding = has_accept_encoding = False
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "host":
+            has_host = True
+        elif lowered == "content-length":
+            has_length = True
+        elif lowered == "transfer-encoding":
+            has_encoding = True
+        elif lowered == "accept-encoding":
+            has_accept_encoding = True
+        lines.append("%s: %s" % (name, value))
+    if not has_host:
+        lines.insert(1, "Host: " + host)
+    if not has_accept_encoding:
+        lines.append("Accept-Encoding: identity")
+    for name, value in proxy_headers.items():
+        lines.append("%s: %s" % (name, value))
+    chunked = has_encoding  # a caller's Transfer-Encoding can only be chunked: the one framing we know
+    if body is None:
+        if method in _LENGTH_REQUIRED and not has_length:
+            lines.append("Content-Length: 0")
+    else:
+        if isinstance(body, str):
+            body = body.encode("iso-8859-1")
+        elif isinstance(body, (bytearray, memoryview)):
+            body = bytes(body)
+        if isinstance(body, bytes):
+            if not has_length:
+                lines.append("Content-Length: %d" % len(body))
+        elif not has_length and not has_encoding:
+            lines.append("Transfer-Encoding: chunked")
+            chunked = True
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1"), body, chunked
+
+
+def parse_head(head, method):
+    """``(status, Headers, length, chunked, close)`` of an answer's head (bytes up to its blank
+    line), or None for an interim 1xx answer that the real one follows.
+
+    ``length`` is the body's length: 0 when the answer has no body, None when it runs to the end
+    of the connection (or is chunked); ``close``: the connection cannot carry another request.
+    """
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not code.isdigit() or rest[3:4] not in ("", " "):
+        raise Malformed("bad status line %r" % lines[0][:80])
+    status = int(code)
+    if 100 <= status < 200 and status != 101:
+        return None  # 100 Continue and other interim answers
+    items = []
+    for line in lines[1:-2]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise Malformed("bad header line %r" % line[:80])
+        items.append((name, value.strip()))
+    headers = Headers(items)
+    option = (headers.get("Connection") or "").lower()
+    # HTTP/1.0 closes unless it says keep-alive; a 101 hands the connection to another protocol
+    close = "close" in option or status == 101 or (version == "HTTP/1.0" and "keep-alive" not in option)
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        return status, headers, 0, False, close
+    encoding = headers.get("Transfer-Encoding")
+    if encoding is not None and "chunked" in encoding.lower():
+        return status, headers, None, True, close
+    length = headers.get("Content-Length")
+    if length is not None:
+        values = {value.strip() for value in length.split(",")}
+        if len(values) != 1 or not next(iter(values)).isdigit():
+            raise Malformed("bad Content-Length %r" % length)
+        return status, headers, int(values.pop()), False, close
+    return status, headers, None, False, True
+
+
+def chunk_size(line):
+    """The size a chunked body's size line announces (extensions ignored)."""
+    try:
+        size = int(line.split(b";", 1)[0].strip(), 16)
+    except ValueError:
+        raise Malformed("bad chunk size line %r" % line[:40]) from None
+    if size < 0:
+        raise Malformed("negative chunk size")
+    return size
+
+
+class BodyFraming:
+    """Where one response body stands, as it is framed: ``remaining`` bytes of a Content-Length
+    body or of the current chunk, or None for a body that runs until the server closes the
+    connection. ``close``: the connection cannot carry another request after this answer.
+
+    Both transports read bodies with it; their subclasses bring only the reads themselves.
+    """
+
+    __slots__ = ("connection", "remaining", "chunked", "close", "done", "received")
+
+    def __init__(self, connection, length, chunked, close):
+        self.connection = connection
+        self.remaining = 0 if chunked else length
+        self.chunked = chunked
+        self.close = close or (length is None and not chunked)
+        self.done = length == 0 and not chunked
+        self.received = 0
+
+    def start_chunk(self, size_line):
+        """Take a chunk's size line; False for the last chunk (the trailers follow)."""
+        size = chunk_size(size_line)
+        self.remaining = size
+        return size != 0
+
+    def end_chunk(self, ending):
+        if ending != b"\r\n":
+            raise Malformed("a chunk does not end with CRLF")
+
+    def took(self, data):
+        """Count ``data``, read from a Content-Length body or a chunk; a cut body raises CutShort."""
+        if not data:
+            raise CutShort(self.received, self.remaining)
+        self.remaining -= len(data)
+        self.received += len(data)
+        if not self.chunked:
+            self.done = self.remaining == 0
+        return data
+
+    def took_to_end(self, data):
+        """Count ``data``, read from a body that ends with the connection."""
+        if not data:
+            self.done = True
+        self.received += len(data)
+        return data
+
+
+def encode_chunk(chunk):
+    """A chunk of a streamed request body as bytes (str as http.client encodes it)."""
+    return chunk.encode("iso-8859-1") if isinstance(chunk, str) else chunk
+
+
+def _chunks_of(body):
+    """The non-empty chunks of a streamed request body: an iterable of chunks or a file object."""
+    read = getattr(body, "read", None)
+    if read is not None:
+        while True:
+            chunk = read(_CHUNK)
+            if not chunk:
+                return
+            yield encode_chunk(chunk)
+    for chunk in body:
+        chunk = encode_chunk(chunk)
+        if len(chunk):  # an empty chunk would end a chunked body
+            yield chunk
+
+
+# --- connections and answers -----------------------------------------------------------------
+
+class _Connection:
+    """One socket, and what was received on it beyond what was read so far."""
+
+    __slots__ = ("sock", "buffer", "idle_limit")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buffer = b""
+        self.idle_limit = None
+
+    def read_until(self, separator):
+        buffer = self.buffer
+        searched = 0
+        while True:
+            end = buffer.find(separator, searched)
+            if end >= 0:
+                end += len(separator)
+                self.buffer = buffer[end:]
+                return buffer[:end]
+            if len(buffer) > HEAD_LIMIT:
+                raise HeadTooLarge()
+            searched = max(0, len(buffer) - len(separator) + 1)
+            data = self.sock.recv(_CHUNK)
+            if not data:
+                raise ConnectionResetError("the server closed the connection")
+            buffer += data
+            self.buffer = buffer
+
+    def read_some(self, amount):
+        buffer = self.buffer
+        if buffer:
+            self.buffer = buffer[amount:]
+            return buffer[:amount]
+        return self.sock.recv(amount)
+
+    def read_exactly(self, amount):
+        """``amount`` bytes, or fewer when the server closes the connection first."""
+        data = self.read_some(amount)
+        if len(data) == amount or not data:
+            return data
+        parts = [data]
+        received = len(data)
+        while received < amount:
+            data = self.sock.recv(min(amount - received, 1024 * 1024))
+            if not data:
+                break
+            parts.append(data)
+            received += len(data)
+        return b"".join(parts)
+
+    def peer_closed(self):
+        """Whether an idle connection was closed by the server (or has stray bytes waiting)."""
+        if self.buffer:
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def close(self):
+        self.sock.close()
+
+
+class _Body(BodyFraming):
+    """Reads one response body from a connection, as it is framed."""
+
+    __slots__ = ()
+
+    def read(self, amount):
+        """Up to ``amount`` bytes; b"" at the end of the body."""
+        if self.done or not amount:
+            return b""
+        connection = self.connection
+        if self.chunked:
+            if self.remaining == 0 and not self.start_chunk(connection.read_until(b"\r\n")):
+                while connection.read_until(b"\r\n") != b"\r\n":
+                    pass  # trailers: read and dropped
+                self.done = True
+                return b""
+            data = self.took(connection.read_some(min(amount, self.remaining)))
+            if self.remaining == 0:
+                self.end_chunk(connection.read_exactly(2))
+            return data
+        if self.remaining is None:
+            return self.took_to_end(connection.read_some(amount))
+        return self.took(connection.read_some(min(amount, self.remaining)))
+
+
+_READ_FAILURES = (OSError, ProtocolFailure)
 
 
 class _ResponseStream:
@@ -86,48 +427,49 @@ class _ResponseStream:
     stream is closed early. A body shorter than announced raises a TransportError.
     """
 
-    def __init__(self, transport, key, connection, response, method, url):
+    def __init__(self, transport, key, connection, response, body, method, url):
         self._transport = transport
         self._key = key
         self._connection = connection
         self._response = response
+        self._body = body
         self._method = method
         self._url = url
 
     def read(self, amount=None):
-        if self._response is None:
+        """Up to ``amount`` bytes (everything left when None); b"" at the end."""
+        body = self._body
+        if body is None:
             return b""
         try:
-            chunk = self._response.read(amount)
-            missing = self._response.length  # what Content-Length still promises (None when chunked)
-            if not chunk and amount != 0 and missing:
-                # http.client's read(n) returns b"" when the peer closes early: that is a cut body
-                raise http.client.IncompleteRead(b"", missing)
-        except (http.client.IncompleteRead, OSError, http.client.HTTPException) as exc:
+            if amount is None:
+                data = b"".join(iter(lambda: body.read(_CHUNK), b""))
+            else:
+                data = body.read(amount)
+        except _READ_FAILURES as exc:
             self._abort()
-            raise _after_sent_error(exc, self._method, self._url) from None
-        if not chunk or self._response.isclosed():
+            raise after_sent_error(exc, self._method, self._url) from None
+        if body.done:
             self._finish()
-        return chunk
+        return data
 
     def __iter__(self):
         while True:
-            chunk = self.read(65536)
+            chunk = self.read(_CHUNK)
             if not chunk:
                 return
             yield chunk
 
     def _finish(self):
-        response, self._response = self._response, None
-        if response is not None:
-            self._transport._release(self._key, self._connection, response)
+        body, self._body = self._body, None
+        self._transport._release(self._key, self._connection, self._response, body.close)
 
     def _abort(self):
-        self._response = None
+        self._body = None
         self._connection.close()
 
     def close(self):
-        if self._response is not None:
+        if self._body is not None:
             self._abort()
 
     def __enter__(self):
@@ -135,17 +477,6 @@ class _ResponseStream:
 
     def __exit__(self, *exc_info):
         self.close()
-
-
-def _after_sent_error(exc, method, url):
-    if isinstance(exc, socket.timeout):
-        return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, http.client.IncompleteRead):
-        return TransportError("the answer was cut short: %d bytes read, %s more expected"
-                              % (len(exc.partial), exc.expected if exc.expected is not None else "some"),
-                              method=method, url=url, may_have_been_processed=True)
-    return TransportError("connection lost before the answer was complete: %s" % (exc or type(exc).__name__),
-                          method=method, url=url, may_have_been_processed=True)
 
 
 class HTTPTransport:
@@ -169,39 +500,52 @@ class HTTPTransport:
         self._clock = clock
         self._idle = {}  # pool key -> list of (connection, reusable_until)
         self._lock = threading.Lock()
-        self._routes = {}  # (scheme, netloc) -> (pool key, whether the target is an absolute URL)
-        self._proxy_headers = {}  # pool key -> headers for its proxy
+        # (scheme, netloc) -> (pool key, whether the target is an absolute URL, headers for the
+        # proxy that go with each request, Host header)
+        self._routes = {}
+        self._tunnel_headers = {}  # pool key -> headers for the CONNECT of its https proxy
 
     def __repr__(self):
         return "<HTTPTransport connect_timeout=%s read_timeout=%s>" % (self.connect_timeout, self.read_timeout)
 
     # --- routing --------------------------------------------------------------------------
     def _route(self, scheme, netloc):
-        """Pool key ``(scheme, host, port, proxy)`` and whether the target must be absolute."""
+        """Pool key ``(scheme, host, port, proxy)``, whether the target must be absolute, the
+        proxy's headers for each request, and the Host header."""
         route = self._routes.get((scheme, netloc))
         if route is None:
             host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
-            self._proxy_headers[(scheme, host, port, proxy)] = proxy_headers
-            route = ((scheme, host, port, proxy), scheme == "http" and proxy is not None)
+            key = (scheme, host, port, proxy)
+            absolute = scheme == "http" and proxy is not None
+            self._tunnel_headers[key] = proxy_headers
+            route = (key, absolute, proxy_headers if absolute else {}, host_header(scheme, host, port))
             self._routes[(scheme, netloc)] = route
         return route
 
-    def _new_connection(self, key):
+    def _connect(self, key, method, url):
+        """A new connection to the pool key's origin; http.client opens it (TLS, proxy tunnel)."""
         scheme, host, port, proxy = key
-        proxy_headers = self._proxy_headers[key]
         connect_host, connect_port = proxy if proxy else (host, port)
         if scheme == "https":
             if self.ssl_context is None:
                 self.ssl_context = make_ssl_context()
-            connection = _TLSConnection(connect_host, connect_port, timeout=self.connect_timeout,
-                                        context=self.ssl_context)
+            opener = http.client.HTTPSConnection(connect_host, connect_port, timeout=self.connect_timeout,
+                                                 context=self.ssl_context)
             if proxy:
-                connection.set_tunnel(host, port, headers=proxy_headers)
+                opener.set_tunnel(host, port, headers=self._tunnel_headers[key])
         else:
-            connection = _Connection(connect_host, connect_port, timeout=self.connect_timeout)
-        connection.read_timeout = self.read_timeout
-        connection.proxy_headers = proxy_headers if scheme == "http" else {}
-        return connection
+            opener = http.client.HTTPConnection(connect_host, connect_port, timeout=self.connect_timeout)
+        try:
+            opener.connect()
+        except socket.timeout:
+            opener.close()
+            raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
+                               url=url) from None
+        except (OSError, http.client.HTTPException) as exc:
+            opener.close()
+            raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
+        opener.sock.settimeout(self.read_timeout)
+        return _Connection(opener.sock)
 
     # --- the pool ---------------------------------------------------------------------------
     def _checkout(self, key):
@@ -211,16 +555,17 @@ class HTTPTransport:
             idle = self._idle.get(key)
             while idle:
                 connection, reusable_until = idle.pop()
-                if now < reusable_until and not _peer_closed(connection):
+                if now < reusable_until and not connection.peer_closed():
                     return connection
                 connection.close()
         return None
 
-    def _release(self, key, connection, response):
-        if response.will_close or connection.sock is None:
+    def _release(self, key, connection, response, close):
+        """Give a connection whose answer was read whole back to its pool (or close it)."""
+        if close or connection.buffer:  # bytes beyond the answer: the connection is out of step
             connection.close()
             return
-        limit = getattr(connection, "idle_limit", None)
+        limit = connection.idle_limit
         if limit is None:  # the server's keep-alive timeout, read once per connection
             limit = connection.idle_limit = _idle_limit(response)
         reusable_until = self._clock() + limit
@@ -244,78 +589,104 @@ class HTTPTransport:
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         method, url = request.method, request.url
         scheme, netloc, target = _split_url(url)
-        key, absolute_target = self._route(scheme, netloc)
-        if absolute_target:
+        key, absolute, proxy_headers, host = self._route(scheme, netloc)
+        if absolute:
             target = url
+        head, body, chunked = request_head(method, target, host, request.headers, proxy_headers, request.body)
         connection = self._checkout(key)
-        pooled = connection is not None
-        if not pooled:
+        if connection is None:
             connection = self._connect(key, method, url)
-        headers = request.headers
-        if connection.proxy_headers:
-            headers = dict(headers, **connection.proxy_headers)
+            self._write(connection, head, body, chunked, method, url)
+        else:
+            try:
+                self._write(connection, head, body, chunked, method, url)
+            except TransportError:
+                # a pooled connection the server closed just now (after our check): the request did
+                # not get out, so a new connection may carry it, once, when the body can be sent again
+                if not (body is None or isinstance(body, bytes)):
+                    raise
+                connection = self._connect(key, method, url)
+                self._write(connection, head, body, chunked, method, url)
         try:
-            self._write(connection, method, target, request.body, headers, url)
-        except TransportError:
-            # a pooled connection the server closed just now (after our check): the request did not
-            # get out, so a new connection may carry it, once, when the body can be sent again
-            if not pooled or not (request.body is None or isinstance(request.body, bytes)):
-                raise
-            connection = self._connect(key, method, url)
-            self._write(connection, method, target, request.body, headers, url)
-        try:
-            response = connection.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
+            while True:
+                answer = parse_head(connection.read_until(b"\r\n\r\n"), method)
+                if answer is not None:
+                    break
+            status, headers, length, chunked_answer, close = answer
+            response = Response(status, headers, None, None, method, url)
+            framing = _Body(connection, length, chunked_answer, close)
+            if request.stream and 200 <= status < 300:
+                response.stream = _ResponseStream(self, key, connection, response, framing, method, url)
+                if framing.done:  # an empty body: the connection goes back at once
+                    response.stream.read(1)
+                return response
+            response.body = self._read_body(connection, framing, method, url)
+        except _READ_FAILURES as exc:
             connection.close()
-            raise _after_sent_error(exc, method, url) from None
-        if request.stream and 200 <= response.status < 300:
-            stream = _ResponseStream(self, key, connection, response, method, url)
-            return Response(response.status, response.headers, None, stream, method, url)
-        body = self._read_body(connection, response, method, url)
-        self._release(key, connection, response)
-        return Response(response.status, response.headers, body, None, method, url)
-
-    def _connect(self, key, method, url):
-        connection = self._new_connection(key)
-        try:
-            connection.connect()
-        except socket.timeout:
+            raise after_sent_error(exc, method, url) from None
+        except BaseException:
             connection.close()
-            raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
-                               url=url) from None
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
-        return connection
+            raise
+        self._release(key, connection, response, framing.close)
+        return response
 
     @staticmethod
-    def _write(connection, method, target, body, headers, url):
+    def _write(connection, head, body, chunked, method, url):
+        sock = connection.sock
         try:
-            connection.request(method, target, body=body, headers=headers)
-        except (OSError, http.client.HTTPException) as exc:
+            if body is None:
+                sock.sendall(head)
+            elif isinstance(body, bytes):
+                if len(body) < _CHUNK:
+                    sock.sendall(head + body)
+                else:
+                    sock.sendall(head)
+                    sock.sendall(body)
+            else:
+                sock.sendall(head)
+                for chunk in _chunks_of(body):
+                    if chunked:  # one send per chunk, framing included, as http.client does
+                        sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    else:
+                        sock.sendall(chunk)
+                if chunked:
+                    sock.sendall(b"0\r\n\r\n")
+        except OSError as exc:
             # the request did not get out whole: the server cannot have acted on it
             connection.close()
             if isinstance(exc, socket.timeout):
                 raise TimeoutError("timed out sending the request", method=method, url=url) from None
             raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
                                  url=url) from None
+        except BaseException:
+            connection.close()  # the body's own iterator failed midway: the connection is out of step
+            raise
 
-    def _read_body(self, connection, response, method, url):
-        length = response.length
-        if length is not None and length > self.max_body_size:
-            connection.close()
-            raise TransportError("the answer is %d bytes, above max_body_size (%d)" % (length, self.max_body_size),
-                                 method=method, url=url, may_have_been_processed=True)
-        try:
-            body = response.read() if length is not None else response.read(self.max_body_size + 1)
-        except (OSError, http.client.HTTPException) as exc:
-            connection.close()
-            raise _after_sent_error(exc, method, url) from None
-        if len(body) > self.max_body_size:
-            connection.close()
-            raise TransportError("the answer is larger than max_body_size (%d bytes)" % self.max_body_size,
-                                 method=method, url=url, may_have_been_processed=True)
-        return body
+    def _read_body(self, connection, framing, method, url):
+        remaining = framing.remaining
+        if not framing.chunked and remaining is not None:
+            if remaining > self.max_body_size:
+                connection.close()
+                raise TransportError("the answer is %d bytes, above max_body_size (%d)"
+                                     % (remaining, self.max_body_size), method=method, url=url,
+                                     may_have_been_processed=True)
+            body = connection.read_exactly(remaining)
+            if len(body) < remaining:
+                raise CutShort(len(body), remaining - len(body))
+            return body
+        parts = []
+        size = 0
+        while True:
+            chunk = framing.read(_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_body_size:
+                connection.close()
+                raise TransportError("the answer is larger than max_body_size (%d bytes)" % self.max_body_size,
+                                     method=method, url=url, may_have_been_processed=True)
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 def _split_url(url):
@@ -326,18 +697,6 @@ def _split_url(url):
         parts = urlsplit(url)
         return parts.scheme, parts.netloc, (parts.path or "/") + ("?" + parts.query if parts.query else "")
     return scheme, netloc, "/" + rest
-
-
-def _peer_closed(connection):
-    """Whether an idle connection was closed by the server (or has stray bytes waiting)."""
-    sock = connection.sock
-    if sock is None:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 def _idle_limit(response):

@@ -152,6 +152,7 @@ def main(argv):
     parser.add_argument("--url", help="an existing Directus instead of a throwaway one")
     parser.add_argument("--token", help="an admin token for --url")
     parser.add_argument("--workdir", help="where the source and downloaded files go (default: a temp folder)")
+    parser.add_argument("--json", action="store_true", help="end with the summary as one line of JSON (run.py)")
     options = parser.parse_args(argv)
     if shutil.which("curl") is None:
         raise SystemExit("curl is not on PATH")
@@ -216,7 +217,9 @@ def main(argv):
             for file_id in ids.values():
                 delete_file(url, token, file_id)
             print("round %d of %d done" % (round_number + 1, options.rounds), flush=True)
-        report(options.size_mib, results, memory)
+        summary = report(options.size_mib, results, memory)
+        if options.json:
+            print(json.dumps(summary))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if server is not None:
@@ -224,6 +227,8 @@ def main(argv):
 
 
 def report(size_mib, results, memory):
+    """Print the results; return their summary: medians per direction, RSS peaks, whether the goals are met."""
+    summary = {"size_mib": size_mib, "rounds": len(results["curl upload"])}
     print()
     rounds = len(results["curl upload"])
     print("%d MiB, %d rounds; throughput in MiB/s, best (median)" % (size_mib, rounds))
@@ -233,6 +238,9 @@ def report(size_mib, results, memory):
         ours, theirs = results["pydirectus " + direction], results["curl " + direction]
         ratio, median_ratio = min(theirs) / min(ours), statistics.median(theirs) / statistics.median(ours)
         ok = ok and median_ratio >= THROUGHPUT_GOAL
+        summary[direction] = {"pydirectus_mib_s": round(size_mib / statistics.median(ours), 1),
+                              "curl_mib_s": round(size_mib / statistics.median(theirs), 1),
+                              "vs_curl": round(median_ratio, 2)}
         for name, times in (("curl", theirs), ("pydirectus", ours)):
             print("%-22s %7.2f (%6.2f) %7.1f (%6.1f) %16s" % (
                 name + " " + direction, min(times), statistics.median(times), size_mib / min(times),
@@ -246,6 +254,8 @@ def report(size_mib, results, memory):
         for measured in memory[direction]:
             above = (measured["peak_kib"] - measured["baseline_kib"]) / 1024.0
             ok = ok and above < RSS_GOAL_MIB
+            summary[direction]["peak_above_baseline_mib"] = round(
+                max(summary[direction].get("peak_above_baseline_mib", 0.0), above), 1)
             print("  %-9s baseline %6.1f  peak %6.1f  above baseline %5.1f  (%.2f s, cpu %.2f user %.2f system%s)"
                   % (direction, measured["baseline_kib"] / 1024.0, measured["peak_kib"] / 1024.0, above,
                      measured["seconds"], measured["user_seconds"], measured["system_seconds"],
@@ -253,6 +263,8 @@ def report(size_mib, results, memory):
     print()
     print("goals (RSS < %d MiB above baseline, throughput >= %d%% of curl): %s"
           % (RSS_GOAL_MIB, THROUGHPUT_GOAL * 100, "met" if ok else "NOT met"))
+    summary["goals_met"] = ok
+    return summary
 
 
 if __name__ == "__main__":

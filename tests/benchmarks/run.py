@@ -59,6 +59,13 @@ def request_section(rows, title):
     lines += ["", "Goal: pydirectus at most 1.3x the floor and below requests and httpx: %.2fx, %s." % (
         ours["cpu_us"] / floor,
         "below both" if peers and all(ours["cpu_us"] < p["cpu_us"] for p in peers) else "NOT below both")]
+    by_name = {r["name"]: r["cpu_us"] for r in rows}
+    asynchronous = by_name.get("pydirectus AsyncDirectusClient.read_item")
+    if asynchronous is not None:
+        lines += ["", "Async client CPU: %.2fx the sync client's (goal at most 1.3)%s." % (
+            asynchronous / ours["cpu_us"],
+            "; %.2fx the async floor" % (asynchronous / by_name["asyncio streams loop + json.loads (async floor)"])
+            if "asyncio streams loop + json.loads (async floor)" in by_name else "")]
     return lines
 
 

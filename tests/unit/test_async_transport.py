@@ -210,6 +210,38 @@ def test_read_timeout():
         run(main())
 
 
+def test_read_timeout_counts_quiet_time_not_the_whole_exchange_on_a_reused_connection():
+    # the watchdog outlives each exchange: it must neither fire for a slow but progressing answer
+    # nor miss a stall that comes after fast answers on the same connection
+    def trickle(conn):  # the head after 0.25 s, the body 0.25 s later
+        time.sleep(0.25)
+        conn.sendall(raw("HTTP/1.1 200 OK", [("Content-Type", "application/json"), ("Content-Length", "19"),
+                                             ("Connection", "close")]))
+        time.sleep(0.25)
+        conn.sendall(b'{"data": {"id": 1}}')
+    answers = [reply(200, ITEMS), reply(200, ITEMS)]
+
+    def handler(seen):
+        if answers:
+            return answers.pop()
+        if seen.target.endswith("/slow"):
+            return trickle
+        return lambda conn: time.sleep(1.5)
+
+    async def main():
+        async with client_for(server, read_timeout=0.35, retries=0) as client:
+            await client.read_items("a")
+            await asyncio.sleep(0.5)  # past the watchdog's first turn: it must not fire while idle
+            await client.read_items("a")
+            assert (await client.request("GET", "/slow")) == {"id": 1}  # 0.5 s in all, never 0.35 s quiet
+            started = time.monotonic()
+            with pytest.raises(pydirectus.TimeoutError, match="read timed out"):
+                await client.read_items("a")
+            assert time.monotonic() - started < 1.2
+    with FakeServer(handler) as server:
+        run(main())
+
+
 def test_non_json_error_page_maps_like_the_sync_client():
     page = b"<html><h1>502 Bad Gateway</h1></html>"
 

@@ -29,6 +29,21 @@ def test_signature_layout():
     assert "group_by" in keyword_only and "version_raw" in keyword_only
 
 
+def test_signatures_built_on_first_use_behave_as_plain_signatures():
+    import pickle
+    sig = inspect.signature(DirectusClient.read_item)
+    P = inspect.Parameter
+    plain = inspect.Signature([P(name, P.POSITIONAL_OR_KEYWORD) for name in ("self", "collection", "id")]
+                              + [P("query", P.POSITIONAL_OR_KEYWORD, default=None)]
+                              + [P(name, P.KEYWORD_ONLY, default=None) for name in list(sig.parameters)[4:]])
+    assert sig == plain and hash(sig) == hash(plain) and str(sig) == str(plain)
+    assert repr(sig) == repr(plain) and pickle.loads(pickle.dumps(sig)) == plain
+    client = DirectusClient(hostname="http://127.0.0.1:9", static_token="t")
+    assert list(inspect.signature(client.read_item).parameters)[:3] == ["collection", "id", "query"]
+    assert sig.bind("self", "articles", 1, limit=2).arguments == {"self": "self", "collection": "articles", "id": 1,
+                                                                  "limit": 2}
+
+
 def test_every_method_has_signature_docstring_and_name():
     for name, operation in DirectusClient.operations.items():
         if operation.hand_written:

@@ -1,5 +1,6 @@
 """The sync transport against scripted servers on loopback: keep-alive, integrity, timeouts, threads."""
 
+import io
 import socket
 import threading
 import time
@@ -200,3 +201,59 @@ def test_a_streamed_body_shorter_than_its_content_length_raises():
             for chunk in stream:
                 received += chunk
         assert received == b"x" * 100
+
+
+# --- the HTTP/1.1 exchange the transport writes and reads itself ---------------------------------
+
+def _raw(head, body=b""):
+    return head.replace("\n", "\r\n").encode("latin-1") + body
+
+
+def test_a_chunked_answer_with_extensions_and_trailers_is_read_whole_and_the_connection_reused():
+    answer = _raw("HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Type: application/json\n"
+                  "Transfer-Encoding: chunked\n\n",
+                  b'9;name=value\r\n{"data": \r\n14\r\n{"id": 1, "a": "b"}}\r\n0\r\nX-Trailer: 1\r\n\r\n')
+    with FakeServer(lambda seen: answer) as server, client_for(server) as client:
+        for _ in range(3):
+            assert client.read_item("articles", 1).to_dict() == {"id": 1, "a": "b"}
+        assert server.connections == 1 and len(server.requests) == 3
+
+
+def test_an_answer_ended_by_the_connection_is_read_to_its_end_and_the_connection_not_reused():
+    answer = _raw("HTTP/1.1 200 OK\nContent-Type: application/json\n\n", b'{"data": {"id": 7}}')
+    with FakeServer(lambda seen: lambda conn: conn.sendall(answer)) as server, client_for(server) as client:
+        assert client.read_item("articles", 7).id == 7
+        assert client.read_item("articles", 7).id == 7
+        assert server.connections == 2
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_raw("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n", b"zz\r\n"), "bad chunk size line"),
+    (_raw("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n", b"3\r\nabcXY"), "a chunk does not end with CRLF"),
+    (_raw("HTTP/1.1 200 OK\nContent-Length: 1, 2\n\n", b"a"), "bad Content-Length"),
+    (_raw("SPDY/3 200 OK\n\n"), "bad status line"),
+    (_raw("HTTP/1.1 200 OK\n bad: folded\n\n"), "bad header line"),
+])
+def test_a_malformed_answer_is_a_transport_error_that_may_have_been_processed(answer, message):
+    with FakeServer(lambda seen: lambda conn: conn.sendall(answer)) as server:
+        with client_for(server, retries=0) as client:
+            with pytest.raises(pydirectus.TransportError) as caught:
+                client.request("GET", "/items/articles")
+    assert message in str(caught.value) and caught.value.may_have_been_processed
+
+
+def test_an_answer_head_above_the_limit_is_refused():
+    answer = _raw("HTTP/1.1 200 OK\nX-Big: %s\n\n" % ("a" * (200 * 1024)))
+    with FakeServer(lambda seen: lambda conn: conn.sendall(answer)) as server:
+        with client_for(server, retries=0) as client:
+            with pytest.raises(pydirectus.TransportError, match="head is larger than"):
+                client.request("GET", "/items/articles")
+
+
+def test_a_streamed_request_body_of_unknown_length_goes_chunked():
+    with FakeServer(lambda seen: reply(200, {"data": None})) as server, client_for(server) as client:
+        client.request("POST", "/utils/echo", data=iter([b"ab", b"", "cd", memoryview(b"ef")]))
+        client.request("POST", "/utils/echo", data=io.BytesIO(b"from a file"))
+    first, second = server.requests
+    assert first.headers["transfer-encoding"] == "chunked" and first.body == b"abcdef"
+    assert second.headers["transfer-encoding"] == "chunked" and second.body == b"from a file"
