@@ -15,6 +15,7 @@ protocol cores of ``realtime``).
 
 import inspect
 
+from .async_driver import AsyncFlowRunner
 from .async_files import AsyncFilesMixin, AsyncTusMixin
 from .async_realtime import AsyncRealtimeMixin
 from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
@@ -28,7 +29,8 @@ from .paging import AsyncPagingMixin
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin):
+class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin,
+                          AsyncFlowRunner):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 
     The arguments are ``DirectusClient``'s (see its docstring), plus ``max_connections``: how

@@ -1,5 +1,7 @@
-"""The async driver: performs the effects that policy flows yield, with an async transport,
-``asyncio.sleep`` and an ``asyncio.Lock`` that lets one authentication run at a time per client.
+"""The async performers of effects (see ``effects``): ``AsyncDriver`` performs what policy flows
+yield, with an async transport, ``asyncio.sleep`` and an ``asyncio.Lock`` that lets one
+authentication run at a time per client; ``AsyncFlowRunner`` runs the helpers' flows (paging,
+files, TUS) with AsyncDirectusClient's awaited calls.
 
 It runs the very flows ``driver.SyncDriver`` runs (``policy``, ``auth``, ``bulk``): only the way
 each effect is performed differs.
@@ -13,10 +15,10 @@ refresh cancelled in flight leaves no token to spend twice, and the next request
 import asyncio
 import time
 
-from .effects import Authenticate, Send, Sleep
+from .effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
 from .errors import TransportError
 
-__all__ = ["AsyncDriver"]
+__all__ = ["AsyncDriver", "AsyncFlowRunner"]
 
 
 class AsyncDriver:
@@ -86,3 +88,41 @@ class AsyncDriver:
         self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
                           (self.clock() - started) * 1000)
         return response
+
+
+class AsyncFlowRunner:
+    """Performs the effects of the helpers' flows with the async client: where they meet its I/O
+    (``driver.FlowRunner``'s twin, each effect awaited)."""
+
+    async def _run(self, flow):
+        """Run a flow that delivers nothing to its end; what it returns."""
+        steps = FlowSteps(flow)
+        async for _ in self._iterate(steps):
+            raise RuntimeError("a flow run for its result delivered something")
+        return steps.result
+
+    async def _iterate(self, steps):
+        """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
+        with steps:  # cancelled or closed early: the flow is closed, and what it holds open with it
+            for effect in steps:
+                if type(effect) is Deliver:
+                    yield effect.data
+                    continue
+                try:
+                    steps.value = await self._perform(effect)
+                except Exception as error:  # not CancelledError: it ends the run
+                    steps.fail(error)
+
+    async def _perform(self, effect):
+        kind = type(effect)
+        if kind is Call:
+            return await self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)
+        if kind is Exchange:
+            return await self._send(effect.request)
+        if kind is Read:
+            return await effect.stream.read(effect.size)
+        if kind is Sleep:
+            return await self._driver.sleep(effect.seconds)
+        if kind is Blocking:  # reading megabytes of a local file: in a thread, the loop goes on
+            return await asyncio.get_running_loop().run_in_executor(None, effect.function, *effect.args)
+        raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))

@@ -3,7 +3,7 @@
 Each method has the name, parameters, docstring (its ``DirectusClient`` twin's own, copied) and
 guarantees of the sync one, because both run the same flow: argument checks, requests, resume
 decisions, progress and the handling of the target file are written once, in ``files.FileFlows``
-and ``tus.TusFlows``. What is here is how the effects of a flow are performed on the event loop:
+and ``tus.TusFlows``; ``async_driver.AsyncFlowRunner`` performs their effects on the event loop:
 
     Exchange   awaits the client's ``_send`` (the session policy over the async transport)
     Read       awaits the streamed answer's ``read``
@@ -18,12 +18,11 @@ loop (see ``files.py``: microseconds each, less than a thread handoff).
 
 from __future__ import annotations
 
-import asyncio
-
+from .async_driver import AsyncFlowRunner
 from .auth import access_token_flow
-from .effects import Sleep
+from .effects import FlowSteps
 from .errors import DirectusError
-from .files import _DOWNLOAD_CHUNK, Blocking, Deliver, Exchange, FileFlows, FilesMixin, FlowSteps, Read
+from .files import _DOWNLOAD_CHUNK, FileFlows, FilesMixin
 from .tus import _DEFAULT_CHUNK, TusFlows, TusMixin
 
 TYPE_CHECKING = False
@@ -33,12 +32,11 @@ if TYPE_CHECKING:  # typing is never imported at run time
                         TypeVar, Union)
 
     from .files import AsyncFileSource, Progress
-    from .messages import Request, Response
     from .models import File, Item
 
     _Method = TypeVar("_Method", bound=Callable[..., Any])
 
-__all__ = ["AsyncFilesMixin", "AsyncTusMixin", "AsyncFlowRunner"]
+__all__ = ["AsyncFilesMixin", "AsyncTusMixin"]
 
 
 def _twin_of(sync_method: Callable[..., Any]) -> Callable[[_Method], _Method]:
@@ -47,46 +45,6 @@ def _twin_of(sync_method: Callable[..., Any]) -> Callable[[_Method], _Method]:
         method.__doc__ = sync_method.__doc__
         return method
     return document
-
-
-class AsyncFlowRunner:
-    """Performs the effects of file flows with the async client: where they meet its I/O."""
-
-    if TYPE_CHECKING:
-        _driver: Any
-
-        async def _send(self, request: Request) -> Response: ...
-
-    async def _run(self, flow):
-        """Run a flow that delivers no chunk to its end; what it returns."""
-        steps = FlowSteps(flow)
-        async for _ in self._iterate(steps):
-            raise RuntimeError("a flow run for its result delivered a chunk")
-        return steps.result
-
-    async def _iterate(self, steps):
-        """Perform the effects of the flow of ``steps`` (FlowSteps); yield the chunks it delivers."""
-        with steps:  # cancelled or closed early: the flow is closed, and what it holds open with it
-            for effect in steps:
-                if type(effect) is Deliver:
-                    yield effect.data
-                    continue
-                try:
-                    steps.value = await self._perform(effect)
-                except Exception as error:  # not CancelledError: it ends the run
-                    steps.fail(error)
-
-    async def _perform(self, effect):
-        kind = type(effect)
-        if kind is Exchange:
-            return await self._send(effect.request)
-        if kind is Read:
-            return await effect.stream.read(effect.size)
-        if kind is Sleep:
-            return await self._driver.sleep(effect.seconds)
-        if kind is Blocking:
-            return await asyncio.get_running_loop().run_in_executor(None, effect.function, *effect.args)
-        raise RuntimeError("a file flow yielded an unknown effect: %r" % (effect,))
 
 
 class AsyncFilesMixin(FileFlows, AsyncFlowRunner):

@@ -1,14 +1,16 @@
-"""The sync driver: performs the effects that policy flows yield, with a transport, ``time.sleep``
-and a ``threading.Lock`` that lets one authentication run at a time per client.
+"""The sync performers of effects (see ``effects``): ``SyncDriver`` performs what policy flows
+yield, with a transport, ``time.sleep`` and a ``threading.Lock`` that lets one authentication run
+at a time per client; ``FlowRunner`` gives DirectusClient's helpers (paging, files, TUS) the
+running of their flows with the client's own calls.
 """
 
 import threading
 import time
 
-from .effects import Authenticate, Send, Sleep
+from .effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
 from .errors import TransportError
 
-__all__ = ["SyncDriver"]
+__all__ = ["SyncDriver", "FlowRunner"]
 
 
 class SyncDriver:
@@ -63,3 +65,40 @@ class SyncDriver:
         self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
                           (self.clock() - started) * 1000)
         return response
+
+
+class FlowRunner:
+    """Performs the effects of the helpers' flows with the sync client: where they meet its I/O."""
+
+    def _run(self, flow):
+        """Run a flow that delivers nothing to its end; what it returns."""
+        steps = FlowSteps(flow)
+        for _ in self._iterate(steps):
+            raise RuntimeError("a flow run for its result delivered something")
+        return steps.result
+
+    def _iterate(self, steps):
+        """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
+        with steps:  # closed early: the flow is closed, and what it holds open with it
+            for effect in steps:
+                if type(effect) is Deliver:
+                    yield effect.data
+                    continue
+                try:
+                    steps.value = self._perform(effect)
+                except Exception as error:  # the flow decides: it resumes, retries, or lets it go
+                    steps.fail(error)
+
+    def _perform(self, effect):
+        kind = type(effect)
+        if kind is Call:
+            return self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)
+        if kind is Exchange:
+            return self._send(effect.request)
+        if kind is Read:
+            return effect.stream.read(effect.size)
+        if kind is Sleep:
+            return self._driver.sleep(effect.seconds)
+        if kind is Blocking:
+            return effect.function(*effect.args)
+        raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))

@@ -1,12 +1,27 @@
-"""The effects a policy flow yields for its driver to perform.
+"""The effects flows yield, for a driver or a client to perform.
 
-A flow is a generator: it yields an effect, the driver performs it and sends back the result (or
-throws the exception it raised). The sync driver performs them with sockets, ``time.sleep`` and a
-``threading.Lock``; an async driver can perform the very same flows with asyncio.
+A flow is a generator: it yields an effect, the performer does it and sends back the result (or
+throws the exception it raised). Written this way, a flow holds the logic and no I/O, and the sync
+and the async client run the very same flows.
+
+Two levels of flows:
+
+- policy flows (``policy``, ``auth``, ``bulk``) yield ``Send``, ``Sleep`` and ``Authenticate``;
+  ``driver.SyncDriver`` performs them with sockets, ``time.sleep`` and a ``threading.Lock``,
+  ``async_driver.AsyncDriver`` with asyncio;
+- the helpers' flows (``paging``, ``files``, ``tus``) work a level above, with the client: they
+  yield ``Exchange`` (a request through the session policy), ``Call`` (an operation of the
+  spec), ``Read`` (from a streamed answer), ``Sleep``, ``Blocking`` (a long call, such as reading
+  megabytes of a local file) and ``Deliver`` (a value for whoever iterates the flow);
+  ``driver.FlowRunner`` and ``async_driver.AsyncFlowRunner`` perform them, walking the flow with
+  ``FlowSteps``.
 """
 
-__all__ = ["Send", "Sleep", "Authenticate"]
+__all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "SourceFailed",
+           "FlowSteps"]
 
+
+# --- the effects of policy flows, performed by the drivers --------------------------------------------
 
 class Send:
     """Send ``request``; the result is its Response, or a TransportError is thrown in."""
@@ -38,3 +53,119 @@ class Authenticate:
 
     def __init__(self, flow):
         self.flow = flow
+
+
+# --- the effects of the helpers' flows, performed by the client's flow runner ------------------------
+
+class Exchange:
+    """Send ``request`` through the client's session policy (credentials, retries, redirects); the
+    result is its Response, or the error is thrown in."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request):
+        self.request = request
+
+
+class Call:
+    """Call ``operation`` with bound ``path_values`` and ``query_values`` (no payload), its result
+    made of ``model``; the result is what the operation's method would return, or its error is
+    thrown in."""
+
+    __slots__ = ("operation", "path_values", "query_values", "model")
+
+    def __init__(self, operation, path_values, query_values, model):
+        self.operation = operation
+        self.path_values = path_values
+        self.query_values = query_values
+        self.model = model
+
+
+class Read:
+    """Read at most ``size`` bytes of a streamed answer; the result is bytes (b"" at its end), or the
+    TransportError of a drop is thrown in."""
+
+    __slots__ = ("stream", "size")
+
+    def __init__(self, stream, size):
+        self.stream = stream
+        self.size = size
+
+
+class Blocking:
+    """Call ``function(*args)``, which blocks for a while (reading megabytes of a local file): the
+    async client runs it in a thread. The result is what it returns."""
+
+    __slots__ = ("function", "args")
+
+    def __init__(self, function, args):
+        self.function = function
+        self.args = args
+
+
+class Deliver:
+    """Hand ``data`` (a chunk of a download, an item of a collection) to whoever iterates the flow;
+    the result is None."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+class SourceFailed(Exception):
+    """Carries an exception raised by the caller's code (an upload's content, a progress callback)
+    through the transport.
+
+    Without the wrapper an OSError from reading a file would look like a lost connection to the
+    transport (and be retried); ``FlowSteps.fail`` throws the original into the flow instead.
+    ``keep_traceback`` False drops the original's traceback: its frames link back to the half-sent
+    connection, which would stay open for as long as the caller holds the exception.
+    """
+
+    def __init__(self, error, keep_traceback=True):
+        super().__init__(error)
+        self.error = error
+        self.keep_traceback = keep_traceback
+
+    def original(self):
+        """The caller's exception, without the frames of the send when they must not be kept."""
+        return self.error if self.keep_traceback else self.error.with_traceback(None)
+
+
+class FlowSteps:
+    """A flow, walked effect by effect: iterating gives its effects; before asking for the next one,
+    set ``value`` to the outcome of the last, or call ``fail`` with its exception. ``result`` is
+    what the flow returned. As a context manager it closes the flow when the walk stops early, and
+    with it what the flow holds open (a streamed answer, a temporary file, a file being sent)."""
+
+    __slots__ = ("flow", "value", "error", "result")
+
+    def __init__(self, flow):
+        self.flow = flow
+        self.value = self.error = self.result = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        value, error = self.value, self.error
+        self.value = self.error = None
+        try:
+            if error is not None:
+                return self.flow.throw(error)
+            return self.flow.send(value)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
+
+    def fail(self, error):
+        """The last effect raised ``error``: it is thrown into the flow next. A failure of the caller's
+        code goes in as the caller's own exception, out of its transport wrapper."""
+        self.error = error.original() if isinstance(error, SourceFailed) else error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.flow.close()

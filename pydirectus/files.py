@@ -26,8 +26,9 @@ How the two clients share it: every method is a *flow* written once in ``FileFlo
 that checks the arguments, builds the requests, takes every decision (what to resume, whether the
 file changed, where the bytes go) and yields the I/O it needs as effects: ``Exchange`` (a request
 through the session policy), ``Read`` (from a streamed answer), ``Sleep``, ``Blocking`` (a large
-read of a local file) and ``Deliver`` (a chunk for the caller of ``iter_file``). ``FlowRunner``
-performs them with the sync client, ``async_files.AsyncFlowRunner`` with the async one.
+read of a local file) and ``Deliver`` (a chunk for the caller of ``iter_file``), all defined in
+``effects``. ``driver.FlowRunner`` performs them with the sync client, ``async_driver.AsyncFlowRunner``
+with the async one.
 
 Local files are read and written by the flows themselves, in both clients: uploads and downloads
 move 128 KiB at a time, a few microseconds of page cache work each, less than handing each chunk
@@ -42,10 +43,10 @@ from __future__ import annotations
 import os
 import re
 
-from .effects import Sleep
+from .driver import FlowRunner
+from .effects import Blocking, Deliver, Exchange, FlowSteps, Read, Sleep, SourceFailed
 from .errors import TransportError, error_from_response
-from .messages import Request, decode_raw, encode_json, quote_path_value
-from .models import File, Item
+from .messages import Request, decode_raw, encode_json, is_item, models, quote_path_value
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
 
 TYPE_CHECKING = False
@@ -53,12 +54,13 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, AsyncIterable, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
     from .messages import Response
+    from .models import File, Item
 
     FileSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
     AsyncFileSource = Union[FileSource, AsyncIterable[bytes]]
     Progress = Callable[[int, Optional[int]], object]
 
-__all__ = ["FilesMixin", "FileFlows", "FlowRunner", "safe_filename", "disposition_filename"]
+__all__ = ["FilesMixin", "FileFlows", "safe_filename", "disposition_filename"]
 
 # Bytes per chunk read from a file for an upload, and from the socket for a download. Chunks that
 # fit in the CPU's cache are copied twice (socket, file) while still in it: measured on loopback,
@@ -78,26 +80,6 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
 
 # --------------------------------------------------------------------------- content sources
-
-class _SourceFailed(Exception):
-    """Carries an exception raised by the caller's content or callback through the transport.
-
-    Without the wrapper an OSError from reading a file would look like a lost connection to the
-    transport (and be retried); the flow runner throws the original into the flow instead (see
-    ``FlowSteps.fail``). ``keep_traceback`` False drops the original's traceback: its frames link
-    back to the half-sent connection, which would stay open for as long as the caller holds the
-    exception.
-    """
-
-    def __init__(self, error, keep_traceback=True):
-        super().__init__(error)
-        self.error = error
-        self.keep_traceback = keep_traceback
-
-    def original(self):
-        """The caller's exception, without the frames of the send when they must not be kept."""
-        return self.error if self.keep_traceback else self.error.with_traceback(None)
-
 
 class _FileContent:
     """A content source over a binary file object; reads at most the size it had when it was opened."""
@@ -144,7 +126,7 @@ class _FileContent:
                 yield chunk
         except Exception as error:  # an OSError here is the disk's, not the connection's
             # where in read() it failed tells nothing the message does not: drop it, close at once
-            raise _SourceFailed(error, keep_traceback=False) from None
+            raise SourceFailed(error, keep_traceback=False) from None
 
     def close(self):
         if self.owned:
@@ -173,7 +155,7 @@ def _guarded_chunks(chunks):
         except StopIteration:
             return
         except Exception as error:
-            raise _SourceFailed(error) from None
+            raise SourceFailed(error) from None
         yield chunk
 
 
@@ -184,7 +166,7 @@ async def _guarded_async(chunks):
         except StopAsyncIteration:
             return
         except Exception as error:
-            raise _SourceFailed(error) from None
+            raise SourceFailed(error) from None
         yield chunk
 
 
@@ -197,7 +179,7 @@ def _guarded(progress):
         try:
             progress(done, total)
         except Exception as error:
-            raise _SourceFailed(error) from None
+            raise SourceFailed(error) from None
     return call
 
 
@@ -238,7 +220,7 @@ def _open_source(file, asynchronous=False):
         if not asynchronous:
             raise TypeError("an async iterable can only be uploaded by AsyncDirectusClient; give DirectusClient "
                             "an iterable of bytes chunks")
-    elif isinstance(file, (dict, Item)) or not hasattr(file, "__iter__"):
+    elif isinstance(file, dict) or is_item(file) or not hasattr(file, "__iter__"):
         raise TypeError("file must be a path, bytes, a binary file object or an iterable of bytes chunks, got %s"
                         % type(file).__name__)
     return _GuardedContent(IterableContent(file)), None
@@ -277,7 +259,7 @@ def _field_value(name, value):
         return value
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, (dict, list, tuple, Item)):
+    if isinstance(value, (dict, list, tuple)) or is_item(value):
         return encode_json(value).decode("utf-8")
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -293,7 +275,7 @@ def _metadata_fields(fields):
             raise TypeError("%r cannot be given as a field: %s" % (name, _RESERVED_FIELDS[name]))
         if value is None:
             continue
-        if name == "folder" and isinstance(value, Item):
+        if name == "folder" and is_item(value):
             value = value.id
         out.append(Field(name, _field_value(name, value)))
     return out
@@ -321,7 +303,7 @@ class _Upload:
         self.own_name = own_name
         self.given_name = fields.get("filename_download")
         self.size = source.size
-        self.fields = {name: value.id if name == "folder" and isinstance(value, Item) else value
+        self.fields = {name: value.id if name == "folder" and is_item(value) else value
                        for name, value in fields.items() if value is not None}
 
     @property
@@ -339,7 +321,7 @@ class _Upload:
         record = dict(self.fields, id=id, filename_download=self.filename_download, type=self.part.content_type)
         if self.size is not None:
             record["filesize"] = self.size
-        return File.from_dict(record)
+        return models().File.from_dict(record)
 
 
 def _upload_entry(entry, common, index, asynchronous):
@@ -620,83 +602,6 @@ def _resumed(response, url, done, total, identity):
     return done, total if total is not None else length
 
 
-# --------------------------------------------------------------------------- effects of the file flows
-
-class _Effect:
-    """An effect of a file flow: its members, given in the order of ``__slots__``."""
-
-    __slots__ = ()
-
-    def __init__(self, *members):
-        for name, value in zip(self.__slots__, members):
-            setattr(self, name, value)
-
-
-class Exchange(_Effect):
-    """Send ``request`` through the client's session policy (credentials, retries, redirects); the
-    result is its Response, or the error is thrown in."""
-
-    __slots__ = ("request",)
-
-
-class Read(_Effect):
-    """Read at most ``size`` bytes of a streamed answer; the result is bytes (b"" at its end), or the
-    TransportError of a drop is thrown in."""
-
-    __slots__ = ("stream", "size")
-
-
-class Blocking(_Effect):
-    """Call ``function(*args)``, which blocks for a while (reading megabytes of a local file): the
-    async client runs it in a thread. The result is what it returns."""
-
-    __slots__ = ("function", "args")
-
-
-class Deliver(_Effect):
-    """Hand ``data`` (a chunk of a download) to whoever iterates the flow; the result is None."""
-
-    __slots__ = ("data",)
-
-
-class FlowSteps:
-    """A flow, walked effect by effect: iterating gives its effects; before asking for the next one,
-    set ``value`` to the outcome of the last, or call ``fail`` with its exception. ``result`` is
-    what the flow returned. As a context manager it closes the flow when the walk stops early, and
-    with it what the flow holds open (a streamed answer, a temporary file, a file being sent)."""
-
-    __slots__ = ("flow", "value", "error", "result")
-
-    def __init__(self, flow):
-        self.flow = flow
-        self.value = self.error = self.result = None
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        value, error = self.value, self.error
-        self.value = self.error = None
-        try:
-            if error is not None:
-                return self.flow.throw(error)
-            return self.flow.send(value)
-        except StopIteration as stop:
-            self.result = stop.value
-            raise StopIteration from None
-
-    def fail(self, error):
-        """The last effect raised ``error``: it is thrown into the flow next. A failure of the caller's
-        content or callback goes in as the caller's own exception, out of its transport wrapper."""
-        self.error = error.original() if isinstance(error, _SourceFailed) else error
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.flow.close()
-
-
 # --------------------------------------------------------------------------- the flows, shared
 
 class FileFlows:
@@ -775,7 +680,7 @@ class FileFlows:
             return [upload.sent_record(id) for upload in uploads]
         if isinstance(data, dict):
             data = [data]
-        return [File.from_dict(record) for record in _in_upload_order(data, uploads)]
+        return [models().File.from_dict(record) for record in _in_upload_order(data, uploads)]
 
     # --- downloads ---------------------------------------------------------------------------
     def asset_url(self, id: Union[str, int], *, include_token: bool = False, **transform: Any) -> str:
@@ -921,46 +826,6 @@ class FileFlows:
 
 
 # --------------------------------------------------------------------------- the sync client
-
-class FlowRunner:
-    """Performs the effects of file flows with the sync client: where they meet its I/O."""
-
-    if TYPE_CHECKING:
-        _driver: Any
-
-        def _send(self, request: Request) -> Response: ...
-
-    def _run(self, flow):
-        """Run a flow that delivers no chunk to its end; what it returns."""
-        steps = FlowSteps(flow)
-        for _ in self._iterate(steps):
-            raise RuntimeError("a flow run for its result delivered a chunk")
-        return steps.result
-
-    def _iterate(self, steps):
-        """Perform the effects of the flow of ``steps`` (FlowSteps); yield the chunks it delivers."""
-        with steps:
-            for effect in steps:
-                if type(effect) is Deliver:
-                    yield effect.data
-                    continue
-                try:
-                    steps.value = self._perform(effect)
-                except Exception as error:
-                    steps.fail(error)
-
-    def _perform(self, effect):
-        kind = type(effect)
-        if kind is Exchange:
-            return self._send(effect.request)
-        if kind is Read:
-            return effect.stream.read(effect.size)
-        if kind is Sleep:
-            return self._driver.sleep(effect.seconds)
-        if kind is Blocking:
-            return effect.function(*effect.args)
-        raise RuntimeError("a file flow yielded an unknown effect: %r" % (effect,))
-
 
 class FilesMixin(FileFlows, FlowRunner):
     """The file and asset methods of DirectusClient (see the module docstring)."""

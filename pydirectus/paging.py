@@ -7,16 +7,18 @@ items are inserted or deleted meanwhile. Any other sort pages by offset. It neve
 QUERY_LIMIT_MAX is lowered to it from the server's refusal. System collections (``directus_users``,
 ``directus_files``, ``directus_activity``, ...) go through their own endpoints.
 
-The paging itself is written once, free of I/O, as generators ("paging flows") that yield a
-``Call`` of an operation and receive its result (or have its error thrown in), and yield an
-``Emit`` of what the caller gets. ``PagingMixin`` runs them with the sync client's calls,
-``AsyncPagingMixin`` with the async client's awaited calls.
+The paging itself is written once, free of I/O, as flows (see ``effects``): generators that yield
+a ``Call`` of an operation and receive its result (or have its error thrown in), and ``Deliver``
+each item to the caller. ``PagingMixin`` runs them with the sync client's ``FlowRunner``,
+``AsyncPagingMixin`` with the async client's ``AsyncFlowRunner``.
 """
 
 from __future__ import annotations
 
 import re
 
+from .driver import FlowRunner
+from .effects import Call, Deliver, FlowSteps
 from .errors import InvalidQueryError
 from .interpreter import bind
 from .query import flatten_fields
@@ -34,27 +36,6 @@ _AGGREGATES = (("count", "count"), ("count_distinct", "countDistinct"), ("count_
                ("sum", "sum"), ("sum_distinct", "sumDistinct"), ("avg", "avg"),
                ("avg_distinct", "avgDistinct"), ("min", "min"), ("max", "max"))
 _GROUP_PAGE_SIZE = 100
-
-
-class Call:
-    """A paging flow's request to call ``operation``; the flow receives the result."""
-
-    __slots__ = ("operation", "path_values", "query_values", "model")
-
-    def __init__(self, operation, path_values, query_values, model=None):
-        self.operation = operation
-        self.path_values = path_values
-        self.query_values = query_values
-        self.model = model
-
-
-class Emit:
-    """What a paging flow hands to its caller: items, or aggregate rows."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values):
-        self.values = values
 
 
 def _number(value):
@@ -118,7 +99,7 @@ def _primary_key_flow(client, collection):
     cache = client.__dict__.setdefault("_primary_keys", {})
     if collection not in cache:
         operation = client.operations["read_fields_by_collection"]
-        fields = yield Call(operation, bind(operation, (collection,), {})[0], {})
+        fields = yield Call(operation, bind(operation, (collection,), {})[0], {}, None)
         keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
         key = keys[0] if keys else {"field": "id", "type": None}
         cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
@@ -126,7 +107,7 @@ def _primary_key_flow(client, collection):
 
 
 def _items_flow(client, plan):
-    """Emit every item of ``plan``, a page at a time."""
+    """Deliver every item of ``plan``, read a page at a time."""
     key, orderable = yield from _primary_key_flow(client, plan.collection)
     query_values = plan.query_values
     sort = _sort_fields(query_values.get("sort"))
@@ -162,37 +143,36 @@ def _items_flow(client, plan):
             continue
         if keyset and page:
             last = page[-1][key]
+        for item in page:
             if added_key:
-                for item in page:
-                    del item[key]
-        yield Emit(page)
+                del item[key]
+            yield Deliver(item)
         yielded += len(page)
         if len(page) < size:
             return
 
 
 def _aggregate_flow(operation, path_values, query_values, grouped, limit):
-    """Emit the aggregate rows, numbers as numbers: one row, or every group (a page at a time,
-    never with limit=-1)."""
+    """The aggregates, numbers as numbers: one dict, or a list of every group's (read a page at a
+    time, never with limit=-1)."""
     if not grouped:
-        rows = yield Call(operation, path_values, query_values)
-        yield Emit([{name: _number(value) for name, value in row.items()} for row in rows[:1]])
-        return
-    done = 0
+        rows = yield Call(operation, path_values, query_values, None)
+        return {name: _number(value) for name, value in rows[0].items()} if rows else {}
+    groups = []
     page_size = _GROUP_PAGE_SIZE
-    while limit is None or done < limit:
-        size = page_size if limit is None else min(page_size, limit - done)
+    while limit is None or len(groups) < limit:
+        size = page_size if limit is None else min(page_size, limit - len(groups))
         try:
-            rows = yield Call(operation, path_values, dict(query_values, limit=size, offset=done))
+            rows = yield Call(operation, path_values, dict(query_values, limit=size, offset=len(groups)), None)
         except InvalidQueryError as error:
             page_size = _learnt_page_size(error, size)
             if page_size is None:
                 raise
             continue
-        yield Emit([{name: _number(value) for name, value in row.items()} for row in rows])
-        done += len(rows)
+        groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
         if len(rows) < size:
-            return
+            break
+    return groups
 
 
 class _PagingBase:
@@ -234,31 +214,8 @@ class _PagingBase:
                                chosen.get("limit"))
 
 
-def _aggregate_result(rows, group_by):
-    if group_by:
-        return rows
-    return rows[0] if rows else {}
-
-
-class PagingMixin(_PagingBase):
+class PagingMixin(_PagingBase, FlowRunner):
     """iter_items, count_items and aggregate for DirectusClient."""
-
-    def _run_paging(self, flow):
-        """Run a paging flow with this client's calls; yield what it emits."""
-        value = error = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration:
-                return
-            value = error = None
-            if type(step) is Emit:
-                yield from step.values
-                continue
-            try:
-                value = self._call(step.operation, step.path_values, None, step.query_values, step.model)
-            except Exception as exc:  # the flow decides: it learns QUERY_LIMIT_MAX, or re-raises
-                error = exc
 
     def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
                    **arguments: Any) -> Iterator[Item]:
@@ -272,7 +229,7 @@ class PagingMixin(_PagingBase):
         Directus cannot compare), page by offset. Arguments are checked before anything is sent;
         the first request goes out when the first item is asked for.
         """
-        return self._run_paging(_items_flow(self, _Iteration(self, collection, query, page_size, arguments)))
+        return self._iterate(FlowSteps(_items_flow(self, _Iteration(self, collection, query, page_size, arguments))))
 
     def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, filter: Any = None,
                     search: Optional[str] = None) -> int:
@@ -293,39 +250,17 @@ class PagingMixin(_PagingBase):
         Without ``group_by`` the result is one dict, e.g. ``{"count": 10, "sum": {"views": 42}}``;
         with it, a list of such dicts, each with its group's values. Numbers come back as numbers.
         """
-        rows = list(self._run_paging(self._aggregate_request(collection, query, locals())))
-        return _aggregate_result(rows, group_by)
+        return self._run(self._aggregate_request(collection, query, locals()))
 
 
 class AsyncPagingMixin(_PagingBase):
-    """iter_items, count_items and aggregate for AsyncDirectusClient: the same paging flows, each
-    call awaited."""
-
-    async def _run_paging(self, flow):
-        """Run a paging flow with this client's awaited calls; yield what it emits."""
-        value = error = None
-        try:
-            while True:
-                try:
-                    step = flow.throw(error) if error is not None else flow.send(value)
-                except StopIteration:
-                    return
-                value = error = None
-                if type(step) is Emit:
-                    for emitted in step.values:
-                        yield emitted
-                    continue
-                try:
-                    value = await self._call(step.operation, step.path_values, None, step.query_values,
-                                             step.model)
-                except Exception as exc:  # the flow decides: it learns QUERY_LIMIT_MAX, or re-raises
-                    error = exc
-        finally:
-            flow.close()
+    """iter_items, count_items and aggregate for AsyncDirectusClient: the same paging flows, run by
+    the client's ``async_driver.AsyncFlowRunner`` (a base of AsyncDirectusClient: it is not
+    imported here, so that ``import pydirectus`` stays free of asyncio)."""
 
     def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
                    **arguments: Any) -> AsyncIterator[Item]:
-        return self._run_paging(_items_flow(self, _Iteration(self, collection, query, page_size, arguments)))
+        return self._iterate(FlowSteps(_items_flow(self, _Iteration(self, collection, query, page_size, arguments))))
 
     async def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *,
                           filter: Any = None, search: Optional[str] = None) -> int:
@@ -338,8 +273,7 @@ class AsyncPagingMixin(_PagingBase):
                         max: Any = None, group_by: Optional[Union[str, Sequence[str]]] = None,
                         filter: Any = None, search: Optional[str] = None,
                         sort: Optional[Union[str, Sequence[str]]] = None, limit: Optional[int] = None) -> Any:
-        rows = [row async for row in self._run_paging(self._aggregate_request(collection, query, locals()))]
-        return _aggregate_result(rows, group_by)
+        return await self._run(self._aggregate_request(collection, query, locals()))
 
 
 # the async helpers say what the sync ones say, with "async for" and "await" in place of a loop and a call

@@ -13,7 +13,8 @@ Like the file methods (``files.py``), each method is a flow written once in ``Tu
 from __future__ import annotations
 
 from .errors import DirectusError, ForbiddenError, TransportError, error_from_response
-from .files import Blocking, Exchange, FlowRunner
+from .driver import FlowRunner
+from .effects import Blocking, Exchange
 from .messages import Request, decode_result, quote_path_value
 
 __all__ = ["TusMixin", "TusFlows"]
