@@ -7,19 +7,20 @@
 
 Every method comes from the endpoint spec in ``endpoints.json``. ``AsyncDirectusClient``, the
 same operations as coroutines, is imported on first use (it brings asyncio, which ``import
-pydirectus`` alone does not pay for). ``pydirectus.testing`` (not imported here) starts a
+pydirectus`` alone does not pay for), and so are the models ``Item``, ``File`` and ``ItemList``
+(dataclasses). ``pydirectus.testing`` (not imported here) starts a
 throwaway Directus server for tests.
 """
 
 __version__ = "0.1.0"  # the one place the version is written (the build reads it here)
 
-from .bulk import BulkWriteError  # noqa: E402 - after __version__, which client.py imports
+from . import messages as _messages  # noqa: E402 - after __version__, which client.py imports
+from .bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
                      ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
                      TimeoutError, TransportError, UniqueConflictError)
-from .models import File, Item, ItemList
-from .retry import RetryPolicy
+from .retry import RetryPolicy  # noqa: E402
 
 __all__ = [
     "DirectusClient", "AsyncDirectusClient", "__version__", "RetryPolicy",
@@ -29,15 +30,20 @@ __all__ = [
     "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError",
 ]
 
-TYPE_CHECKING = False  # type checkers read this as True (mypy and pyright know the name), so they see the import
+TYPE_CHECKING = False  # type checkers read this as True (mypy and pyright know the name), so they see the imports
 if TYPE_CHECKING:
     from .async_client import AsyncDirectusClient  # noqa: F401
+    from .models import File, Item, ItemList  # noqa: F401
 
 
 def __getattr__(name):
-    """``pydirectus.AsyncDirectusClient``, imported on first access (PEP 562)."""
+    """``AsyncDirectusClient`` and the models, imported on first access (PEP 562): asyncio, and the
+    dataclasses (with the inspect module they import), cost more than the rest of the package."""
     if name == "AsyncDirectusClient":
-        from .async_client import AsyncDirectusClient
-        globals()[name] = AsyncDirectusClient
-        return AsyncDirectusClient
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+        from .async_client import AsyncDirectusClient as found
+    elif name in ("Item", "File", "ItemList"):
+        found = getattr(_messages.models(), name)
+    else:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    globals()[name] = found
+    return found

@@ -10,8 +10,7 @@ committed and which were not, so nothing is lost silently. Free of I/O: a driver
 import re
 
 from .errors import DirectusError, TransportError, error_from_response
-from .messages import Request, decode_result, encode_json
-from .models import ItemList
+from .messages import Request, decode_result, encode_json, models
 
 __all__ = ["BulkWriteError", "BatchLimits", "call_flow", "chunkable", "chunked_write_flow",
            "refused_for_batch_size"]
@@ -164,11 +163,11 @@ def chunked_write_flow(session, operation, url, headers, data, limits, model=Non
             meta = getattr(result, "meta", None) or meta
         position += 1
     if operation.result in ("items", "files"):
-        return ItemList(merged, meta)
+        return models().ItemList(merged, meta)
     return None
 
 
 def _fail(error, states, unsent, merged, meta, operation):
     chunks = states + [(first, count, "not sent") for first, count in unsent]
-    results = ItemList(merged, meta) if operation.result in ("items", "files") else None
+    results = models().ItemList(merged, meta) if operation.result in ("items", "files") else None
     raise BulkWriteError(error, chunks, results)

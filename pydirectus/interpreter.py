@@ -1,16 +1,21 @@
 """The interpreter: turns each spec Operation into a method, installed once on a client class.
 
-Every method is a small closure with a real ``__signature__`` and a docstring, so ``help()``,
-IPython and IDEs see its parameters: the path parameters, then the payload (``data``), then
-``query`` (the seed's dict of query parameters), then the query parameters one by one as
-keyword-only arguments, and ``model`` for methods that return items. Arguments are checked before
-anything is sent. The closure hands the checked arguments to the class's ``_call``, which a sync
-and an async client each implement in their own way; for an async client
-(``install_operations(..., asynchronous=True)``) the closure is an ``async def`` that awaits it,
-with the same signature and docstring.
+Every method is a real Python function with the operation's parameters, so ``help()``, IPython,
+IDEs and Python's own argument checking see them: the path parameters, then the payload
+(``data``), then ``query`` (the seed's dict of query parameters), then the query parameters one
+by one as keyword-only arguments, and ``model`` for methods that return items. Its docstring says
+what the operation does and sends.
+
+Each function is made from one template whose code object is copied with the operation's
+parameter names (``CodeType.replace``): no source is compiled and ``inspect`` is not imported,
+which keeps ``import pydirectus`` cheap. The body hands every argument (``locals()``) to the
+operation's binder, which checks the values and passes them to the class's ``_call``; a sync and
+an async client each implement ``_call`` in their own way, and for an async client
+(``install_operations(..., asynchronous=True)``) the template is an ``async def`` that awaits it.
 """
 
-import inspect
+import builtins
+import sys
 
 __all__ = ["install_operations", "bind", "bind_arguments", "describe", "MODEL_RESULTS"]
 
@@ -20,10 +25,37 @@ _RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": 
             "stream": "a stream of bytes to read and close", "none": "None"}
 
 
+class _QueryFacts:
+    """What layouts and docstrings need of a dict of query parameters, made once per dict: the
+    operations of a query set share one (spec.Operation), and ~170 of them take the global set."""
+
+    __slots__ = ("params", "names", "wires", "doc")
+
+    def __init__(self, params):
+        self.params = params  # kept alive: the cache below is keyed by its id
+        self.names = tuple(param.name for param in params.values())
+        self.wires = {param.name: param.wire for param in params.values()}
+        lines = ["Query parameters, as keyword arguments or in the ``query`` dict:"]
+        for param in params.values():
+            wire = "" if param.wire == param.name else " (``%s``)" % param.wire
+            lines.append("    %s%s: %s" % (param.name, wire, param.doc or param.type))
+        self.doc = "\n".join(lines)
+
+
+_query_facts_by_id = {}
+
+
+def _query_facts(params):
+    facts = _query_facts_by_id.get(id(params))
+    if facts is None or facts.params is not params:
+        facts = _query_facts_by_id[id(params)] = _QueryFacts(params)
+    return facts
+
+
 class _Layout:
     """Where each argument of an operation's method goes, computed once per operation."""
 
-    __slots__ = ("positional", "keyword_only", "required", "accepted", "query_wires")
+    __slots__ = ("positional", "keyword_only", "required", "first_optional", "accepted", "query_wires")
 
     def __init__(self, operation):
         positional = list(operation.path_params)
@@ -39,7 +71,8 @@ class _Layout:
                 required.append("data")
         if operation.query_params:
             positional.append("query")
-        keyword_only = [param.name for param in operation.query_params.values()]
+        query = _query_facts(operation.query_params)
+        keyword_only = list(query.names)
         if operation.free_query:
             keyword_only.append("params")
         if operation.result in MODEL_RESULTS:
@@ -47,64 +80,10 @@ class _Layout:
         self.positional = positional
         self.keyword_only = keyword_only
         self.required = required
+        # a Python signature: the required positional parameters first (spec.lint_spec checks it)
+        self.first_optional = len(required)
         self.accepted = frozenset(positional + keyword_only)
-        self.query_wires = {param.name: param.wire for param in operation.query_params.values()}
-
-
-_parameters = {}  # (name, kind, required) -> inspect.Parameter, shared by every method
-
-
-def _parameter(name, kind, required):
-    key = (name, kind, required)
-    parameter = _parameters.get(key)
-    if parameter is None:
-        P = inspect.Parameter
-        parameter = _parameters[key] = P(name, kind, default=P.empty if required else None)
-    return parameter
-
-
-class _Signature(inspect.Signature):
-    """An ``inspect.Signature`` whose parameters are built on first use.
-
-    Building ~300 signatures when the package is imported costs more than the rest of the
-    interpreter, and most programs never ask for one; ``inspect.signature()`` and ``help()`` only
-    need the ``__signature__`` attribute to be a Signature, and every Signature method reads the
-    parameters through the ``parameters`` property, which builds them here. Made by
-    ``Signature.replace`` too, so it also takes the ordinary constructor arguments.
-    """
-
-    __slots__ = ("_layout",)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._layout = None
-
-    @classmethod
-    def of(cls, layout):
-        signature = cls.__new__(cls)
-        signature._layout = layout
-        signature._return_annotation = inspect.Signature.empty
-        return signature
-
-    @property
-    def parameters(self):
-        layout = self._layout
-        if layout is not None:
-            P = inspect.Parameter
-            parameters = [_parameter("self", P.POSITIONAL_OR_KEYWORD, True)]
-            parameters += [_parameter(name, P.POSITIONAL_OR_KEYWORD, name in layout.required)
-                           for name in layout.positional]
-            parameters += [_parameter(name, P.KEYWORD_ONLY, False) for name in layout.keyword_only]
-            # the layout is valid by construction (the spec linter checks names): skip re-validating it
-            super().__init__(parameters, __validate_parameters__=False)
-            self._layout = None
-        return self._parameters
-
-    def __repr__(self):  # as inspect.Signature's
-        return "<Signature %s>" % self
-
-    def __reduce__(self):  # pickles as a plain Signature
-        return inspect.Signature, (tuple(self.parameters.values()),), {"_return_annotation": self.return_annotation}
+        self.query_wires = query.wires  # shared by the operations of a query set: read only
 
 
 def describe(operation):
@@ -123,10 +102,7 @@ def describe(operation):
              "multipart": "form fields and files"}[operation.payload],
             "" if operation.payload_required else ", optional"))
     if operation.query_params:
-        lines.append("Query parameters, as keyword arguments or in the ``query`` dict:")
-        for param in operation.query_params.values():
-            wire = "" if param.wire == param.name else " (``%s``)" % param.wire
-            lines.append("    %s%s: %s" % (param.name, wire, param.doc or param.type))
+        lines.append(_query_facts(operation.query_params).doc)
     if operation.free_query:
         lines.append("params: any query parameters, sent as they are (dicts and lists as JSON).")
     if operation.result in MODEL_RESULTS:
@@ -138,10 +114,8 @@ def describe(operation):
 
 
 def bind_arguments(operation, layout, args, kwargs):
-    """Check a call's arguments; return (path values, data, query values by wire name, model).
-
-    This runs on every call: it only walks the arguments given, never the whole parameter list.
-    """
+    """``bind_values`` for a call given as ``args`` and ``kwargs`` (hand-written helpers calling an
+    operation with their caller's arguments), checked as Python checks a method's arguments."""
     positional = layout.positional
     name = operation.name
     if len(args) > len(positional):
@@ -154,11 +128,17 @@ def bind_arguments(operation, layout, args, kwargs):
         if key not in layout.accepted:
             raise TypeError("%s() got an unexpected keyword argument %r" % (name, key))
     values.update(kwargs)
-    for required in layout.required:
-        if required not in values:
-            missing = [p for p in layout.required if p not in values]
-            raise TypeError("%s() missing required argument%s: %s"
-                            % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    missing = [p for p in layout.required if p not in values]
+    if missing:
+        raise TypeError("%s() missing required argument%s: %s"
+                        % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    return bind_values(operation, layout, values)
+
+
+def bind_values(operation, layout, values):
+    """Check the values of a call, by parameter name (an absent one is None); return (path values,
+    data, query values by wire name, model). Runs on every call."""
+    name = operation.name
     query_wires = layout.query_wires
     query_values = {}
     query = values.get("query") if query_wires else None  # "query" may also be a body member (GraphQL)
@@ -172,9 +152,9 @@ def bind_arguments(operation, layout, args, kwargs):
                 raise TypeError("%s(): unknown query parameter %r; expected one of: %s"
                                 % (name, key, ", ".join(params) or "none"))
             query_values[wire] = value
-    for key, value in values.items():
-        wire = query_wires.get(key)
-        if wire is not None and value is not None:
+    for key, wire in query_wires.items():
+        value = values.get(key)
+        if value is not None:
             if query_values.get(wire) is not None:
                 raise TypeError("%s(): query parameter %r given both as an argument and in query" % (name, key))
             query_values[wire] = value
@@ -210,21 +190,45 @@ def bind(operation, args, kwargs):
     return bind_arguments(operation, _layout_of(operation), args, kwargs)
 
 
+# The bodies every method is made of: ``_run`` is the operation's binder and call, put in the
+# method's globals; ``locals()`` holds its arguments, by parameter name.
+def _template(self):
+    return _run(self, locals())  # noqa: F821
+
+
+async def _async_template(self):
+    return await _run(self, locals())  # noqa: F821
+
+
+_CODE_OBJECTS = {}  # (name, parameters, asynchronous) -> the template's code with those parameters
+
+
+def _code_of(name, layout, asynchronous):
+    names = ("self",) + tuple(layout.positional) + tuple(layout.keyword_only)
+    key = (name, names, asynchronous)
+    code = _CODE_OBJECTS.get(key)
+    if code is None:
+        changes = {"co_varnames": names, "co_argcount": 1 + len(layout.positional),
+                   "co_kwonlyargcount": len(layout.keyword_only), "co_nlocals": len(names), "co_name": name}
+        if sys.version_info >= (3, 11):
+            changes["co_qualname"] = name
+        code = _CODE_OBJECTS[key] = (_async_template if asynchronous else _template).__code__.replace(**changes)
+    return code
+
+
 def _make_method(operation, owner, asynchronous=False):
     layout = _layout_of(operation)
 
-    if asynchronous:
-        async def method(self, *args, **kwargs):
-            return await self._call(operation, *bind_arguments(operation, layout, args, kwargs))
-    else:
-        def method(self, *args, **kwargs):
-            return self._call(operation, *bind_arguments(operation, layout, args, kwargs))
+    def run(self, values):
+        return self._call(operation, *bind_values(operation, layout, values))
 
-    method.__name__ = operation.name
+    optional = len(layout.positional) - layout.first_optional
+    method = type(_template)(_code_of(operation.name, layout, asynchronous),
+                             {"__builtins__": builtins, "_run": run}, operation.name, (None,) * optional or None)
+    method.__kwdefaults__ = dict.fromkeys(layout.keyword_only) or None
     method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
     method.__module__ = owner.__module__
     method.__doc__ = describe(operation)
-    method.__signature__ = _Signature.of(layout)
     method.operation = operation
     return method
 

@@ -10,12 +10,29 @@ import re
 
 from . import query as _query
 from .errors import error_from_response
-from .models import File, Item, ItemList
 from .query import encode_query, query_object
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _PLAIN_SEGMENT = re.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # needs no quoting (and is not . or ..)
 _HEADER_INJECTION = re.compile("[\r\n\x00]")
+_models = None  # the models module, once imported: see models()
+
+
+def models():
+    """The models module (Item, File, ItemList), imported on first use: ``dataclasses`` imports
+    ``inspect``, which would cost as much as the rest of ``import pydirectus``."""
+    global _models
+    if _models is None:
+        from . import models as module
+        _models = module
+    return _models
+
+
+def is_item(value):
+    """Whether ``value`` is an Item; none exists before the models are imported."""
+    return _models is not None and isinstance(value, _models.Item)
+
+
 # Past this length a query moves from the URL of a GET into the body of its SEARCH twin: servers
 # and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
 MAX_URL_LENGTH = 8000
@@ -145,11 +162,11 @@ def encode_json(value):
 
 def _check_payload(operation, data):
     kind = operation.payload
-    if kind == "object" and not isinstance(data, (dict, Item)):
+    if kind == "object" and not isinstance(data, dict) and not is_item(data):
         raise TypeError("%s(): data must be a dict (or an Item), got %s" % (operation.name, type(data).__name__))
     if kind == "array" and not isinstance(data, (list, tuple)):
         raise TypeError("%s(): data must be a list, got %s" % (operation.name, type(data).__name__))
-    if kind == "json" and not isinstance(data, (dict, Item, list, tuple)):
+    if kind == "json" and not isinstance(data, (dict, list, tuple)) and not is_item(data):
         raise TypeError("%s(): data must be a dict or a list, got %s" % (operation.name, type(data).__name__))
 
 
@@ -234,18 +251,19 @@ def decode_result(operation, response, model=None):
     data = document.get("data") if isinstance(document, dict) and "data" in document else document
     if result == "json":
         return data
+    classes = _models or models()
     if result in ("item", "file"):
         if data is None:  # 204: written, but the user may not read it back
             return None
-        cls = model or (File if result == "file" else Item)
+        cls = model or (classes.File if result == "file" else classes.Item)
         return cls.from_dict(data)
-    cls = model or (File if result == "files" else Item)
+    cls = model or (classes.File if result == "files" else classes.Item)
     meta = document.get("meta") if isinstance(document, dict) else None
     if data is None:
-        return ItemList((), meta)
+        return classes.ItemList((), meta)
     if isinstance(data, dict):  # a singleton collection answers one object
         data = [data]
-    return ItemList([cls.from_dict(entry) for entry in data], meta)
+    return classes.ItemList([cls.from_dict(entry) for entry in data], meta)
 
 
 def decode_raw(response):

@@ -41,12 +41,13 @@ import json
 from .auth import access_token_flow
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
                      RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE)
-from .messages import decode_raw
-from .models import Item, ItemList
+from .messages import decode_raw, models
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
     from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
+
+    from .models import Item, ItemList
 
 __all__ = ["RealtimeMixin", "Realtime", "Subscription", "RealtimeEvent", "RealtimeItems", "GraphQLRealtime"]
 
@@ -106,9 +107,10 @@ def _jwt_lifetime(token):
 
 def _as_items(data, meta, model):
     """Records as the REST methods give them: a list of dicts is an ItemList, a dict an Item."""
-    cls = model or Item
+    classes = models()
+    cls = model or classes.Item
     if isinstance(data, list) and all(isinstance(record, dict) for record in data):
-        return ItemList([cls.from_dict(record) for record in data], meta)
+        return classes.ItemList([cls.from_dict(record) for record in data], meta)
     if isinstance(data, dict):
         return cls.from_dict(data)
     return data

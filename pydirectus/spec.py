@@ -80,15 +80,15 @@ class Operation:
         self.hand_written = entry.get("hand_written", False)
         self.path_variants = tuple(entry.get("path_variants", ()))
         self.search_operation = None  # the SEARCH twin a long GET query moves to (set by load_spec)
-        params = {}
-        for ref in entry["query"]:
-            if isinstance(ref, str):
-                for param in query_sets[ref[1:]]:
+        refs = entry["query"]
+        if len(refs) == 1 and isinstance(refs[0], str):
+            self.query_params = query_sets[refs[0][1:]]  # one dict for every user of a set: read only
+        else:
+            params = {}
+            for ref in refs:
+                for param in (query_sets[ref[1:]].values() if isinstance(ref, str) else [QueryParam(**ref)]):
                     params[param.wire] = param
-            else:
-                param = QueryParam(**ref)
-                params[param.wire] = param
-        self.query_params = params
+            self.query_params = params
 
     def __repr__(self):
         return "<Operation %s: %s %s>" % (self.name, self.method, self.path)
@@ -107,8 +107,9 @@ def load_spec(data=None):
     """The operations of the spec, in spec order. ``data`` (a dict) replaces the packaged spec."""
     if data is None:
         data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
-    query_sets = {name: [QueryParam(**p) for p in params]
-                  for name, params in data.get("query_sets", {}).items()}
+    query_sets = {}  # name -> {wire name: QueryParam}
+    for name, params in data.get("query_sets", {}).items():
+        query_sets[name] = {param.wire: param for param in (QueryParam(**p) for p in params)}
     operations = [Operation(entry, query_sets) for entry in data["operations"]]
     searches = {op.path: op for op in operations if op.method == "SEARCH"}
     for operation in operations:
