@@ -246,6 +246,16 @@ def _split(argv):
 
 
 def main(argv=None):
+    """Run the command line; its exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like other tools
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # what a shell reports for a writer that SIGPIPE stopped
+
+
+def _main(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
     global_arguments, command, rest = _split(argv)
     options, unknown = _global_parser().parse_known_args(global_arguments)
