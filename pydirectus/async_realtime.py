@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from .async_transport import open_tunnel
 from .errors import TransportError
 from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent,
                        _ConnectionBase, _DirectusEndpoint, _Endpoint, _GraphQLEndpoint, _ItemsBase, _keep_alive,
@@ -53,50 +54,14 @@ async def _open_stream(route):
     """(reader, writer) along ``route`` (see realtime._socket_route): through the proxy's CONNECT
     tunnel when there is one, then TLS when there is a context; TCP keepalive on."""
     host, port, proxy, proxy_headers, context = route
+    server_hostname = host if context else None
     if proxy is None:
-        reader, writer = await asyncio.open_connection(host, port, ssl=context,
-                                                       server_hostname=host if context else None)
+        reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=server_hostname)
     else:
-        reader, writer = await _open_tunnel(host, port, proxy, proxy_headers, context)
+        reader, writer = await open_tunnel(host, port, proxy, proxy_headers, lambda sock: asyncio.open_connection(
+            sock=sock, ssl=context, server_hostname=server_hostname))
     _keep_alive(writer.get_extra_info("socket"))
     return reader, writer
-
-
-async def _open_tunnel(host, port, proxy, proxy_headers, context):
-    """Streams to ``host:port`` through an HTTP proxy's CONNECT tunnel. The CONNECT goes over the
-    bare socket so that TLS can start on it afterwards (asyncio streams cannot start TLS on an open
-    stream before Python 3.11)."""
-    loop = asyncio.get_running_loop()
-    sock, failure = None, OSError("no address for the proxy %s" % proxy[0])
-    for family, kind, protocol, _, address in await loop.getaddrinfo(proxy[0], proxy[1], type=socket.SOCK_STREAM):
-        sock = socket.socket(family, kind, protocol)
-        sock.setblocking(False)
-        try:
-            await loop.sock_connect(sock, address)
-            break
-        except OSError as error:
-            sock.close()
-            sock, failure = None, error
-    if sock is None:
-        raise failure
-    try:
-        authority = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-        head = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
-        head += ["%s: %s" % header for header in proxy_headers.items()]
-        await loop.sock_sendall(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        answer = b""
-        while b"\r\n\r\n" not in answer:  # the proxy says nothing more before we speak through it
-            data = await loop.sock_recv(sock, 4096)
-            if not data or len(answer) > 65536:
-                raise ConnectionError("the proxy closed the connection during CONNECT")
-            answer += data
-        status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
-        if status_line.split(" ", 2)[1:2] != ["200"]:
-            raise ConnectionError("the proxy refused to tunnel to %s: %s" % (authority, status_line))
-        return await asyncio.open_connection(sock=sock, ssl=context, server_hostname=host if context else None)
-    except BaseException:
-        sock.close()
-        raise
 
 
 class _AsyncConnection(_ConnectionBase):

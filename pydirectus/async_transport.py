@@ -1,4 +1,4 @@
-"""The async transport: HTTP/1.1 over asyncio streams, the async twin of ``transport.HTTPTransport``.
+"""The async transport: HTTP/1.1 over asyncio, the async twin of ``transport.HTTPTransport``.
 
 ``AsyncHTTPTransport.send(request) -> Response`` (a coroutine) with a keep-alive pool per origin
 bounded by ``max_connections`` (callers beyond the bound wait their turn), separate connect and
@@ -12,138 +12,322 @@ The integrity rules are the sync transport's: failing to connect or to write the
 than its Content-Length, or a broken chunked body, raises; a body above ``max_body_size`` raises.
 Cancelling a request closes its connection and frees its place in the pool.
 
-The HTTP/1.1 messages are written and parsed by the small functions both transports share
-(``transport.request_head``, ``parse_head``, ``Headers``): a status line, header lines, and a body
-framed by Content-Length, by chunked encoding, or by the end of the connection; HEAD, 1xx, 204 and
-304 answers have no body.
+Each connection is an ``asyncio.Protocol`` (``_Connection``) that gathers what it receives in one
+buffer and wakes the request waiting on it once the buffer holds what that request asked for: a
+small answer costs one wake-up of the request's task, where asyncio streams cost several futures
+and coroutine layers per read. The HTTP/1.1 messages are written and parsed by the small functions
+both transports share (``transport.request_head``, ``parse_head``, ``Headers``, ``BodyFraming``):
+a status line, header lines, and a body framed by Content-Length, by chunked encoding, or by the
+end of the connection; HEAD, 1xx, 204 and 304 answers have no body.
+
+``open_tunnel`` opens a CONNECT tunnel through an HTTP proxy; the realtime client opens its
+WebSockets through it too.
 """
 
 import asyncio
 import socket
+import sys
 import time
 from collections import deque
 
 from .errors import TimeoutError, TransportError
 from .messages import Response
-from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, Malformed, ProtocolFailure,
-                        _idle_limit, _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context,
-                        parse_head, request_head, resolve_route)
+from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
+                        _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
+                        request_head, resolve_route)
 
-__all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers"]
+__all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers", "open_tunnel"]
 
-# The StreamReader's buffer limit: the largest response head accepted, and how much it buffers
-# before it stops reading from the socket.
-_BUFFER_LIMIT = HEAD_LIMIT
 _CHUNK = 64 * 1024
+# Past this many received bytes that nobody waits for, a connection stops reading from its socket
+# (a streamed body read slowly holds at most about this much); it reads again once the buffer is
+# down to _RESUME_AT, or when a read waits for more.
+_BUFFER_LIMIT = 256 * 1024
+_RESUME_AT = _BUFFER_LIMIT // 4
+# what a wait for the write buffer to drain "wants" from the read buffer: never enough
+_DRAIN = sys.maxsize
+# the clock of quiet time: asyncio's own (BaseEventLoop.time), called without a method call per
+# received piece
+_monotonic = time.monotonic
 
 
 # --- failures inside a response, turned into TransportErrors by _after_sent_error -------------
 
 class _ReadTimedOut(ProtocolFailure):
-    """Put into a StreamReader by the read timer: the server stayed quiet for read_timeout."""
+    """Set on a waiting request by the watchdog: the server stayed quiet for read_timeout."""
 
 
-_READ_FAILURES = (OSError, EOFError, asyncio.LimitOverrunError, ProtocolFailure)
+_READ_FAILURES = (OSError, ProtocolFailure)
 
 
 def _after_sent_error(exc, method, url):
     if isinstance(exc, _ReadTimedOut):
         return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, asyncio.LimitOverrunError):
-        exc = HeadTooLarge()
     return after_sent_error(exc, method, url)
+
+
+# --- the CONNECT tunnel -----------------------------------------------------------------------
+
+async def open_tunnel(host, port, proxy, proxy_headers, open_on):
+    """What ``open_on(sock)`` opens on a socket connected to ``host:port`` through the HTTP proxy
+    ``proxy`` (``(host, port)``) with a CONNECT tunnel; ``proxy_headers`` go with the CONNECT.
+
+    ``open_on`` is a coroutine function given the tunnelled socket, once the proxy said 200: it
+    starts TLS and the caller's protocol on it (asyncio streams, a transport). The CONNECT goes
+    over the bare socket so that TLS can start on it afterwards (asyncio streams cannot start TLS
+    on an open stream before Python 3.11). The socket is closed if anything fails. A refusing
+    proxy raises ConnectionError.
+    """
+    loop = asyncio.get_running_loop()
+    sock, failure = None, OSError("no address for the proxy %s" % proxy[0])
+    for family, kind, protocol, _, address in await loop.getaddrinfo(proxy[0], proxy[1], type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, protocol)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+            break
+        except OSError as error:
+            sock.close()
+            sock, failure = None, error
+    if sock is None:
+        raise failure
+    try:
+        authority = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+        lines = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
+        lines += ["%s: %s" % header for header in proxy_headers.items()]
+        await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        answer = b""
+        while b"\r\n\r\n" not in answer:  # the proxy says nothing more before we speak through it
+            data = await loop.sock_recv(sock, 4096)
+            if not data or len(answer) > HEAD_LIMIT:
+                raise ConnectionError("the proxy closed the connection during CONNECT")
+            answer += data
+        status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        if status_line.split(" ", 2)[1:2] != ["200"]:
+            raise ConnectionError("the proxy refused to tunnel to %s: %s" % (authority, status_line))
+        return await open_on(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 # --- connections and their pool ---------------------------------------------------------------
 
-class _Connection:
-    """One socket: its stream reader and writer, and reads that time out after ``read_timeout``.
+class _Connection(asyncio.Protocol):
+    """One socket: the bytes received on it, and the request (at most one) waiting for more.
 
-    Reads time out when the server stays quiet for ``read_timeout``. Outside an exchange (a
-    streamed body, read at the caller's pace) each read arms its own timer. During ``send``, the
-    connection's watchdog timer watches instead: every completed read moves the moment of the last
-    progress, and the watchdog, when it fires, times the read out or sets itself again for the time
-    left. It outlives the exchange, so back-to-back requests share one timer instead of arming and
-    cancelling one per read, which is a good part of an asyncio request's own cost.
+    ``wait(wanted)`` gives a future that the connection resolves once its buffer holds ``wanted``
+    bytes, or the peer closed, or the server stayed quiet for ``read_timeout`` (then it fails with
+    _ReadTimedOut). The reads (``read_until``, ``read_some``, ``read_exactly``, ``take``) take from
+    the buffer and wait only when it holds too little.
+
+    Quiet time is watched by one watchdog timer per connection: each wait and each received piece
+    moves the moment of the last progress, and the watchdog, when it fires, times the wait out or
+    sets itself again for the time left. It outlives the exchange, so back-to-back requests share
+    one timer instead of arming and cancelling one per read, a good part of an asyncio request's
+    own cost. Writes wait in the same way when the socket's write buffer is full (``drain``).
+
+    Flow control both ways: reading stops when more than _BUFFER_LIMIT bytes wait in the buffer
+    with nobody asking for more (a streamed body read slowly), and starts again as they are taken;
+    ``drain`` waits while the transport asked us to stop writing (pause_writing).
     """
 
-    __slots__ = ("reader", "writer", "loop", "read_timeout", "reused", "reusable_until", "idle_limit",
-                 "_watchdog", "_watching", "_last_read")
+    __slots__ = ("loop", "transport", "read_timeout", "buffer", "reused", "reusable_until", "idle_limit",
+                 "_waiter", "_wanted", "_progress", "_watchdog", "_eof", "_lost", "_reading_paused",
+                 "_writing_paused")
 
-    def __init__(self, reader, writer, loop, read_timeout):
-        self.reader = reader
-        self.writer = writer
+    def __init__(self, loop, read_timeout):
         self.loop = loop
+        self.transport = None
         self.read_timeout = read_timeout
+        self.buffer = bytearray()  # always this object: the reads hold on to it
         self.reused = False
         self.reusable_until = 0.0
         self.idle_limit = None
+        self._waiter = None  # the future of the pending wait, if any
+        self._wanted = 0  # how many buffered bytes resolve it (_DRAIN: none, only resume_writing)
+        self._progress = 0.0  # when the pending wait started or last received something
         self._watchdog = None  # the pending watchdog timer, if any
-        self._watching = False  # whether ``send`` is reading an answer
-        self._last_read = 0.0
+        self._eof = False  # the peer closed its side: no more bytes will come
+        self._lost = None  # the error the connection was lost with, if any
+        self._reading_paused = False
+        self._writing_paused = False
 
-    def _time_out(self):
-        # wakes the pending read with this exception: cheaper than a wait_for task per read, and
-        # the connection is closed right after, so the reader being left broken does not matter
-        self.reader.set_exception(_ReadTimedOut())
+    # --- what asyncio calls -------------------------------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
 
-    def watch(self):
-        """Time the reads of one exchange with the watchdog (see the class docstring)."""
+    def data_received(self, data):
+        buffer = self.buffer
+        buffer += data
+        if self._waiter is not None:
+            self._progress = _monotonic()
+            if len(buffer) >= self._wanted:
+                self._wake(None)
+        elif len(buffer) > _BUFFER_LIMIT and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self):
+        self._eof = True
+        self._wake(None)
+        # returning None lets the transport close: an answer never goes on after the peer's end
+
+    def connection_lost(self, exc):
+        self._eof = True
+        self._lost = exc
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._wake(None)
+
+    def pause_writing(self):
+        self._writing_paused = True
+
+    def resume_writing(self):
+        self._writing_paused = False
+        if self._wanted == _DRAIN:
+            self._wake(None)
+
+    # --- waiting --------------------------------------------------------------------------------
+    def _wake(self, exc):
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # a cancelled wait stays cancelled
+                if exc is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(exc)
+
+    def wait(self, wanted):
+        """A future resolved once the buffer holds ``wanted`` bytes (``_DRAIN``: once writing may
+        go on), or the peer closed; it fails with _ReadTimedOut after read_timeout of quiet."""
+        loop = self.loop
+        waiter = loop.create_future()
+        if self._eof:
+            waiter.set_result(None)  # nothing more will come: the caller looks at what there is
+            return waiter
+        self._waiter = waiter
+        self._wanted = wanted
         if self.read_timeout is not None:
-            self._last_read = self.loop.time()
-            self._watching = True
+            self._progress = _monotonic()
             if self._watchdog is None:
-                self._watchdog = self.loop.call_later(self.read_timeout, self._check_quiet)
-
-    def unwatch(self):
-        self._watching = False  # the watchdog finds it so when it fires, and stops
+                self._watchdog = loop.call_later(self.read_timeout, self._check_quiet)
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return waiter
 
     def _check_quiet(self):
         self._watchdog = None
-        if not self._watching:
-            return
-        quiet = self.loop.time() - self._last_read
+        if self._waiter is None:
+            return  # nobody waits: the next wait sets the watchdog again
+        quiet = _monotonic() - self._progress
         if quiet >= self.read_timeout:
-            self._time_out()
+            self._wake(_ReadTimedOut())
         else:
             self._watchdog = self.loop.call_later(self.read_timeout - quiet, self._check_quiet)
 
-    async def _timed(self, reading):
-        if self._watching:
-            data = await reading
-            self._last_read = self.loop.time()
-            return data
-        if self.read_timeout is None:
-            return await reading
-        timer = self.loop.call_later(self.read_timeout, self._time_out)
-        try:
-            return await reading
-        finally:
-            timer.cancel()
+    # --- reading ----------------------------------------------------------------------------------
+    def _closed_error(self):
+        return self._lost or ConnectionResetError("the server closed the connection")
 
-    def read_until(self, separator):
-        return self._timed(self.reader.readuntil(separator))
+    def take(self, amount):
+        """The first ``amount`` bytes of the buffer (it holds them)."""
+        buffer = self.buffer
+        if amount == len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            view = memoryview(buffer)
+            data = bytes(view[:amount])
+            view.release()  # before the buffer changes size
+            del buffer[:amount]
+        if self._reading_paused and len(buffer) <= _RESUME_AT:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data
 
-    def read_exactly(self, amount):
-        return self._timed(self.reader.readexactly(amount))
+    async def read_until(self, separator):
+        """The bytes up to and including ``separator`` (an answer's head or a chunk's size line)."""
+        buffer = self.buffer
+        searched = 0
+        while True:
+            end = buffer.find(separator, searched)
+            if end >= 0:
+                return self.take(end + len(separator))
+            if len(buffer) > HEAD_LIMIT:
+                raise HeadTooLarge()
+            if self._eof:
+                raise self._closed_error()
+            searched = max(0, len(buffer) - len(separator) + 1)
+            await self.wait(len(buffer) + 1)
 
-    def read_some(self, amount):
-        return self._timed(self.reader.read(amount))
+    async def read_some(self, amount):
+        """Up to ``amount`` bytes, at least one; b"" once the peer closed."""
+        buffer = self.buffer
+        while not buffer:
+            if self._eof:
+                if self._lost is not None:
+                    raise self._lost
+                return b""
+            await self.wait(1)
+        return self.take(min(amount, len(buffer)))
 
+    async def read_exactly(self, amount):
+        """``amount`` bytes, or fewer when the peer closes the connection first."""
+        buffer = self.buffer
+        while len(buffer) < amount:
+            if self._eof:
+                return self.take(len(buffer))
+            await self.wait(amount)
+        return self.take(amount)
+
+    async def read_head(self, method):
+        """``parse_head``'s answer for the next answer's head (1xx answers skipped)."""
+        while True:
+            answer = parse_head(await self.read_until(b"\r\n\r\n"), method)
+            if answer is not None:
+                return answer
+
+    # --- writing ----------------------------------------------------------------------------------
+    def write(self, data):
+        """Hand ``data`` to the transport; raises ConnectionError when the connection is gone."""
+        transport = self.transport
+        if transport.is_closing():
+            raise self._closed_error()
+        transport.write(data)
+        if transport.is_closing():  # the socket failed while writing
+            raise self._closed_error()
+
+    async def drain(self):
+        """Wait while the transport's write buffer is full (quiet time counts as for reads)."""
+        while self._writing_paused:
+            if self._eof:
+                raise self._closed_error()
+            await self.wait(_DRAIN)
+
+    # --- the pool's checks ------------------------------------------------------------------------
     def usable_idle(self, now):
         """Whether this idle connection can carry another request (not expired, not closed by the
         peer, no stray bytes received: a body sent with a HEAD answer would be read as the next answer)."""
-        reader = self.reader
-        # StreamReader has no public way to ask for what it holds; _buffer is there on 3.8 to 3.13
-        return (now < self.reusable_until and not reader.at_eof() and reader.exception() is None
-                and not reader._buffer and not self.writer.transport.is_closing())
+        return now < self.reusable_until and self.reusable()
+
+    def reusable(self):
+        """Whether the connection is still open, with nothing unread in it."""
+        return not self._eof and not self.buffer and not self.transport.is_closing()
+
+    def close(self):
+        """Close gracefully (what was written still goes out)."""
+        self.transport.close()
 
     def abort(self):
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
         try:
-            self.writer.transport.abort()
+            self.transport.abort()
         except RuntimeError:  # its event loop is closed already: the socket went with it
             pass
 
@@ -159,6 +343,7 @@ class _Pool:
         self.idle = []
         self.open = 0
         self.waiters = deque()
+
 
 
 class _Body(BodyFraming):
@@ -191,7 +376,8 @@ class AsyncResponseStream:
 
     The connection goes back to the pool once the body was read to its end, and is closed if the
     stream is closed early (or a read is cancelled). A body shorter than announced raises a
-    TransportError.
+    TransportError. What the server sends ahead of the reads is buffered up to about 256 KiB; then
+    the connection stops reading from its socket until the reads catch up.
     """
 
     def __init__(self, transport, pool, connection, response, body, method, url):
@@ -315,7 +501,7 @@ class AsyncHTTPTransport:
     def _check_loop(self):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            # streams belong to the loop that opened them: a new loop (a second asyncio.run) starts over
+            # connections belong to the loop that opened them: a new loop (a second asyncio.run) starts over
             for pool in self._pools.values():
                 for connection in pool.idle:
                     connection.abort()
@@ -389,8 +575,7 @@ class AsyncHTTPTransport:
 
     def _release(self, pool, connection, response, close):
         """Give a connection whose answer was read whole back to its pool (or close it)."""
-        reader = connection.reader
-        if close or reader.at_eof() or reader.exception() is not None or connection.writer.transport.is_closing():
+        if close or not connection.reusable():  # closed, or bytes beyond the answer: out of step
             self._discard(pool, connection)
             return
         limit = connection.idle_limit
@@ -416,7 +601,7 @@ class AsyncHTTPTransport:
         for pool in pools.values():
             for connection in pool.idle:
                 if connection.loop is loop:
-                    connection.writer.close()
+                    connection.close()
                     closed = True
                 else:
                     connection.abort()  # opened by an earlier event loop, maybe closed by now
@@ -436,58 +621,26 @@ class AsyncHTTPTransport:
             if self.ssl_context is None:
                 self.ssl_context = make_ssl_context()
             context = self.ssl_context
+        read_timeout = self.read_timeout
+
+        def connection():
+            return _Connection(loop, read_timeout)
         try:
             if proxy is None:
-                opening = asyncio.open_connection(host, port, ssl=context, server_hostname=host if context else None,
-                                                  limit=_BUFFER_LIMIT)
+                opening = loop.create_connection(connection, host, port, ssl=context,
+                                                 server_hostname=host if context else None)
             elif scheme == "http":
-                opening = asyncio.open_connection(proxy[0], proxy[1], limit=_BUFFER_LIMIT)
+                opening = loop.create_connection(connection, proxy[0], proxy[1])
             else:
-                opening = self._open_tunnel(loop, key, context)
-            reader, writer = await asyncio.wait_for(opening, self.connect_timeout)
+                opening = open_tunnel(host, port, proxy, self._pools[key].proxy_headers, lambda sock: (
+                    loop.create_connection(connection, sock=sock, ssl=context, server_hostname=host)))
+            _, opened = await asyncio.wait_for(opening, self.connect_timeout)
         except asyncio.TimeoutError:  # before OSError: it is builtins.TimeoutError (an OSError) on 3.11+
             raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
                                url=url) from None
-        except (OSError, Malformed) as exc:
+        except OSError as exc:
             raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
-        return _Connection(reader, writer, loop, self.read_timeout)
-
-    async def _open_tunnel(self, loop, key, context):
-        """A TLS stream to the origin through an HTTP proxy's CONNECT tunnel."""
-        _, host, port, (proxy_host, proxy_port) = key
-        addresses = await loop.getaddrinfo(proxy_host, proxy_port, type=socket.SOCK_STREAM)
-        sock = None
-        failure = OSError("no address for the proxy %s" % proxy_host)
-        for family, kind, protocol, _, address in addresses:
-            sock = socket.socket(family, kind, protocol)
-            sock.setblocking(False)
-            try:
-                await loop.sock_connect(sock, address)
-                break
-            except OSError as exc:
-                sock.close()
-                sock, failure = None, exc
-        if sock is None:
-            raise failure
-        try:
-            authority = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
-            lines = ["CONNECT %s HTTP/1.1" % authority, "Host: %s" % authority]
-            lines += ["%s: %s" % item for item in self._pools[key].proxy_headers.items()]
-            await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                data = await loop.sock_recv(sock, 4096)
-                if not data or len(answer) > _BUFFER_LIMIT:
-                    raise Malformed("the proxy closed the connection during CONNECT")
-                answer += data
-            status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
-            parts = status_line.split(" ", 2)
-            if len(parts) < 2 or parts[1] != "200":
-                raise OSError("the proxy refused to tunnel to %s: %s" % (authority, status_line))
-            return await asyncio.open_connection(sock=sock, ssl=context, server_hostname=host, limit=_BUFFER_LIMIT)
-        except BaseException:
-            sock.close()
-            raise
+        return opened
 
     # --- the seam ---------------------------------------------------------------------------
     async def send(self, request):
@@ -515,21 +668,21 @@ class AsyncHTTPTransport:
                 self.connections_opened += 1
                 connection = await self._connect(pool.key, loop, method, url)
                 await self._write(connection, head, body, chunked, method, url)
-            connection.watch()
             try:
-                status, headers, framing = await _read_head(connection, method)
+                status, headers, length, chunked_answer, close = await connection.read_head(method)
                 response = Response(status, headers, None, None, method, url)
+                framing = _Body(connection, length, chunked_answer, close)
                 if request.stream and 200 <= status < 300:
-                    connection.unwatch()  # the body is read at the caller's pace
                     response.stream = AsyncResponseStream(self, pool, connection, response, framing, method, url)
                     if framing.done:
                         await response.stream.read(1)  # an empty body: the connection goes back at once
                     return response
-                response.body = await self._read_body(connection, framing, method, url)
+                if length is not None and not chunked_answer:
+                    response.body = await self._read_sized_body(connection, length, method, url)
+                else:
+                    response.body = await self._read_framed_body(framing, method, url)
             except _READ_FAILURES as exc:
                 raise _after_sent_error(exc, method, url) from None
-            finally:
-                connection.unwatch()
         except BaseException:
             # failed or cancelled: the connection's state is unknown, close it and free its place
             self._discard(pool, connection)
@@ -538,68 +691,50 @@ class AsyncHTTPTransport:
         return response
 
     async def _write(self, connection, head, body, chunked, method, url):
-        writer = connection.writer
         try:
             if body is None:
-                writer.write(head)
+                connection.write(head)
             elif isinstance(body, bytes):
-                writer.write(head + body if len(body) < 65536 else head)
-                if len(body) >= 65536:
-                    writer.write(body)
-                    await self._drain(writer)
+                connection.write(head + body if len(body) < _CHUNK else head)
+                if len(body) >= _CHUNK:
+                    connection.write(body)
             else:
-                writer.write(head)
-                await self._write_stream(writer, body, chunked)
-            transport = writer.transport
-            # what drain() waits for: a full write buffer, or a connection lost (it raises then)
-            if transport.get_write_buffer_size() or transport.is_closing() or connection.reader.exception():
-                await writer.drain()
-        except asyncio.TimeoutError:
+                connection.write(head)
+                await self._write_stream(connection, body, chunked)
+            await connection.drain()
+        except _ReadTimedOut:
             raise TimeoutError("timed out sending the request", method=method, url=url) from None
-        except (OSError, _ReadTimedOut) as exc:
+        except OSError as exc:
             # the request did not get out whole: the server cannot have acted on it
             raise TransportError("connection lost while sending the request: %s" % (exc or type(exc).__name__),
                                  method=method, url=url) from None
 
-    async def _drain(self, writer):
-        await asyncio.wait_for(writer.drain(), self.read_timeout)
-
-    async def _write_stream(self, writer, body, chunked):
+    @staticmethod
+    async def _write_stream(connection, body, chunked):
         if hasattr(body, "__aiter__"):
             async for chunk in body:
-                await self._write_chunk(writer, chunk, chunked)
+                await _write_chunk(connection, chunk, chunked)
         else:
             for chunk in body:
-                await self._write_chunk(writer, chunk, chunked)
+                await _write_chunk(connection, chunk, chunked)
         if chunked:
-            writer.write(b"0\r\n\r\n")
+            connection.write(b"0\r\n\r\n")
 
-    async def _write_chunk(self, writer, chunk, chunked):
-        chunk = encode_chunk(chunk)
-        if not len(chunk):
-            return  # an empty chunk would end a chunked body
-        if chunked:
-            writer.write(b"%x\r\n" % len(chunk))
-            writer.write(chunk)
-            writer.write(b"\r\n")
-        else:
-            writer.write(chunk)
-        await self._drain(writer)
+    async def _read_sized_body(self, connection, length, method, url):
+        """A body of ``length`` bytes (Content-Length), read whole."""
+        if length > self.max_body_size:
+            raise TransportError("the answer is %d bytes, above max_body_size (%d)"
+                                 % (length, self.max_body_size), method=method, url=url,
+                                 may_have_been_processed=True)
+        if len(connection.buffer) >= length:  # the common case: it came with the head
+            return connection.take(length)
+        body = await connection.read_exactly(length)
+        if len(body) < length:
+            raise CutShort(len(body), length - len(body))
+        return body
 
-    async def _read_body(self, connection, framing, method, url):
-        remaining = framing.remaining
-        if not framing.chunked and remaining is not None:
-            if remaining > self.max_body_size:
-                raise TransportError("the answer is %d bytes, above max_body_size (%d)"
-                                     % (remaining, self.max_body_size), method=method, url=url,
-                                     may_have_been_processed=True)
-            if remaining == 0:
-                return b""
-            if remaining <= _CHUNK:  # the common case: one read
-                try:
-                    return await connection.read_exactly(remaining)
-                except asyncio.IncompleteReadError as exc:
-                    raise CutShort(len(exc.partial), remaining - len(exc.partial)) from None
+    async def _read_framed_body(self, framing, method, url):
+        """A chunked body, or one that runs to the end of the connection, read whole."""
         parts = []
         size = 0
         while True:
@@ -614,10 +749,11 @@ class AsyncHTTPTransport:
         return b"".join(parts)
 
 
-async def _read_head(connection, method):
-    """The status, Headers and body framing of the next answer (1xx answers skipped)."""
-    while True:
-        answer = parse_head(await connection.read_until(b"\r\n\r\n"), method)
-        if answer is not None:
-            status, headers, length, chunked, close = answer
-            return status, headers, _Body(connection, length, chunked, close)
+async def _write_chunk(connection, chunk, chunked):
+    """One chunk of a streamed request body, framed when the body goes chunked; then wait while
+    the socket's write buffer is full."""
+    chunk = encode_chunk(chunk)
+    if not len(chunk):
+        return  # an empty chunk would end a chunked body
+    connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+    await connection.drain()

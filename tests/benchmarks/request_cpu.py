@@ -1,13 +1,14 @@
 """Client CPU per small GET (reading one item): pydirectus side by side with its peers.
 
-    python3 tests/benchmarks/request_cpu.py [--requests 5000] [--directus]
+    python3 tests/benchmarks/request_cpu.py [--requests 5000] [--rounds 1] [--directus]
 
 A fast HTTP/1.1 keep-alive server runs in another process, so only the client's own CPU is counted
 (time.process_time of this process). The floor is a bare http.client loop plus json.loads; the
 seed's style (a new connection per request) is the urlopen row; requests.Session and httpx.Client
 are measured when importable (tests/benchmarks/run.py installs them in its own venv). The async
 client's row runs its reads one after another in one ``asyncio.run`` (the loop's own CPU included),
-and its ratio to the sync client is printed under the table. With
+and its ratio to the sync client is printed under the table. The machine's noise moves single
+measures by 10-20 %: ``--rounds 5`` measures every client five times in turn, and prints medians. With
 --directus, the same reads go to a real Directus too, for wall time. Not part of the test suite.
 """
 
@@ -86,36 +87,54 @@ def measure_async(name, base, token, path, requests):
 
 
 def measure_async_floor(name, base, token, path, requests):
-    """The async floor: a bare asyncio streams keep-alive loop plus json.loads, in one ``asyncio.run``.
+    """The async floor: a bare asyncio.Protocol keep-alive loop plus json.loads, in one ``asyncio.run``.
 
     What any asyncio client pays per request before doing anything of its own (the event loop's
-    wake-ups, futures, the stream reader): the async client cannot go below it.
+    wake-ups, one future per answer, the socket transport): the async client cannot go below it.
     """
     import asyncio
     host, port = base.split("//")[1].split(":")
     head = ("GET %s HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: Bearer %s\r\n\r\n" % (path, host, port, token)).encode()
 
+    class Answers(asyncio.Protocol):
+        def __init__(self):
+            self.buffer = bytearray()
+            self.waiter = None
+
+        def data_received(self, data):
+            self.buffer += data
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None:
+                waiter.set_result(None)
+
     async def main():
-        reader, writer = await asyncio.open_connection(host, int(port))
+        loop = asyncio.get_running_loop()
+        transport, answers = await loop.create_connection(Answers, host, int(port))
+        buffer = answers.buffer
 
         async def call():
-            writer.write(head)
-            answer_head = await reader.readuntil(b"\r\n\r\n")
-            length = int(answer_head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            json.loads(await reader.readexactly(length))
+            transport.write(head)
+            end = -1
+            while end < 0 or len(buffer) < end + length:  # one wake-up when the answer comes whole
+                answers.waiter = loop.create_future()
+                await answers.waiter
+                end = buffer.find(b"\r\n\r\n") + 4
+                length = int(buffer[:end].lower().split(b"content-length:")[1].split(b"\r\n")[0]) if end >= 4 else 0
+            json.loads(bytes(buffer[end:end + length]))
+            del buffer[:end + length]
         for _ in range(20):
             await call()
         started_cpu, started_wall = time.process_time(), time.perf_counter()
         for _ in range(requests):
             await call()
         elapsed = time.process_time() - started_cpu, time.perf_counter() - started_wall
-        writer.close()
+        transport.close()
         return elapsed
     cpu, wall = asyncio.run(main())
     return {"name": name, "cpu_us": cpu / requests * 1e6, "wall_us": wall / requests * 1e6}
 
 
-ASYNC_FLOOR_ROW = "asyncio streams loop + json.loads (async floor)"
+ASYNC_FLOOR_ROW = "asyncio.Protocol loop + json.loads (async floor)"
 ASYNC_ROW = "pydirectus AsyncDirectusClient.read_item"
 SYNC_ROW = "pydirectus DirectusClient.read_item"
 
@@ -174,7 +193,9 @@ def clients(base, token, path):
     return found
 
 
-def fast_server_rows(requests):
+def fast_server_rows(requests, rounds=1):
+    """The rows against the fast local server: each the median of ``rounds`` measures, taken in
+    turn (every client once per round), so that a noisy moment weighs on all rows alike."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -182,16 +203,26 @@ def fast_server_rows(requests):
     server.start()
     try:
         base = "http://127.0.0.1:%d" % listener.getsockname()[1]
-        rows = []
-        for name, factory in clients(base, "token", "/items/articles/1"):
-            count = requests // 5 if "urlopen" in name else requests
-            rows.append(measure(name, factory, count))
-            if name == SYNC_ROW:
-                rows.append(measure_async(ASYNC_ROW, base, "token", "/items/articles/1", requests))
-                rows.append(measure_async_floor(ASYNC_FLOOR_ROW, base, "token", "/items/articles/1", requests))
-        return rows
+        samples = {}  # row name -> its measures, in the order the rows are printed
+        for _ in range(rounds):
+            for name, factory in clients(base, "token", "/items/articles/1"):
+                count = requests // 5 if "urlopen" in name else requests
+                samples.setdefault(name, []).append(measure(name, factory, count))
+                if name == SYNC_ROW:
+                    samples.setdefault(ASYNC_ROW, []).append(
+                        measure_async(ASYNC_ROW, base, "token", "/items/articles/1", requests))
+                    samples.setdefault(ASYNC_FLOOR_ROW, []).append(
+                        measure_async_floor(ASYNC_FLOOR_ROW, base, "token", "/items/articles/1", requests))
+        return [median_row(measures) for measures in samples.values()]
     finally:
         server.terminate()
+
+
+def median_row(measures):
+    """One row of several measures of one client: the median CPU and wall time."""
+    import statistics
+    return dict(measures[0], cpu_us=statistics.median(row["cpu_us"] for row in measures),
+                wall_us=statistics.median(row["wall_us"] for row in measures))
 
 
 def directus_rows(requests):
@@ -227,10 +258,12 @@ def table(rows, title):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every client this many times in turn and print the medians")
     parser.add_argument("--directus", action="store_true", help="also read from a real Directus")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
-    result = {"fast_server": fast_server_rows(args.requests)}
+    result = {"fast_server": fast_server_rows(args.requests, args.rounds)}
     if args.directus:
         result["directus"] = directus_rows(max(200, args.requests // 10))
     if args.json:

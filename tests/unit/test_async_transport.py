@@ -540,3 +540,245 @@ def test_import_pydirectus_does_not_import_asyncio():
     code = ("import sys, pydirectus; assert 'asyncio' not in sys.modules; "
             "assert pydirectus.AsyncDirectusClient.__name__ == 'AsyncDirectusClient'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- flow control and quiet time
+
+def serve_raw(session):
+    """A loopback server that hands each accepted socket to ``session(conn)`` in a thread: for
+    what FakeServer cannot do (not reading for a while, a small receive buffer). Returns (url, close)."""
+    import threading
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # inherited by accepted sockets
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    conns = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            threading.Thread(target=session, args=(conn,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+
+    def close():
+        listener.close()
+        for conn in conns:
+            conn.close()
+    return "http://127.0.0.1:%d" % listener.getsockname()[1], close
+
+
+def read_chunked_request(conn):
+    """The body of one chunked request read from ``conn`` (the test's own small parser)."""
+    data = b""
+    while b"\r\n0\r\n\r\n" not in data:
+        part = conn.recv(1 << 20)
+        if not part:
+            break
+        data += part
+    head, _, framed = data.partition(b"\r\n\r\n")
+    body = b""
+    while True:
+        size_line, _, framed = framed.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return head, body
+        body += framed[:size]
+        framed = framed[size + 2:]
+
+
+def recording_connections(monkeypatch):
+    """Every _Connection made from now on, and how many times each was told to pause writing."""
+    from pydirectus import async_transport
+    made, pauses = [], []
+    connection_made = async_transport._Connection.connection_made
+    pause_writing = async_transport._Connection.pause_writing
+
+    def record_made(self, transport):
+        made.append(self)
+        connection_made(self, transport)
+
+    def record_pause(self):
+        pauses.append(self)
+        pause_writing(self)
+    monkeypatch.setattr(async_transport._Connection, "connection_made", record_made)
+    monkeypatch.setattr(async_transport._Connection, "pause_writing", record_pause)
+    return made, pauses
+
+
+def test_a_large_upload_waits_for_a_slow_reader_and_arrives_whole(monkeypatch):
+    made, pauses = recording_connections(monkeypatch)
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    received = []
+
+    def session(conn):
+        time.sleep(0.3)  # not reading: the client's buffers fill and it must wait, not buffer it all
+        head, body = read_chunked_request(conn)
+        received.append(body)
+        conn.sendall(reply(200, {"data": {"size": len(body)}}))
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={}, read_timeout=5)
+        buffered = []
+
+        def chunks():
+            for _ in range(16):
+                if made:  # what waits in the transport's own buffer, not sent yet
+                    buffered.append(made[0].transport.get_write_buffer_size())
+                yield chunk
+        response = await transport.send(Request("POST", url + "/upload", {}, chunks()))
+        await transport.aclose()
+        return response, buffered
+    url, close = serve_raw(session)
+    try:
+        response, buffered = run(main())
+    finally:
+        close()
+    assert response.status == 200 and received == [chunk * 16]
+    assert pauses, "the write buffer never filled: the test did not exercise flow control"
+    assert max(buffered) <= 2 * len(chunk)  # it waited for the peer instead of queueing 16 MiB
+
+
+def test_an_upload_the_server_never_reads_times_out_as_not_processed():
+    def session(conn):
+        time.sleep(2)  # never reads
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={}, read_timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(pydirectus.TimeoutError, match="timed out sending the request") as caught:
+            await transport.send(Request("PUT", url + "/upload", {}, iter([b"x" * (1 << 20)] * 64)))
+        assert time.monotonic() - started < 1.5
+        assert transport.stats()["open"] == 0
+        return caught.value
+    url, close = serve_raw(session)
+    try:
+        error = run(main())
+    finally:
+        close()
+    assert not error.may_have_been_processed
+
+
+def test_a_streamed_body_read_slowly_stops_the_socket_reads_and_resumes_them(monkeypatch):
+    from pydirectus.async_transport import _BUFFER_LIMIT
+    made, _ = recording_connections(monkeypatch)
+    body = bytes(range(256)) * (32 * 1024)  # 8 MiB
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={}, max_connections=1)
+        response = await transport.send(Request("GET", server.url + "/big", stream=True))
+        connection = made[0]
+        first = await response.stream.read(1000)
+        await asyncio.sleep(0.3)  # the server sends faster than this reader reads
+        held, reading = len(connection.buffer), connection.transport.is_reading()
+        rest = b"".join([chunk async for chunk in response.stream])
+        stats = transport.stats()
+        await transport.aclose()
+        return first + rest, held, reading, stats
+    with FakeServer(lambda seen: reply(200, body, content_type="application/octet-stream")) as server:
+        received, held, reading, stats = run(main())
+    assert received == body
+    assert not reading and _BUFFER_LIMIT < held <= 2 * _BUFFER_LIMIT  # paused with a bounded buffer
+    assert stats["idle"] == 1 and server.connections == 1  # read to its end: back in the pool
+
+
+def test_a_streamed_body_that_goes_quiet_times_out_and_closes_its_connection():
+    def handler(seen):
+        def send(conn):
+            conn.sendall(reply(200, b"x" * 1000, content_type="application/octet-stream", length=5000))
+            time.sleep(2)
+        return send
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={}, read_timeout=0.3)
+        response = await transport.send(Request("GET", server.url + "/file", stream=True))
+        assert await response.stream.read(1000) == b"x" * 1000
+        await asyncio.sleep(0.5)  # the caller's own pace is not the server's quiet time
+        started = time.monotonic()
+        with pytest.raises(pydirectus.TimeoutError, match="read timed out") as caught:
+            await response.stream.read(1000)
+        assert 0.25 < time.monotonic() - started < 1.5 and caught.value.may_have_been_processed
+        assert transport.stats()["open"] == 0
+    with FakeServer(handler) as server:
+        run(main())
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced():
+    def handler(seen):
+        def send(conn):
+            conn.sendall(reply(200, ITEMS))
+            time.sleep(0.1)
+            conn.shutdown(socket.SHUT_RDWR)  # closed by the server after the answer, without a header saying so
+        return send
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={})
+        first = await transport.send(Request("GET", server.url + "/a"))
+        await asyncio.sleep(0.3)
+        second = await transport.send(Request("GET", server.url + "/a"))
+        stats = transport.stats()
+        await transport.aclose()
+        return first, second, stats
+    with FakeServer(handler) as server:
+        first, second, stats = run(main())
+    assert first.status == second.status == 200 and server.connections == 2
+    assert stats["opened"] == 2
+
+
+# --------------------------------------------------------------------------- the CONNECT tunnel
+
+def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
+    import ssl
+    import threading
+    from tests.fakerealtime import tls_server_context
+    from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
+    context, ca_file = tls_server_context(tmp_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    seen = []
+
+    def serve_tls():
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    part = tls.recv(65536)
+                    if not part:
+                        return
+                    data += part
+                head, _, data = data.partition(b"\r\n\r\n")
+                seen.append(head.decode())
+                tls.sendall(reply(200, {"data": {"tls": True}}))
+    threading.Thread(target=serve_tls, daemon=True).start()
+    proxy = Relay()
+    port = listener.getsockname()[1]
+
+    async def main():
+        transport = AsyncHTTPTransport(proxies={"https": "http://127.0.0.1:%d" % proxy.port},
+                                       ssl_context=ssl.create_default_context(cafile=ca_file))
+        bodies = [(await transport.send(Request("GET", "https://127.0.0.1:%d/items/a" % port))).body
+                  for _ in range(3)]
+        stats = transport.stats()
+        await transport.aclose()
+        return bodies, stats
+    try:
+        bodies, stats = run(main())
+    finally:
+        proxy.close()
+        listener.close()
+    assert bodies == [b'{"data": {"tls": true}}'] * 3 and stats["opened"] == 1
+    assert proxy.heads == ["CONNECT 127.0.0.1:%d HTTP/1.1" % port]  # one tunnel for the three requests
+    assert all(head.startswith("GET /items/a HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port) for head in seen)
+
+
+def test_a_proxy_that_closes_during_connect_is_a_connect_failure():
+    with FakeServer(lambda seen: None) as proxy:
+        transport = AsyncHTTPTransport(proxies={"https": proxy.url})
+        with pytest.raises(pydirectus.TransportError, match="cannot connect: the proxy closed") as caught:
+            run(transport.send(Request("POST", "https://directus.example/items/a", {}, b"{}")))
+    assert not caught.value.may_have_been_processed
