@@ -193,27 +193,32 @@ def clients(base, token, path):
     return found
 
 
+def rows_in_rounds(base, token, path, requests, rounds, async_floor):
+    """Every client's row against ``base``: each the median of ``rounds`` measures, taken in turn
+    (every client once per round), so that a noisy moment weighs on all rows alike."""
+    samples = {}  # row name -> its measures, in the order the rows are printed
+    for _ in range(rounds):
+        for name, factory in clients(base, token, path):
+            count = requests // 5 if "urlopen" in name else requests
+            samples.setdefault(name, []).append(measure(name, factory, count))
+            if name == SYNC_ROW:
+                samples.setdefault(ASYNC_ROW, []).append(measure_async(ASYNC_ROW, base, token, path, requests))
+                if async_floor:
+                    samples.setdefault(ASYNC_FLOOR_ROW, []).append(
+                        measure_async_floor(ASYNC_FLOOR_ROW, base, token, path, requests))
+    return [median_row(measures) for measures in samples.values()]
+
+
 def fast_server_rows(requests, rounds=1):
-    """The rows against the fast local server: each the median of ``rounds`` measures, taken in
-    turn (every client once per round), so that a noisy moment weighs on all rows alike."""
+    """The rows against the fast local server."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     server = multiprocessing.Process(target=serve, args=(listener,), daemon=True)
     server.start()
     try:
-        base = "http://127.0.0.1:%d" % listener.getsockname()[1]
-        samples = {}  # row name -> its measures, in the order the rows are printed
-        for _ in range(rounds):
-            for name, factory in clients(base, "token", "/items/articles/1"):
-                count = requests // 5 if "urlopen" in name else requests
-                samples.setdefault(name, []).append(measure(name, factory, count))
-                if name == SYNC_ROW:
-                    samples.setdefault(ASYNC_ROW, []).append(
-                        measure_async(ASYNC_ROW, base, "token", "/items/articles/1", requests))
-                    samples.setdefault(ASYNC_FLOOR_ROW, []).append(
-                        measure_async_floor(ASYNC_FLOOR_ROW, base, "token", "/items/articles/1", requests))
-        return [median_row(measures) for measures in samples.values()]
+        return rows_in_rounds("http://127.0.0.1:%d" % listener.getsockname()[1], "token", "/items/articles/1",
+                              requests, rounds, async_floor=True)
     finally:
         server.terminate()
 
@@ -225,7 +230,7 @@ def median_row(measures):
                 wall_us=statistics.median(row["wall_us"] for row in measures))
 
 
-def directus_rows(requests):
+def directus_rows(requests, rounds=1):
     from pydirectus import DirectusClient
     from pydirectus.testing import DirectusServer
     with DirectusServer() as server:
@@ -234,10 +239,8 @@ def directus_rows(requests):
             {"field": "id", "type": "integer", "schema": {"is_primary_key": True, "has_auto_increment": True}},
             {"field": "title", "type": "string"}]})
         key = admin.create_item("articles", {"title": "Hello"}).id
-        path = "/items/articles/%s" % key
-        rows = [measure(name, factory, requests) for name, factory in clients(server.url, server.token, path)]
-        rows.append(measure_async(ASYNC_ROW, server.url, server.token, path, requests))
-        return rows
+        return rows_in_rounds(server.url, server.token, "/items/articles/%s" % key, requests, rounds,
+                              async_floor=False)
 
 
 def table(rows, title):
@@ -265,7 +268,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     result = {"fast_server": fast_server_rows(args.requests, args.rounds)}
     if args.directus:
-        result["directus"] = directus_rows(max(200, args.requests // 10))
+        result["directus"] = directus_rows(max(200, args.requests // 10), args.rounds)
     if args.json:
         print(json.dumps(result))
         return

@@ -82,7 +82,8 @@ def main(argv=None):
     lines = ["# pydirectus benchmarks", "", "Python %s, %s, %d cores; %s." % (
         version, time.strftime("%Y-%m-%d"), os.cpu_count() or 0, "quick sizes" if args.quick else "full sizes"), ""]
     if "requests" not in skip:
-        result = run_json(python, "request_cpu.py", "--directus", "--requests", "2000" if args.quick else "10000")
+        result = run_json(python, "request_cpu.py", "--directus", "--requests", "2000" if args.quick else "5000",
+                          "--rounds", "1" if args.quick else "3")
         lines += request_section(result["fast_server"], "Client CPU per small GET, fast local keep-alive server")
         lines += [""] + request_section(result["directus"], "The same against a real Directus 12.4.0") + [""]
     if "imports" not in skip:
