@@ -162,7 +162,7 @@ class _Connection(asyncio.Protocol):
         buffer += data
         if self._waiter is not None:
             self._progress = _monotonic()
-            if len(buffer) >= self._wanted:
+            if len(buffer) >= self._wanted or self._wanted == _DRAIN:  # an answer stops a drain wait
                 self._wake(None)
         elif len(buffer) > _BUFFER_LIMIT and not self._reading_paused:
             self._reading_paused = True
@@ -301,11 +301,16 @@ class _Connection(asyncio.Protocol):
         if transport.is_closing():  # the socket failed while writing
             raise self._closed_error()
 
+    def answered(self):
+        """Whether the server answered (or closed) already: while a body is still going out, the
+        server refused it before reading it all (a 403 for a folder it cannot write, say) and may
+        have stopped reading, so the rest is not sent and its answer is read at once."""
+        return bool(self.buffer) or self._eof
+
     async def drain(self):
-        """Wait while the transport's write buffer is full (quiet time counts as for reads)."""
-        while self._writing_paused:
-            if self._eof:
-                raise self._closed_error()
+        """Wait while the transport's write buffer is full (quiet time counts as for reads), or
+        until the server answers."""
+        while self._writing_paused and not self.answered():
             await self.wait(_DRAIN)
 
     # --- the pool's checks ------------------------------------------------------------------------
@@ -658,7 +663,7 @@ class AsyncHTTPTransport:
             head, body, chunked = request_head(method, target, host, request.headers, proxy_headers,
                                                 request.body)
             try:
-                await self._write(connection, head, body, chunked, method, url)
+                whole = await self._write(connection, head, body, chunked, method, url)
             except TransportError:
                 # a pooled connection the server closed just now: the request did not get out, so
                 # a new connection may carry it, once, when the body can be sent again
@@ -667,11 +672,12 @@ class AsyncHTTPTransport:
                 connection.abort()
                 self.connections_opened += 1
                 connection = await self._connect(pool.key, loop, method, url)
-                await self._write(connection, head, body, chunked, method, url)
+                whole = await self._write(connection, head, body, chunked, method, url)
             try:
                 status, headers, length, chunked_answer, close = await connection.read_head(method)
                 response = Response(status, headers, None, None, method, url)
-                framing = _Body(connection, length, chunked_answer, close)
+                # an answer before the whole body went out: the connection is out of step after it
+                framing = _Body(connection, length, chunked_answer, close or not whole)
                 if request.stream and 200 <= status < 300:
                     response.stream = AsyncResponseStream(self, pool, connection, response, framing, method, url)
                     if framing.done:
@@ -682,6 +688,9 @@ class AsyncHTTPTransport:
                 else:
                     response.body = await self._read_framed_body(framing, method, url)
             except _READ_FAILURES as exc:
+                if not whole:  # closed with no answer before taking the whole body: nothing was acted on
+                    raise TransportError("connection lost while sending the request: %s"
+                                         % (exc or type(exc).__name__), method=method, url=url) from None
                 raise _after_sent_error(exc, method, url) from None
         except BaseException:
             # failed or cancelled: the connection's state is unknown, close it and free its place
@@ -691,6 +700,8 @@ class AsyncHTTPTransport:
         return response
 
     async def _write(self, connection, head, body, chunked, method, url):
+        """Send the request; False when the server answered before it took the whole body (the
+        connection then closes once that answer is read)."""
         try:
             if body is None:
                 connection.write(head)
@@ -700,8 +711,10 @@ class AsyncHTTPTransport:
                     connection.write(body)
             else:
                 connection.write(head)
-                await self._write_stream(connection, body, chunked)
+                if not await self._write_stream(connection, body, chunked):
+                    return False
             await connection.drain()
+            return not (connection._writing_paused and connection.answered())
         except _ReadTimedOut:
             raise TimeoutError("timed out sending the request", method=method, url=url) from None
         except OSError as exc:
@@ -711,14 +724,18 @@ class AsyncHTTPTransport:
 
     @staticmethod
     async def _write_stream(connection, body, chunked):
+        """Send a streamed body; False when the server answered before it took all of it."""
         if hasattr(body, "__aiter__"):
             async for chunk in body:
-                await _write_chunk(connection, chunk, chunked)
+                if not await _write_chunk(connection, chunk, chunked):
+                    return False
         else:
             for chunk in body:
-                await _write_chunk(connection, chunk, chunked)
+                if not await _write_chunk(connection, chunk, chunked):
+                    return False
         if chunked:
             connection.write(b"0\r\n\r\n")
+        return True
 
     async def _read_sized_body(self, connection, length, method, url):
         """A body of ``length`` bytes (Content-Length), read whole."""
@@ -752,8 +769,11 @@ class AsyncHTTPTransport:
 async def _write_chunk(connection, chunk, chunked):
     """One chunk of a streamed request body, framed when the body goes chunked; then wait while
     the socket's write buffer is full."""
+    if connection.answered():
+        return False
     chunk = encode_chunk(chunk)
     if not len(chunk):
-        return  # an empty chunk would end a chunked body
+        return True  # an empty chunk would end a chunked body
     connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
     await connection.drain()
+    return True

@@ -38,6 +38,7 @@ _IDLE_MARGIN = 1.0
 # The largest response head accepted (status line and headers).
 HEAD_LIMIT = 128 * 1024
 _CHUNK = 64 * 1024
+_SEND_SIZE = 1024 * 1024  # most one send() of a large body takes at once
 # http.client always sends a Content-Length with these methods, 0 without body: so do we
 _LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
@@ -378,6 +379,30 @@ class _Connection:
             received += len(data)
         return b"".join(parts)
 
+    def send_watching(self, data):
+        """Send ``data`` unless the server answers (or closes) first: True when all of it went out.
+
+        A server may refuse a request before reading its body (a 403 for a folder it cannot
+        write, say) and stop reading; blocking in ``sendall`` would then last until it resets the
+        connection, and its answer would be lost. So a large body goes out as the socket takes it,
+        and the first byte of an answer stops it.
+        """
+        sock = self.sock
+        view = memoryview(data)
+        sent = 0
+        timeout = sock.gettimeout()
+        try:
+            while sent < len(view):
+                readable, writable, _ = select.select([sock], [sock], [], timeout)
+                if readable:
+                    return False
+                if not writable:
+                    raise socket.timeout("timed out")
+                sent += sock.send(view[sent:sent + _SEND_SIZE])
+        finally:
+            view.release()
+        return True
+
     def peer_closed(self):
         """Whether an idle connection was closed by the server (or has stray bytes waiting)."""
         if self.buffer:
@@ -596,17 +621,17 @@ class HTTPTransport:
         connection = self._checkout(key)
         if connection is None:
             connection = self._connect(key, method, url)
-            self._write(connection, head, body, chunked, method, url)
+            whole = self._write(connection, head, body, chunked, method, url)
         else:
             try:
-                self._write(connection, head, body, chunked, method, url)
+                whole = self._write(connection, head, body, chunked, method, url)
             except TransportError:
                 # a pooled connection the server closed just now (after our check): the request did
                 # not get out, so a new connection may carry it, once, when the body can be sent again
                 if not (body is None or isinstance(body, bytes)):
                     raise
                 connection = self._connect(key, method, url)
-                self._write(connection, head, body, chunked, method, url)
+                whole = self._write(connection, head, body, chunked, method, url)
         try:
             while True:
                 answer = parse_head(connection.read_until(b"\r\n\r\n"), method)
@@ -614,7 +639,8 @@ class HTTPTransport:
                     break
             status, headers, length, chunked_answer, close = answer
             response = Response(status, headers, None, None, method, url)
-            framing = _Body(connection, length, chunked_answer, close)
+            # an answer before the whole body went out: the connection is out of step after it
+            framing = _Body(connection, length, chunked_answer, close or not whole)
             if request.stream and 200 <= status < 300:
                 response.stream = _ResponseStream(self, key, connection, response, framing, method, url)
                 if framing.done:  # an empty body: the connection goes back at once
@@ -623,6 +649,9 @@ class HTTPTransport:
             response.body = self._read_body(connection, framing, method, url)
         except _READ_FAILURES as exc:
             connection.close()
+            if not whole:  # closed with no answer before taking the whole body: nothing was acted on
+                raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
+                                     url=url) from None
             raise after_sent_error(exc, method, url) from None
         except BaseException:
             connection.close()
@@ -632,6 +661,8 @@ class HTTPTransport:
 
     @staticmethod
     def _write(connection, head, body, chunked, method, url):
+        """Send the request; False when the server answered before it took the whole body (the
+        connection then closes once that answer is read)."""
         sock = connection.sock
         try:
             if body is None:
@@ -641,16 +672,17 @@ class HTTPTransport:
                     sock.sendall(head + body)
                 else:
                     sock.sendall(head)
-                    sock.sendall(body)
+                    return connection.send_watching(body)
             else:
                 sock.sendall(head)
                 for chunk in _chunks_of(body):
                     if chunked:  # one send per chunk, framing included, as http.client does
-                        sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-                    else:
-                        sock.sendall(chunk)
+                        chunk = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+                    if not connection.send_watching(chunk):
+                        return False
                 if chunked:
                     sock.sendall(b"0\r\n\r\n")
+            return True
         except OSError as exc:
             # the request did not get out whole: the server cannot have acted on it
             connection.close()

@@ -8,6 +8,7 @@ POST or PATCH whose answer was lost reached the server exactly once. Each runs o
 import asyncio
 import email.utils
 import socket
+import threading
 import time
 
 import pytest
@@ -311,3 +312,54 @@ def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached(make
             client.read_items("a")  # the next call logs in again
     assert state["logins"] == 2 and [r.target for r in server.requests] == ["/auth/login", "/auth/login",
                                                                             "/items/a"]
+
+
+class RefusingBeforeTheBody:
+    """A server that answers 403 as soon as it has a request's head, never reads the body, and
+    resets the connection a few seconds later (as Node does with a refused upload)."""
+
+    def __init__(self):
+        self.heads = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            self.heads.append(head.split(b"\r\n", 1)[0])
+            conn.sendall(reply(403, {"errors": [{"message": "You don't have permission to access this.",
+                                                 "extensions": {"code": "FORBIDDEN"}}]}))
+            time.sleep(3)
+            conn.close()
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.mark.parametrize("body", ["bytes", "generator"])
+def test_an_answer_before_the_body_is_sent_is_the_answer(make_client, body):
+    # without looking for it, the client would block sending until the reset, then retry
+    content = b"x" * (32 * 1024 * 1024)
+    data = content if body == "bytes" else (content[i:i + 65536] for i in range(0, len(content), 65536))
+    server = RefusingBeforeTheBody()
+    sleeps = Recorder()
+    try:
+        with fault_client(make_client, server.url, sleeps, read_timeout=10) as client:
+            started = time.monotonic()
+            with pytest.raises(pydirectus.ForbiddenError) as caught:
+                client.request("POST", "/files", data=data, headers={"Content-Type": "application/octet-stream"})
+            elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert caught.value.status == 403 and caught.value.code == "FORBIDDEN"
+    assert elapsed < 2 and server.heads == [b"POST /files HTTP/1.1"] and sleeps.sleeps == []
