@@ -309,9 +309,12 @@ class _Connection(asyncio.Protocol):
 
     async def drain(self):
         """Wait while the transport's write buffer is full (quiet time counts as for reads), or
-        until the server answers."""
-        while self._writing_paused and not self.answered():
+        until the server answers: False then, when what was written has not all gone out."""
+        while self._writing_paused:
+            if self.answered():
+                return False
             await self.wait(_DRAIN)
+        return True
 
     # --- the pool's checks ------------------------------------------------------------------------
     def usable_idle(self, now):
@@ -713,8 +716,7 @@ class AsyncHTTPTransport:
                 connection.write(head)
                 if not await self._write_stream(connection, body, chunked):
                     return False
-            await connection.drain()
-            return not (connection._writing_paused and connection.answered())
+            return await connection.drain()
         except _ReadTimedOut:
             raise TimeoutError("timed out sending the request", method=method, url=url) from None
         except OSError as exc:
@@ -775,5 +777,4 @@ async def _write_chunk(connection, chunk, chunked):
     if not len(chunk):
         return True  # an empty chunk would end a chunked body
     connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-    await connection.drain()
-    return True
+    return await connection.drain()

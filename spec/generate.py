@@ -177,12 +177,12 @@ def _method(operation, query_sets, asynchronous=False, leading_keywords=(), resu
             + render(["model: Type[%s]" % bound], modelled, True))
 
 
-# iter_items (paging.py) takes read_items' query parameters, less these, as **arguments at run time;
-# its stub overloads name each one, so that type checkers see them and flag a misspelt keyword.
-ITER_ITEMS_REFUSED = ("page", "aggregate", "group_by", "export")
-
-
 def _iter_items(spec, asynchronous):
+    """iter_items (paging.py) takes read_items' query parameters, less those it refuses, as
+    **arguments at run time; its stub overloads name each one, so that type checkers see them
+    and flag a misspelt keyword."""
+    sys.path.insert(0, ROOT)
+    from pydirectus.paging import ITER_ITEMS_REFUSED
     query_sets = spec.get("query_sets", {})
     read_items = next(operation for operation in spec["operations"] if operation["name"] == "read_items")
     query = [param for param in _query_params(read_items, query_sets) if param["name"] not in ITER_ITEMS_REFUSED]
