@@ -34,7 +34,7 @@ from .errors import TimeoutError, TransportError
 from .messages import Response
 from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
                         _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
-                        request_head, resolve_route)
+                        read_timeout_error, request_head, resolve_route)
 
 __all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers", "open_tunnel"]
 
@@ -60,10 +60,10 @@ class _ReadTimedOut(ProtocolFailure):
 _READ_FAILURES = (OSError, ProtocolFailure)
 
 
-def _after_sent_error(exc, method, url):
+def _after_sent_error(exc, method, url, read_timeout):
     if isinstance(exc, _ReadTimedOut):
-        return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
-    return after_sent_error(exc, method, url)
+        return read_timeout_error(method, url, read_timeout)
+    return after_sent_error(exc, method, url, read_timeout)
 
 
 # --- the CONNECT tunnel -----------------------------------------------------------------------
@@ -415,7 +415,7 @@ class AsyncResponseStream:
                 data = await body.read(amount)
         except _READ_FAILURES as exc:
             self._abort()
-            raise _after_sent_error(exc, self._method, self._url) from None
+            raise _after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
         except BaseException:
             self._abort()  # cancelled mid-read: the connection is in an unknown state
             raise
@@ -694,7 +694,7 @@ class AsyncHTTPTransport:
                 if not whole:  # closed with no answer before taking the whole body: nothing was acted on
                     raise TransportError("connection lost while sending the request: %s"
                                          % (exc or type(exc).__name__), method=method, url=url) from None
-                raise _after_sent_error(exc, method, url) from None
+                raise _after_sent_error(exc, method, url, self.read_timeout) from None
         except BaseException:
             # failed or cancelled: the connection's state is unknown, close it and free its place
             self._discard(pool, connection)

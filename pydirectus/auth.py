@@ -120,7 +120,8 @@ def _login(session):
     request = _auth_request(session, path, payload)
     response = yield from session.send_with_retries(request)
     if response.status != 200:
-        raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+        raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
+                                  response.attempts)
     session.tokens.store(response.json()["data"], session.clock())
     session.tokens.logins += 1
 
@@ -152,7 +153,8 @@ def authenticate_flow(session, seen_generation):
             tokens.refreshes += 1
             return
         if response is not None and response.status != 401:
-            raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+            raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
+                                      response.attempts)
     yield from _login(session)
 
 
@@ -166,7 +168,8 @@ def logout_flow(session):
     request = _auth_request(session, "/auth/logout", {"refresh_token": refresh_token, "mode": "json"})
     response = yield from session.send_with_retries(request)
     if response.status >= 300:
-        raise error_from_response(response.status, response.headers, response.body, "POST", request.url)
+        raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
+                                  response.attempts)
 
 
 # What login(), refresh() and logout() of both clients run: each under the authentication lock.

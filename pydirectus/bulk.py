@@ -147,7 +147,8 @@ def chunked_write_flow(session, operation, url, headers, data, limits, model=Non
             state = "uncertain" if error.may_have_been_processed else "failed"
             _fail(error, states + [(first, count, state)], plan[position + 1:], merged, meta, operation)
         if response.status >= 300:
-            error = error_from_response(response.status, response.headers, response.body, request.method, url)
+            error = error_from_response(response.status, response.headers, response.body, request.method, url,
+                                        response.attempts)
             found = _BATCH_LIMIT.search(error.message or "")
             if found and count > int(found.group(1)) >= 1:
                 # refused before anything was written: learn the server's limit (for the client's

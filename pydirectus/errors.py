@@ -25,15 +25,16 @@ import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types are for type checkers
-    from typing import Any, Dict, List, Optional
+    from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = [
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
-    "RateLimitedError", "ServerError", "TransportError", "TimeoutError",
+    "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "Attempt",
 ]
 
 _SNIPPET_LENGTH = 200
+_READ_ONLY_METHODS = ("GET", "HEAD", "OPTIONS", "SEARCH")  # Directus's SEARCH reads with a query in the body
 
 
 class DirectusError(Exception):
@@ -45,7 +46,8 @@ class APIError(DirectusError):
 
     Attributes: ``status`` (HTTP status), ``code`` (Directus ``extensions.code`` of the first
     error, or None), ``message``, ``errors`` (the full Directus ``errors`` list), ``method``,
-    ``url`` (without credentials), ``body`` (the raw body, for answers that were not JSON).
+    ``url`` (without credentials), ``body`` (the raw body, for answers that were not JSON),
+    ``attempts`` (each try of the request: ``Attempt`` records, the last one this answer).
     """
 
     message: str
@@ -56,10 +58,12 @@ class APIError(DirectusError):
     url: Optional[str]
     body: bytes
     retry_after: Optional[float]
+    attempts: Tuple[Attempt, ...]
 
     def __init__(self, message, *, status=None, code=None, errors=(), method=None, url=None,
-                 body=b"", retry_after=None):
+                 body=b"", retry_after=None, attempts=()):
         super().__init__(message)
+        self.attempts = tuple(attempts)
         self.message = message
         self.status = status
         self.code = code
@@ -120,28 +124,57 @@ class TransportError(DirectusError):
 
     ``may_have_been_processed`` is True when the request had been sent before the failure,
     so the server may have acted on it: such a POST or PATCH is never sent again by itself.
+    The message says so only for a method that writes (a GET that may have been read is no
+    news). ``attempts`` holds each try of the request (``Attempt`` records, the last one this
+    failure), so that a call that took long says why.
     """
 
     message: str
     method: Optional[str]
     url: Optional[str]
     may_have_been_processed: bool
+    attempts: Tuple[Attempt, ...]
 
-    def __init__(self, message, *, method=None, url=None, may_have_been_processed=False):
+    def __init__(self, message, *, method=None, url=None, may_have_been_processed=False, attempts=()):
         super().__init__(message)
         self.message = message
         self.method = method
         self.url = url
         self.may_have_been_processed = may_have_been_processed
+        self.attempts = tuple(attempts)
 
     def __str__(self):
         where = " (%s %s)" % (self.method, self.url) if self.method else ""
-        tail = "; the server may have processed the request" if self.may_have_been_processed else ""
+        tail = ""
+        if self.may_have_been_processed and self.method not in _READ_ONLY_METHODS:
+            tail = "; the server may have processed the request"
+        if len(self.attempts) > 1:
+            tail += "; %d attempts" % len(self.attempts)
         return "%s%s%s" % (self.message, where, tail)
 
 
 class TimeoutError(TransportError):  # noqa: A001 - pydirectus.TimeoutError, as httpx does
     """A connect or read timeout, or the overall deadline across retries, ran out."""
+
+
+class Attempt:
+    """One try of a request, kept on the error a call raises (``error.attempts``), as urllib3's
+    ``Retry.history``: what was sent, what came back, and how long the client waited after it."""
+
+    __slots__ = ("method", "url", "status", "error", "wait")
+
+    def __init__(self, method: str, url: str, status: Optional[int], error: Optional[str],
+                 wait: Optional[float]) -> None:
+        self.method = method
+        self.url = url
+        self.status = status      # the answer's status, or None when there was no answer
+        self.error = error        # why there was no answer (the TransportError's message), or None
+        self.wait = wait          # seconds waited before the next attempt; None for the last one
+
+    def __repr__(self) -> str:
+        outcome = str(self.status) if self.status is not None else self.error
+        after = ", then waited %.2f s" % self.wait if self.wait is not None else ""
+        return "<Attempt %s %s -> %s%s>" % (self.method, self.url, outcome, after)
 
 
 # Directus error codes (@directus/errors) by class; a code not listed falls back on the status.
@@ -203,8 +236,9 @@ def parse_retry_after(value, now_epoch=None):
     return max(0.0, when.timestamp() - now_epoch)
 
 
-def error_from_response(status, headers, body, method, url):
-    """The APIError that a non-2xx answer stands for (``headers`` has a case-insensitive .get)."""
+def error_from_response(status, headers, body, method, url, attempts=()):
+    """The APIError that a non-2xx answer stands for (``headers`` has a case-insensitive .get);
+    ``attempts`` is the history of the request (``Response.attempts``)."""
     errors = []
     try:
         document = json.loads(body) if body else None
@@ -227,4 +261,4 @@ def error_from_response(status, headers, body, method, url):
         cls = _class_for_status(status) if status < 500 else ServerError
     retry_after = parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
     return cls(message, status=status, code=code, errors=errors, method=method, url=url, body=body,
-               retry_after=retry_after)
+               retry_after=retry_after, attempts=attempts)

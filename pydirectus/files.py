@@ -673,7 +673,8 @@ class FileFlows:
         finally:
             _close_sources(parts)
         if response.status >= 300:
-            raise error_from_response(response.status, response.headers, response.body, method, request.url)
+            raise error_from_response(response.status, response.headers, response.body, method, request.url,
+                                      response.attempts)
         document = response.json() if response.status != 204 else None
         data = document.get("data") if isinstance(document, dict) else None
         if data is None:  # uploaded, but this role may not read files: what was sent

@@ -78,10 +78,11 @@ class Response:
     """One HTTP answer: ``status``, ``headers`` (case-insensitive ``.get``), ``body`` (bytes).
 
     A streamed response has ``body`` None and ``stream``, an object with ``read(n)`` and
-    ``close()`` that the caller must close.
+    ``close()`` that the caller must close. ``attempts`` is the request's history when it was
+    tried more than once (``errors.Attempt`` records, set by the session policy).
     """
 
-    __slots__ = ("status", "headers", "body", "stream", "method", "url")
+    __slots__ = ("status", "headers", "body", "stream", "method", "url", "attempts")
 
     def __init__(self, status, headers, body=b"", stream=None, method=None, url=None):
         self.status = status
@@ -90,6 +91,7 @@ class Response:
         self.stream = stream
         self.method = method
         self.url = url
+        self.attempts = ()
 
     def json(self):
         return json.loads(self.body) if self.body else None
@@ -238,7 +240,8 @@ def decode_result(operation, response, model=None):
     if result == "none" and 300 <= status < 400:
         return None  # the redirect is the answer (see build_request)
     if status >= 300:
-        raise error_from_response(status, response.headers, response.body, response.method, response.url)
+        raise error_from_response(status, response.headers, response.body, response.method, response.url,
+                                  response.attempts)
     if result == "none":
         return None
     if result == "bytes":
@@ -247,7 +250,8 @@ def decode_result(operation, response, model=None):
         return response.stream
     document = response.json() if status != 204 else None
     if isinstance(document, dict) and document.get("errors"):  # GraphQL answers errors with a 200
-        raise error_from_response(status, response.headers, response.body, response.method, response.url)
+        raise error_from_response(status, response.headers, response.body, response.method, response.url,
+                                  response.attempts)
     data = document.get("data") if isinstance(document, dict) and "data" in document else document
     if result == "json":
         return data
@@ -269,7 +273,8 @@ def decode_result(operation, response, model=None):
 def decode_raw(response):
     """What ``DirectusClient.request`` returns: decoded JSON (its ``data``), bytes, or None."""
     if response.status >= 300:
-        raise error_from_response(response.status, response.headers, response.body, response.method, response.url)
+        raise error_from_response(response.status, response.headers, response.body, response.method, response.url,
+                                  response.attempts)
     if not response.body:
         return None
     if "json" not in (response.headers.get("Content-Type") or ""):

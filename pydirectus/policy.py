@@ -13,8 +13,9 @@ one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks w
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import AuthenticationError, TimeoutError, TransportError
+from .errors import Attempt, AuthenticationError, TimeoutError, TransportError
 from .messages import redirect_target
+from .retry import is_read_timeout
 
 __all__ = ["Session", "MAX_REDIRECTS"]
 
@@ -35,6 +36,20 @@ def _not_sent_again(error, request):
         error.message,)
     return type(error)(message, method=request.method, url=request.url,
                        may_have_been_processed=error.may_have_been_processed)
+
+
+def _attempt(request, outcome, wait):
+    """The ``Attempt`` record of one try of ``request``: an answer or the TransportError it got."""
+    if isinstance(outcome, Exception):
+        return Attempt(request.method, request.url, None, outcome.message, wait)
+    return Attempt(request.method, request.url, outcome.status, None, wait)
+
+
+def _with_history(error, history, request, last):
+    """``error`` with the tries before it and ``last``, the failure that ended them, as its ``attempts``."""
+    if history:
+        error.attempts = tuple(history) + (_attempt(request, last, None),)
+    return error
 
 
 def _is_token_expired(response):
@@ -58,6 +73,7 @@ class Session:
         self.credentials = credentials
         self.base_headers = base_headers
         self.retry = retry
+        self.budget = retry.new_budget()  # this client's retry budget (None: the policy has none)
         self.clock = clock
         self.deadline = deadline
         self.tokens = TokenState()
@@ -71,32 +87,51 @@ class Session:
         return self.auth_headers if auth else self.base_headers
 
     def send_with_retries(self, request):
-        """Send ``request``, again when the retry policy says so; the result is the last Response."""
+        """Send ``request``, again when the retry policy and the budget say so; the result is the
+        last Response. Its ``attempts`` (or the raised error's) record every try when there were
+        several."""
         started = self.clock()
+        budget = self.budget
+        if budget is not None:
+            budget.deposit()
         retry_number = 0
+        read_timeouts = 0
+        history = []
         while True:
             try:
                 response = yield Send(request)
             except Exception as error:  # only TransportErrors reach a flow from Send
-                delay = self.retry.delay_after_error(request, error, retry_number)
-                if delay is None:
-                    raise
+                if is_read_timeout(error):
+                    read_timeouts += 1
+                delay = self.retry.delay_after_error(request, error, retry_number, read_timeouts)
                 failure = error
+                paced = False
             else:
                 delay = self.retry.delay_after_response(request, response, retry_number)
-                if delay is None:
-                    return response
                 failure = response
-            if not _rewound(request.body):
+                paced = delay is not None and response.headers.get("Retry-After") is not None
+            if delay is not None and not _rewound(request.body):
                 if isinstance(failure, Exception):
-                    raise _not_sent_again(failure, request) from failure
-                return failure
-            if self.deadline is not None and self.clock() + delay - started > self.deadline:
+                    raise _with_history(_not_sent_again(failure, request), history, request, failure) from failure
+                delay = None
+            if delay is not None and self.deadline is not None and self.clock() + delay - started > self.deadline:
                 if isinstance(failure, Exception):
-                    raise TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
-                                       % (self.deadline, failure), method=request.method, url=request.url,
-                                       may_have_been_processed=getattr(failure, "may_have_been_processed", False))
+                    error = TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
+                                         % (self.deadline, failure), method=request.method, url=request.url,
+                                         may_have_been_processed=failure.may_have_been_processed)
+                    raise _with_history(error, history, request, failure) from failure
+                delay = None
+            # a wait the server asked for is its own pacing, not load the budget guards against
+            if delay is not None and budget is not None and not paced and not budget.withdraw():
+                delay = None
+            if delay is None:
+                if isinstance(failure, Exception):
+                    raise _with_history(failure, history, request, failure)
+                if history:
+                    history.append(_attempt(request, failure, None))
+                    failure.attempts = tuple(history)
                 return failure
+            history.append(_attempt(request, failure, delay))
             retry_number += 1
             yield Sleep(delay)
 

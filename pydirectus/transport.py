@@ -152,10 +152,16 @@ class HeadTooLarge(ProtocolFailure):
     pass
 
 
-def after_sent_error(exc, method, url):
+def read_timeout_error(method, url, read_timeout):
+    """The TimeoutError of a request sent whose answer did not come: it names the setting."""
+    return TimeoutError("read timed out: no answer within read_timeout=%g s (the client's read_timeout= "
+                        "argument sets it)" % read_timeout, method=method, url=url, may_have_been_processed=True)
+
+
+def after_sent_error(exc, method, url, read_timeout):
     """The TransportError for a failure while reading an answer (the request was sent)."""
     if isinstance(exc, socket.timeout):
-        return TimeoutError("read timed out", method=method, url=url, may_have_been_processed=True)
+        return read_timeout_error(method, url, read_timeout)
     if isinstance(exc, CutShort):
         return TransportError("the answer was cut short: %d bytes read, %s more expected"
                               % (exc.received, exc.expected if exc.expected is not None else "some"),
@@ -473,7 +479,7 @@ class _ResponseStream:
                 data = body.read(amount)
         except _READ_FAILURES as exc:
             self._abort()
-            raise after_sent_error(exc, self._method, self._url) from None
+            raise after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
         if body.done:
             self._finish()
         return data
@@ -652,7 +658,7 @@ class HTTPTransport:
             if not whole:  # closed with no answer before taking the whole body: nothing was acted on
                 raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
                                      url=url) from None
-            raise after_sent_error(exc, method, url) from None
+            raise after_sent_error(exc, method, url, self.read_timeout) from None
         except BaseException:
             connection.close()
             raise

@@ -75,7 +75,8 @@ class TusFlows:
         request = Request(method, self.url + path, all_headers, body)
         response = yield Exchange(request)
         if response.status >= 300:
-            raise error_from_response(response.status, response.headers, response.body, method, request.url)
+            raise error_from_response(response.status, response.headers, response.body, method, request.url,
+                                      response.attempts)
         return response
 
     def _create_tus_upload_flow(self, length, filename, mime_type, metadata):

@@ -80,13 +80,21 @@ def test_failures_after_sending_are_retried_only_for_idempotent_methods(fault, m
             send(client, method)
         error = caught.value
         assert error.may_have_been_processed
+        # a read timeout is sent again once at most (RetryPolicy.read_timeout_retries), other faults RETRIES times
+        tries = 2 if fault is stall else RETRIES + 1
         if method in IDEMPOTENT:
-            assert len(server.requests) == RETRIES + 1 and sleeps.sleeps == BACKOFF
+            assert len(server.requests) == tries and sleeps.sleeps == BACKOFF[:tries - 1]
+            assert [attempt.method for attempt in error.attempts] == [method] * tries
+            assert [attempt.wait for attempt in error.attempts] == BACKOFF[:tries - 1] + [None]
+            assert all(attempt.status is None and attempt.error for attempt in error.attempts)
         else:
             assert len(server.requests) == 1 and sleeps.sleeps == []
-            assert "may have processed" in str(error)
+            assert error.attempts == ()
+        # only a method that writes is said to have maybe been processed: a GET that was read is no news
+        assert ("may have processed" in str(error)) is (method not in ("GET", "HEAD", "OPTIONS", "SEARCH"))
         if fault is stall:
             assert isinstance(error, pydirectus.TimeoutError)
+            assert "read_timeout=0.3 s" in str(error) and "read_timeout= argument" in str(error)
 
 
 @pytest.mark.parametrize("fault, method", AFTER_SENDING)
@@ -363,3 +371,114 @@ def test_an_answer_before_the_body_is_sent_is_the_answer(make_client, body):
         server.close()
     assert caught.value.status == 403 and caught.value.code == "FORBIDDEN"
     assert elapsed < 2 and server.heads == [b"POST /files HTTP/1.1"] and sleeps.sleeps == []
+
+
+# --- load a struggling server sees, and how long a call may take (issue 15, §2) ------------------
+
+def test_a_brownout_sends_at_most_the_retry_budget(make_client):
+    """A server answering 503 without Retry-After to everything: 8 threads x 25 calls must not send
+    4x the load; the budget keeps it within 1.2x the calls + 10 (the issue asks 1.25x + 10)."""
+    unavailable = reply(503, {"errors": [{"message": "Service Unavailable",
+                                          "extensions": {"code": "SERVICE_UNAVAILABLE"}}]})
+    sleeps = Recorder()
+    errors = []
+    with FakeServer(lambda seen: unavailable) as server:
+        with fault_client(make_client, server.url, sleeps, retries=RetryPolicy(3, random=lambda: 0.5)) as client:
+            def caller():
+                for _ in range(25):
+                    try:
+                        client.read_items("things")
+                    except pydirectus.ServerError as error:
+                        errors.append(error)
+            threads = [threading.Thread(target=caller) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            budget = client._session.budget
+    calls = 8 * 25
+    assert len(errors) == calls  # every call raised
+    assert calls < len(server.requests) <= 1.2 * calls + 10, len(server.requests)
+    assert budget.refused >= calls - 10 - 0.2 * calls  # most calls found the budget empty
+    # the longest a call waited: its own retries' backoff, all well under a minute
+    assert max(sum(a.wait or 0 for a in error.attempts) for error in errors) <= 0.25 + 0.5 + 1.0
+    # without a budget the same brownout sends every call 4 times
+    with FakeServer(lambda seen: unavailable) as server:
+        policy = RetryPolicy(3, random=lambda: 0.0, budget_ratio=None)
+        with fault_client(make_client, server.url, sleeps, retries=policy) as client:
+            for _ in range(10):
+                with pytest.raises(pydirectus.ServerError) as caught:
+                    client.read_items("things")
+    assert len(server.requests) == 40 and len(caught.value.attempts) == 4
+    assert [attempt.status for attempt in caught.value.attempts] == [503] * 4
+
+
+def test_a_flaky_server_still_answers_99_percent_of_calls(make_client):
+    """10% of requests fail at random (seeded): the budget still lets every one be retried."""
+    import random
+    chance = random.Random(15)
+    broken = reply(503, {"errors": [{"message": "Service Unavailable",
+                                     "extensions": {"code": "SERVICE_UNAVAILABLE"}}]})
+    sleeps = Recorder()
+    with FakeServer(lambda seen: broken if chance.random() < 0.1 else OK) as server:
+        with fault_client(make_client, server.url, sleeps, retries=RetryPolicy(3, random=lambda: 0.0)) as client:
+            succeeded = 0
+            for _ in range(400):
+                try:
+                    client.request("GET", "/items/things")
+                    succeeded += 1
+                except pydirectus.ServerError:
+                    pass
+            refused = client._session.budget.refused
+    failed_first = len(server.requests) - 400
+    assert failed_first >= 20  # the fault really happened (about 40 of 400)
+    assert succeeded >= 396 and refused == 0, (succeeded, refused)
+
+
+def test_a_hung_server_fails_a_call_after_two_read_timeouts(make_client):
+    """A server that reads the request and never answers: with the default policy a GET is sent
+    twice (read_timeout_retries=1), so the defaults (read_timeout=60) raise after about 120 s, not
+    240 s; the message names the setting. A POST is never sent twice."""
+    sleeps = Recorder()
+    with FakeServer(stall) as server, fault_client(make_client, server.url, sleeps, retries=RetryPolicy(),
+                                                   read_timeout=0.2) as client:
+        with pytest.raises(pydirectus.TimeoutError) as caught:
+            client.read_items("things")
+        assert len(server.requests) == 2 and len(sleeps.sleeps) == 1 and sleeps.sleeps[0] <= 0.5
+        assert len(caught.value.attempts) == 2
+        message = str(caught.value)
+        assert "read_timeout=0.2 s" in message and "may have processed" not in message and "2 attempts" in message
+        with pytest.raises(pydirectus.TimeoutError) as caught:
+            client.create_item("things", {"n": 1})
+        assert len(server.requests) == 3 and "may have processed" in str(caught.value)
+    # the bound with the defaults: two read timeouts and one backoff of at most backoff_base
+    policy = RetryPolicy()
+    assert (policy.read_timeout_retries + 1) * 60.0 + policy.backoff_base <= 130
+
+
+def test_a_wait_the_server_asked_for_is_not_drawn_from_the_budget(make_client):
+    """The rate limiter's 429 with Retry-After paces the client itself: a burst beyond the budget
+    still ends with every call answered."""
+    state = {"seen": 0}
+
+    def handler(seen):
+        state["seen"] += 1
+        return limited("1")(seen) if state["seen"] % 2 else OK  # every other request is refused
+    sleeps = Recorder()
+    with FakeServer(handler) as server, fault_client(make_client, server.url, sleeps,
+                                                     retries=RetryPolicy(3, budget_reserve=1)) as client:
+        for _ in range(30):
+            client.request("GET", "/items/things")
+        assert client._session.budget.refused == 0
+    assert len(server.requests) == 60 and sleeps.sleeps == [1.0] * 30
+
+
+def test_retry_policy_is_an_immutable_value():
+    policy = RetryPolicy(2)
+    with pytest.raises(AttributeError, match="immutable"):
+        policy.retries = 5
+    with pytest.raises(ValueError, match="budget_ratio"):
+        RetryPolicy(budget_ratio=0)
+    with pytest.raises(ValueError, match="read_timeout_retries"):
+        RetryPolicy(read_timeout_retries=-1)
+    assert "budget_ratio=0.2" in repr(RetryPolicy())
