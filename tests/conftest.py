@@ -13,7 +13,9 @@
                       (boolean, cast), deleted after the test.
 
 A server that cannot start makes the tests that need it error with the reason; they are never
-skipped. Everything under tests/integration/ is marked ``integration``: ``-m "not integration"``
+skipped. After every test that used `directus`, the server must still answer a request that needs
+its database: if it does not, that test fails saying so and the server is restarted, so that one
+wedged server fails one test, not every test after it. Everything under tests/integration/ is marked ``integration``: ``-m "not integration"``
 runs the unit tests without Directus.
 """
 
@@ -115,6 +117,48 @@ def directus():
         yield server
     finally:
         server.stop()
+
+
+# How long the shared server may take to answer a request that needs its database, under load,
+# before it counts as wedged. It answers in milliseconds when healthy, even with both cores busy.
+HEALTH_TIMEOUT = float(os.environ.get("PYDIRECTUS_TEST_HEALTH_TIMEOUT", "20"))
+
+
+def server_trouble(server):
+    """Why ``server`` cannot serve the next test (a sentence), or None when it answers.
+
+    ``GET /users/me`` needs the database: a server whose one SQLite connection is held by a request
+    that never finishes still answers /server/ping, but not this.
+    """
+    try:
+        reply = call(server.url, "GET", "/users/me?fields=id", token=server.token, timeout=HEALTH_TIMEOUT)
+    except OSError as error:  # socket.timeout is an OSError
+        return "GET /users/me failed: %s" % (error,)
+    if reply.status != 200:
+        return "GET /users/me answered %d %s" % (reply.status, reply.error_code or reply.body)
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_guard(request):
+    """After each test that used the session's server, check that the server still answers. If it
+    does not, this test broke it: the test fails saying so, and the server is restarted (same port,
+    same data) so that the tests after it run on a working server instead of failing one by one."""
+    yield
+    if "directus" not in request.fixturenames:
+        return
+    server = request.getfixturevalue("directus")
+    trouble = server_trouble(server)
+    if trouble is None:
+        return
+    if not isinstance(server, DirectusServer):
+        pytest.fail("the shared Directus server at %s stopped answering after this test (%s); it is not ours "
+                    "to restart (PYDIRECTUS_TEST_URL), so the tests after this one may fail too"
+                    % (server.url, trouble), pytrace=False)
+    tail = server.log_tail(15)
+    server.restart()
+    pytest.fail("the shared Directus server stopped answering after this test (%s); it was restarted for the "
+                "tests that follow. Its log before the restart:\n%s" % (trouble, tail), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,9 @@
 2. makes one venv per version under <cache root>/venvs/py3.X with pytest (reused), and adds a
    pinned mypy to the newest version's venv, where the typing test (tests/unit/test_typing.py)
    is required (PYDIRECTUS_REQUIRE_MYPY=1: a missing mypy fails it instead of skipping it);
-3. installs Directus if needed (``python -m pydirectus.testing install``, newest Python) and starts
-   ONE Directus server, shared with every pytest run through PYDIRECTUS_TEST_URL and friends;
+3. installs Directus if needed (``python -m pydirectus.testing install``, newest Python); each full
+   pytest run starts its own shared server (tests/conftest.py), which it can restart when a test
+   wedges it, so that one broken server fails one test and not the rest of the run;
 4. runs the unit tests (-m "not integration") on every version, and the whole suite (unit and
    integration) on the oldest and the newest;
 5. stops what it started (also on SIGTERM/SIGINT) and prints a summary, ending with the line
@@ -261,7 +262,7 @@ def print_summary(results: List[RunResult], missing: List[str], total_seconds: f
 # ------------------------------------------------------------------ main
 
 def _stop_on_signal(signum, frame):
-    say("got signal %d: stopping the test runs and servers" % signum)
+    say("got signal %d: stopping the test runs and their servers" % signum)
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
 
 
@@ -312,7 +313,6 @@ def main(argv: List[str]) -> int:
     environment = dict(os.environ, PYTHONPATH=python_path)
     environment.pop("PYDIRECTUS_REQUIRE_MYPY", None)  # set below for the one run that has mypy
     results = []  # type: List[RunResult]
-    server = None
     setup_error = None
     try:
         # The typing test runs with mypy on the newest Python of the run, where it must not skip.
@@ -323,11 +323,6 @@ def main(argv: List[str]) -> int:
             say("installing Directus if needed (%s -m pydirectus.testing install)" % interpreters[-1].path)
             subprocess.run([interpreters[-1].path, "-m", "pydirectus.testing", "install"], cwd=REPO,
                            env=environment, stdin=subprocess.DEVNULL, check=True)
-            server = testing.DirectusServer(die_with_parent=True).start()
-            say("Directus ready at %s in %.1fs (pid %d, %s)" % (server.url, server.ready_seconds, server.pid,
-                                                               server.data_dir))
-            environment.update(PYDIRECTUS_TEST_URL=server.url, PYDIRECTUS_TEST_TOKEN=server.token,
-                               PYDIRECTUS_TEST_EMAIL=server.email, PYDIRECTUS_TEST_PASSWORD=server.password)
         for interpreter in interpreters:
             run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1") if interpreter == typing_on \
                 else environment
@@ -344,8 +339,6 @@ def main(argv: List[str]) -> int:
                 _running_child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 _running_child.kill()
-        if server is not None:
-            server.stop()
         testing.cleanup_stale()  # servers of pytest runs that died before stopping them
 
     totals = print_summary(results, missing, time.monotonic() - started)

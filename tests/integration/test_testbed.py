@@ -173,3 +173,40 @@ def test_start_failure_raises_with_the_log_and_leaves_nothing(port_in_use):
     assert "Port %d is already in use" % port_in_use in message  # the log's tail
     assert server.pid is None
     assert not os.path.exists(server.data_dir)
+
+
+WEDGING_TESTS = '''
+import os, signal
+from tests.rest import call
+
+def test_a_wedges_the_server(directus):
+    os.kill(directus.pid, signal.SIGSTOP)  # the server takes requests and never answers them
+
+def test_b_runs_on_a_working_server(directus):
+    assert call(directus.url, "GET", "/users/me", token=directus.token, timeout=10).status == 200
+
+def test_c_too(directus):
+    assert call(directus.url, "GET", "/server/ping").status == 200
+'''
+
+
+def test_a_wedged_shared_server_fails_one_test_and_is_replaced(tmp_path):
+    """The suite's guard (tests/conftest.py): a test after which the shared server stops answering
+    fails, saying so; the server is restarted and the tests after it pass."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    test_file = os.path.join(root, "tests", "integration", "test_zz_wedge_%d.py" % os.getpid())
+    with open(test_file, "w") as handle:
+        handle.write(WEDGING_TESTS)
+    environment = dict(os.environ, PYDIRECTUS_TEST_HEALTH_TIMEOUT="3", PYTHONPATH=root)
+    environment.pop("PYDIRECTUS_TEST_URL", None)  # a server of its own, that the guard may restart
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", test_file],
+                                cwd=root, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True, timeout=300)
+    finally:
+        os.unlink(test_file)
+    output = result.stdout
+    assert "3 passed, 1 error" in output, output  # test_a's call passed, its teardown (the guard) failed
+    assert "ERROR" in output and "test_a_wedges_the_server" in output, output
+    assert "stopped answering after this test" in output and "it was restarted" in output, output
+    assert "integration tests: 2 passed, 1 failed" in output, output
