@@ -13,7 +13,7 @@ one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks w
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import Attempt, AuthenticationError, TimeoutError, TransportError
+from .errors import Attempt, AuthenticationError, TimeoutError, TransportError, parse_retry_after
 from .messages import redirect_target
 from .retry import is_read_timeout
 
@@ -109,7 +109,7 @@ class Session:
             else:
                 delay = self.retry.delay_after_response(request, response, retry_number)
                 failure = response
-                paced = delay is not None and response.headers.get("Retry-After") is not None
+                paced = delay is not None and parse_retry_after(response.headers.get("Retry-After")) is not None
             if delay is not None and not _rewound(request.body):
                 if isinstance(failure, Exception):
                     raise _with_history(_not_sent_again(failure, request), history, request, failure) from failure
