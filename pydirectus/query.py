@@ -1,6 +1,7 @@
 """Encoding of query parameters into a URL query string, by the type the spec gives each one.
 
-Types: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects allowed, or a string),
+Types: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects allowed, ``{"relation":
+{"collection": [...]}}`` for a many-to-any relation, or a string),
 ``csv`` (a list joined by commas, or a string), ``json`` (any JSON value, or a string that already
 holds JSON), ``integer``, ``boolean`` and ``string``. Nothing here mutates its arguments.
 """
@@ -22,7 +23,16 @@ def quote(text, safe=""):
 
 
 def flatten_fields(fields, prefix=""):
-    """``["id", {"author": ["name", {"avatar": ["id"]}]}]`` -> ``["id", "author.name", "author.avatar.id"]``."""
+    """The field paths Directus reads, from the nested form of a ``fields`` list.
+
+    A name is a field; ``{relation: [...]}`` (or a string, or another such dict) is a relation and
+    the fields to read through it; ``{relation: {collection: [...], ...}}`` (a dict as the value) is
+    a many-to-any relation and the fields to read from each collection it can point to, written in
+    Directus's ``relation:collection.field`` scope syntax::
+
+        ["id", {"author": ["name", {"avatar": ["id"]}]}]    -> id, author.name, author.avatar.id
+        [{"item": {"headings": ["title"], "text": ["body"]}}] -> item:headings.title, item:text.body
+    """
     if isinstance(fields, str):
         return [prefix + fields]
     if isinstance(fields, dict):
@@ -30,7 +40,16 @@ def flatten_fields(fields, prefix=""):
         for relation, sub in fields.items():
             if not isinstance(relation, str) or not relation:
                 raise TypeError("fields: a relation name must be a non-empty string, got %r" % (relation,))
-            out.extend(flatten_fields(sub, prefix + relation + "."))
+            if isinstance(sub, dict):  # many-to-any: {collection: fields}
+                if not sub:
+                    raise TypeError("fields: many-to-any relation %r needs at least one collection" % relation)
+                for collection, collection_fields in sub.items():
+                    if not isinstance(collection, str) or not collection:
+                        raise TypeError("fields: a collection of many-to-any relation %r must be a non-empty "
+                                        "string, got %r" % (relation, collection))
+                    out.extend(flatten_fields(collection_fields, prefix + relation + ":" + collection + "."))
+            else:
+                out.extend(flatten_fields(sub, prefix + relation + "."))
         return out
     if isinstance(fields, (list, tuple)):
         out = []
