@@ -38,7 +38,8 @@ class _QueryFacts:
         lines = ["Query parameters, as keyword arguments or in the ``query`` dict:"]
         for param in params.values():
             wire = "" if param.wire == param.name else " (``%s``)" % param.wire
-            lines.append("    %s%s: %s" % (param.name, wire, param.doc or param.type))
+            presence = " (sent only when True: Directus reads any value as yes)" if param.presence else ""
+            lines.append("    %s%s: %s%s" % (param.name, wire, param.doc or param.type, presence))
         self.doc = "\n".join(lines)
 
 

@@ -3,7 +3,9 @@
 Types: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects allowed, ``{"relation":
 {"collection": [...]}}`` for a many-to-any relation, or a string),
 ``csv`` (a list joined by commas, or a string), ``json`` (any JSON value, or a string that already
-holds JSON), ``integer``, ``boolean`` and ``string``. Nothing here mutates its arguments.
+holds JSON), ``integer``, ``boolean`` and ``string``. A boolean the server reads by its presence
+(the spec's ``"presence": true``) is sent as ``true`` when True and left out when False. Nothing
+here mutates its arguments.
 """
 
 import json
@@ -123,6 +125,8 @@ def encode_query(values, params):
             free[wire] = value
             continue
         text = _encode_value(wire, param.type, value)
+        if param.presence and value is False:  # the server would read ?flag=false as yes
+            continue
         parts.append(quote(wire, safe=_SAFE) + "=" + quote(text, safe=_SAFE))
     if free:
         parts.append(encode_free_query(free))
@@ -153,6 +157,8 @@ def query_object(values, params):
             continue
         kind = params[wire].type
         text = _encode_value(wire, kind, value)  # the same checks as in a URL
+        if params[wire].presence and value is False:
+            continue
         if kind in ("fields", "csv"):
             query[wire] = text
         elif kind == "json":

@@ -27,15 +27,20 @@ _OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "p
 
 
 class QueryParam:
-    """One query parameter: its Python ``name``, its ``wire`` name in the URL, its ``type``."""
+    """One query parameter: its Python ``name``, its ``wire`` name in the URL, its ``type``.
 
-    __slots__ = ("name", "wire", "type", "doc")
+    ``presence`` (booleans only): the server reads whether the parameter is there, not its value
+    (``?system=false`` means yes), so True is sent and False is left out.
+    """
 
-    def __init__(self, name, type, wire=None, doc=""):
+    __slots__ = ("name", "wire", "type", "doc", "presence")
+
+    def __init__(self, name, type, wire=None, doc="", presence=False):
         self.name = name
         self.wire = wire or name
         self.type = type
         self.doc = doc
+        self.presence = presence
 
     def __repr__(self):
         return "QueryParam(%r, %r, wire=%r)" % (self.name, self.type, self.wire)
@@ -255,7 +260,9 @@ def _lint_params(where, params):
         if param.get("type") not in QUERY_TYPES:
             problems.append("%s: query parameter %r has type %r, not one of %s"
                             % (where, name, param.get("type"), QUERY_TYPES))
-        unknown = set(param) - {"name", "wire", "type", "doc"}
+        unknown = set(param) - {"name", "wire", "type", "doc", "presence"}
         if unknown:
             problems.append("%s: query parameter %r has unknown keys %s" % (where, name, sorted(unknown)))
+        if "presence" in param and (not isinstance(param["presence"], bool) or param.get("type") != "boolean"):
+            problems.append("%s: query parameter %r: presence must be true or false, on a boolean" % (where, name))
     return problems

@@ -1,18 +1,77 @@
 """What Directus 12.4.0 answers to requests it used to read otherwise than the caller meant
 (issue 15 §1): each test shows the difference in the server's answer (the comments say what it
 answered before). The requests themselves are checked by tests/unit/test_request_meaning.py.
+
+Most tests run on the session's server. The others share one server of their own (``special``):
+an LDAP provider whose directory is unreachable and an OAuth 2.0 provider in JSON mode, and its
+SQLite database at hand.
 """
 
+import contextlib
 import json
+import os
+import sqlite3
 import uuid
 
 import pytest
 
-from tests.conftest import remove_collection
+from pydirectus import DirectusClient, ForbiddenError
+from tests.conftest import COLLECTION_FIELDS, remove_collection
+from tests.integration.groups_support import png_bytes, png_size, upload
 from tests.rest import call
 
+SPECIAL_SETTINGS = {
+    "PYDIRECTUS_PURPOSE": "request-meaning",
+    "AUTH_PROVIDERS": "ldap,github",
+    # an LDAP directory nobody listens for: a login that passes validation fails to connect
+    "AUTH_LDAP_DRIVER": "ldap",
+    "AUTH_LDAP_CLIENT_URL": "ldap://127.0.0.1:9",
+    "AUTH_LDAP_BIND_DN": "cn=admin,dc=example,dc=org",
+    "AUTH_LDAP_BIND_PASSWORD": "not-used",
+    "AUTH_LDAP_USER_DN": "ou=users,dc=example,dc=org",
+    # an OAuth 2.0 provider in JSON mode: not a session provider
+    "AUTH_GITHUB_DRIVER": "oauth2",
+    "AUTH_GITHUB_CLIENT_ID": "pydirectus",
+    "AUTH_GITHUB_CLIENT_SECRET": "not-used",
+    "AUTH_GITHUB_AUTHORIZE_URL": "http://127.0.0.1:9/authorize",
+    "AUTH_GITHUB_ACCESS_URL": "http://127.0.0.1:9/token",
+    "AUTH_GITHUB_PROFILE_URL": "http://127.0.0.1:9/profile",
+    "AUTH_GITHUB_MODE": "json",
+}
 PK = {"field": "id", "type": "integer", "meta": {"hidden": True},
       "schema": {"is_primary_key": True, "has_auto_increment": True}}
+
+
+@pytest.fixture(scope="module")
+def special(directus_factory):
+    return directus_factory(SPECIAL_SETTINGS)
+
+
+@contextlib.contextmanager
+def sso_in_use(server):
+    """An active user of the LDAP provider meanwhile.
+
+    An unlicensed Directus 12 hides its SSO providers (``GET /auth`` lists none, their login routes
+    answer 404) unless its Core license is "locked", which SSO users in use make it
+    (license/utils/compute-license-status.js, is-sso-bypass-allowed.js): the state of a server that
+    uses SSO without the license for it. The API refuses to give a user another provider, so the user
+    is written into the database; Directus caches its SSO check until a user is deleted through the
+    API (services/users.js deleteMany), so one is. A locked server refuses items, files and assets:
+    only auth tests run inside.
+    """
+    user = str(uuid.uuid4())
+    database = os.path.join(server.data_dir, "data.db")
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection, connection:
+        connection.execute("INSERT INTO directus_users (id, email, status, provider, external_identifier) "
+                           "VALUES (?, ?, 'active', 'ldap', ?)", (user, user + "@example.com", "cn=" + user))
+    try:
+        throwaway = call(server.url, "POST", "/users", {"email": "t-%s@example.com" % uuid.uuid4().hex},
+                         token=server.token)
+        assert throwaway.status == 200, throwaway
+        assert call(server.url, "DELETE", "/users/" + throwaway.body["data"]["id"], token=server.token).status == 204
+        yield
+    finally:
+        assert call(server.url, "DELETE", "/users/" + user, token=server.token).status == 204
 
 
 def create_collection(server, name, fields, meta=None):
@@ -69,3 +128,43 @@ def test_many_to_any_fields_read_each_collection_s_own_fields(client, pages):
     assert page["title"] == "Home"
     assert sorted(page["sections"], key=json.dumps) == [{"item": {"body": "Hello"}},
                                                         {"item": {"level": 1, "title": "Welcome"}}]
+
+
+# ------------------------------------------------------------------ 2. flags Directus reads by presence
+
+def test_session_only_false_lists_every_provider(special):
+    with sso_in_use(special), DirectusClient(hostname=special.url) as client:
+        def names(providers):
+            return sorted(provider["name"] for provider in providers)
+        assert names(client.read_auth_providers()) == ["github", "ldap"]
+        assert names(client.read_auth_providers(session_only=False)) == ["github", "ldap"]  # was ["ldap"]
+        assert names(client.read_auth_providers(session_only=True)) == ["ldap"]  # github is in JSON mode
+
+
+def test_clear_cache_without_system_keeps_the_schema_cache(special):
+    name = "t_" + uuid.uuid4().hex[:12]
+    create_collection(special, name, COLLECTION_FIELDS)
+    try:
+        assert call(special.url, "POST", "/items/" + name, {"title": "one"}, token=special.token).status == 200
+        # a column added behind Directus's back is unknown until the schema cache is cleared
+        with contextlib.closing(sqlite3.connect(os.path.join(special.data_dir, "data.db"), timeout=30)) as db, db:
+            db.execute("ALTER TABLE %s ADD COLUMN added TEXT DEFAULT 'behind'" % name)
+        with DirectusClient(hostname=special.url, static_token=special.token) as client:
+            client.clear_cache(system=False)  # was ?system=false: Directus cleared the system cache
+            with pytest.raises(ForbiddenError, match="added"):
+                client.read_items(name, fields=["added"])
+            client.clear_cache(system=True)
+            assert [item["added"] for item in client.read_items(name, fields=["added"])] == ["behind"]
+    finally:
+        remove_collection(special, name)
+
+
+def test_without_enlargement_false_enlarges(client):
+    record = upload(client, png_bytes(4, 4), "small.png", "image/png")
+    try:
+        enlarged = client.read_asset(record["id"], width=8, height=8, without_enlargement=False)
+        assert png_size(enlarged) == (8, 8)  # was ?withoutEnlargement=false: Directus kept 4 x 4
+        kept = client.read_asset(record["id"], width=8, height=8, without_enlargement=True)
+        assert png_size(kept) == (4, 4)
+    finally:
+        client.delete_file(record["id"])

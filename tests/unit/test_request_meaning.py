@@ -47,3 +47,56 @@ def test_the_list_and_relation_forms_are_unchanged():
 def test_a_malformed_many_to_any_is_refused_before_sending(fields, message):
     with pytest.raises(TypeError, match=message):
         url_for("read_items", "pages", fields=fields)
+
+
+# ------------------------------------------------------------------ 2. flags Directus reads by presence
+
+def boolean_params(hand_written=False):
+    """(operation name, QueryParam) of every boolean query parameter of the spec's operations; one
+    operation for the parameters of a query set (the global set's are shared by 170 operations)."""
+    seen = set()
+    for operation in OPS.values():
+        if operation.hand_written and not hand_written:
+            continue
+        for param in operation.query_params.values():
+            if param.type == "boolean" and (id(param) not in seen or hand_written):
+                seen.add(id(param))
+                yield operation.name, param
+
+
+def call_with(name, param, value):
+    operation = OPS[name]
+    args = ["x"] * len(operation.path_params)
+    args += [p.name for p in operation.body_params if p.required]
+    if operation.payload != "none" and not operation.body_params:
+        args.append({"object": {}, "json": {}, "array": [{}], "multipart": {"file": b"x"}}[operation.payload])
+    return url_for(name, *args, **{param.name: value})
+
+
+@pytest.mark.parametrize("name, param", list(boolean_params()), ids=lambda p: getattr(p, "wire", p))
+def test_a_false_flag_is_sent_so_that_directus_reads_false(name, param):
+    assert query_of(call_with(name, param, True)).get(param.wire) == "true"
+    sent = query_of(call_with(name, param, False))
+    if param.presence:  # Directus takes ?flag=false for yes: nothing is sent
+        assert param.wire not in sent
+    else:  # Directus reads the value: false is sent
+        assert sent[param.wire] == "false"
+
+
+def test_the_reported_flags_are_left_out_when_false():
+    assert urlsplit(url_for("read_auth_providers", session_only=False)).query == ""
+    assert query_of(url_for("read_auth_providers", session_only=True)) == {"sessionOnly": "true"}
+    assert urlsplit(url_for("clear_cache", system=False)).query == ""
+    assert query_of(url_for("clear_cache", system=True)) == {"system": "true"}
+    assert query_of(url_for("read_asset", "f", width=8, without_enlargement=False, download=False)) == {"width": "8"}
+    assert query_of(url_for("stream_asset", "f", download=True)) == {"download": "true"}
+    with pytest.raises(TypeError, match="True or False"):  # still checked when it is left out
+        url_for("clear_cache", system=0)
+
+
+def test_the_presence_flags_are_the_ones_the_server_reads_by_presence():
+    presence = {(name, param.wire) for name, param in boolean_params(hand_written=True) if param.presence}
+    assert presence == {("read_asset", "withoutEnlargement"), ("read_asset", "download"),
+                        ("stream_asset", "withoutEnlargement"), ("stream_asset", "download"),
+                        ("head_asset", "withoutEnlargement"), ("head_asset", "download"),
+                        ("read_auth_providers", "sessionOnly"), ("clear_cache", "system")}

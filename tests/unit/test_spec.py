@@ -67,6 +67,8 @@ def _with(change):
     (lambda op, s: op.update(query=[{"name": "x", "type": "float"}]), "type 'float'"),
     (lambda op, s: op.update(query=["@global", {"name": "limit", "type": "integer"}]), "used twice"),
     (lambda op, s: op.update(query=[{"name": "model", "type": "string"}]), "reserved"),
+    (lambda op, s: op.update(query=[{"name": "x", "type": "string", "presence": True}]), "presence"),
+    (lambda op, s: op.update(query=[{"name": "x", "type": "boolean", "presence": "yes"}]), "presence"),
 ])
 def test_lint_catches(change, expected):
     problems = _with(change)
@@ -78,3 +80,13 @@ def test_linter_leaves_its_input_alone():
     before = copy.deepcopy(spec)
     lint_spec(spec)
     assert spec == before
+
+
+def test_every_boolean_query_parameter_says_whether_directus_reads_its_presence():
+    # Some controllers read ?flag=false as yes (spec/README.md, "presence"): for each boolean the
+    # packaged spec says which kind it is, as read in the server's code, so none is guessed.
+    spec = packaged_spec()
+    params = [("query set " + name, p) for name, ps in spec["query_sets"].items() for p in ps]
+    params += [(op["name"], p) for op in spec["operations"] for p in op["query"] if isinstance(p, dict)]
+    unsaid = [(where, p["name"]) for where, p in params if p["type"] == "boolean" and "presence" not in p]
+    assert unsaid == []
