@@ -19,24 +19,50 @@ _MARGIN_MAX = 30.0
 
 
 class Credentials:
-    """What the client authenticates with. Secrets never show in ``repr`` or ``str``."""
+    """What the client authenticates with. Secrets never show in ``repr`` or ``str``.
 
-    __slots__ = ("static_token", "email", "password", "otp", "provider")
+    A password login names its user by ``email`` (the default provider, and any provider on
+    Directus's local driver) or by ``identifier`` (an LDAP provider: the user name its directory
+    is searched for); ``login_payload`` writes the body accordingly.
+    """
 
-    def __init__(self, static_token=None, email=None, password=None, otp=None, provider=None):
+    __slots__ = ("static_token", "email", "password", "otp", "provider", "identifier")
+
+    def __init__(self, static_token=None, email=None, password=None, otp=None, provider=None, identifier=None):
         if static_token is not None and not (isinstance(static_token, str) and static_token):
             raise TypeError("static_token must be a non-empty string")
-        if (email is None) != (password is None) and static_token is None:
+        if email is not None and identifier is not None:
+            raise TypeError("a login names its user by email or by identifier, not both")
+        if provider is not None and not (isinstance(provider, str) and provider):
+            raise TypeError("provider must be the non-empty name of an authentication provider")
+        if identifier is not None and provider is None:
+            raise TypeError("an identifier login needs provider= (the default provider logs in by e-mail)")
+        name = email if email is not None else identifier
+        if (name is None) != (password is None) and static_token is None:
             raise TypeError("give both username (email) and password, or neither")
-        for name, value in (("static_token", static_token), ("password", password), ("otp", otp),
-                            ("username", email)):
+        for label, value in (("static_token", static_token), ("password", password), ("otp", otp),
+                             ("username", name)):
             if isinstance(value, str) and any(c in value for c in "\r\n\0"):
-                raise ValueError("%s must not contain CR, LF or NUL" % name)
+                raise ValueError("%s must not contain CR, LF or NUL" % label)
         self.static_token = static_token
         self.email = email
+        self.identifier = identifier
         self.password = password
         self.otp = otp
         self.provider = provider
+
+    def login_payload(self):
+        """The body of POST /auth/login[/provider]: what Directus's local driver (``email``) or LDAP
+        driver (``identifier``) reads, the password, a fresh OTP when there is one, and JSON mode."""
+        if self.identifier is not None:
+            payload = {"identifier": self.identifier}
+        else:
+            payload = {"email": self.email}
+        payload["password"] = self.password
+        payload["mode"] = "json"
+        if self.otp is not None:
+            payload["otp"] = self.otp() if callable(self.otp) else self.otp
+        return payload
 
     @property
     def kind(self):
@@ -49,7 +75,7 @@ class Credentials:
 
     def __repr__(self):
         if self.kind == "password":
-            return "<Credentials password for %r>" % (self.email,)
+            return "<Credentials password for %r>" % (self.email if self.email is not None else self.identifier,)
         return "<Credentials %s>" % self.kind
 
 
@@ -111,9 +137,7 @@ def _auth_request(session, path, payload):
 
 def _login(session):
     credentials = session.credentials
-    payload = {"email": credentials.email, "password": credentials.password, "mode": "json"}
-    if credentials.otp is not None:
-        payload["otp"] = credentials.otp() if callable(credentials.otp) else credentials.otp
+    payload = credentials.login_payload()
     path = "/auth/login"
     if credentials.provider:
         path += "/" + quote_path_value("provider", credentials.provider)

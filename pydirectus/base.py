@@ -60,8 +60,16 @@ class ClientBase:
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = base_url(hostname)
-        self._credentials = Credentials(static_token, email if email is not None else username, password, otp,
-                                        provider)
+        # The default provider logs in by e-mail; another provider by the user name it knows (the
+        # "identifier" Directus's LDAP driver reads). email= is an e-mail whatever the provider (one
+        # on Directus's local driver).
+        identifier = None
+        if email is None:
+            if provider is None:
+                email = username
+            else:
+                identifier = username
+        self._credentials = Credentials(static_token, email, password, otp, provider, identifier)
         if logger is None:
             import logging
             logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)

@@ -26,14 +26,17 @@ class DirectusClient(ClientBase, FilesMixin, PagingMixin, TusMixin, RealtimeMixi
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and
     ``password``, plus ``otp`` (a code, or a callable returning one) for two-factor accounts,
     logged in on the first request and refreshed shortly before the token expires. ``provider``
-    names a credentials provider such as LDAP (the login then goes to /auth/login/{provider}).
+    names another provider that takes a password, such as LDAP: the login then goes to
+    /auth/login/{provider} and names the user by ``username`` as its ``identifier`` (what
+    Directus's LDAP driver reads); ``email=`` instead names an e-mail, for a provider on Directus's
+    local driver. OAuth 2.0, OpenID and SAML providers have no password login.
     Without any credentials, requests go out as the public role.
 
     Transport: TLS is verified unless ``ssl_verify=False``; ``ssl_verify`` may also be the path of
     a CA bundle, and ``ssl_context`` an ``ssl.SSLContext``. ``connect_timeout`` and
     ``read_timeout`` are in seconds. ``retries`` is how many times a failed request may be sent
-    again (0 never; or a ``RetryPolicy`` with its backoff and random source), within ``deadline``
-    seconds across the retries; ``sleep`` and ``clock`` (a monotonic clock) replace
+    again (0 never; or a ``RetryPolicy`` with its backoff, read-timeout retries and retry budget),
+    within ``deadline`` seconds across the retries; ``sleep`` and ``clock`` (a monotonic clock) replace
     ``time.sleep`` and ``time.monotonic``, for tests. HTTP(S)_PROXY and NO_PROXY are honoured, or
     ``proxies`` (a dict like ``urllib.request.getproxies()``) replaces them.
 

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from pydirectus import DirectusClient, ForbiddenError
+from pydirectus import DirectusClient, ForbiddenError, ServerError
 from tests.conftest import COLLECTION_FIELDS, remove_collection
 from tests.integration.groups_support import png_bytes, png_size, upload
 from tests.rest import call
@@ -168,3 +168,16 @@ def test_without_enlargement_false_enlarges(client):
         assert png_size(kept) == (4, 4)
     finally:
         client.delete_file(record["id"])
+
+
+# ------------------------------------------------------------------ 3. LDAP login
+
+def test_an_ldap_login_is_sent_as_directus_ldap_driver_reads_it(special, make_client):
+    with sso_in_use(special):
+        client = make_client(hostname=special.url, username="jdoe", password="secret", provider="ldap", retries=0)
+        with pytest.raises(ServerError) as caught:
+            client.login()
+    # the body passed validation (it was 400 INVALID_PAYLOAD '"identifier" is required'): the
+    # server went on to its directory, which does not answer
+    error = caught.value
+    assert (error.status, error.code) == (503, "SERVICE_UNAVAILABLE") and "ldap" in error.message, error

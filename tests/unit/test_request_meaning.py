@@ -11,6 +11,8 @@ import pytest
 
 from pydirectus import DirectusClient
 from pydirectus.query import flatten_fields
+from tests.fakeserver import FakeServer, reply
+from tests.unit.test_async_files import perform  # noqa: F401  (a fixture: both clients)
 from tests.unit.test_query import query_of, url_for
 
 OPS = DirectusClient.operations
@@ -100,3 +102,50 @@ def test_the_presence_flags_are_the_ones_the_server_reads_by_presence():
                         ("stream_asset", "withoutEnlargement"), ("stream_asset", "download"),
                         ("head_asset", "withoutEnlargement"), ("head_asset", "download"),
                         ("read_auth_providers", "sessionOnly"), ("clear_cache", "system")}
+
+
+# ------------------------------------------------------------------ 3. logins as each driver reads them
+
+def login_server():
+    def handler(seen):
+        return reply(200, {"data": {"access_token": "A", "refresh_token": "R", "expires": 900000}})
+    return FakeServer(handler)
+
+
+@pytest.mark.parametrize("arguments, path, body", [
+    # the seed API: username is the e-mail of the default provider
+    ({"username": "me@example.com", "password": "pw"}, "/auth/login",
+     {"email": "me@example.com", "password": "pw", "mode": "json"}),
+    ({"email": "me@example.com", "password": "pw"}, "/auth/login",
+     {"email": "me@example.com", "password": "pw", "mode": "json"}),
+    # an LDAP provider reads "identifier" (and refuses a body without it)
+    ({"username": "jdoe", "password": "pw", "provider": "ldap"}, "/auth/login/ldap",
+     {"identifier": "jdoe", "password": "pw", "mode": "json"}),
+    ({"username": "jdoe", "password": "pw", "provider": "ldap", "otp": "123456"}, "/auth/login/ldap",
+     {"identifier": "jdoe", "password": "pw", "mode": "json", "otp": "123456"}),
+    # a provider on Directus's local driver reads "email": email= says so
+    ({"email": "me@example.com", "password": "pw", "provider": "staff"}, "/auth/login/staff",
+     {"email": "me@example.com", "password": "pw", "mode": "json"}),
+])
+def test_each_login_sends_the_body_its_driver_reads(perform, arguments, path, body):
+    with login_server() as server:
+        perform(server, lambda client: client.login(), static_token=None, **arguments)
+    seen = server.requests[0]
+    assert (seen.method, seen.target, seen.json()) == ("POST", path, body)
+    assert "authorization" not in seen.headers
+
+
+def test_the_seed_constructor_is_unchanged():
+    with login_server() as server:
+        client = DirectusClient(hostname=server.url, username="me@example.com", password="pw", proxies={})
+        client.read_me()
+        client.close()
+    assert [(s.method, s.target) for s in server.requests] == [("POST", "/auth/login"), ("GET", "/users/me")]
+    assert server.requests[0].json() == {"email": "me@example.com", "password": "pw", "mode": "json"}
+
+
+def test_login_arguments_that_cannot_go_together_are_refused():
+    with pytest.raises(TypeError, match="not both"):
+        DirectusClient(hostname="http://h", username="jdoe", email="j@example.com", password="pw", provider="ldap")
+    with pytest.raises(TypeError, match="provider"):
+        DirectusClient(hostname="http://h", username="jdoe", password="pw", provider="")
