@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import (Any, AsyncIterator, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple,
                         TypeVar, Union)
 
-    from .files import AsyncFileSource, Progress
+    from .files import AsyncFileSource, Fields, Progress
     from .models import File, Item
 
     _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -68,20 +68,23 @@ class AsyncFilesMixin(FileFlows, AsyncFlowRunner):
     async def upload_file(self, file: AsyncFileSource, *, filename: Optional[str] = None,
                           mime_type: Optional[str] = None, title: Optional[str] = None,
                           folder: Union[str, Item, None] = None, storage: Optional[str] = None,
-                          progress: Optional[Progress] = None, **fields: Any) -> File:
-        fields = dict(fields, title=title, folder=folder, storage=storage)
-        return await self._run(self._upload_file_flow(file, filename, mime_type, fields, progress))
+                          progress: Optional[Progress] = None, fields: Optional[Fields] = None,
+                          **metadata: Any) -> File:
+        metadata = dict(metadata, title=title, folder=folder, storage=storage, fields=fields)
+        return await self._run(self._upload_file_flow(file, filename, mime_type, metadata, progress))
 
     @_twin_of(FilesMixin.upload_files)
     async def upload_files(self, files: Iterable[Union[AsyncFileSource, Dict[str, Any]]], *,
-                           progress: Optional[Progress] = None, **fields: Any) -> List[File]:
-        return await self._run(self._upload_files_flow(files, progress, fields))
+                           progress: Optional[Progress] = None, fields: Optional[Fields] = None,
+                           **metadata: Any) -> List[File]:
+        return await self._run(self._upload_files_flow(files, progress, dict(metadata, fields=fields)))
 
     @_twin_of(FilesMixin.replace_file)
     async def replace_file(self, id: Union[str, int], file: AsyncFileSource, *, filename: Optional[str] = None,
                            mime_type: Optional[str] = None, progress: Optional[Progress] = None,
-                           **fields: Any) -> File:
-        return await self._run(self._replace_file_flow(id, file, filename, mime_type, progress, fields))
+                           fields: Optional[Fields] = None, **metadata: Any) -> File:
+        metadata = dict(metadata, fields=fields)
+        return await self._run(self._replace_file_flow(id, file, filename, mime_type, progress, metadata))
 
     # --- downloads ---------------------------------------------------------------------------
     @_twin_of(FilesMixin.iter_file)

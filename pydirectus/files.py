@@ -48,15 +48,18 @@ from .effects import Blocking, Deliver, Exchange, FlowSteps, Read, Sleep, Source
 from .errors import TransportError, error_from_response
 from .messages import Request, decode_raw, encode_json, is_item, models, quote_path_value
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
+from .query import encode_query
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, AsyncIterable, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+    from typing import (Any, AsyncIterable, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                        Sequence, Tuple, Union)
 
     from .messages import Response
     from .models import File, Item
 
     FileSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
+    Fields = Union[str, Sequence[Union[str, Mapping[str, Any]]]]
     AsyncFileSource = Union[FileSource, AsyncIterable[bytes]]
     Progress = Callable[[int, Optional[int]], object]
 
@@ -324,13 +327,17 @@ class _Upload:
         return models().File.from_dict(record)
 
 
-def _upload_entry(entry, common, index, asynchronous):
+def _upload_entry(entry, common, index, asynchronous, query_names=()):
     """An _Upload for one entry of ``upload_files``: a file, or a dict with "file" and its own fields."""
     where = "files[%d]" % index
     if isinstance(entry, dict):
         options = dict(entry)
         if "file" not in options:
             raise TypeError("%s: a dict entry needs the key 'file'" % where)
+        for name in query_names:
+            if name in options:
+                raise TypeError("%s: %s is a query parameter of the whole request: give it to upload_files"
+                                % (where, name))
         file = options.pop("file")
         filename = options.pop("filename", None)
         mime_type = options.pop("mime_type", None)
@@ -618,10 +625,35 @@ class FileFlows:
 
         def _url_token(self) -> Optional[str]: ...
 
+        operations: Dict[str, Any]
+
     # --- uploads -----------------------------------------------------------------------------
+    def _upload_query(self, fields, where):
+        """(the record's fields, the URL's query) from an upload's keyword arguments.
+
+        Directus answers an upload with the new record read through the request's global query
+        (``fields``, ``deep``, ``alias``, ...), as every create does: keywords named as those are
+        sent in the URL, checked and encoded as for ``create_file``, never as form fields.
+        """
+        params = self.operations["upload_files"].query_params  # wire name -> QueryParam
+        names = {param.name: param.wire for param in params.values()}
+        record, query = {}, {}
+        for name, value in fields.items():
+            wire = names.get(name)
+            if wire is None:
+                record[name] = value
+            elif value is not None:
+                query[wire] = value
+        try:
+            text = encode_query(query, params)
+        except TypeError as error:
+            raise TypeError("%s: %s" % (where, error)) from None
+        return record, "?" + text if text else ""
+
     def _upload_file_flow(self, file, filename, mime_type, fields, progress):
+        fields, query = self._upload_query(fields, "upload_file()")
         upload = _Upload(file, filename, mime_type, fields, "upload_file()", self._asynchronous)
-        return (yield from self._upload_flow("POST", "/files", [upload], progress))[0]
+        return (yield from self._upload_flow("POST", "/files", [upload], progress, query=query))[0]
 
     def _upload_files_flow(self, files, progress, fields):
         _check_progress(progress)
@@ -630,20 +662,23 @@ class FileFlows:
         for name in ("filename", "mime_type"):
             if name in fields:
                 raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
+        fields, query = self._upload_query(fields, "upload_files()")
+        query_names = [param.name for param in self.operations["upload_files"].query_params.values()]
         uploads = []
         try:
             for index, entry in enumerate(files):
-                uploads.append(_upload_entry(entry, fields, index, self._asynchronous))
+                uploads.append(_upload_entry(entry, fields, index, self._asynchronous, query_names))
             if not uploads:
                 raise ValueError("files is empty: nothing to upload")
         except BaseException:
             _close_sources(part for upload in uploads for part in upload.parts)
             raise
-        return (yield from self._upload_flow("POST", "/files", uploads, progress))
+        return (yield from self._upload_flow("POST", "/files", uploads, progress, query=query))
 
     def _replace_file_flow(self, id, file, filename, mime_type, progress, fields):
         path = "/files/" + quote_path_value("id", id)
         _check_progress(progress)
+        fields, query = self._upload_query(fields, "replace_file()")
         upload = _Upload(file, filename, mime_type, fields, "replace_file()", self._asynchronous)
         try:
             guessed = mime_type or _guess_type(filename) or _guess_type(upload.own_name)
@@ -656,10 +691,11 @@ class FileFlows:
         except BaseException:
             _close_sources(upload.parts)
             raise
-        return (yield from self._upload_flow("PATCH", path, [upload], progress, id))[0]
+        return (yield from self._upload_flow("PATCH", path, [upload], progress, id, query))[0]
 
-    def _upload_flow(self, method, path, uploads, progress, id=None):
-        """Send the uploads as one multipart request; their records (File), in upload order."""
+    def _upload_flow(self, method, path, uploads, progress, id=None, query=""):
+        """Send the uploads as one multipart request; their records (File), in upload order.
+        ``query``: the URL's query string, with its ``?``, or empty."""
         parts = [part for upload in uploads for part in upload.parts]
         try:
             _check_progress(progress)
@@ -668,7 +704,7 @@ class FileFlows:
             headers["Content-Type"] = encoder.content_type
             if encoder.length is not None:
                 headers["Content-Length"] = str(encoder.length)
-            request = Request(method, self.url + path, headers, encoder)
+            request = Request(method, self.url + path + query, headers, encoder)
             response = yield Exchange(request)
         finally:
             _close_sources(parts)
@@ -841,7 +877,7 @@ class FilesMixin(FileFlows, FlowRunner):
     def upload_file(self, file: FileSource, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
                     title: Optional[str] = None, folder: Union[str, Item, None] = None,
                     storage: Optional[str] = None, progress: Optional[Progress] = None,
-                    **fields: Any) -> File:
+                    fields: Optional[Fields] = None, **metadata: Any) -> File:
         """Upload a file and return its record.
 
         POST /files (multipart/form-data)
@@ -856,35 +892,44 @@ class FilesMixin(FileFlows, FlowRunner):
         as content goes out (``total`` None when unknown); an exception raised in it cancels the
         upload. When the server does not let you read the record back (a role that may create
         files but not read them), the File holds what was sent and its ``id`` is None.
+
+        ``fields`` (``["id", "title"]``) and the other global query parameters of ``create_file``
+        (``deep``, ``alias``, ``backlink``, ...) go in the URL: Directus answers with the new
+        record read through them.
         """
-        fields = dict(fields, title=title, folder=folder, storage=storage)
-        return self._run(self._upload_file_flow(file, filename, mime_type, fields, progress))
+        metadata = dict(metadata, title=title, folder=folder, storage=storage, fields=fields)
+        return self._run(self._upload_file_flow(file, filename, mime_type, metadata, progress))
 
     def upload_files(self, files: Iterable[Union[FileSource, Dict[str, Any]]], *,
-                     progress: Optional[Progress] = None, **fields: Any) -> List[File]:
+                     progress: Optional[Progress] = None, fields: Optional[Fields] = None,
+                     **metadata: Any) -> List[File]:
         """Upload several files in one request; their records, in the order given.
 
         POST /files (multipart/form-data, one file part per file)
 
         Each entry is a file as ``upload_file`` takes it, or a dict with the key ``"file"`` and that
-        file's own ``filename``, ``mime_type`` and fields. ``fields`` are sent with every file (a
-        dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the files.
+        file's own ``filename``, ``mime_type`` and fields. ``metadata`` fields are sent with every
+        file (a dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the
+        files. ``fields`` and the other global query parameters, for the whole request, as for
+        ``upload_file``.
         """
-        return self._run(self._upload_files_flow(files, progress, fields))
+        return self._run(self._upload_files_flow(files, progress, dict(metadata, fields=fields)))
 
     def replace_file(self, id: Union[str, int], file: FileSource, *, filename: Optional[str] = None,
                      mime_type: Optional[str] = None, progress: Optional[Progress] = None,
-                     **fields: Any) -> File:
+                     fields: Optional[Fields] = None, **metadata: Any) -> File:
         """Replace the content of file ``id``: it keeps its id and metadata (title, folder, tags, ...).
 
         PATCH /files/{id} (multipart/form-data)
 
         ``filename_download`` stays as it is unless ``filename`` is given (the current record is
         read first for it). ``mime_type`` defaults to a guess from ``filename``, else from the new
-        content's own name (a path's), else the current type. ``fields`` update metadata at the
-        same time. Other arguments as for ``upload_file``.
+        content's own name (a path's), else the current type. ``metadata`` fields update the record
+        at the same time. ``fields`` and the other global query parameters, and the other arguments,
+        as for ``upload_file``.
         """
-        return self._run(self._replace_file_flow(id, file, filename, mime_type, progress, fields))
+        metadata = dict(metadata, fields=fields)
+        return self._run(self._replace_file_flow(id, file, filename, mime_type, progress, metadata))
 
     # --- downloads ---------------------------------------------------------------------------
     def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,

@@ -1,10 +1,11 @@
 """What Directus 12.4.0 answers to requests it used to read otherwise than the caller meant
 (issue 15 §1): each test shows the difference in the server's answer (the comments say what it
-answered before). The requests themselves are checked by tests/unit/test_request_meaning.py.
+answered before). ``import_file`` was read as meant already: its test checks that it stays so.
+The requests themselves are checked by tests/unit/test_request_meaning.py.
 
 Most tests run on the session's server. The others share one server of their own (``special``):
-an LDAP provider whose directory is unreachable and an OAuth 2.0 provider in JSON mode, and its
-SQLite database at hand.
+an LDAP provider whose directory is unreachable and an OAuth 2.0 provider in JSON mode, imports
+from loopback allowed, and its SQLite database at hand.
 """
 
 import contextlib
@@ -18,6 +19,7 @@ import pytest
 from pydirectus import DirectusClient, ForbiddenError, ServerError
 from tests.conftest import COLLECTION_FIELDS, remove_collection
 from tests.integration.groups_support import png_bytes, png_size, upload
+from tests.integration.test_files import FileHost
 from tests.rest import call
 
 SPECIAL_SETTINGS = {
@@ -37,6 +39,7 @@ SPECIAL_SETTINGS = {
     "AUTH_GITHUB_ACCESS_URL": "http://127.0.0.1:9/token",
     "AUTH_GITHUB_PROFILE_URL": "http://127.0.0.1:9/profile",
     "AUTH_GITHUB_MODE": "json",
+    "IMPORT_IP_DENY_LIST": "169.254.169.254",  # lets the server import from 127.0.0.1
 }
 PK = {"field": "id", "type": "integer", "meta": {"hidden": True},
       "schema": {"is_primary_key": True, "has_auto_increment": True}}
@@ -181,3 +184,33 @@ def test_an_ldap_login_is_sent_as_directus_ldap_driver_reads_it(special, make_cl
     # server went on to its directory, which does not answer
     error = caught.value
     assert (error.status, error.code) == (503, "SERVICE_UNAVAILABLE") and "ldap" in error.message, error
+
+
+# ------------------------------------------------------------------ 4. the query of an upload
+
+def test_uploads_answer_the_fields_asked_for(directus, make_client):
+    client = make_client(hostname=directus.url, static_token=directus.token)
+    made = []
+    try:
+        record = client.upload_file(b"hello", filename="a.txt", title="A", fields=["id", "title"])
+        made.append(record.id)
+        # fields went as a form field, which Directus ignored: the whole record came back
+        assert (record.title, record.filename_download, record.filesize) == ("A", None, None)
+        replaced = client.replace_file(record.id, b"hello again", fields=["id", "filesize"])
+        assert (replaced.id, replaced.filesize, replaced.title) == (record.id, 11, None)
+        several = client.upload_files([b"1", b"22"], fields=["id", "filesize"])
+        made.extend(file.id for file in several)
+        assert sorted(file.filesize for file in several) == [1, 2] and {file.type for file in several} == {None}
+    finally:
+        for key in made:
+            call(directus.url, "DELETE", "/files/" + key, token=directus.token)
+
+
+def test_import_file_answers_the_fields_asked_for(special, make_client):
+    client = make_client(hostname=special.url, static_token=special.token)
+    with FileHost(png_bytes(2, 2), "image/png") as host:
+        record = client.import_file("http://127.0.0.1:%d/i.png" % host.server_address[1], fields=["id", "type"])
+    try:
+        assert (record.type, record.filesize, record.filename_download) == ("image/png", None, None)
+    finally:
+        call(special.url, "DELETE", "/files/" + record.id, token=special.token)

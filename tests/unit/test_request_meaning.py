@@ -13,6 +13,7 @@ from pydirectus import DirectusClient
 from pydirectus.query import flatten_fields
 from tests.fakeserver import FakeServer, reply
 from tests.unit.test_async_files import perform  # noqa: F401  (a fixture: both clients)
+from tests.unit.test_files import form_parts, upload_server
 from tests.unit.test_query import query_of, url_for
 
 OPS = DirectusClient.operations
@@ -149,3 +150,49 @@ def test_login_arguments_that_cannot_go_together_are_refused():
         DirectusClient(hostname="http://h", username="jdoe", email="j@example.com", password="pw", provider="ldap")
     with pytest.raises(TypeError, match="provider"):
         DirectusClient(hostname="http://h", username="jdoe", password="pw", provider="")
+
+
+# ------------------------------------------------------------------ 4. the query of an upload is in its URL
+
+def test_upload_file_sends_fields_in_the_url_not_as_a_form_field(perform):
+    with upload_server() as server:
+        record = perform(server, lambda client: client.upload_file(b"hello", filename="a.txt", title="A",
+                                                                   fields=["id", "title"]))
+    seen = server.requests[0]
+    assert seen.target == "/files?fields=id,title"
+    names = [part[0] for part in form_parts(seen)]
+    assert names == ["title", "file"] and record.title == "A"
+
+
+def test_every_upload_sends_the_global_query_in_the_url(perform):
+    def handler(seen):
+        if seen.method == "GET":  # replace_file reads the current name and type first
+            return reply(200, {"data": {"filename_download": "a.txt", "type": "text/plain"}})
+        names = [part[0] for part in form_parts(seen)]
+        return reply(200, {"data": [{"id": "f-%d" % i} for i in range(names.count("file"))] or None})
+    with FakeServer(handler) as server:
+        perform(server, lambda client: client.upload_files([b"1", {"file": b"2", "title": "Two"}], folder="d",
+                                                           fields="id", deep={"folder": {"_limit": 1}}))
+        perform(server, lambda client: client.replace_file("f-1", b"new", fields=["id", {"folder": ["name"]}],
+                                                           backlink=False, description="d"))
+    uploads = [seen for seen in server.requests if seen.method != "GET"]
+    targets = [(urlsplit(seen.target).path, query_of(seen.target)) for seen in uploads]
+    assert targets == [("/files", {"fields": "id", "deep": '{"folder":{"_limit":1}}'}),
+                       ("/files/f-1", {"fields": "id,folder.name", "backlink": "false"})]
+    assert [part[0] for part in form_parts(uploads[0])] == ["folder", "file", "folder", "title", "file"]
+    assert [part[0] for part in form_parts(uploads[1])] == ["description", "file"]
+
+
+def test_a_bad_query_value_or_a_per_file_query_is_refused_before_sending(perform):
+    with upload_server() as server:
+        with pytest.raises(TypeError, match="fields"):
+            perform(server, lambda client: client.upload_file(b"x", fields=[3]))
+        with pytest.raises(TypeError, match="query parameter of the whole request"):
+            perform(server, lambda client: client.upload_files([{"file": b"x", "fields": ["id"]}]))
+    assert server.requests == []
+
+
+def test_import_file_sends_its_query_in_the_url():
+    # POST /files/import was already an operation of the spec: its query was never misread
+    url = url_for("import_file", "https://example.com/a.png", fields=["id", "title"])
+    assert url.endswith("/files/import?fields=id,title")
