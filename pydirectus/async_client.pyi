@@ -3746,6 +3746,11 @@ class AsyncDirectusClient(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, Asyn
         collection: str,
         id: _Id,
     ) -> Any: ...
+    # GET /permissions/me/{collection}
+    async def read_singleton_permissions(
+        self,
+        collection: str,
+    ) -> Any: ...
     # GET /collections
     @overload
     async def read_collections(
@@ -8980,6 +8985,10 @@ class AsyncDirectusClient(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, Asyn
     ) -> Any: ...
     # GET /server/specs/graphql
     async def read_graphql_sdl(
+        self,
+    ) -> bytes: ...
+    # GET /server/specs/graphql/system
+    async def read_graphql_system_sdl(
         self,
     ) -> bytes: ...
     # POST /server/setup

@@ -3749,6 +3749,11 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
         collection: str,
         id: _Id,
     ) -> Any: ...
+    # GET /permissions/me/{collection}
+    def read_singleton_permissions(
+        self,
+        collection: str,
+    ) -> Any: ...
     # GET /collections
     @overload
     def read_collections(
@@ -8983,6 +8988,10 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     ) -> Any: ...
     # GET /server/specs/graphql
     def read_graphql_sdl(
+        self,
+    ) -> bytes: ...
+    # GET /server/specs/graphql/system
+    def read_graphql_system_sdl(
         self,
     ) -> bytes: ...
     # POST /server/setup

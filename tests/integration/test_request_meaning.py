@@ -214,3 +214,22 @@ def test_import_file_answers_the_fields_asked_for(special, make_client):
         assert (record.type, record.filesize, record.filename_download) == ("image/png", None, None)
     finally:
         call(special.url, "DELETE", "/files/" + record.id, token=special.token)
+
+
+# ------------------------------------------------------------------ 5. the two routes without a method
+
+def test_the_permissions_on_a_singleton(client, directus):
+    name = "s_" + uuid.uuid4().hex[:10]
+    create_collection(directus, name, [PK, {"field": "site_name", "type": "string"}], {"singleton": True})
+    try:
+        # a singleton has no id to put in /permissions/me/{collection}/{id}
+        assert client.read_singleton_permissions(name) == {
+            "update": {"access": True}, "delete": {"access": True}, "share": {"access": True}}
+    finally:
+        remove_collection(directus, name)
+
+
+def test_the_graphql_sdl_of_the_system_collections(client):
+    system = client.read_graphql_system_sdl().decode("utf-8")
+    items = client.read_graphql_sdl().decode("utf-8")
+    assert "type Query {" in system and "server_info" in system and "server_info" not in items

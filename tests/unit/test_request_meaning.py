@@ -196,3 +196,11 @@ def test_import_file_sends_its_query_in_the_url():
     # POST /files/import was already an operation of the spec: its query was never misread
     url = url_for("import_file", "https://example.com/a.png", fields=["id", "title"])
     assert url.endswith("/files/import?fields=id,title")
+
+
+# ------------------------------------------------------------------ 5. the two routes without a method
+
+def test_the_singleton_permissions_and_the_system_sdl_have_methods():
+    assert url_for("read_singleton_permissions", "site_settings") == "http://h/base/permissions/me/site_settings"
+    assert url_for("read_graphql_system_sdl") == "http://h/base/server/specs/graphql/system"
+    assert OPS["read_graphql_system_sdl"].result == OPS["read_graphql_sdl"].result == "bytes"
