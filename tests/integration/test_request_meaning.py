@@ -1,23 +1,28 @@
 """What Directus 12.4.0 answers to requests it used to read otherwise than the caller meant
 (issue 15 §1): each test shows the difference in the server's answer (the comments say what it
-answered before). ``import_file`` was read as meant already: its test checks that it stays so.
-The requests themselves are checked by tests/unit/test_request_meaning.py.
+answered before). ``import_file`` and the registry's filter example were read as meant already:
+their tests check that they stay so. The requests themselves are checked by
+tests/unit/test_request_meaning.py.
 
 Most tests run on the session's server. The others share one server of their own (``special``):
-an LDAP provider whose directory is unreachable and an OAuth 2.0 provider in JSON mode, imports
-from loopback allowed, and its SQLite database at hand.
+an LDAP provider whose directory is unreachable and an OAuth 2.0 provider in JSON mode, a fake
+extensions registry that records what Directus asks it, imports from loopback allowed, and its
+SQLite database at hand.
 """
 
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import uuid
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from pydirectus import DirectusClient, ForbiddenError, ServerError
 from tests.conftest import COLLECTION_FIELDS, remove_collection
+from tests.fakeserver import FakeServer, reply
 from tests.integration.groups_support import png_bytes, png_size, upload
 from tests.integration.test_files import FileHost
 from tests.rest import call
@@ -46,8 +51,19 @@ PK = {"field": "id", "type": "integer", "meta": {"hidden": True},
 
 
 @pytest.fixture(scope="module")
-def special(directus_factory):
-    return directus_factory(SPECIAL_SETTINGS)
+def registry():
+    """A fake extensions registry: what Directus asks it is in ``registry.requests``."""
+    def handler(seen):
+        if seen.target == "/version":  # the registry API version Directus 12.4.0 requires
+            return reply(200, {"version": "2024-01-29"})
+        return reply(200, {"meta": {"filter_count": 0}, "data": []})
+    with FakeServer(handler) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def special(directus_factory, registry):
+    return directus_factory(SPECIAL_SETTINGS, MARKETPLACE_REGISTRY=registry.url)
 
 
 @contextlib.contextmanager
@@ -233,3 +249,24 @@ def test_the_graphql_sdl_of_the_system_collections(client):
     system = client.read_graphql_system_sdl().decode("utf-8")
     items = client.read_graphql_sdl().decode("utf-8")
     assert "type Query {" in system and "server_info" in system and "server_info" not in items
+
+
+# ------------------------------------------------------------------ 6. examples in docstrings
+
+def test_the_registry_filter_example_filters_the_marketplace(special, registry):
+    doc = next(p.doc for p in DirectusClient.operations["read_registry_extensions"].query_params.values()
+               if p.name == "filter")
+    example = json.loads(re.search(r"e\.g\. (\{.*?\}\}|\{.*?\})", doc).group(1))
+    with DirectusClient(hostname=special.url, static_token=special.token) as client:
+        before = len(registry.requests)
+        assert client.read_registry_extensions(filter=example) == []
+    asked = [seen for seen in registry.requests[before:] if urlsplit(seen.target).path == "/extensions"]
+    # Directus passes filter.type._eq on to the marketplace as ?type=
+    assert [dict(parse_qsl(urlsplit(seen.target).query)).get("type") for seen in asked] == ["interface"]
+    with DirectusClient(hostname=special.url, static_token=special.token) as client:
+        before = len(registry.requests)
+        client.read_registry_extensions(filter={"type": "interface"}, search="x")  # the shorthand: the same
+        client.read_registry_extensions(filter={"name": {"_eq": "x"}})  # not read: nothing passed on
+    asked = [dict(parse_qsl(urlsplit(seen.target).query)) for seen in registry.requests[before:]
+             if urlsplit(seen.target).path == "/extensions"]
+    assert [(query.get("type"), query.get("search")) for query in asked] == [("interface", "x"), (None, None)]

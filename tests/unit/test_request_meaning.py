@@ -5,6 +5,8 @@ the client sends it) or, through a loopback fake server, the whole request of bo
 server's side of each case is shown by tests/integration/test_request_meaning.py.
 """
 
+import json
+import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -204,3 +206,21 @@ def test_the_singleton_permissions_and_the_system_sdl_have_methods():
     assert url_for("read_singleton_permissions", "site_settings") == "http://h/base/permissions/me/site_settings"
     assert url_for("read_graphql_system_sdl") == "http://h/base/server/specs/graphql/system"
     assert OPS["read_graphql_system_sdl"].result == OPS["read_graphql_sdl"].result == "bytes"
+
+
+# ------------------------------------------------------------------ 6. examples in docstrings
+
+def documented_example(operation_name, param_name):
+    """The JSON after "e.g." in the doc of a query parameter."""
+    param = next(p for p in OPS[operation_name].query_params.values() if p.name == param_name)
+    found = re.search(r"e\.g\. (\{.*?\}\})", param.doc) or re.search(r"e\.g\. (\{.*?\})", param.doc)
+    return json.loads(found.group(1))
+
+
+def test_the_registry_filter_example_names_what_directus_reads():
+    # controllers/extensions.js passes on filter.type._eq and filter.by._eq and nothing else; a bare
+    # value is read as _eq (sanitizeFilter -> parseFilter of @directus/utils)
+    example = documented_example("read_registry_extensions", "filter")
+    assert set(example) <= {"type", "by"} and all(set(value) == {"_eq"} for value in example.values())
+    sent = json.loads(query_of(url_for("read_registry_extensions", filter=example))["filter"])
+    assert sent == {"type": {"_eq": "interface"}}
