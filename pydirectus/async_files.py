@@ -93,7 +93,7 @@ class AsyncFilesMixin(FileFlows, AsyncFlowRunner):
         return self._iterate(FlowSteps(self._iter_file_flow(id, chunk_size, progress, transform)))
 
     @_twin_of(FilesMixin.download_file)
-    async def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike, BinaryIO], *,
+    async def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], *,
                             overwrite: bool = False, progress: Optional[Progress] = None,
                             chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
         return await self._run(self._download_file_flow(id, dest, overwrite, progress, chunk_size, transform))
@@ -124,7 +124,7 @@ class AsyncTusMixin(TusFlows, AsyncFlowRunner):
         return await self._run(self._read_tus_options_flow(id))
 
     @_twin_of(TusMixin.upload_file_resumable)
-    async def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
+    async def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *, filename: Optional[str] = None,
                                     mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
                                     chunk_size: int = _DEFAULT_CHUNK,
                                     progress: Optional[Callable[[int, Optional[int]], Any]] = None,

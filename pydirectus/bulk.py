@@ -12,6 +12,10 @@ import re
 from .errors import DirectusError, TransportError, error_from_response
 from .messages import Request, decode_result, encode_json, models
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    from typing import Any, List, Tuple
+
 __all__ = ["BulkWriteError", "BatchLimits", "call_flow", "chunkable", "chunked_write_flow",
            "refused_for_batch_size"]
 
@@ -44,6 +48,14 @@ class BulkWriteError(DirectusError):
     ``chunks``: ``(first index, count, state)`` for each chunk, state being "committed",
     "failed", "uncertain" or "not sent".
     """
+
+    error: "DirectusError"
+    chunks: "List[Tuple[int, int, str]]"
+    results: "List[Any]"
+    committed: "int"
+    failed: "int"
+    uncertain: "bool"
+    not_sent: "int"
 
     def __init__(self, error, chunks, results):
         self.error = error

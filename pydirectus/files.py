@@ -944,7 +944,7 @@ class FilesMixin(FileFlows, FlowRunner):
         """
         return self._iterate(FlowSteps(self._iter_file_flow(id, chunk_size, progress, transform)))
 
-    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike, BinaryIO], *,
+    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], *,
                       overwrite: bool = False, progress: Optional[Progress] = None,
                       chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
         """Download the content of file ``id`` into ``dest``: a path, a folder, or a binary file object.

@@ -139,6 +139,14 @@ class RealtimeEvent:
 
     __slots__ = ("type", "data", "keys", "meta", "error", "lost", "uid")
 
+    type: "str"
+    data: "Any"
+    keys: "Optional[List[str]]"
+    meta: "Optional[Dict[str, Any]]"
+    error: "Optional[DirectusError]"
+    lost: "int"
+    uid: "Optional[str]"
+
     def __init__(self, type, data=None, keys=None, meta=None, error=None, lost=0, uid=None):  # noqa: A002
         self.type = type
         self.data = data

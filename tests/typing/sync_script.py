@@ -26,7 +26,7 @@ class Article(Item):
 @dataclass
 class Photo(File):
     credit: str = ""
-    keywords: List[str] = field(default_factory=list)
+    keywords: List[str] = field(default_factory=lambda: list[str]())
 
 
 def popular_titles(directus: DirectusClient, minimum_views: int) -> List[str]:

@@ -1,19 +1,25 @@
-"""mypy --strict on the user scripts of tests/typing/, with pydirectus seen as an installed package:
-its stubs (client.pyi, async_client.pyi, models.pyi), its inline annotations and its py.typed marker.
+"""mypy --strict and pyright (strict) on the user scripts of tests/typing/, with pydirectus seen as
+an installed package: its stubs (client.pyi, async_client.pyi, models.pyi), its inline annotations
+and its py.typed marker.
 
 Every ``tests/typing/*.py`` is checked, so a new script is picked up by itself. A script says what
 mypy must reject with ``# E: <text>`` at the end of a line: that line must get an error containing
 <text>, and every other line of every script must get none. A script without such comments is a
 "good" script that must pass with 0 errors.
 
-mypy is a development check, never a dependency of the package: tests/run.py installs a pinned
-mypy into the newest Python's venv and sets PYDIRECTUS_REQUIRE_MYPY=1 there, which turns a missing
-mypy into a failure; elsewhere these tests skip, saying why.
+pyright words its messages its own way (a misspelt keyword on an overloaded method is "No
+overloads for ... match"): there, a ``# E:`` line must get an error and every other line none.
+
+The checkers are development checks, never dependencies of the package: tests/run.py installs a
+pinned mypy into the newest Python's venv and a pinned pyright from npm, and sets
+PYDIRECTUS_REQUIRE_MYPY=1 and PYDIRECTUS_PYRIGHT (pyright's command line) there, which turns a
+missing checker into a failure; elsewhere these tests skip, saying why.
 """
 
 import collections
 import glob
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -101,3 +107,50 @@ def test_a_misspelt_keyword_is_rejected_by_its_name(mypy_run):
     messages = mypy_run.errors["misspelt_keyword.py"][line]
     assert any('Unexpected keyword argument "quer"' in message and 'did you mean "query"' in message
                for message in messages), messages
+
+
+@pytest.fixture(scope="module")
+def pyright_errors(tmp_path_factory):
+    """{script: {line: [messages]}} of one pyright run in strict mode over every script."""
+    command = os.environ.get("PYDIRECTUS_PYRIGHT", "").split()
+    if not command:
+        reason = "PYDIRECTUS_PYRIGHT (pyright's command line) is not set: tests/run.py sets it for the newest Python"
+        if REQUIRED:
+            pytest.fail("PYDIRECTUS_REQUIRE_MYPY=1 but " + reason, pytrace=False)
+        pytest.skip(reason)
+    project = tmp_path_factory.mktemp("pyright")  # pyright's include paths are relative: the scripts go there
+    for script in SCRIPTS:
+        (project / script).write_bytes(open(os.path.join(SCRIPTS_DIR, script), "rb").read())
+    config = project / "pyrightconfig.json"
+    config.write_text(json.dumps({"typeCheckingMode": "strict", "include": ["."],
+                                  "pythonVersion": "%d.%d" % sys.version_info[:2]}))
+    environment = dict(os.environ, PYTHONPATH=ROOT)  # pydirectus as an installed package, as for mypy
+    result = subprocess.run(command + ["--outputjson", "--project", str(config), "--pythonpath", sys.executable],
+                            cwd=str(project), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=600)
+    assert result.returncode in (0, 1), "pyright could not run (exit %d):\n%s\n%s" % (
+        result.returncode, result.stdout[-3000:], result.stderr[-3000:])
+    report = json.loads(result.stdout)
+    assert report["summary"]["filesAnalyzed"] == len(SCRIPTS), result.stdout[-3000:] + result.stderr[-3000:]
+    errors = {script: collections.defaultdict(list) for script in SCRIPTS}
+    for diagnostic in report["generalDiagnostics"]:
+        if diagnostic["severity"] != "error":
+            continue
+        script = os.path.basename(diagnostic["file"])
+        assert script in errors, "pyright reported an error outside the scripts: %r" % (diagnostic,)
+        errors[script][diagnostic["range"]["start"]["line"] + 1].append(diagnostic["message"])
+    return errors
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_pyright_strict_reports_errors_exactly_where_expected(pyright_errors, script):
+    expected = expected_errors(script)
+    reported = pyright_errors[script]
+    unexpected = ["%s:%d: %s" % (script, line, message.splitlines()[0])
+                  for line, messages in sorted(reported.items()) if line not in expected for message in messages]
+    missed = ["%s:%d: no error (mypy's words: %r)" % (script, line, text)
+              for line, text in sorted(expected.items()) if not reported.get(line)]
+    assert not unexpected and not missed, "\n".join(
+        (["errors pyright strict should not report:"] + unexpected if unexpected else [])
+        + (["errors pyright strict should report:"] + missed if missed else []))
+
