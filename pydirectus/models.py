@@ -20,8 +20,6 @@ from collections.abc import MutableMapping
 __all__ = ["Item", "File", "ItemList"]
 
 
-_MISSING = object()
-
 
 def _declared_fields(cls):
     """The names of the dataclass fields of ``cls``, computed once per class."""

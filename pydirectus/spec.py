@@ -19,7 +19,6 @@ METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "SEARCH", "HEAD", "OPTIONS")
 PAYLOAD_KINDS = ("none", "object", "array", "json", "multipart")
 RESULT_KINDS = ("item", "items", "file", "files", "json", "bytes", "stream", "none")
 QUERY_TYPES = ("fields", "json", "csv", "integer", "boolean", "string")
-IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH"))
 SPEC_RESOURCE = "endpoints.json"
 _PATH_PARAM = re.compile(r"{([^{}]*)}")
 _OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "payload", "result", "auth", "doc",
@@ -65,7 +64,7 @@ class Operation:
     """One spec entry, with its query parameters resolved (``query_params``: wire name -> QueryParam)."""
 
     __slots__ = ("name", "group", "method", "path", "path_params", "query_params", "payload", "result",
-                 "auth", "doc", "idempotent", "body_params", "payload_required", "free_query",
+                 "auth", "doc", "body_params", "payload_required", "free_query",
                  "hand_written", "path_variants", "search_operation")
 
     def __init__(self, entry, query_sets):
@@ -78,7 +77,6 @@ class Operation:
         self.result = entry["result"]
         self.auth = entry["auth"]
         self.doc = entry["doc"]
-        self.idempotent = self.method in IDEMPOTENT_METHODS
         self.body_params = tuple(BodyParam(**p) for p in entry.get("body", ()))
         self.payload_required = entry.get("payload_required", True)
         self.free_query = entry.get("free_query", False)

@@ -39,7 +39,6 @@ import argparse
 import atexit
 import contextlib
 import ctypes
-import fcntl
 import glob
 import hashlib
 import http.client
@@ -157,7 +156,9 @@ def _write_atomically(path: str, text: str) -> None:
 
 @contextlib.contextmanager
 def _file_lock(path: str, purpose: str):
-    """Exclusive lock between processes, released by the kernel even if we are killed."""
+    """Exclusive lock between processes, released by the kernel even if we are killed (POSIX
+    flock; fcntl is imported here so that this module imports on Windows too)."""
+    import fcntl
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
