@@ -287,18 +287,28 @@ class MultipartEncoder:
 
     def _body(self):
         """The body's chunks. A plain source is read here; for an async one the generator yields the
-        source's iterator and is sent its next chunk back (None once it is exhausted)."""
+        source's iterator and is sent its next chunk back (None once it is exhausted).
+
+        The last chunk of each file goes out in one piece with the framing after it (the CRLF
+        ending the part, later fields, the closing boundary), so a small body is one chunk. Why:
+        Directus's JSON import (import.js, importJSON) never answers when a file's last row arrives
+        in one read and the end of its part in a later one (its save queue has drained by then, and
+        it waits for a drain that never comes), holding SQLite's only connection until
+        IMPORT_TIMEOUT (1 h). A client paused between the two sends, on a loaded machine, set it off.
+        """
         boundary = self._boundary
         progress = self.progress
         total = self.content_length
         done = 0
+        pending = b""  # framing waiting for the next content (bytes)
         for part in self.parts:
             if isinstance(part, Field):
-                yield part.header(boundary) + part.value + CRLF
+                pending += part.header(boundary) + part.value + CRLF
                 continue
-            yield part.header(boundary)
+            pending += part.header(boundary)
             expected = part.source.size
             sent = 0
+            held = None  # the latest chunk, held back until we know whether it is the last
             chunks = part.source.chunks()
             pulled = hasattr(chunks, "__anext__")
             while True:
@@ -311,16 +321,27 @@ class MultipartEncoder:
                 if expected is not None and sent + length > expected:
                     raise ValueError("the content of %r is longer than its size of %d bytes (did the file grow "
                                      "while it was being sent?)" % (part.filename, expected))
-                yield chunk
                 sent += length
-                done += length
-                if progress is not None:
-                    progress(done, total)
+                if held is not None:
+                    if pending:
+                        yield pending
+                        pending = b""
+                    yield held
+                    done += memoryview(held).nbytes
+                    if progress is not None:
+                        progress(done, total)
+                held = chunk
             if expected is not None and sent != expected:
                 raise ValueError("the content of %r ended after %d of its %d bytes (did the file shrink "
                                  "while it was being sent?)" % (part.filename, sent, expected))
-            yield CRLF
-        yield self._closing
+            if held is not None:
+                pending = pending + held + CRLF  # a copy of the last chunk, with the framing around it
+                done += memoryview(held).nbytes
+                if progress is not None:
+                    progress(done, total)  # counted as it is handed on, with the end of its part
+            else:
+                pending += CRLF
+        yield pending + self._closing
 
     def __repr__(self):
         return "<MultipartEncoder %d parts, %s>" % (

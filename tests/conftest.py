@@ -21,6 +21,7 @@ runs the unit tests without Directus.
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import threading
@@ -250,15 +251,22 @@ def make_client(client_kind):
 
 @pytest.fixture
 def collection(directus):
+    with fresh_collection(directus) as name:
+        yield name
+
+
+@contextlib.contextmanager
+def fresh_collection(server):
+    """A new collection with the fields of COLLECTION_FIELDS on ``server``, deleted afterwards."""
     name = "t_" + uuid.uuid4().hex[:12]
     try:
-        created = call(directus.url, "POST", "/collections",
+        created = call(server.url, "POST", "/collections",
                        {"collection": name, "meta": {}, "schema": {}, "fields": COLLECTION_FIELDS},
-                       token=directus.token)
+                       token=server.token)
         assert created.status == 200, "could not create collection %s: %s" % (name, created)
         yield name
     finally:
-        remove_collection(directus, name)
+        remove_collection(server, name)
 
 
 def remove_collection(server, name):

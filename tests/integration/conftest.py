@@ -36,3 +36,11 @@ def each_password_client(directus, make_client):
 def short_ttl_server(directus_factory):
     """A server whose access tokens live 3 s, shared by the tests that need expiry."""
     return directus_factory(ACCESS_TOKEN_TTL="3s")
+
+
+@pytest.fixture(scope="session")
+def import_server(directus_factory):
+    """A server of their own for the tests of Directus's imports (POST /utils/import): its JSON
+    import can hold SQLite's only connection for IMPORT_TIMEOUT (1 h by default) when a request
+    arrives in an unlucky shape, which would wedge the shared server. Here it gives up in 20 s."""
+    return directus_factory(IMPORT_TIMEOUT="20s")

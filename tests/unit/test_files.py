@@ -651,7 +651,9 @@ def test_upload_body_is_streamed_not_buffered(tmp_path):
     try:
         encoder = MultipartEncoder([FilePart("file", name, "application/octet-stream", source)])
         sizes = [memoryview(chunk).nbytes for chunk in encoder]
-        assert max(sizes) == files_module._READ_SIZE and sum(sizes) == encoder.length
+        # the last read goes out with the end of its part (see MultipartEncoder._body): a few bytes more
+        assert files_module._READ_SIZE <= max(sizes) <= files_module._READ_SIZE + 100
+        assert sum(sizes) == encoder.length
     finally:
         source.close()
 

@@ -73,10 +73,30 @@ def body_of_fresh(encoder):
 def test_length_is_none_when_a_size_is_unknown_and_chunks_pass_through_unchanged():
     chunks = [b"x" * 10, b"y" * 3]
     source = OneShot(chunks)
-    encoder = MultipartEncoder([FilePart("file", "g.bin", "application/octet-stream", source)])
+    encoder = MultipartEncoder([FilePart("file", "g.bin", "application/octet-stream", source)], boundary="b")
     assert encoder.length is None and encoder.content_length is None
     out = list(encoder)
-    assert chunks[0] in out and chunks[1] in out  # the very objects: nothing gathered or copied
+    assert any(piece is chunks[0] for piece in out)  # the very object: nothing gathered or copied
+    assert out[-1] == chunks[-1] + b"\r\n--b--\r\n"  # but the last goes out with the end of its part
+
+
+def test_a_file_never_ends_apart_from_the_end_of_its_part():
+    """Directus's JSON import never answers when the end of a file part comes in a later read than
+    the file's last bytes (see MultipartEncoder._body): each file's last chunk goes out in one piece
+    with the framing after it, and a small body is one chunk."""
+    small = MultipartEncoder([FilePart("file", "a.json", "application/json", BytesContent(b'[{"t": 1}]'))],
+                             boundary="b")
+    assert len(list(small)) == 1
+    chunks = [b"[" + b"1," * 10, b"2]"]
+    fields_after = MultipartEncoder([FilePart("file", "a.json", "application/json", OneShot(chunks)),
+                                     Field("title", "after")], boundary="b")
+    out = [bytes(piece) for piece in fields_after]
+    assert out[-1].startswith(b"2]\r\n") and out[-1].endswith(b"--b--\r\n") and b"after" in out[-1]
+    two_files = MultipartEncoder([FilePart("one", "1.json", "application/json", OneShot([b"[1]"])),
+                                  FilePart("two", "2.json", "application/json", OneShot([b"[2]"]))], boundary="b")
+    out = [bytes(piece) for piece in two_files]
+    assert [piece for piece in out if b"[1]" in piece][0].count(b"[1]\r\n--b\r\n") == 1
+    assert out[-1].endswith(b"[2]\r\n--b--\r\n")
 
 
 def test_bytes_are_handed_out_in_slices_of_the_same_buffer():
