@@ -248,6 +248,8 @@ def decode_result(operation, response, model=None):
         return response.body
     if result == "stream":
         return response.stream
+    if response.body and "json" not in (response.headers.get("Content-Type") or "json"):
+        return response.body  # a file the query asked for (export="csv", "xml" or "yaml"): its bytes
     document = response.json() if status != 204 else None
     if isinstance(document, dict) and document.get("errors"):  # GraphQL answers errors with a 200
         raise error_from_response(status, response.headers, response.body, response.method, response.url,

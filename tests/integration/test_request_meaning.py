@@ -270,3 +270,16 @@ def test_the_registry_filter_example_filters_the_marketplace(special, registry):
     asked = [dict(parse_qsl(urlsplit(seen.target).query)) for seen in registry.requests[before:]
              if urlsplit(seen.target).path == "/extensions"]
     assert [(query.get("type"), query.get("search")) for query in asked] == [("interface", "x"), (None, None)]
+
+
+def test_an_export_returns_the_file_it_asked_for(each_client, collection):
+    """export="csv" (and xml, yaml) answers a file, not JSON: the method returns its bytes; it
+    raised a JSONDecodeError before. export="json" still returns the items."""
+    each_client.create_items(collection, [{"title": "exported", "views": 3}])
+    csv = each_client.read_items(collection, fields=["title", "views"], export="csv")
+    assert isinstance(csv, bytes) and csv.splitlines()[0].replace(b'"', b"") == b"title,views"
+    assert b"exported" in csv
+    users = each_client.read_users(fields=["email"], export="yaml")
+    assert isinstance(users, bytes) and b"email:" in users
+    rows = each_client.read_items(collection, fields=["title"], export="json")
+    assert [row["title"] for row in rows] == ["exported"]
