@@ -6,11 +6,20 @@ loader, as ``pkgutil.get_data`` does, so a copy of this package vendored under a
 imported from a zip file finds it too.
 """
 
+from __future__ import annotations
+
 import json
 import keyword
 import os
 import re
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
+
+    Entry = Dict[str, Any]  # one operation (or parameter) of the spec document, as JSON gives it
+    QuerySets = Dict[str, Dict[str, "QueryParam"]]  # set name -> {wire name: QueryParam}
 
 __all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "load_user_spec", "lint_spec",
            "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
@@ -34,14 +43,21 @@ class QueryParam:
 
     __slots__ = ("name", "wire", "type", "doc", "presence")
 
-    def __init__(self, name, type, wire=None, doc="", presence=False):
+    name: str
+    wire: str
+    type: str
+    doc: str
+    presence: bool
+
+    def __init__(self, name: str, type: str, wire: Optional[str] = None, doc: str = "",  # noqa: A002
+                 presence: bool = False) -> None:
         self.name = name
         self.wire = wire or name
         self.type = type
         self.doc = doc
         self.presence = presence
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "QueryParam(%r, %r, wire=%r)" % (self.name, self.type, self.wire)
 
 
@@ -50,13 +66,18 @@ class BodyParam:
 
     __slots__ = ("name", "wire", "required", "doc")
 
-    def __init__(self, name, required=False, wire=None, doc=""):
+    name: str
+    wire: str
+    required: bool
+    doc: str
+
+    def __init__(self, name: str, required: bool = False, wire: Optional[str] = None, doc: str = "") -> None:
         self.name = name
         self.wire = wire or name
         self.required = required
         self.doc = doc
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "BodyParam(%r, required=%r, wire=%r)" % (self.name, self.required, self.wire)
 
 
@@ -67,7 +88,24 @@ class Operation:
                  "auth", "doc", "body_params", "payload_required", "free_query",
                  "hand_written", "path_variants", "search_operation")
 
-    def __init__(self, entry, query_sets):
+    name: str
+    group: str
+    method: str
+    path: str
+    path_params: Tuple[str, ...]
+    query_params: Dict[str, QueryParam]
+    payload: str
+    result: str
+    auth: bool
+    doc: str
+    body_params: Tuple[BodyParam, ...]
+    payload_required: bool
+    free_query: bool
+    hand_written: bool
+    path_variants: Tuple[str, ...]
+    search_operation: Optional[Operation]
+
+    def __init__(self, entry: Entry, query_sets: QuerySets) -> None:
         self.name = entry["name"]
         self.group = entry["group"]
         self.method = entry["method"]
@@ -87,30 +125,35 @@ class Operation:
         if len(refs) == 1 and isinstance(refs[0], str):
             self.query_params = query_sets[refs[0][1:]]  # one dict for every user of a set: read only
         else:
-            params = {}
+            params: Dict[str, QueryParam] = {}
             for ref in refs:
                 for param in (query_sets[ref[1:]].values() if isinstance(ref, str) else [QueryParam(**ref)]):
                     params[param.wire] = param
             self.query_params = params
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Operation %s: %s %s>" % (self.name, self.method, self.path)
 
 
-def read_resource(name):
+def read_resource(name: str) -> bytes:
     """The bytes of a file in this package, through the package's loader (a folder or a zip file).
 
     What ``pkgutil.get_data(__package__, name)`` does, without importing pkgutil (and typing).
     """
-    package = sys.modules[__package__]
-    return package.__spec__.loader.get_data(os.path.join(os.path.dirname(package.__file__), name))
+    package = sys.modules[__package__ or ""]
+    loader = package.__spec__.loader if package.__spec__ is not None else None
+    if loader is None or package.__file__ is None:
+        raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % __package__)
+    # every loader of a package (a folder's, a zip's) is a ResourceLoader, which typeshed does not say
+    data: bytes = loader.get_data(os.path.join(os.path.dirname(package.__file__), name))  # type: ignore[attr-defined]
+    return data
 
 
-def load_spec(data=None):
+def load_spec(data: Optional[Entry] = None) -> List[Operation]:
     """The operations of the spec, in spec order. ``data`` (a dict) replaces the packaged spec."""
     if data is None:
         data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
-    query_sets = {}  # name -> {wire name: QueryParam}
+    query_sets: QuerySets = {}
     for name, params in data.get("query_sets", {}).items():
         query_sets[name] = {param.wire: param for param in (QueryParam(**p) for p in params)}
     operations = [Operation(entry, query_sets) for entry in data["operations"]]
@@ -121,13 +164,12 @@ def load_spec(data=None):
     return operations
 
 
-def load_user_spec(spec):
+def load_user_spec(spec: Union[str, os.PathLike[str], List[Entry], Entry]) -> List[Operation]:
     """Operations a user describes in the spec format: a dict with ``operations`` (and optionally
     ``query_sets``), a list of operations, or the path of a JSON file holding either.
 
     The packaged query sets (``@global``) can be referred to. Raises ValueError with every problem.
     """
-    import os
     if isinstance(spec, (str, os.PathLike)):
         with open(spec, encoding="utf-8") as handle:
             spec = json.load(handle)
@@ -151,14 +193,14 @@ def load_user_spec(spec):
     return load_spec(data)
 
 
-def left_out(data=None):
+def left_out(data: Optional[Entry] = None) -> List[Entry]:
     """The endpoints the spec leaves out on purpose: a list of {method, path, reason}."""
     if data is None:
         data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
-    return data.get("left_out", [])
+    return list(data.get("left_out", []))
 
 
-def _reserved_names(entry):
+def _reserved_names(entry: Entry) -> Set[str]:
     reserved = {"self", "model", "params"}
     if entry.get("query"):
         reserved.add("query")
@@ -167,17 +209,17 @@ def _reserved_names(entry):
     return reserved
 
 
-def _is_public_identifier(name):
+def _is_public_identifier(name: object) -> bool:
     return isinstance(name, str) and name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
 
 
-def lint_spec(data):
+def lint_spec(data: Mapping[str, Any]) -> List[str]:
     """Every problem found in a spec document, as a list of messages (empty when it is sound)."""
-    problems = []
+    problems: List[str] = []
     query_sets = data.get("query_sets", {})
     for set_name, params in query_sets.items():
         problems.extend(_lint_params("query set %r" % set_name, params))
-    seen = set()
+    seen: Set[str] = set()
     for index, entry in enumerate(data.get("operations", [])):
         name = entry.get("name")
         where = "operation %r" % (name if name else "#%d" % index)
@@ -249,8 +291,8 @@ def lint_spec(data):
     return problems
 
 
-def _lint_params(where, params):
-    problems = []
+def _lint_params(where: str, params: List[Entry]) -> List[str]:
+    problems: List[str] = []
     for param in params:
         name = param.get("name")
         if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
