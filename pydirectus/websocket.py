@@ -21,11 +21,17 @@ connection" as RFC 6455 section 7.1.7 says: a close frame with 1002, 1007 or 100
 an async one can drive the very same object with asyncio streams.
 """
 
+from __future__ import annotations
+
 import base64
 import codecs
 import hashlib
 import os
 import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Tuple, Union
 
 __all__ = [
     "ClientConnection", "HandshakeError", "ConnectionClosedError",
@@ -63,7 +69,7 @@ class HandshakeError(Exception):
     """The server did not accept the upgrade: ``status`` (None when the reply was not HTTP) and
     ``headers`` (a dict with lower-case names) say what it answered."""
 
-    def __init__(self, message, status=None, headers=None):
+    def __init__(self, message: str, status: Optional[int] = None, headers: Optional[Dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
@@ -76,13 +82,13 @@ class ConnectionClosedError(Exception):
 # --- events ---------------------------------------------------------------------------------
 
 class _Event:
-    __slots__ = ()
+    __slots__: Tuple[str, ...] = ()
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and all(
             getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(%s)" % (type(self).__name__, ", ".join(
             "%s=%r" % (name, getattr(self, name)) for name in self.__slots__))
 
@@ -92,7 +98,7 @@ class Accepted(_Event):
 
     __slots__ = ("subprotocol", "headers")
 
-    def __init__(self, subprotocol=None, headers=None):
+    def __init__(self, subprotocol: Optional[str] = None, headers: Optional[Dict[str, str]] = None) -> None:
         self.subprotocol = subprotocol
         self.headers = headers or {}
 
@@ -102,7 +108,7 @@ class TextMessage(_Event):
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
+    def __init__(self, data: str) -> None:
         self.data = data
 
 
@@ -111,7 +117,7 @@ class BinaryMessage(_Event):
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         self.data = data
 
 
@@ -120,14 +126,14 @@ class Ping(_Event):
 
     __slots__ = ("payload",)
 
-    def __init__(self, payload=b""):
+    def __init__(self, payload: bytes = b"") -> None:
         self.payload = payload
 
 
 class Pong(_Event):
     __slots__ = ("payload",)
 
-    def __init__(self, payload=b""):
+    def __init__(self, payload: bytes = b"") -> None:
         self.payload = payload
 
 
@@ -142,7 +148,7 @@ class Closed(_Event):
 
     __slots__ = ("code", "reason", "error")
 
-    def __init__(self, code, reason="", error=None):
+    def __init__(self, code: int, reason: str = "", error: Optional[str] = None) -> None:
         self.code = code
         self.reason = reason
         self.error = error
@@ -151,20 +157,20 @@ class Closed(_Event):
 class _Failure(Exception):
     """A protocol violation by the peer: fail the connection with ``code``."""
 
-    def __init__(self, code, message):
+    def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
 
 
 # --- pure helpers -----------------------------------------------------------------------------
 
-def accept_key(key):
+def accept_key(key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value a server must answer to ``Sec-WebSocket-Key`` ``key``."""
     digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
-def mask(key, data):
+def mask(key: bytes, data: bytes) -> bytes:
     """``data`` XOR the 4-byte ``key`` repeated (masking and unmasking are the same operation).
 
     XOR of two big integers: pure Python, yet fast, as websocket-client does without wsaccel.
@@ -176,7 +182,7 @@ def mask(key, data):
     return (int.from_bytes(data, "big") ^ int.from_bytes(key_stream, "big")).to_bytes(length, "big")
 
 
-def encode_frame(opcode, payload, fin=True, mask_key=None):
+def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask_key: Optional[bytes] = None) -> bytes:
     """One frame. ``mask_key`` (4 bytes) masks it, as every client frame must be."""
     length = len(payload)
     first = (0x80 if fin else 0) | opcode
@@ -192,12 +198,12 @@ def encode_frame(opcode, payload, fin=True, mask_key=None):
     return header + mask_key + mask(mask_key, payload)
 
 
-def is_valid_close_code(code):
+def is_valid_close_code(code: int) -> bool:
     """Whether a peer may send ``code`` in a close frame (RFC 6455 section 7.4)."""
     return code in _WIRE_CODES or 3000 <= code <= 4999
 
 
-def _truncate_utf8(text, limit):
+def _truncate_utf8(text: str, limit: int) -> bytes:
     """``text`` encoded, cut to at most ``limit`` bytes without splitting a character."""
     data = text.encode("utf-8")
     if len(data) <= limit:
@@ -205,11 +211,11 @@ def _truncate_utf8(text, limit):
     return data[:limit].decode("utf-8", "ignore").encode("utf-8")
 
 
-def _header_tokens(value):
+def _header_tokens(value: Optional[str]) -> List[str]:
     return [token.strip().lower() for token in (value or "").split(",") if token.strip()]
 
 
-def _check_header_value(name, value):
+def _check_header_value(name: str, value: str) -> None:
     if any(c in value for c in "\r\n\0"):
         raise ValueError("the %s header must not contain CR, LF or NUL" % name)
 
@@ -226,8 +232,9 @@ class ClientConnection:
     the handshake key and of the masking keys (``os.urandom``; injectable for tests).
     """
 
-    def __init__(self, host, resource, subprotocols=(), headers=(), max_size=64 * 1024 * 1024,
-                 random_bytes=os.urandom):
+    def __init__(self, host: str, resource: str, subprotocols: Iterable[str] = (),
+                 headers: Iterable[Tuple[str, str]] = (), max_size: int = 64 * 1024 * 1024,
+                 random_bytes: Callable[[int], bytes] = os.urandom) -> None:
         for name, value in [("Host", host), ("request target", resource)] + list(headers):
             _check_header_value(name, value)
         self.host = host
@@ -238,19 +245,19 @@ class ClientConnection:
         self._random_bytes = random_bytes
         self.key = base64.b64encode(random_bytes(16)).decode("ascii")
         self.state = CONNECTING
-        self.subprotocol = None
-        self.close_code = None      # of the Closed event, once closed
-        self.close_reason = None
+        self.subprotocol: Optional[str] = None
+        self.close_code: Optional[int] = None      # of the Closed event, once closed
+        self.close_reason: Optional[str] = None
         self._buffer = bytearray()  # received and not yet parsed
         self._outgoing = bytearray()
         self._close_sent = False
-        self._message_opcode = None  # OP_TEXT or OP_BINARY while a fragmented message is open
-        self._message_parts = []
+        self._message_opcode: Optional[int] = None  # OP_TEXT or OP_BINARY while a fragmented message is open
+        self._message_parts: List[Any] = []  # str for a text message, bytes for a binary one
         self._message_size = 0
-        self._decoder = None
+        self._decoder: Optional[codecs.IncrementalDecoder] = None  # of a text message only
 
     # --- the handshake -------------------------------------------------------------------
-    def handshake_request(self):
+    def handshake_request(self) -> bytes:
         """The bytes of the upgrade request, to write before anything else."""
         lines = ["GET %s HTTP/1.1" % self.resource, "Host: %s" % self.host, "Upgrade: websocket",
                  "Connection: Upgrade", "Sec-WebSocket-Key: %s" % self.key, "Sec-WebSocket-Version: 13"]
@@ -259,7 +266,7 @@ class ClientConnection:
         lines.extend("%s: %s" % pair for pair in self.extra_headers)
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _receive_handshake(self):
+    def _receive_handshake(self) -> Optional[Accepted]:
         end = self._buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self._buffer) > _MAX_HEAD:
@@ -274,7 +281,7 @@ class ClientConnection:
             self.state = CLOSED
             raise HandshakeError("the server did not answer with HTTP: %r" % lines[0][:100])
         status = int(parts[1])
-        headers = {}
+        headers: Dict[str, str] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(":")
             if sep:
@@ -305,7 +312,7 @@ class ClientConnection:
         return Accepted(subprotocol, headers)
 
     # --- receiving -----------------------------------------------------------------------
-    def receive_data(self, data):
+    def receive_data(self, data: bytes) -> List[_Event]:
         """Take bytes read from the socket (``b""``: the peer closed TCP); returns the events.
 
         Raises HandshakeError while the handshake reply is refused or invalid.
@@ -315,7 +322,7 @@ class ClientConnection:
         if not data:
             return [self._closed(ABNORMAL_CLOSURE, "")]
         self._buffer += data
-        events = []
+        events: List[_Event] = []
         if self.state == CONNECTING:
             accepted = self._receive_handshake()
             if accepted is None:
@@ -332,7 +339,7 @@ class ClientConnection:
             events.append(self._fail(failure.code, str(failure)))
         return events
 
-    def _next_frame_event(self):
+    def _next_frame_event(self) -> Union[_Event, Literal[True], None]:
         """Parse one frame from the buffer: an event, True (a frame with no event yet), or None."""
         buffer = self._buffer
         if len(buffer) < 2:
@@ -382,7 +389,8 @@ class ClientConnection:
             return self._receive_close(payload)
         return self._receive_data_frame(opcode, payload, bool(fin))
 
-    def _receive_data_frame(self, opcode, payload, fin):
+    def _receive_data_frame(self, opcode: int, payload: bytes,
+                            fin: bool) -> Union[TextMessage, BinaryMessage, Literal[True]]:
         if opcode == OP_CONTINUATION:
             if self._message_opcode is None:
                 raise _Failure(PROTOCOL_ERROR, "a continuation frame without a message to continue")
@@ -395,9 +403,10 @@ class ClientConnection:
             self._message_parts = []
             self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode == OP_TEXT else None
         self._message_size += len(payload)
-        if opcode == OP_TEXT:
+        decoder = self._decoder
+        if decoder is not None:  # a text message
             try:
-                self._message_parts.append(self._decoder.decode(payload, final=fin))
+                self._message_parts.append(decoder.decode(payload, final=fin))
             except UnicodeDecodeError:
                 raise _Failure(INVALID_PAYLOAD, "a text message is not valid UTF-8") from None
         else:
@@ -411,7 +420,7 @@ class ClientConnection:
             return TextMessage("".join(parts))
         return BinaryMessage(b"".join(parts))
 
-    def _receive_close(self, payload):
+    def _receive_close(self, payload: bytes) -> Closed:
         if len(payload) == 1:
             raise _Failure(PROTOCOL_ERROR, "a close frame with a one-byte payload")
         if not payload:
@@ -429,12 +438,12 @@ class ClientConnection:
             self._close_sent = True
         return self._closed(code, reason)
 
-    def _closed(self, code, reason, error=None):
+    def _closed(self, code: int, reason: str, error: Optional[str] = None) -> Closed:
         self.state = CLOSED
         self.close_code, self.close_reason = code, reason
         return Closed(code, reason, error)
 
-    def _fail(self, code, message):
+    def _fail(self, code: int, message: str) -> Closed:
         """Fail the connection (section 7.1.7): send a close frame with ``code``, stop reading."""
         if not self._close_sent:
             self._queue_frame(OP_CLOSE, struct.pack("!H", code) + _truncate_utf8(message, _MAX_CLOSE_REASON))
@@ -443,28 +452,28 @@ class ClientConnection:
         return self._closed(code, message, message)
 
     # --- sending -------------------------------------------------------------------------
-    def _queue_frame(self, opcode, payload, fin=True):
+    def _queue_frame(self, opcode: int, payload: bytes, fin: bool = True) -> None:
         self._outgoing += encode_frame(opcode, payload, fin, self._random_bytes(4))
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self.state != OPEN:
             raise ConnectionClosedError("the WebSocket connection is %s" % self.state.lower())
 
-    def send_text(self, text):
+    def send_text(self, text: str) -> None:
         self._check_open()
         self._queue_frame(OP_TEXT, text.encode("utf-8"))
 
-    def send_binary(self, data):
+    def send_binary(self, data: Union[bytes, bytearray, memoryview]) -> None:
         self._check_open()
         self._queue_frame(OP_BINARY, bytes(data))
 
-    def send_ping(self, payload=b""):
+    def send_ping(self, payload: bytes = b"") -> None:
         self._check_open()
         if len(payload) > _MAX_CONTROL_PAYLOAD:
             raise ValueError("a ping payload is at most 125 bytes")
         self._queue_frame(OP_PING, payload)
 
-    def close(self, code=NORMAL_CLOSURE, reason=""):
+    def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the close handshake: the connection is CLOSING until the peer's close frame."""
         if self.state == CONNECTING:
             self.state = CLOSED
@@ -481,7 +490,7 @@ class ClientConnection:
         self._close_sent = True
         self.state = CLOSING
 
-    def data_to_send(self):
+    def data_to_send(self) -> bytes:
         """The bytes to write to the socket now (empty when there is nothing)."""
         data = bytes(self._outgoing)
         self._outgoing.clear()
