@@ -38,14 +38,22 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Optional, Protocol, Union
+    from typing import (AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Iterator, List,
+                        Optional, Protocol, Union)
+
+    Chunk = Union[bytes, bytearray, memoryview]
 
     class ContentSource(Protocol):
-        size: Optional[int]
-        replayable: bool
+        @property
+        def size(self) -> Optional[int]: ...
 
-        def chunks(self) -> Union[Iterator[Union[bytes, bytearray, memoryview]],
-                                  AsyncIterator[Union[bytes, bytearray, memoryview]]]: ...
+        @property
+        def replayable(self) -> bool: ...
+
+        def chunks(self) -> Union[Iterator[Chunk], AsyncIterator[Chunk]]: ...
+
+    # what _body yields: a chunk of the body, or an async source's iterator to be pulled; it is sent the chunk pulled
+    Body = Generator[Union[Chunk, AsyncIterator[Chunk]], Optional[Chunk], None]
 
 __all__ = ["MultipartEncoder", "Field", "FilePart", "BytesContent", "IterableContent", "quote_parameter",
            "make_boundary"]
@@ -75,7 +83,7 @@ def quote_parameter(what: str, value: str) -> str:
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _check_content_type(content_type):
+def _check_content_type(content_type: str) -> None:
     if not isinstance(content_type, str) or not content_type.strip():
         raise TypeError("content_type must be a non-empty string, got %r" % (content_type,))
     if any(character in content_type for character in _FORBIDDEN_IN_HEADERS):
@@ -112,33 +120,35 @@ class IterableContent:
     bytes-like raises TypeError.
     """
 
-    def __init__(self, iterable: Union[Iterable[bytes], AsyncIterable[bytes]], size: Optional[int] = None) -> None:
+    def __init__(self, iterable: Union[Iterable[Chunk], AsyncIterable[Chunk]], size: Optional[int] = None) -> None:
         self.asynchronous = hasattr(iterable, "__aiter__")
         if not self.asynchronous and (isinstance(iterable, (str, bytes, bytearray, memoryview, dict))
                                       or not hasattr(iterable, "__iter__")):
             raise TypeError("expected an iterable of bytes chunks, got %s" % type(iterable).__name__)
         self._iterable = iterable
-        self.replayable = isinstance(iterable, (list, tuple))
-        if self.replayable:
+        self.replayable = False
+        if isinstance(iterable, (list, tuple)):
+            self.replayable = True
             for index, chunk in enumerate(iterable):
                 _check_chunk(chunk, index)
             if size is None:
                 size = sum(memoryview(chunk).nbytes for chunk in iterable)
         self.size = size
 
-    def chunks(self) -> Union[Iterator[bytes], AsyncIterator[bytes]]:
-        if self.asynchronous:
-            return _checked_async(self._iterable)
-        return _checked(self._iterable)
+    def chunks(self) -> Union[Iterator[Chunk], AsyncIterator[Chunk]]:
+        iterable = self._iterable
+        if not hasattr(iterable, "__aiter__"):  # self.asynchronous, said so that a type checker narrows the type
+            return _checked(iterable)
+        return _checked_async(iterable)  # type: ignore[arg-type]  # it has __aiter__: mypy cannot narrow on hasattr
 
 
-def _checked(iterable):
+def _checked(iterable: Iterable[Chunk]) -> Iterator[Chunk]:
     for index, chunk in enumerate(iterable):
         _check_chunk(chunk, index)
         yield chunk
 
 
-async def _checked_async(iterable):
+async def _checked_async(iterable: AsyncIterable[Chunk]) -> AsyncIterator[Chunk]:
     index = 0
     async for chunk in iterable:
         _check_chunk(chunk, index)
@@ -146,7 +156,7 @@ async def _checked_async(iterable):
         yield chunk
 
 
-def _check_chunk(chunk, index):
+def _check_chunk(chunk: object, index: int) -> None:
     if not isinstance(chunk, (bytes, bytearray, memoryview)):
         raise TypeError("chunk %d of the content is %s, not bytes" % (index, type(chunk).__name__))
 
@@ -171,7 +181,7 @@ class Field:
                 + ("Content-Disposition: form-data; name=%s" % quote_parameter("a field name", self.name)).encode()
                 + CRLF + CRLF)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Field(%r, %d bytes)" % (self.name, len(self.value))
 
 
@@ -202,7 +212,7 @@ class FilePart:
         return (b"--" + boundary + CRLF + disposition.encode("utf-8") + CRLF
                 + b"Content-Type: " + self.content_type.encode("ascii") + CRLF + CRLF)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "FilePart(%r, %r, %r)" % (self.name, self.filename, self.content_type)
 
 
@@ -216,6 +226,8 @@ class MultipartEncoder:
     from zero. A source that yields more or fewer bytes than its stated size raises ValueError,
     since the Content-Length already sent would be a lie.
     """
+
+    parts: List[Union[Field, FilePart]]
 
     def __init__(self, parts: Iterable[Union[Field, FilePart]], boundary: Optional[str] = None,
                  progress: Optional[Callable[[int, Optional[int]], object]] = None) -> None:
@@ -270,22 +282,22 @@ class MultipartEncoder:
         """Whether a source is asynchronous: the body must then be sent with ``async for``."""
         return any(getattr(part.source, "asynchronous", False) for part in self.parts if isinstance(part, FilePart))
 
-    def __iter__(self) -> Iterator[Union[bytes, memoryview]]:
+    def __iter__(self) -> Iterator[Chunk]:
         if self.asynchronous:
             raise TypeError("this body has an async iterable source: send it with an async client "
                             "(AsyncDirectusClient), which reads it with async for")
-        return self._start()
+        return self._start()  # type: ignore[return-value]  # without an async source, _body yields only chunks
 
-    def __aiter__(self) -> AsyncIterator[Union[bytes, memoryview]]:
+    def __aiter__(self) -> AsyncIterator[Chunk]:
         return _pulled_async(self._start())
 
-    def _start(self):
+    def _start(self) -> Body:
         if self._started:
             raise RuntimeError("this multipart body was already sent: rewind() it before sending it again")
         self._started = True
         return self._body()
 
-    def _body(self):
+    def _body(self) -> Body:
         """The body's chunks. A plain source is read here; for an async one the generator yields the
         source's iterator and is sent its next chunk back (None once it is exhausted).
 
@@ -308,11 +320,12 @@ class MultipartEncoder:
             pending += part.header(boundary)
             expected = part.source.size
             sent = 0
-            held = None  # the latest chunk, held back until we know whether it is the last
+            held = None  # type: Optional[Chunk]  # the latest chunk, held back until we know whether it is the last
             chunks = part.source.chunks()
-            pulled = hasattr(chunks, "__anext__")
+            plain = None if hasattr(chunks, "__anext__") else chunks  # None: an async source, pulled by yielding it
             while True:
-                chunk = (yield chunks) if pulled else next(chunks, None)
+                # an async source's chunks is an AsyncIterator, which mypy cannot tell from hasattr(__anext__)
+                chunk = (yield chunks) if plain is None else next(plain, None)  # type: ignore[misc]
                 if chunk is None:
                     break
                 length = memoryview(chunk).nbytes
@@ -343,7 +356,7 @@ class MultipartEncoder:
                 pending += CRLF
         yield pending + self._closing
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<MultipartEncoder %d parts, %s>" % (
             len(self.parts), "%d bytes" % self.length if self.length is not None else "length unknown")
 
@@ -351,14 +364,14 @@ class MultipartEncoder:
 _BYTES = (bytes, bytearray, memoryview)
 
 
-async def _pulled_async(body):
+async def _pulled_async(body: Body) -> AsyncGenerator[Chunk, None]:
     """The chunks of ``_body`` for ``async for``: the chunks of async sources are awaited here.
 
     Plain sources are read by ``_body`` in the event loop. For a local file that is a read of at
     most 128 KiB from the page cache or the disk, microseconds: less than handing it to a thread.
     """
     try:
-        chunk = None
+        chunk = None  # type: Optional[Chunk]
         while True:
             try:
                 piece = body.send(chunk)
