@@ -14,8 +14,20 @@ an async client each implement ``_call`` in their own way, and for an async clie
 (``install_operations(..., asynchronous=True)``) the template is an ``async def`` that awaits it.
 """
 
+from __future__ import annotations
+
 import builtins
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    from types import CodeType, FunctionType
+    from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+    from .spec import Operation, QueryParam
+
+    # what a call's arguments become: path values, payload, query values by wire name, model
+    Bound = Tuple[Dict[str, Any], Any, Dict[str, Any], Optional[type]]
 
 __all__ = ["install_operations", "bind", "bind_arguments", "describe", "MODEL_RESULTS"]
 
@@ -31,7 +43,12 @@ class _QueryFacts:
 
     __slots__ = ("params", "names", "wires", "doc")
 
-    def __init__(self, params):
+    params: Dict[str, QueryParam]
+    names: Tuple[str, ...]
+    wires: Dict[str, str]
+    doc: str
+
+    def __init__(self, params: Dict[str, QueryParam]) -> None:
         self.params = params  # kept alive: the cache below is keyed by its id
         self.names = tuple(param.name for param in params.values())
         self.wires = {param.name: param.wire for param in params.values()}
@@ -43,10 +60,10 @@ class _QueryFacts:
         self.doc = "\n".join(lines)
 
 
-_query_facts_by_id = {}
+_query_facts_by_id: Dict[int, _QueryFacts] = {}
 
 
-def _query_facts(params):
+def _query_facts(params: Dict[str, QueryParam]) -> _QueryFacts:
     facts = _query_facts_by_id.get(id(params))
     if facts is None or facts.params is not params:
         facts = _query_facts_by_id[id(params)] = _QueryFacts(params)
@@ -58,7 +75,14 @@ class _Layout:
 
     __slots__ = ("positional", "keyword_only", "required", "first_optional", "accepted", "query_wires")
 
-    def __init__(self, operation):
+    positional: List[str]
+    keyword_only: List[str]
+    required: List[str]
+    first_optional: int
+    accepted: frozenset[str]
+    query_wires: Dict[str, str]
+
+    def __init__(self, operation: Operation) -> None:
         positional = list(operation.path_params)
         required = list(operation.path_params)
         if operation.body_params:
@@ -87,7 +111,7 @@ class _Layout:
         self.query_wires = query.wires  # shared by the operations of a query set: read only
 
 
-def describe(operation):
+def describe(operation: Operation) -> str:
     """The docstring of an operation's method (hand-written methods reuse it too)."""
     lines = [operation.doc, "", "%s %s" % (operation.method, operation.path)]
     lines.extend("%s %s" % (operation.method, variant) for variant in operation.path_variants)
@@ -114,7 +138,7 @@ def describe(operation):
     return "\n".join(lines)
 
 
-def bind_arguments(operation, layout, args, kwargs):
+def bind_arguments(operation: Operation, layout: _Layout, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Bound:
     """``bind_values`` for a call given as ``args`` and ``kwargs`` (hand-written helpers calling an
     operation with their caller's arguments), checked as Python checks a method's arguments."""
     positional = layout.positional
@@ -136,12 +160,12 @@ def bind_arguments(operation, layout, args, kwargs):
     return bind_values(operation, layout, values)
 
 
-def bind_values(operation, layout, values):
+def bind_values(operation: Operation, layout: _Layout, values: Mapping[str, Any]) -> Bound:
     """Check the values of a call, by parameter name (an absent one is None); return (path values,
     data, query values by wire name, model). Runs on every call."""
     name = operation.name
     query_wires = layout.query_wires
-    query_values = {}
+    query_values: Dict[str, Any] = {}
     query = values.get("query") if query_wires else None  # "query" may also be a body member (GraphQL)
     if query is not None:
         if not isinstance(query, dict):
@@ -167,6 +191,7 @@ def bind_values(operation, layout, values):
     model = values.get("model")
     if model is not None and not (isinstance(model, type) and hasattr(model, "from_dict")):
         raise TypeError("%s(): model must be an Item subclass, got %r" % (name, model))
+    data: Any
     if operation.body_params:
         data = {p.wire: values[p.name] for p in operation.body_params if values.get(p.name) is not None}
     else:
@@ -175,10 +200,10 @@ def bind_values(operation, layout, values):
     return path_values, data, query_values, model
 
 
-_layouts = {}  # Operation -> _Layout
+_layouts: Dict[Operation, _Layout] = {}
 
 
-def _layout_of(operation):
+def _layout_of(operation: Operation) -> _Layout:
     """The operation's layout, made once whichever client or helper asks first."""
     layout = _layouts.get(operation)
     if layout is None:
@@ -186,30 +211,31 @@ def _layout_of(operation):
     return layout
 
 
-def bind(operation, args, kwargs):
+def bind(operation: Operation, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Bound:
     """``bind_arguments`` for hand-written helpers that call an operation with a caller's arguments."""
     return bind_arguments(operation, _layout_of(operation), args, kwargs)
 
 
 # The bodies every method is made of: ``_run`` is the operation's binder and call, put in the
 # method's globals; ``locals()`` holds its arguments, by parameter name.
-def _template(self):
-    return _run(self, locals())  # noqa: F821
+def _template(self: Any) -> Any:
+    return _run(self, locals())  # type: ignore[name-defined]  # noqa: F821
 
 
-async def _async_template(self):
-    return await _run(self, locals())  # noqa: F821
+async def _async_template(self: Any) -> Any:
+    return await _run(self, locals())  # type: ignore[name-defined]  # noqa: F821
 
 
-_CODE_OBJECTS = {}  # (name, parameters, asynchronous) -> the template's code with those parameters
+# (name, parameters, asynchronous) -> the template's code with those parameters
+_CODE_OBJECTS: Dict[Tuple[str, Tuple[str, ...], bool], CodeType] = {}
 
 
-def _code_of(name, layout, asynchronous):
+def _code_of(name: str, layout: _Layout, asynchronous: bool) -> CodeType:
     names = ("self",) + tuple(layout.positional) + tuple(layout.keyword_only)
     key = (name, names, asynchronous)
     code = _CODE_OBJECTS.get(key)
     if code is None:
-        changes = {"co_varnames": names, "co_argcount": 1 + len(layout.positional),
+        changes: Dict[str, Any] = {"co_varnames": names, "co_argcount": 1 + len(layout.positional),
                    "co_kwonlyargcount": len(layout.keyword_only), "co_nlocals": len(names), "co_name": name}
         if sys.version_info >= (3, 11):
             changes["co_qualname"] = name
@@ -217,35 +243,38 @@ def _code_of(name, layout, asynchronous):
     return code
 
 
-def _make_method(operation, owner, asynchronous=False):
+def _make_method(operation: Operation, owner: type, asynchronous: bool = False) -> FunctionType:
     layout = _layout_of(operation)
 
-    def run(self, values):
+    def run(self: Any, values: Dict[str, Any]) -> Any:
         return self._call(operation, *bind_values(operation, layout, values))
 
     optional = len(layout.positional) - layout.first_optional
-    method = type(_template)(_code_of(operation.name, layout, asynchronous),
+    function_type: type[FunctionType] = type(_template)  # type: ignore[assignment]  # types.FunctionType
+    method = function_type(_code_of(operation.name, layout, asynchronous),
                              {"__builtins__": builtins, "_run": run}, operation.name, (None,) * optional or None)
     method.__kwdefaults__ = dict.fromkeys(layout.keyword_only) or None
     method.__qualname__ = "%s.%s" % (owner.__name__, operation.name)
     method.__module__ = owner.__module__
     method.__doc__ = describe(operation)
-    method.operation = operation
+    method.operation = operation  # type: ignore[attr-defined]  # where the stub generator and tests find it
     return method
 
 
-def install_operations(cls, operations, inherited=None, asynchronous=False):
+def install_operations(cls: type, operations: Iterable[Operation], inherited: Optional[Mapping[str, Operation]] = None,
+                       asynchronous: bool = False) -> type:
     """Install one method per operation on ``cls``; a name the class defines itself is an error.
 
     Operations marked ``hand_written`` are left to the class (login, uploads, ...); a test checks
     that the class has each of them. ``asynchronous``: the methods are coroutine functions that
     await ``cls._call``.
     """
+    operations = list(operations)
     for operation in operations:
         if operation.hand_written:
             continue
         if operation.name in cls.__dict__ or (inherited is not None and hasattr(cls, operation.name)):
             raise TypeError("%s already defines %s" % (cls.__name__, operation.name))
         setattr(cls, operation.name, _make_method(operation, cls, asynchronous))
-    cls.operations = dict(inherited or {}, **{operation.name: operation for operation in operations})
+    setattr(cls, "operations", dict(inherited or {}, **{operation.name: operation for operation in operations}))
     return cls
