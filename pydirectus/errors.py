@@ -25,7 +25,9 @@ import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types are for type checkers
-    from typing import Any, Dict, List, Optional, Tuple
+    from typing import Any, Dict, Iterable, List, Optional, Tuple, Type
+
+    from .transport import Headers
 
 __all__ = [
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
@@ -60,8 +62,9 @@ class APIError(DirectusError):
     retry_after: Optional[float]
     attempts: Tuple[Attempt, ...]
 
-    def __init__(self, message, *, status=None, code=None, errors=(), method=None, url=None,
-                 body=b"", retry_after=None, attempts=()):
+    def __init__(self, message: str, *, status: Optional[int] = None, code: Optional[str] = None,
+                 errors: Iterable[Dict[str, Any]] = (), method: Optional[str] = None, url: Optional[str] = None,
+                 body: bytes = b"", retry_after: Optional[float] = None, attempts: Iterable[Attempt] = ()) -> None:
         super().__init__(message)
         self.attempts = tuple(attempts)
         self.message = message
@@ -73,7 +76,7 @@ class APIError(DirectusError):
         self.body = body
         self.retry_after = retry_after
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = " (%s %s)" % (self.method, self.url) if self.method else ""
         code = " %s" % self.code if self.code else ""
         when = "; retry after %g s" % self.retry_after if self.retry_after is not None else ""
@@ -135,7 +138,8 @@ class TransportError(DirectusError):
     may_have_been_processed: bool
     attempts: Tuple[Attempt, ...]
 
-    def __init__(self, message, *, method=None, url=None, may_have_been_processed=False, attempts=()):
+    def __init__(self, message: str, *, method: Optional[str] = None, url: Optional[str] = None,
+                 may_have_been_processed: bool = False, attempts: Iterable[Attempt] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.method = method
@@ -143,7 +147,7 @@ class TransportError(DirectusError):
         self.may_have_been_processed = may_have_been_processed
         self.attempts = tuple(attempts)
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = " (%s %s)" % (self.method, self.url) if self.method else ""
         tail = ""
         if self.may_have_been_processed and self.method not in _READ_ONLY_METHODS:
@@ -178,7 +182,7 @@ class Attempt:
 
 
 # Directus error codes (@directus/errors) by class; a code not listed falls back on the status.
-_CLASS_BY_CODE = {
+_CLASS_BY_CODE: Dict[str, Type[APIError]] = {
     "INVALID_CREDENTIALS": AuthenticationError,
     "TOKEN_EXPIRED": AuthenticationError,
     "INVALID_TOKEN": AuthenticationError,
@@ -204,7 +208,7 @@ _CLASS_BY_CODE = {
 }
 
 
-def _class_for_status(status):
+def _class_for_status(status: int) -> Type[APIError]:
     if status == 401:
         return AuthenticationError
     if status in (403, 404):
@@ -216,7 +220,7 @@ def _class_for_status(status):
     return ServerError
 
 
-def parse_retry_after(value, now_epoch=None):
+def parse_retry_after(value: Optional[str], now_epoch: Optional[float] = None) -> Optional[float]:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
     if not value:
         return None
@@ -236,10 +240,13 @@ def parse_retry_after(value, now_epoch=None):
     return max(0.0, when.timestamp() - now_epoch)
 
 
-def error_from_response(status, headers, body, method, url, attempts=()):
+def error_from_response(status: int, headers: Headers, body: Optional[bytes], method: Optional[str],
+                        url: Optional[str], attempts: Iterable[Attempt] = ()) -> APIError:
     """The APIError that a non-2xx answer stands for (``headers`` has a case-insensitive .get);
     ``attempts`` is the history of the request (``Response.attempts``)."""
-    errors = []
+    if body is None:  # Response.body of a streamed answer; the transports read an error's body whole
+        body = b""
+    errors: List[Dict[str, Any]] = []
     try:
         document = json.loads(body) if body else None
         if isinstance(document, dict) and isinstance(document.get("errors"), list):
@@ -248,8 +255,8 @@ def error_from_response(status, headers, body, method, url, attempts=()):
         pass
     if errors:
         first = errors[0]
-        extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
-        code = extensions.get("code")
+        extensions = first.get("extensions")
+        code: Any = extensions.get("code") if isinstance(extensions, dict) else None  # whatever the JSON says
         message = str(first.get("message") or code or "error")
         cls = _CLASS_BY_CODE.get(code) or _class_for_status(status)
     else:

@@ -5,6 +5,8 @@ Request, ``decode_result`` turns a Response into what the method returns (or rai
 the answer stands for).
 """
 
+from __future__ import annotations
+
 import json
 import re
 
@@ -12,13 +14,42 @@ from . import query as _query
 from .errors import error_from_response
 from .query import encode_query, query_object
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from types import ModuleType
+    from typing import Any, AsyncIterable, Dict, Iterable, Mapping, Optional, Protocol, Tuple, Type, Union
+
+    from .errors import Attempt
+    from .models import Item
+    from .spec import Operation
+    from .transport import Headers
+
+    Chunk = Union[bytes, bytearray, memoryview, str]
+
+    class Readable(Protocol):
+        """A file object a request body is read from."""
+
+        def read(self, __size: int) -> Chunk: ...
+
+    class ResponseStream(Protocol):
+        """A streamed answer's body: the sync transport's (``read`` returns bytes) or the async one's
+        (``read`` returns a coroutine)."""
+
+        def read(self, __amount: Optional[int] = None) -> Any: ...
+
+        def close(self) -> Any: ...
+
+    # what a request body may be: bytes (str goes as Latin-1), an iterable of chunks (async ones for
+    # the async transport) or a binary file object; both transports stream what is not bytes
+    Body = Union[bytes, str, bytearray, memoryview, Iterable[Chunk], AsyncIterable[Chunk], Readable]
+
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _PLAIN_SEGMENT = re.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # needs no quoting (and is not . or ..)
 _HEADER_INJECTION = re.compile("[\r\n\x00]")
-_models = None  # the models module, once imported: see models()
+_models: Optional[ModuleType] = None  # the models module, once imported: see models()
 
 
-def models():
+def models() -> ModuleType:
     """The models module (Item, File, ItemList), imported on first use: ``dataclasses`` imports
     ``inspect``, which would cost as much as the rest of ``import pydirectus``."""
     global _models
@@ -28,7 +59,7 @@ def models():
     return _models
 
 
-def is_item(value):
+def is_item(value: object) -> bool:
     """Whether ``value`` is an Item; none exists before the models are imported."""
     return _models is not None and isinstance(value, _models.Item)
 
@@ -51,7 +82,16 @@ class Request:
 
     __slots__ = ("method", "url", "headers", "body", "auth", "stream", "follow_redirects")
 
-    def __init__(self, method, url, headers=None, body=None, auth=True, stream=False, follow_redirects=True):
+    method: str
+    url: str
+    headers: Dict[str, str]
+    body: Optional[Body]
+    auth: bool
+    stream: bool
+    follow_redirects: bool
+
+    def __init__(self, method: str, url: str, headers: Optional[Dict[str, str]] = None, body: Optional[Body] = None,
+                 auth: bool = True, stream: bool = False, follow_redirects: bool = True) -> None:
         self.method = method
         self.url = url
         self.headers = headers if headers is not None else {}
@@ -61,16 +101,16 @@ class Request:
         self.follow_redirects = follow_redirects
 
     @property
-    def idempotent(self):
+    def idempotent(self) -> bool:
         return self.method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH")
 
-    def with_headers(self, extra):
+    def with_headers(self, extra: Mapping[str, str]) -> Request:
         """A copy with ``extra`` headers added (the original is left as it is)."""
         headers = dict(self.headers)
         headers.update(extra)
         return Request(self.method, self.url, headers, self.body, self.auth, self.stream, self.follow_redirects)
 
-    def __repr__(self):  # never shows headers: they carry the credentials
+    def __repr__(self) -> str:  # never shows headers: they carry the credentials
         return "<Request %s %s>" % (self.method, self.url)
 
 
@@ -84,7 +124,17 @@ class Response:
 
     __slots__ = ("status", "headers", "body", "stream", "method", "url", "attempts")
 
-    def __init__(self, status, headers, body=b"", stream=None, method=None, url=None):
+    status: int
+    headers: Headers
+    body: Optional[bytes]  # None only while streamed (or not yet read)
+    stream: Optional[ResponseStream]
+    method: Optional[str]
+    url: Optional[str]
+    attempts: Tuple[Attempt, ...]
+
+    def __init__(self, status: int, headers: Headers, body: Optional[bytes] = b"",
+                 stream: Optional[ResponseStream] = None, method: Optional[str] = None,
+                 url: Optional[str] = None) -> None:
         self.status = status
         self.headers = headers
         self.body = body
@@ -93,14 +143,14 @@ class Response:
         self.url = url
         self.attempts = ()
 
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Response %s for %s %s>" % (self.status, self.method, self.url)
 
 
-def check_header_values(headers):
+def check_header_values(headers: Mapping[str, str]) -> None:
     """Refuse header values with CR, LF or NUL, which would let a value add headers of its own."""
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
@@ -109,7 +159,7 @@ def check_header_values(headers):
             raise ValueError("header %r: names and values must not hold CR, LF or NUL (names no colon)" % name)
 
 
-def redirect_target(request, response):
+def redirect_target(request: Request, response: Response) -> Optional[Request]:
     """The request a redirect answer asks for, or None when ``response`` is not one to follow.
 
     301, 302 and 303 turn a POST (and 303 anything but HEAD) into a GET without body, as browsers
@@ -141,7 +191,7 @@ def redirect_target(request, response):
     return Request(method, url, headers, body, request.auth and same_origin, request.stream, True)
 
 
-def quote_path_value(name, value):
+def quote_path_value(name: str, value: object) -> str:
     """``value`` quoted as exactly one path segment; empty, ``.``, ``..`` and control characters refused."""
     if value is None:
         raise TypeError("path parameter %r is required, got None" % name)
@@ -157,12 +207,12 @@ def quote_path_value(name, value):
     return _query.quote(text, safe="")
 
 
-def encode_json(value):
+def encode_json(value: object) -> bytes:
     """Compact UTF-8 JSON; Items become their dicts, dates their ISO form."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_query.json_default).encode("utf-8")
 
 
-def _check_payload(operation, data):
+def _check_payload(operation: Operation, data: object) -> None:
     kind = operation.payload
     if kind == "object" and not isinstance(data, dict) and not is_item(data):
         raise TypeError("%s(): data must be a dict (or an Item), got %s" % (operation.name, type(data).__name__))
@@ -172,7 +222,8 @@ def _check_payload(operation, data):
         raise TypeError("%s(): data must be a dict or a list, got %s" % (operation.name, type(data).__name__))
 
 
-def build_request(base_url, operation, path_values, data, query_values, headers):
+def build_request(base_url: str, operation: Operation, path_values: Mapping[str, object], data: object,
+                  query_values: Mapping[str, object], headers: Dict[str, str]) -> Request:
     """The Request for one call of ``operation``.
 
     ``path_values`` maps path parameter names to values, ``query_values`` wire names to values,
@@ -189,16 +240,16 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
         if len(url) > MAX_URL_LENGTH and operation.search_operation is not None:
             headers = dict(headers)
             headers["Content-Type"] = "application/json"
-            body = encode_json({"query": query_object(query_values, operation.query_params)})
+            body: Optional[Body] = encode_json({"query": query_object(query_values, operation.query_params)})
             return Request("SEARCH", base_url + path, headers, body, operation.auth)
     body = None
     if operation.payload == "multipart":
         from .files import multipart_body  # uploads are rare: keep their modules off the common path
-        body = multipart_body(data)
+        multipart = body = multipart_body(data)
         headers = dict(headers)
-        headers["Content-Type"] = body.content_type
-        if body.length is not None:
-            headers["Content-Length"] = str(body.length)
+        headers["Content-Type"] = multipart.content_type
+        if multipart.length is not None:
+            headers["Content-Length"] = str(multipart.length)
     elif operation.payload != "none" and (data is not None or operation.payload_required):
         _check_payload(operation, data)
         body = encode_json(data)
@@ -210,8 +261,9 @@ def build_request(base_url, operation, path_values, data, query_values, headers)
                    operation.result != "none")
 
 
-def build_raw_request(base_url, headers, method, path, params=None, json=None, data=None, extra_headers=None,
-                      auth=True):
+def build_raw_request(base_url: str, headers: Dict[str, str], method: str, path: str,
+                      params: Optional[Mapping[str, object]] = None, json: object = None, data: Optional[Body] = None,
+                      extra_headers: Optional[Dict[str, str]] = None, auth: bool = True) -> Request:
     """The Request of ``DirectusClient.request``: any method and path, checked before sending."""
     if not isinstance(method, str) or not method.isalpha():
         raise ValueError("method must be an HTTP method name, got %r" % (method,))
@@ -233,7 +285,7 @@ def build_raw_request(base_url, headers, method, path, params=None, json=None, d
     return Request(method.upper(), url, headers, body, auth)
 
 
-def decode_result(operation, response, model=None):
+def decode_result(operation: Operation, response: Response, model: Optional[Type[Item]] = None) -> Any:
     """What the method returns for ``response``; an error status raises its APIError."""
     status = response.status
     result = operation.result
@@ -272,7 +324,7 @@ def decode_result(operation, response, model=None):
     return classes.ItemList([cls.from_dict(entry) for entry in data], meta)
 
 
-def decode_raw(response):
+def decode_raw(response: Response) -> Any:
     """What ``DirectusClient.request`` returns: decoded JSON (its ``data``), bytes, or None."""
     if response.status >= 300:
         raise error_from_response(response.status, response.headers, response.body, response.method, response.url,

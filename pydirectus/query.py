@@ -8,7 +8,15 @@ holds JSON), ``integer``, ``boolean`` and ``string``. A boolean the server reads
 here mutates its arguments.
 """
 
+from __future__ import annotations
+
 import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Any, Dict, List, Mapping
+
+    from .spec import QueryParam
 
 __all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object", "quote"]
 
@@ -16,15 +24,15 @@ __all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object"
 _SAFE = ",.*:$-_~"
 
 
-def quote(text, safe=""):
+def quote(text: str, safe: str = "") -> str:
     """urllib.parse.quote, imported on first use: urllib.parse is a good part of import time."""
     global quote
     from urllib.parse import quote as urllib_quote
-    quote = urllib_quote
+    quote = urllib_quote  # type: ignore[assignment]  # urllib's is overloaded (str or bytes): a superset
     return urllib_quote(text, safe=safe)
 
 
-def flatten_fields(fields, prefix=""):
+def flatten_fields(fields: object, prefix: str = "") -> List[str]:
     """The field paths Directus reads, from the nested form of a ``fields`` list.
 
     A name is a field; ``{relation: [...]}`` (or a string, or another such dict) is a relation and
@@ -38,7 +46,7 @@ def flatten_fields(fields, prefix=""):
     if isinstance(fields, str):
         return [prefix + fields]
     if isinstance(fields, dict):
-        out = []
+        out: List[str] = []
         for relation, sub in fields.items():
             if not isinstance(relation, str) or not relation:
                 raise TypeError("fields: a relation name must be a non-empty string, got %r" % (relation,))
@@ -64,7 +72,7 @@ def flatten_fields(fields, prefix=""):
     raise TypeError("fields: expected a string, a list or a dict, got %s" % type(fields).__name__)
 
 
-def _encode_value(name, kind, value):
+def _encode_value(name: str, kind: str, value: object) -> str:
     if kind == "json":
         if isinstance(value, (str, bytes)):
             return value.decode() if isinstance(value, bytes) else value
@@ -99,7 +107,7 @@ def _encode_value(name, kind, value):
     raise ValueError("unknown query parameter type %r" % kind)
 
 
-def json_default(value):
+def json_default(value: object) -> Any:
     """How JSON bodies and query values encode what json cannot: Items as their dicts, dates in ISO."""
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None:
@@ -109,14 +117,14 @@ def json_default(value):
     raise TypeError("%s is not JSON serializable" % type(value).__name__)
 
 
-def encode_query(values, params):
+def encode_query(values: Mapping[str, object], params: Mapping[str, QueryParam]) -> str:
     """The query string (without ``?``) for ``values``, a dict of wire name -> value.
 
     ``params`` maps each wire name to its QueryParam (which gives the type). None values are left
     out, so ``limit=None`` means "not given".
     """
-    parts = []
-    free = {}
+    parts: List[str] = []
+    free: Dict[str, object] = {}
     for wire, value in values.items():
         if value is None:
             continue
@@ -133,9 +141,9 @@ def encode_query(values, params):
     return "&".join(parts)
 
 
-def encode_free_query(values):
+def encode_free_query(values: Mapping[str, object]) -> str:
     """The query string for parameters the spec does not describe: dicts and lists go as JSON."""
-    parts = []
+    parts: List[str] = []
     for name, value in values.items():
         if value is None:
             continue
@@ -144,14 +152,14 @@ def encode_free_query(values):
     return "&".join(parts)
 
 
-def query_object(values, params):
+def query_object(values: Mapping[str, object], params: Mapping[str, QueryParam]) -> Dict[str, Any]:
     """The query as the JSON object a SEARCH body carries: ``{"fields": [...], "filter": {...}, ...}``.
 
     Values are checked as for the URL, then given their JSON form: JSON values as objects (a
     string holding JSON is parsed), fields and comma lists as their comma string (Directus takes
     that for every one of them, and refuses a list for ``meta``).
     """
-    query = {}
+    query: Dict[str, Any] = {}
     for wire, value in values.items():
         if value is None:
             continue

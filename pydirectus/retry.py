@@ -72,6 +72,7 @@ class RetryPolicy:
     read_timeout_retries: int
     budget_ratio: Optional[float]
     budget_reserve: int
+    _random: Optional[Callable[[], float]]
 
     def __init__(self, retries: int = 3, backoff_base: float = 0.5, backoff_cap: float = 10.0,
                  max_retry_after: float = 60.0, random: Optional[Callable[[], float]] = None, *,
@@ -111,11 +112,12 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Full jitter: uniform between 0 and min(cap, base * 2**n)."""
-        random = self._random
+        random: Optional[Callable[[], float]] = self._random
         if random is None:
             import random as module  # only on a retry: keeps random (and hashlib) out of import time
             random = module.random
-        return random() * min(self.backoff_cap, self.backoff_base * (2 ** retry_number))
+        ceiling: float = min(self.backoff_cap, self.backoff_base * (2 ** retry_number))  # int ** int is Any
+        return random() * ceiling
 
     def delay_after_error(self, request: Request, error: TransportError, retry_number: int,
                           read_timeouts: int = 0) -> Optional[float]:
