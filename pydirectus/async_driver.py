@@ -12,11 +12,28 @@ between effects: a refresh drops the single-use refresh token before its request
 refresh cancelled in flight leaves no token to spend twice, and the next request logs in again.
 """
 
+from __future__ import annotations
+
 import asyncio
 import time
 
 from .effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
 from .errors import TransportError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from logging import Logger
+    from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Protocol, Type, TypeVar
+
+    from .effects import Flow, HelperFlow
+    from .messages import Request, Response
+    from .models import Item
+    from .spec import Operation
+
+    T = TypeVar("T")
+
+    class AsyncTransport(Protocol):
+        async def send(self, request: Request) -> Response: ...
 
 __all__ = ["AsyncDriver", "AsyncFlowRunner"]
 
@@ -25,34 +42,38 @@ class AsyncDriver:
     """Runs flows to completion in a coroutine. ``sleep`` (a coroutine function) is injectable for
     tests; ``logger`` gets DEBUG records."""
 
-    def __init__(self, transport, logger, sleep=None, clock=time.monotonic):
+    def __init__(self, transport: AsyncTransport, logger: Logger,
+                 sleep: Optional[Callable[[float], Awaitable[object]]] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.transport = transport
         self.logger = logger
-        self.sleep = sleep or asyncio.sleep
+        self.sleep: Callable[[float], Awaitable[object]] = sleep or asyncio.sleep
         self.clock = clock
-        self._auth_lock = None
-        self._auth_lock_loop = None
+        self._auth_lock: Optional[asyncio.Lock] = None
+        self._auth_lock_loop: Optional[asyncio.AbstractEventLoop] = None
 
     @property
-    def auth_lock(self):
+    def auth_lock(self) -> asyncio.Lock:
         """The authentication lock, made in the running event loop (on Python 3.8 and 3.9 a lock
         made outside it would belong to another loop)."""
         loop = asyncio.get_running_loop()
-        if self._auth_lock_loop is not loop:
-            self._auth_lock = asyncio.Lock()
+        lock = self._auth_lock
+        if lock is None or self._auth_lock_loop is not loop:
+            lock = self._auth_lock = asyncio.Lock()
             self._auth_lock_loop = loop
-        return self._auth_lock
+        return lock
 
-    async def run(self, flow):
+    async def run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` until it returns; its return value is the result."""
-        value = None
-        error = None
+        value: Any = None
+        error: Optional[Exception] = None
         try:
             while True:
-                try:
-                    effect = flow.throw(error) if error is not None else flow.send(value)
+                try:  # Any: dispatched on type(effect) through ``kind``, which mypy does not follow
+                    effect: Any = flow.throw(error) if error is not None else flow.send(value)
                 except StopIteration as stop:
-                    return stop.value
+                    result: T = stop.value
+                    return result
                 finally:
                     value = error = None
                 kind = type(effect)
@@ -75,7 +96,7 @@ class AsyncDriver:
         finally:
             flow.close()  # cancelled or failed while waiting on an effect: end the flow where it stands
 
-    async def _send(self, request):
+    async def _send(self, request: Request) -> Response:
         if not self.logger.isEnabledFor(10):  # logging.DEBUG, without importing logging here
             return await self.transport.send(request)
         started = self.clock()
@@ -94,14 +115,23 @@ class AsyncFlowRunner:
     """Performs the effects of the helpers' flows with the async client: where they meet its I/O
     (``driver.FlowRunner``'s twin, each effect awaited)."""
 
-    async def _run(self, flow):
+    if TYPE_CHECKING:  # what AsyncDirectusClient, which mixes this in, brings
+        _driver: AsyncDriver
+
+        async def _call(self, operation: Operation, path_values: Dict[str, object], data: object,
+                        query_values: Dict[str, object], model: Optional[Type[Item]]) -> Any: ...
+
+        async def _send(self, request: Request) -> Response: ...
+
+    async def _run(self, flow: HelperFlow[T]) -> T:
         """Run a flow that delivers nothing to its end; what it returns."""
         steps = FlowSteps(flow)
         async for _ in self._iterate(steps):
             raise RuntimeError("a flow run for its result delivered something")
-        return steps.result
+        result: T = steps.result  # FlowSteps walks any flow: its result is the flow's
+        return result
 
-    async def _iterate(self, steps):
+    async def _iterate(self, steps: FlowSteps) -> AsyncIterator[Any]:
         """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
         with steps:  # cancelled or closed early: the flow is closed, and what it holds open with it
             for effect in steps:
@@ -113,7 +143,7 @@ class AsyncFlowRunner:
                 except Exception as error:  # not CancelledError: it ends the run
                     steps.fail(error)
 
-    async def _perform(self, effect):
+    async def _perform(self, effect: Any) -> Any:  # a HelperEffect, dispatched on type(effect) through ``kind``
         kind = type(effect)
         if kind is Call:
             return await self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)

@@ -4,11 +4,28 @@ at a time per client; ``FlowRunner`` gives DirectusClient's helpers (paging, fil
 running of their flows with the client's own calls.
 """
 
+from __future__ import annotations
+
 import threading
 import time
 
 from .effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
 from .errors import TransportError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from logging import Logger
+    from typing import Any, Callable, Dict, Generator, Iterator, Optional, Protocol, Type, TypeVar
+
+    from .effects import Flow, HelperFlow
+    from .messages import Request, Response
+    from .models import Item
+    from .spec import Operation
+
+    T = TypeVar("T")
+
+    class Transport(Protocol):
+        def send(self, request: Request) -> Response: ...
 
 __all__ = ["SyncDriver", "FlowRunner"]
 
@@ -16,22 +33,24 @@ __all__ = ["SyncDriver", "FlowRunner"]
 class SyncDriver:
     """Runs flows to completion. ``sleep`` is injectable for tests; ``logger`` gets DEBUG records."""
 
-    def __init__(self, transport, logger, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, transport: Transport, logger: Logger, sleep: Callable[[float], object] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.transport = transport
         self.logger = logger
         self.sleep = sleep
         self.clock = clock
         self.auth_lock = threading.Lock()
 
-    def run(self, flow):
+    def run(self, flow: Flow[T]) -> T:
         """Drive ``flow`` until it returns; its return value is the result."""
-        value = None
-        error = None
+        value: Any = None
+        error: Optional[Exception] = None
         while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
+            try:  # Any: dispatched on type(effect) through ``kind``, which mypy does not follow
+                effect: Any = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                return stop.value
+                result: T = stop.value
+                return result
             finally:
                 value = error = None
             kind = type(effect)
@@ -52,7 +71,7 @@ class SyncDriver:
             else:
                 raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
 
-    def _send(self, request):
+    def _send(self, request: Request) -> Response:
         if not self.logger.isEnabledFor(10):  # logging.DEBUG, without importing logging here
             return self.transport.send(request)
         started = self.clock()
@@ -70,14 +89,23 @@ class SyncDriver:
 class FlowRunner:
     """Performs the effects of the helpers' flows with the sync client: where they meet its I/O."""
 
-    def _run(self, flow):
+    if TYPE_CHECKING:  # what DirectusClient, which mixes this in, brings
+        _driver: SyncDriver
+
+        def _call(self, operation: Operation, path_values: Dict[str, object], data: object,
+                  query_values: Dict[str, object], model: Optional[Type[Item]]) -> Any: ...
+
+        def _send(self, request: Request) -> Response: ...
+
+    def _run(self, flow: HelperFlow[T]) -> T:
         """Run a flow that delivers nothing to its end; what it returns."""
         steps = FlowSteps(flow)
         for _ in self._iterate(steps):
             raise RuntimeError("a flow run for its result delivered something")
-        return steps.result
+        result: T = steps.result  # FlowSteps walks any flow: its result is the flow's
+        return result
 
-    def _iterate(self, steps):
+    def _iterate(self, steps: FlowSteps) -> Iterator[Any]:
         """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
         with steps:  # closed early: the flow is closed, and what it holds open with it
             for effect in steps:
@@ -89,7 +117,7 @@ class FlowRunner:
                 except Exception as error:  # the flow decides: it resumes, retries, or lets it go
                     steps.fail(error)
 
-    def _perform(self, effect):
+    def _perform(self, effect: Any) -> Any:  # a HelperEffect, dispatched on type(effect) through ``kind``
         kind = type(effect)
         if kind is Call:
             return self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)

@@ -17,6 +17,24 @@ Two levels of flows:
   ``FlowSteps``.
 """
 
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Any, Callable, Dict, Generator, Optional, Tuple, Type, TypeVar, Union
+
+    from .messages import Request, ResponseStream
+    from .models import Item
+    from .spec import Operation
+
+    T = TypeVar("T")
+    # A policy flow: yields Send, Sleep and Authenticate, is sent each one's result, returns a T.
+    PolicyEffect = Union["Send", "Sleep", "Authenticate"]
+    Flow = Generator[PolicyEffect, Any, T]
+    # A helper's flow (paging, files, TUS): yields the effects its flow runner performs.
+    HelperEffect = Union["Exchange", "Call", "Read", "Sleep", "Blocking", "Deliver"]
+    HelperFlow = Generator[HelperEffect, Any, T]
+
 __all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "SourceFailed",
            "FlowSteps"]
 
@@ -28,7 +46,7 @@ class Send:
 
     __slots__ = ("request",)
 
-    def __init__(self, request):
+    def __init__(self, request: Request) -> None:
         self.request = request
 
 
@@ -37,7 +55,7 @@ class Sleep:
 
     __slots__ = ("seconds",)
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
 
@@ -51,7 +69,7 @@ class Authenticate:
 
     __slots__ = ("flow",)
 
-    def __init__(self, flow):
+    def __init__(self, flow: Flow[object]) -> None:
         self.flow = flow
 
 
@@ -63,7 +81,7 @@ class Exchange:
 
     __slots__ = ("request",)
 
-    def __init__(self, request):
+    def __init__(self, request: Request) -> None:
         self.request = request
 
 
@@ -74,7 +92,8 @@ class Call:
 
     __slots__ = ("operation", "path_values", "query_values", "model")
 
-    def __init__(self, operation, path_values, query_values, model):
+    def __init__(self, operation: Operation, path_values: Dict[str, object], query_values: Dict[str, object],
+                 model: Optional[Type[Item]]) -> None:
         self.operation = operation
         self.path_values = path_values
         self.query_values = query_values
@@ -87,7 +106,7 @@ class Read:
 
     __slots__ = ("stream", "size")
 
-    def __init__(self, stream, size):
+    def __init__(self, stream: ResponseStream, size: int) -> None:
         self.stream = stream
         self.size = size
 
@@ -98,7 +117,7 @@ class Blocking:
 
     __slots__ = ("function", "args")
 
-    def __init__(self, function, args):
+    def __init__(self, function: Callable[..., Any], args: Tuple[Any, ...]) -> None:
         self.function = function
         self.args = args
 
@@ -109,7 +128,7 @@ class Deliver:
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
+    def __init__(self, data: object) -> None:
         self.data = data
 
 
@@ -123,12 +142,12 @@ class SourceFailed(Exception):
     connection, which would stay open for as long as the caller holds the exception.
     """
 
-    def __init__(self, error, keep_traceback=True):
+    def __init__(self, error: BaseException, keep_traceback: bool = True) -> None:
         super().__init__(error)
         self.error = error
         self.keep_traceback = keep_traceback
 
-    def original(self):
+    def original(self) -> BaseException:
         """The caller's exception, without the frames of the send when they must not be kept."""
         return self.error if self.keep_traceback else self.error.with_traceback(None)
 
@@ -141,14 +160,20 @@ class FlowSteps:
 
     __slots__ = ("flow", "value", "error", "result")
 
-    def __init__(self, flow):
+    # any flow: its effects and results are what its runner and its caller know them to be
+    flow: Generator[Any, Any, Any]
+    value: Any
+    error: Optional[BaseException]
+    result: Any
+
+    def __init__(self, flow: Generator[Any, Any, Any]) -> None:
         self.flow = flow
         self.value = self.error = self.result = None
 
-    def __iter__(self):
+    def __iter__(self) -> FlowSteps:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Any:
         value, error = self.value, self.error
         self.value = self.error = None
         try:
@@ -159,13 +184,13 @@ class FlowSteps:
             self.result = stop.value
             raise StopIteration from None
 
-    def fail(self, error):
+    def fail(self, error: BaseException) -> None:
         """The last effect raised ``error``: it is thrown into the flow next. A failure of the caller's
         code goes in as the caller's own exception, out of its transport wrapper."""
         self.error = error.original() if isinstance(error, SourceFailed) else error
 
-    def __enter__(self):
+    def __enter__(self) -> FlowSteps:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.flow.close()
