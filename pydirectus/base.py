@@ -3,6 +3,8 @@ from data. Each client adds only what performs I/O (its transport, its driver, a
 that run flows with them).
 """
 
+from __future__ import annotations
+
 import time
 
 from .auth import Credentials
@@ -13,19 +15,33 @@ from .policy import Session
 from .retry import RetryPolicy
 from .spec import load_user_spec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    import logging
+    import os
+    import ssl
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
+
+    from .auth import TokenState
+    from .messages import Request
+    from .spec import Operation
+
+    _Client = TypeVar("_Client", bound="ClientBase")
+    SpecSource = Union[str, "os.PathLike[str]", List[Dict[str, Any]], Dict[str, Any]]
+
 __all__ = ["ClientBase", "USER_AGENT"]
 
 
-def _user_agent():
+def _user_agent() -> str:
     import sys
     from . import __version__
-    return "pydirectus/%s Python/%d.%d" % ((__version__,) + tuple(sys.version_info[:2]))
+    return "pydirectus/%s Python/%d.%d" % (__version__, sys.version_info[0], sys.version_info[1])
 
 
 USER_AGENT = _user_agent()
 
 
-def base_url(hostname):
+def base_url(hostname: object) -> str:
     """The server's base URL from ``hostname``, checked: http(s), no query, no credentials."""
     if not isinstance(hostname, str) or not hostname.strip():
         raise TypeError("hostname must be the server's URL, e.g. 'https://directus.example.com'")
@@ -40,7 +56,8 @@ def base_url(hostname):
     return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
 
-def ssl_context_for(url, ssl_verify, ssl_context):
+def ssl_context_for(url: str, ssl_verify: Union[bool, str], ssl_context: Optional[ssl.SSLContext]
+                    ) -> Optional[ssl.SSLContext]:
     """The SSL context of an https client: the one given, or one verifying (or not) as asked."""
     if ssl_context is not None or not url.startswith("https:"):
         return ssl_context
@@ -52,11 +69,17 @@ class ClientBase:
     """The state both clients hold; see ``DirectusClient`` for what the arguments mean."""
 
     _asynchronous = False  # whether operations are installed as coroutine methods
+    operations: Dict[str, Operation]  # the spec's operations by name (set by install_operations)
 
-    def __init__(self, hostname=None, static_token=None, username=None, password=None, ssl_verify=True,
-                 logger=None, *, email=None, otp=None, provider=None, ssl_context=None, connect_timeout=10.0,
-                 read_timeout=60.0, retries=3, deadline=300.0, proxies=None, user_agent=None,
-                 batch_size=500, max_batch_bytes=900 * 1024, transport=None, sleep=None, clock=None):
+    def __init__(self, hostname: Optional[str] = None, static_token: Optional[str] = None,
+                 username: Optional[str] = None, password: Optional[str] = None,
+                 ssl_verify: Union[bool, str] = True, logger: Optional[logging.Logger] = None, *,
+                 email: Optional[str] = None, otp: Optional[str] = None, provider: Optional[str] = None,
+                 ssl_context: Optional[ssl.SSLContext] = None, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, retries: Union[int, RetryPolicy] = 3, deadline: Optional[float] = 300.0,
+                 proxies: Optional[Mapping[str, str]] = None, user_agent: Optional[str] = None,
+                 batch_size: int = 500, max_batch_bytes: int = 900 * 1024, transport: Any = None,
+                 sleep: Optional[Callable[[float], Any]] = None, clock: Optional[Callable[[], float]] = None) -> None:
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = base_url(hostname)
@@ -86,30 +109,34 @@ class ClientBase:
         self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
         self._driver = self._new_driver(transport, logger, sleep, clock)
 
-    def _new_transport(self, ssl_context, connect_timeout, read_timeout, proxies):
+    def _new_transport(self, ssl_context: Optional[ssl.SSLContext], connect_timeout: float, read_timeout: float,
+                       proxies: Optional[Mapping[str, str]]) -> Any:
         raise NotImplementedError  # each client brings its own
 
-    def _new_driver(self, transport, logger, sleep, clock):
+    def _new_driver(self, transport: Any, logger: logging.Logger, sleep: Optional[Callable[[float], Any]],
+                    clock: Callable[[], float]) -> Any:
         raise NotImplementedError  # each client brings its own
 
-    def __repr__(self):  # never shows a secret
+    def __repr__(self) -> str:  # never shows a secret
         return "<%s %s, %s>" % (type(self).__name__, self.url, self._credentials.kind)
 
     @property
-    def tokens(self):
+    def tokens(self) -> TokenState:
         """The token state of a password session (counts ``logins`` and ``refreshes``)."""
         return self._session.tokens
 
-    def _operation_request(self, operation, path_values, data, query_values):
+    def _operation_request(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                           query_values: Mapping[str, Any]) -> Request:
         return build_request(self.url, operation, path_values, data, query_values,
                              self._session.headers_for(operation.auth))
 
-    def _raw_request(self, method, path, params, json, data, headers, auth):
+    def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
+                     headers: Optional[Dict[str, str]], auth: bool) -> Request:
         return build_raw_request(self.url, self._session.headers_for(auth), method, path, params, json, data,
                                  headers, auth)
 
     @classmethod
-    def extend(cls, spec, name=None):
+    def extend(cls: Type[_Client], spec: SpecSource, name: Optional[str] = None) -> Type[_Client]:
         """A subclass of this client with more operations, described in the spec format.
 
         ``spec`` is a dict with ``operations`` (see spec/README.md), a list of operations, or the
@@ -126,7 +153,7 @@ class ClientBase:
                            asynchronous=cls._asynchronous)
         return subclass
 
-    def add_operations(self, spec):
+    def add_operations(self: _Client, spec: SpecSource) -> _Client:
         """Give this one client more operations (see ``extend``); other clients are left as they are."""
         self.__class__ = type(self).extend(spec)
         return self

@@ -10,6 +10,7 @@ interpreter builds; tests/unit/test_stub.py proves the stub and the table are fr
 stub matches the runtime.
 """
 
+import inspect
 import json
 import os
 import sys
@@ -243,7 +244,6 @@ def render_readme(spec, readme):
 
 def render_reference():
     """The API reference: every method of DirectusClient with its signature and docstring."""
-    import inspect
     sys.path.insert(0, ROOT)
     from pydirectus import DirectusClient
     lines = ["# DirectusClient API reference", "",
@@ -265,13 +265,39 @@ def render_reference():
         for name in names:
             method = getattr(DirectusClient, name)
             try:
-                signature = str(inspect.signature(method))
+                signature = _readable_signature(method)
             except (TypeError, ValueError):
                 signature = "(...)"
             doc = inspect.getdoc(method) or ""
-            lines += ["", "### `%s%s`" % (name, signature.replace("(self, ", "(").replace("(self)", "()")), "",
+            lines += ["", "### `%s%s`" % (name, signature), "",
                       "```text", doc, "```"]
     return "\n".join(lines) + "\n"
+
+
+class _Annotation:
+    """An annotation shown as written: the package's modules use ``from __future__ import
+    annotations``, whose string annotations a Signature would show quoted."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+def _readable_signature(method):
+    """``(id, *, fields: Optional[...] = None) -> Item``: without self, annotations as written."""
+    def shown(annotation):
+        if annotation is inspect.Parameter.empty:
+            return annotation
+        text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+        return _Annotation(text.strip("'\""))
+    signature = inspect.signature(method)
+    parameters = [parameter.replace(annotation=shown(parameter.annotation))
+                  for parameter in signature.parameters.values()]
+    if parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    return str(signature.replace(parameters=parameters, return_annotation=shown(signature.return_annotation)))
 
 
 def outputs():
