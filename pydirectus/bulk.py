@@ -7,6 +7,8 @@ with smaller chunks, and when a chunk fails, raises a BulkWriteError that says w
 committed and which were not, so nothing is lost silently. Free of I/O: a driver runs the flow.
 """
 
+from __future__ import annotations
+
 import re
 
 from .errors import DirectusError, TransportError, error_from_response
@@ -14,7 +16,13 @@ from .messages import Request, decode_result, encode_json, models
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
-    from typing import Any, List, Tuple
+    from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple, Type
+
+    from .effects import Flow
+    from .messages import Response
+    from .models import Item
+    from .policy import Session
+    from .spec import Operation
 
 __all__ = ["BulkWriteError", "BatchLimits", "call_flow", "chunkable", "chunked_write_flow",
            "refused_for_batch_size"]
@@ -27,13 +35,16 @@ class BatchLimits:
 
     __slots__ = ("max_items", "max_bytes")
 
-    def __init__(self, max_items=500, max_bytes=900 * 1024):
+    max_items: int
+    max_bytes: int
+
+    def __init__(self, max_items: int = 500, max_bytes: int = 900 * 1024) -> None:
         if max_items < 1 or max_bytes < 1:
             raise ValueError("batch limits must be positive")
         self.max_items = max_items
         self.max_bytes = max_bytes
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "BatchLimits(max_items=%d, max_bytes=%d)" % (self.max_items, self.max_bytes)
 
 
@@ -49,15 +60,16 @@ class BulkWriteError(DirectusError):
     "failed", "uncertain" or "not sent".
     """
 
-    error: "DirectusError"
-    chunks: "List[Tuple[int, int, str]]"
-    results: "List[Any]"
-    committed: "int"
-    failed: "int"
-    uncertain: "bool"
-    not_sent: "int"
+    error: DirectusError
+    chunks: List[Tuple[int, int, str]]
+    results: Optional[List[Any]]  # None when the operation returns no items
+    committed: int
+    failed: int
+    uncertain: bool
+    not_sent: int
 
-    def __init__(self, error, chunks, results):
+    def __init__(self, error: DirectusError, chunks: List[Tuple[int, int, str]],
+                 results: Optional[List[Any]]) -> None:
         self.error = error
         self.chunks = chunks
         self.results = results
@@ -75,7 +87,7 @@ class BulkWriteError(DirectusError):
                 self.committed, failed_at, self.not_sent))
 
 
-def chunkable(operation, data):
+def chunkable(operation: Operation, data: object) -> Optional[Tuple[List[Any], Optional[Dict[str, Any]]]]:
     """The list to split in ``data`` and how to rebuild a body around a part of it, or None.
 
     A list body (create, batch update, delete by keys) is split itself; an object with a ``keys``
@@ -91,7 +103,7 @@ def chunkable(operation, data):
     return None
 
 
-def _encode_parts(entries, rest):
+def _encode_parts(entries: List[Any], rest: Optional[Dict[str, Any]]) -> Tuple[List[bytes], bytes, bytes]:
     """Each entry encoded once, and the body bytes around them: (parts, prefix, suffix)."""
     parts = [encode_json(entry) for entry in entries]
     if rest is None:
@@ -101,7 +113,7 @@ def _encode_parts(entries, rest):
     return parts, envelope[:cut], envelope[cut:]
 
 
-def _plan(parts, start, limits, overhead):
+def _plan(parts: List[bytes], start: int, limits: BatchLimits, overhead: int) -> List[Tuple[int, int]]:
     """The chunks (first index, count) from ``start`` on, within ``limits``."""
     chunks = []
     index = start
@@ -118,16 +130,19 @@ def _plan(parts, start, limits, overhead):
     return chunks
 
 
-def refused_for_batch_size(response):
+def refused_for_batch_size(response: Response) -> bool:
     """Whether ``response`` is Directus refusing a batch above MAX_BATCH_MUTATION."""
-    return response.status == 400 and _BATCH_LIMIT.search(response.body.decode("utf-8", "replace")) is not None
+    return response.status == 400 and _BATCH_LIMIT.search(
+        response.body.decode("utf-8", "replace")) is not None  # type: ignore[union-attr]  # buffered: body is bytes
 
 
-def call_flow(session, operation, request, data, limits, model=None):
+def call_flow(session: Session, operation: Operation, request: Request, data: object, limits: BatchLimits,
+              model: Optional[Type[Item]] = None) -> Flow[Any]:
     """One call of an operation: a single request, or chunks when the write is too large (or the
     server refuses its size); the result is what the method returns."""
     split = chunkable(operation, data) if request.body is not None else None
-    if split is not None and (len(split[0]) > limits.max_items or len(request.body) > limits.max_bytes):
+    if split is not None and (len(split[0]) > limits.max_items
+                              or len(request.body) > limits.max_bytes):  # type: ignore[arg-type]  # JSON: bytes
         return (yield from chunked_write_flow(session, operation, request.url, request.headers, data, limits, model))
     response = yield from session.request_flow(request)
     if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):  # nothing was written
@@ -135,18 +150,19 @@ def call_flow(session, operation, request, data, limits, model=None):
     return decode_result(operation, response, model)
 
 
-def chunked_write_flow(session, operation, url, headers, data, limits, model=None):
+def chunked_write_flow(session: Session, operation: Operation, url: str, headers: Mapping[str, str], data: object,
+                       limits: BatchLimits, model: Optional[Type[Item]] = None) -> Flow[Any]:
     """Send a bulk write in chunks; the result is what the method returns, merged over the chunks.
 
     A refusal for batch size lowers ``limits.max_items`` in place, so the client remembers it.
     """
-    entries, rest = chunkable(operation, data)
+    entries, rest = chunkable(operation, data)  # type: ignore[misc]  # not None: callers checked that it splits
     parts, prefix, suffix = _encode_parts(entries, rest)
     headers = dict(headers)
     headers["Content-Type"] = "application/json"
-    states = []  # (first, count, state) of the chunks sent so far
-    merged = []
-    meta = None
+    states = []  # type: List[Tuple[int, int, str]]  # (first, count, state) of the chunks sent so far
+    merged = []  # type: List[Any]
+    meta = None  # type: Any
     plan = _plan(parts, 0, limits, len(prefix) + len(suffix))
     position = 0
     while position < len(plan):
@@ -159,16 +175,16 @@ def chunked_write_flow(session, operation, url, headers, data, limits, model=Non
             state = "uncertain" if error.may_have_been_processed else "failed"
             _fail(error, states + [(first, count, state)], plan[position + 1:], merged, meta, operation)
         if response.status >= 300:
-            error = error_from_response(response.status, response.headers, response.body, request.method, url,
-                                        response.attempts)
-            found = _BATCH_LIMIT.search(error.message or "")
+            refusal = error_from_response(response.status, response.headers, response.body, request.method, url,
+                                          response.attempts)
+            found = _BATCH_LIMIT.search(refusal.message or "")
             if found and count > int(found.group(1)) >= 1:
                 # refused before anything was written: learn the server's limit (for the client's
                 # later writes too), split again from here
                 limits.max_items = int(found.group(1))
                 plan = plan[:position] + _plan(parts, first, limits, len(prefix) + len(suffix))
                 continue
-            _fail(error, states + [(first, count, "failed")], plan[position + 1:], merged, meta, operation)
+            _fail(refusal, states + [(first, count, "failed")], plan[position + 1:], merged, meta, operation)
         states.append((first, count, "committed"))
         result = decode_result(operation, response, model)
         if isinstance(result, list):
@@ -180,7 +196,8 @@ def chunked_write_flow(session, operation, url, headers, data, limits, model=Non
     return None
 
 
-def _fail(error, states, unsent, merged, meta, operation):
+def _fail(error: DirectusError, states: List[Tuple[int, int, str]], unsent: Sequence[Tuple[int, int]],
+          merged: List[Any], meta: Any, operation: Operation) -> NoReturn:
     chunks = states + [(first, count, "not sent") for first, count in unsent]
     results = models().ItemList(merged, meta) if operation.result in ("items", "files") else None
     raise BulkWriteError(error, chunks, results)
