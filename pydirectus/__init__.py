@@ -12,12 +12,14 @@ pydirectus`` alone does not pay for), and so are the models ``Item``, ``File`` a
 throwaway Directus server for tests.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"  # the one place the version is written (the build reads it here)
 
 from . import messages as _messages  # noqa: E402 - after __version__, which client.py imports
 from .bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
-from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
+from .errors import (APIError, Attempt, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
                      ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
                      TimeoutError, TransportError, UniqueConflictError)
 from .retry import RetryPolicy  # noqa: E402
@@ -27,18 +29,21 @@ __all__ = [
     "Item", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
-    "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError",
+    "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError", "Attempt",
 ]
 
 TYPE_CHECKING = False  # type checkers read this as True (mypy and pyright know the name), so they see the imports
 if TYPE_CHECKING:
+    from typing import Any
+
     from .async_client import AsyncDirectusClient  # noqa: F401
     from .models import File, Item, ItemList  # noqa: F401
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """``AsyncDirectusClient`` and the models, imported on first access (PEP 562): asyncio, and the
     dataclasses (with the inspect module they import), cost more than the rest of the package."""
+    found: Any
     if name == "AsyncDirectusClient":
         from .async_client import AsyncDirectusClient as found
     elif name in ("Item", "File", "ItemList"):
