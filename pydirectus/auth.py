@@ -6,9 +6,19 @@ refresh tokens are single use (each refresh rotates the pair); an expired access
 TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
 """
 
+from __future__ import annotations
+
 from .effects import Authenticate, Send
 from .errors import AuthenticationError, TransportError, error_from_response
 from .messages import Request, encode_json, quote_path_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+    from .effects import Flow
+    from .messages import Response
+    from .policy import Session
 
 __all__ = ["Credentials", "TokenState", "access_token_flow", "authenticate_flow", "logout_flow", "login_now_flow",
            "refresh_now_flow", "logout_now_flow"]
@@ -28,7 +38,16 @@ class Credentials:
 
     __slots__ = ("static_token", "email", "password", "otp", "provider", "identifier")
 
-    def __init__(self, static_token=None, email=None, password=None, otp=None, provider=None, identifier=None):
+    static_token: Optional[str]
+    email: Optional[str]
+    password: Optional[str]
+    otp: Optional[Union[str, Callable[[], str]]]  # a code, or a function returning a fresh one
+    provider: Optional[str]
+    identifier: Optional[str]
+
+    def __init__(self, static_token: Optional[str] = None, email: Optional[str] = None,
+                 password: Optional[str] = None, otp: Optional[Union[str, Callable[[], str]]] = None,
+                 provider: Optional[str] = None, identifier: Optional[str] = None) -> None:
         if static_token is not None and not (isinstance(static_token, str) and static_token):
             raise TypeError("static_token must be a non-empty string")
         if email is not None and identifier is not None:
@@ -51,11 +70,11 @@ class Credentials:
         self.otp = otp
         self.provider = provider
 
-    def login_payload(self):
+    def login_payload(self) -> Dict[str, Optional[str]]:
         """The body of POST /auth/login[/provider]: what Directus's local driver (``email``) or LDAP
         driver (``identifier``) reads, the password, a fresh OTP when there is one, and JSON mode."""
         if self.identifier is not None:
-            payload = {"identifier": self.identifier}
+            payload: Dict[str, Optional[str]] = {"identifier": self.identifier}
         else:
             payload = {"email": self.email}
         payload["password"] = self.password
@@ -65,7 +84,7 @@ class Credentials:
         return payload
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         """``"static"``, ``"password"`` or ``"none"``; a static token takes precedence."""
         if self.static_token is not None:
             return "static"
@@ -73,7 +92,7 @@ class Credentials:
             return "password"
         return "none"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.kind == "password":
             return "<Credentials password for %r>" % (self.email if self.email is not None else self.identifier,)
         return "<Credentials %s>" % self.kind
@@ -89,7 +108,15 @@ class TokenState:
     __slots__ = ("access_token", "refresh_token", "expires_at", "refresh_at", "generation",
                  "logins", "refreshes")
 
-    def __init__(self):
+    access_token: Optional[str]
+    refresh_token: Optional[str]
+    expires_at: Optional[float]
+    refresh_at: Optional[float]
+    generation: int
+    logins: int
+    refreshes: int
+
+    def __init__(self) -> None:
         self.access_token = None
         self.refresh_token = None
         self.expires_at = None
@@ -98,11 +125,11 @@ class TokenState:
         self.logins = 0
         self.refreshes = 0
 
-    def usable(self, now):
+    def usable(self, now: float) -> bool:
         """Whether the access token can be sent as it is (it exists and is not about to expire)."""
         return self.access_token is not None and (self.refresh_at is None or now < self.refresh_at)
 
-    def store(self, data, now):
+    def store(self, data: Mapping[str, Any], now: float) -> None:
         """Take the tokens of a login or refresh answer's ``data``."""
         access, refresh = data.get("access_token"), data.get("refresh_token")
         if not isinstance(access, str) or not access:
@@ -119,23 +146,23 @@ class TokenState:
             self.expires_at = self.refresh_at = None
         self.generation += 1
 
-    def clear(self):
+    def clear(self) -> None:
         self.access_token = self.refresh_token = self.expires_at = self.refresh_at = None
         self.generation += 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<TokenState generation=%d logins=%d refreshes=%d %s>" % (
             self.generation, self.logins, self.refreshes,
             "with token" if self.access_token else "without token")
 
 
-def _auth_request(session, path, payload):
+def _auth_request(session: Session, path: str, payload: Mapping[str, Optional[str]]) -> Request:
     headers = dict(session.base_headers)
     headers["Content-Type"] = "application/json"
     return Request("POST", session.base_url + path, headers, encode_json(payload), auth=False)
 
 
-def _login(session):
+def _login(session: Session) -> Flow[None]:
     credentials = session.credentials
     payload = credentials.login_payload()
     path = "/auth/login"
@@ -150,7 +177,7 @@ def _login(session):
     session.tokens.logins += 1
 
 
-def authenticate_flow(session, seen_generation):
+def authenticate_flow(session: Session, seen_generation: int) -> Flow[None]:
     """Make ``session.tokens`` hold a usable access token. Runs under the authentication lock.
 
     ``seen_generation`` is the token generation the caller saw expire or fail. If another caller
@@ -182,7 +209,7 @@ def authenticate_flow(session, seen_generation):
     yield from _login(session)
 
 
-def logout_flow(session):
+def logout_flow(session: Session) -> Flow[None]:
     """Revoke the refresh token on the server and forget the tokens."""
     tokens = session.tokens
     refresh_token = tokens.refresh_token
@@ -198,24 +225,24 @@ def logout_flow(session):
 
 # What login(), refresh() and logout() of both clients run: each under the authentication lock.
 
-def login_now_flow(session):
+def login_now_flow(session: Session) -> Flow[None]:
     """Log in now (or refresh, when there is a refresh token), one at a time like every request."""
     yield Authenticate(authenticate_flow(session, session.tokens.generation))
 
 
-def refresh_now_flow(session):
+def refresh_now_flow(session: Session) -> Flow[None]:
     """Rotate the tokens now: refresh, or log in when there is nothing to refresh."""
     if session.credentials.kind != "password":
         raise TypeError("refresh() needs a client that logs in with username and password")
     yield Authenticate(authenticate_flow(session, session.tokens.generation))
 
 
-def logout_now_flow(session):
+def logout_now_flow(session: Session) -> Flow[None]:
     """Revoke the refresh token and forget the tokens, while no login or refresh runs."""
     yield Authenticate(logout_flow(session))
 
 
-def access_token_flow(session, stale=None):
+def access_token_flow(session: Session, stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:
     """A flow (run it with the client's driver): a usable access token and its expiry on the
     session's clock (None: never), and one other than ``stale`` when the session can make one.
 

@@ -11,18 +11,29 @@ has a ``rewind()`` that makes its next iteration start over and answers False wh
 one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks when it is read.
 """
 
+from __future__ import annotations
+
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
 from .errors import Attempt, AuthenticationError, TimeoutError, TransportError, parse_retry_after
 from .messages import redirect_target
 from .retry import is_read_timeout
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from typing import Callable, Dict, List, Optional, Union
+
+    from .auth import Credentials
+    from .effects import Flow
+    from .messages import Body, Request, Response
+    from .retry import RetryBudget, RetryPolicy
+
 __all__ = ["Session", "MAX_REDIRECTS"]
 
 MAX_REDIRECTS = 5
 
 
-def _rewound(body):
+def _rewound(body: Optional[Body]) -> bool:
     """Whether ``body`` can be sent again, made ready to be (see the module docstring)."""
     if body is None or isinstance(body, (bytes, bytearray, memoryview, str)):
         return True
@@ -30,7 +41,7 @@ def _rewound(body):
     return rewind is not None and rewind() is True
 
 
-def _not_sent_again(error, request):
+def _not_sent_again(error: TransportError, request: Request) -> TransportError:
     """``error``, told that the request is not sent again because its body cannot be."""
     message = "%s; not sent again: its body is a stream that was already read and cannot be rewound" % (
         error.message,)
@@ -38,25 +49,27 @@ def _not_sent_again(error, request):
                        may_have_been_processed=error.may_have_been_processed)
 
 
-def _attempt(request, outcome, wait):
+def _attempt(request: Request, outcome: Union[Response, TransportError], wait: Optional[float]) -> Attempt:
     """The ``Attempt`` record of one try of ``request``: an answer or the TransportError it got."""
     if isinstance(outcome, Exception):
         return Attempt(request.method, request.url, None, outcome.message, wait)
     return Attempt(request.method, request.url, outcome.status, None, wait)
 
 
-def _with_history(error, history, request, last):
+def _with_history(error: TransportError, history: List[Attempt], request: Request,
+                  last: Union[Response, TransportError]) -> TransportError:
     """``error`` with the tries before it and ``last``, the failure that ended them, as its ``attempts``."""
     if history:
         error.attempts = tuple(history) + (_attempt(request, last, None),)
     return error
 
 
-def _is_token_expired(response):
+def _is_token_expired(response: Response) -> bool:
     if response.status != 401:
         return False
     try:
-        return response.json()["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
+        expired: bool = response.json()["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
+        return expired
     except (ValueError, KeyError, IndexError, TypeError):
         return False
 
@@ -68,7 +81,18 @@ class Session:
     time a request may spend in retries, in seconds (None: no bound).
     """
 
-    def __init__(self, base_url, credentials, base_headers, retry, clock, deadline=None):
+    base_url: str
+    credentials: Credentials
+    base_headers: Dict[str, str]
+    retry: RetryPolicy
+    budget: Optional[RetryBudget]
+    clock: Callable[[], float]
+    deadline: Optional[float]
+    tokens: TokenState
+    auth_headers: Dict[str, str]
+
+    def __init__(self, base_url: str, credentials: Credentials, base_headers: Dict[str, str], retry: RetryPolicy,
+                 clock: Callable[[], float], deadline: Optional[float] = None) -> None:
         self.base_url = base_url
         self.credentials = credentials
         self.base_headers = base_headers
@@ -79,14 +103,14 @@ class Session:
         self.tokens = TokenState()
         # the headers of requests that carry credentials; a password session adds its token per request
         self.auth_headers = base_headers
-        if credentials.kind == "static":
+        if credentials.static_token is not None:  # credentials.kind == "static"
             self.auth_headers = dict(base_headers, Authorization="Bearer " + credentials.static_token)
 
-    def headers_for(self, auth):
+    def headers_for(self, auth: bool) -> Dict[str, str]:
         """The headers to build a request with: with the static token when ``auth`` and there is one."""
         return self.auth_headers if auth else self.base_headers
 
-    def send_with_retries(self, request):
+    def send_with_retries(self, request: Request) -> Flow[Response]:
         """Send ``request``, again when the retry policy and the budget say so; the result is the
         last Response. Its ``attempts`` (or the raised error's) record every try when there were
         several."""
@@ -96,15 +120,15 @@ class Session:
             budget.deposit()
         retry_number = 0
         read_timeouts = 0
-        history = []
+        history: List[Attempt] = []
         while True:
             try:
                 response = yield Send(request)
-            except Exception as error:  # only TransportErrors reach a flow from Send
+            except TransportError as error:  # the drivers throw only TransportErrors into a flow from Send
                 if is_read_timeout(error):
                     read_timeouts += 1
                 delay = self.retry.delay_after_error(request, error, retry_number, read_timeouts)
-                failure = error
+                failure: Union[Response, TransportError] = error
                 paced = False
             else:
                 delay = self.retry.delay_after_response(request, response, retry_number)
@@ -116,10 +140,10 @@ class Session:
                 delay = None
             if delay is not None and self.deadline is not None and self.clock() + delay - started > self.deadline:
                 if isinstance(failure, Exception):
-                    error = TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
-                                         % (self.deadline, failure), method=request.method, url=request.url,
-                                         may_have_been_processed=failure.may_have_been_processed)
-                    raise _with_history(error, history, request, failure) from failure
+                    gave_up = TimeoutError("gave up retrying: the %.1f s deadline would pass (last error: %s)"
+                                           % (self.deadline, failure), method=request.method, url=request.url,
+                                           may_have_been_processed=failure.may_have_been_processed)
+                    raise _with_history(gave_up, history, request, failure) from failure
                 delay = None
             # a wait the server asked for is its own pacing, not load the budget guards against
             if delay is not None and budget is not None and not paced and not budget.withdraw():
@@ -135,7 +159,7 @@ class Session:
             retry_number += 1
             yield Sleep(delay)
 
-    def request_flow(self, request):
+    def request_flow(self, request: Request) -> Flow[Response]:
         """Send one API request with credentials, retries, one replay after TOKEN_EXPIRED, and
         redirects followed (at most MAX_REDIRECTS; credentials stay with their origin)."""
         for _ in range(MAX_REDIRECTS + 1):
@@ -149,7 +173,7 @@ class Session:
         raise TransportError("more than %d redirects" % MAX_REDIRECTS, method=request.method, url=request.url,
                              may_have_been_processed=True)
 
-    def _authorized_flow(self, request):
+    def _authorized_flow(self, request: Request) -> Flow[Response]:
         if not request.auth or self.credentials.kind != "password":
             return (yield from self.send_with_retries(request))
         tokens = self.tokens
