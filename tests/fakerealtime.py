@@ -6,10 +6,10 @@ import base64
 import json
 import socket
 import struct
-import threading
 
 from pydirectus.messages import Response
 from pydirectus.websocket import accept_key, encode_frame, mask
+from tests.loopback import LoopbackServer, read_head
 
 
 def jwt(lifetime, iat=1700000000):
@@ -72,48 +72,24 @@ class FakeSocketPeer:
         self.sock.close()
 
 
-class FakeDirectus:
+class FakeDirectus(LoopbackServer):
     """A loopback WebSocket server; ``script(peer)`` runs in a thread per connection; TLS with
     ``tls_context``."""
 
     def __init__(self, script, status=101, tls_context=None):
         self.script = script
         self.status = status
-        self.tls_context = tls_context
         self.requests = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.url = "%s://127.0.0.1:%d" % ("https" if tls_context else "http", self.listener.getsockname()[1])
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(tls_context=tls_context)
 
-    def _accept(self):
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock):
-        if self.tls_context is not None:
-            try:
-                sock = self.tls_context.wrap_socket(sock, server_side=True)
-            except OSError:  # the client refused our certificate
-                sock.close()
-                return
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
+    def handle(self, sock, number):
+        data = read_head(sock)
+        if not data:
+            return
         head = data.split(b"\r\n\r\n")[0].decode()
         self.requests.append(head)
         if self.status != 101:
             sock.sendall(b"HTTP/1.1 %d Refused\r\n\r\n" % self.status)
-            sock.close()
             return
         fields = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip()
                   for line in head.split("\r\n")[1:] if ":" in line}
@@ -128,9 +104,6 @@ class FakeDirectus:
             self.script(peer, len(self.requests))
         finally:
             peer.drop()
-
-    def close(self):
-        self.listener.close()
 
 
 def handshake(peer):

@@ -10,8 +10,8 @@ answer. Every request is recorded in ``server.requests``.
 """
 
 import json
-import socket
-import threading
+
+from tests.loopback import LoopbackServer
 
 
 class Seen:
@@ -42,49 +42,13 @@ def reply(status=200, body=b"", headers=None, content_type="application/json; ch
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-class FakeServer:
-    def __init__(self, handler):
+class FakeServer(LoopbackServer):
+    def __init__(self, handler, port=0):
         self.handler = handler
         self.requests = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.port = self._listener.getsockname()[1]
-        self.url = "http://127.0.0.1:%d" % self.port
-        self._open = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__(port)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def close(self):
-        self._listener.close()
-        for conn in list(self._open):
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                number = self.connections
-            self._open.append(conn)
-            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
-
-    def _serve(self, conn, number):
+    def handle(self, conn, number):
         reader = conn.makefile("rb")
         try:
             while True:
@@ -122,8 +86,3 @@ class FakeServer:
                 conn.sendall(answer)
         except (OSError, ValueError):
             return
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass

@@ -15,6 +15,7 @@ import pytest
 
 from pydirectus import File
 from tests.integration.groups_support import GROUPS_SERVER_SETTINGS
+from tests.loopback import LoopbackServer, read_head
 
 CONTENT = os.urandom(3 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -190,7 +191,7 @@ def test_import_from_a_url(directus_factory, make_client):
             client.delete_file(record.id)
 
 
-class CuttingProxy:
+class CuttingProxy(LoopbackServer):
     """A loopback proxy in front of Directus that drops the first asset download after ``cut`` bytes.
 
     One request per connection (it asks Directus for ``Connection: close``); requests without a
@@ -202,28 +203,13 @@ class CuttingProxy:
         self.upstream = (host, int(port))
         self.cut = cut
         self.asset_requests = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
+        super().__init__()
 
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
+    def handle(self, conn, number):
+        with socket.create_connection(self.upstream) as upstream:
+            head = read_head(conn)
+            if not head:
                 return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        with conn, socket.create_connection(self.upstream) as upstream:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                head += data
             lines = head.split(b"\r\n\r\n")[0].split(b"\r\n")
             kept = [line for line in lines[1:] if not line.lower().startswith(b"connection:")]
             upstream.sendall(b"\r\n".join([lines[0]] + kept + [b"Connection: close", b"", b""]))
@@ -242,9 +228,6 @@ class CuttingProxy:
                     return  # dropped midway: the client sees a short body
                 conn.sendall(data)
                 forwarded += len(data)
-
-    def close(self):
-        self.listener.close()
 
 
 def test_a_download_dropped_midway_resumes_to_a_complete_file(client, directus, created, tmp_path, make_client):

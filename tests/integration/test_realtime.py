@@ -19,6 +19,7 @@ from pydirectus.realtime import _translate_connect_error
 from pydirectus.websocket import ClientConnection, Closed, HandshakeError
 from tests.blocking import BlockingProxy
 from tests.conftest import CLIENT_KINDS, COLLECTION_FIELDS, ClientMaker, remove_collection
+from tests.loopback import LoopbackServer, read_head
 from tests.rest import call
 
 SERVER_A = dict(WEBSOCKETS_ENABLED="true", WEBSOCKETS_HEARTBEAT_PERIOD="2", WEBSOCKETS_REST_AUTH_TIMEOUT="3",
@@ -309,35 +310,19 @@ def test_strict_mode(server_b, make_client):
 
 # --- 11. transport: CONNECT proxy, sub-path, Origin -------------------------------------------------
 
-class Relay:
+class Relay(LoopbackServer):
     """A loopback TCP relay: an HTTP CONNECT proxy, or a reverse proxy that strips a path prefix."""
 
     def __init__(self, target=None, strip_prefix=None):
         self.target = target
         self.strip_prefix = strip_prefix
         self.heads = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = client.recv(65536)
-            if not chunk:
-                client.close()
-                return
-            head += chunk
+    def handle(self, client, number):
+        head = read_head(client)
+        if not head:
+            return
         first_line = head.split(b"\r\n", 1)[0].decode()
         self.heads.append(first_line)
         if self.target is None:  # CONNECT host:port HTTP/1.x
@@ -351,10 +336,13 @@ class Relay:
             if target.startswith(self.strip_prefix):
                 target = target[len(self.strip_prefix):]
             rest = ("%s %s %s" % (method, target, version)).encode() + b"\r\n" + head.split(b"\r\n", 1)[1]
-        if rest:
-            upstream.sendall(rest)
-        for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+        with upstream:
+            if rest:
+                upstream.sendall(rest)
+            back = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
+            back.start()
+            self._pipe(client, upstream)
+            back.join()  # either pipe's end shuts both sockets down, which ends the other
 
     @staticmethod
     def _pipe(source, sink):
@@ -371,9 +359,6 @@ class Relay:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-    def close(self):
-        self.listener.close()
 
 
 def test_subscription_through_a_connect_proxy(server_a, articles_a, make_client):

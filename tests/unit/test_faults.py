@@ -16,6 +16,7 @@ import pytest
 import pydirectus
 from pydirectus import DirectusClient, RetryPolicy
 from tests.fakeserver import FakeServer, reply
+from tests.loopback import LoopbackServer, read_head
 
 METHODS = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH", "POST", "PATCH"]
 IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "SEARCH"}
@@ -322,36 +323,23 @@ def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached(make
                                                                             "/items/a"]
 
 
-class RefusingBeforeTheBody:
+class RefusingBeforeTheBody(LoopbackServer):
     """A server that answers 403 as soon as it has a request's head, never reads the body, and
     resets the connection a few seconds later (as Node does with a refused upload)."""
 
     def __init__(self):
         self.heads = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(4)
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += conn.recv(4096)
-            self.heads.append(head.split(b"\r\n", 1)[0])
-            conn.sendall(reply(403, {"errors": [{"message": "You don't have permission to access this.",
-                                                 "extensions": {"code": "FORBIDDEN"}}]}))
-            time.sleep(3)
-            conn.close()
-
-    def close(self):
-        self.listener.close()
+    def handle(self, conn, number):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        head = read_head(conn, 4096)
+        if not head:
+            return
+        self.heads.append(head.split(b"\r\n", 1)[0])
+        conn.sendall(reply(403, {"errors": [{"message": "You don't have permission to access this.",
+                                             "extensions": {"code": "FORBIDDEN"}}]}))
+        time.sleep(3)
 
 
 @pytest.mark.parametrize("body", ["bytes", "generator"])

@@ -311,7 +311,7 @@ class ResetFirstConnection(FakeServer):
         self.bodies = []
         super().__init__(handler=None)
 
-    def _serve(self, conn, number):
+    def handle(self, conn, number):
         with conn:
             if number == 1:
                 conn.recv(1000)
@@ -669,7 +669,7 @@ class DiscardingUploadServer(FakeServer):
         self.received = []  # (bytes of the body, sha256 of the body)
         super().__init__(handler=None)
 
-    def _serve(self, conn, number):
+    def handle(self, conn, number):
         with conn, conn.makefile("rb") as reader:
             headers = read_head(reader)
             digest, size = hashlib.sha256(), 0
