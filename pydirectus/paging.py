@@ -27,9 +27,14 @@ __all__ = ["PagingMixin", "AsyncPagingMixin"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+    from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
+    from .effects import HelperFlow
+    from .errors import APIError
     from .models import Item
+    from .spec import Operation
+
+    T = TypeVar("T")
 
 _LIMIT_MAX = re.compile(r'"limit" must be less than or equal to (\d+)')
 _AGGREGATES = (("count", "count"), ("count_distinct", "countDistinct"), ("count_all", "countAll"),
@@ -40,7 +45,7 @@ _GROUP_PAGE_SIZE = 100
 ITER_ITEMS_REFUSED = ("page", "aggregate", "group_by", "export")
 
 
-def _number(value):
+def _number(value: Any) -> Any:
     """Aggregates come back as numbers or, from some databases, as numeric strings."""
     if isinstance(value, str):
         try:
@@ -55,7 +60,7 @@ def _number(value):
     return value
 
 
-def _sort_fields(sort):
+def _sort_fields(sort: Optional[Union[str, Sequence[str]]]) -> List[str]:
     if sort is None:
         return []
     if isinstance(sort, str):
@@ -63,13 +68,13 @@ def _sort_fields(sort):
     return list(sort)
 
 
-def _learnt_page_size(error, size):
+def _learnt_page_size(error: APIError, size: int) -> Optional[int]:
     """The server's QUERY_LIMIT_MAX when ``error`` refuses a page of ``size`` for being above it."""
     found = _LIMIT_MAX.search(error.message or "")
     return int(found.group(1)) if found and int(found.group(1)) < size else None
 
 
-def _page_size(page_size):
+def _page_size(page_size: object) -> int:
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ValueError("page_size must be a positive integer, got %r" % (page_size,))
     return page_size
@@ -78,7 +83,8 @@ def _page_size(page_size):
 class _Iteration:
     """What ``iter_items`` was asked, checked before anything is sent."""
 
-    def __init__(self, client, collection, query, page_size, arguments):
+    def __init__(self, client: _PagingBase, collection: str, query: Optional[Mapping[str, Any]], page_size: int,
+                 arguments: Dict[str, Any]) -> None:
         self.page_size = _page_size(page_size)
         self.collection = collection
         self.operation, path_args = client._list_operation(collection)
@@ -95,20 +101,20 @@ class _Iteration:
         self.query_values = query_values
 
 
-def _primary_key_flow(client, collection):
+def _primary_key_flow(client: _PagingBase, collection: str) -> HelperFlow[Tuple[str, bool]]:
     """The primary key's name, and whether it can be paged by keyset (an integer: Directus offers
     no _gt on uuid fields). Learnt once per client and collection."""
-    cache = client.__dict__.setdefault("_primary_keys", {})
+    cache = client.__dict__.setdefault("_primary_keys", {})  # type: Dict[str, Tuple[str, bool]]
     if collection not in cache:
         operation = client.operations["read_fields_by_collection"]
         fields = yield Call(operation, bind(operation, (collection,), {})[0], {}, None)
         keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
-        key = keys[0] if keys else {"field": "id", "type": None}
+        key = keys[0] if keys else {"field": "id", "type": None}  # type: Dict[str, Any]
         cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
     return cache[collection]
 
 
-def _items_flow(client, plan):
+def _items_flow(client: _PagingBase, plan: _Iteration) -> HelperFlow[None]:
     """Deliver every item of ``plan``, read a page at a time."""
     key, orderable = yield from _primary_key_flow(client, plan.collection)
     query_values = plan.query_values
@@ -139,9 +145,10 @@ def _items_flow(client, plan):
         try:
             page = yield Call(plan.operation, plan.path_values, page_query, plan.model)
         except InvalidQueryError as error:
-            page_size = _learnt_page_size(error, size)
-            if page_size is None:
+            learnt = _learnt_page_size(error, size)
+            if learnt is None:
                 raise
+            page_size = learnt
             continue
         if keyset and page:
             last = page[-1][key]
@@ -154,22 +161,24 @@ def _items_flow(client, plan):
             return
 
 
-def _aggregate_flow(operation, path_values, query_values, grouped, limit):
+def _aggregate_flow(operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any], grouped: bool,
+                    limit: Optional[int]) -> HelperFlow[Any]:
     """The aggregates, numbers as numbers: one dict, or a list of every group's (read a page at a
     time, never with limit=-1)."""
     if not grouped:
         rows = yield Call(operation, path_values, query_values, None)
         return {name: _number(value) for name, value in rows[0].items()} if rows else {}
-    groups = []
+    groups = []  # type: List[Dict[str, Any]]
     page_size = _GROUP_PAGE_SIZE
     while limit is None or len(groups) < limit:
         size = page_size if limit is None else min(page_size, limit - len(groups))
         try:
             rows = yield Call(operation, path_values, dict(query_values, limit=size, offset=len(groups)), None)
         except InvalidQueryError as error:
-            page_size = _learnt_page_size(error, size)
-            if page_size is None:
+            learnt = _learnt_page_size(error, size)
+            if learnt is None:
                 raise
+            page_size = learnt
             continue
         groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
         if len(rows) < size:
@@ -181,7 +190,11 @@ class _PagingBase:
     """What both clients' paging helpers share: the operations they page through, and the
     aggregate request, checked before anything is sent."""
 
-    def _list_operation(self, collection):
+    if TYPE_CHECKING:  # what the clients, which mix this in, bring
+        operations: Dict[str, Operation]
+        _system_lists: Dict[str, Operation]  # set on the class, see _system_list_operations
+
+    def _list_operation(self, collection: str) -> Tuple[Operation, Tuple[str, ...]]:
         """The operation that lists ``collection``, and the path values it takes."""
         if not isinstance(collection, str) or not collection:
             raise TypeError("collection must be a non-empty string")
@@ -193,7 +206,7 @@ class _PagingBase:
         return self.operations["read_items"], (collection,)
 
     @classmethod
-    def _system_list_operations(cls):
+    def _system_list_operations(cls) -> Dict[str, Operation]:
         found = cls.__dict__.get("_system_lists")
         if found is None:
             found = {}
@@ -205,7 +218,8 @@ class _PagingBase:
             cls._system_lists = found
         return found
 
-    def _aggregate_request(self, collection, query, chosen):
+    def _aggregate_request(self, collection: str, query: Optional[Mapping[str, Any]],
+                           chosen: Dict[str, Any]) -> HelperFlow[Any]:
         wanted = {wire: chosen[name] for name, wire in _AGGREGATES if chosen.get(name) is not None}
         if not wanted:
             raise TypeError("aggregate() needs at least one of: %s" % ", ".join(n for n, _ in _AGGREGATES))
@@ -259,6 +273,11 @@ class AsyncPagingMixin(_PagingBase):
     """iter_items, count_items and aggregate for AsyncDirectusClient: the same paging flows, run by
     the client's ``async_driver.AsyncFlowRunner`` (a base of AsyncDirectusClient: it is not
     imported here, so that ``import pydirectus`` stays free of asyncio)."""
+
+    if TYPE_CHECKING:  # what AsyncFlowRunner brings
+        def _iterate(self, steps: FlowSteps) -> AsyncIterator[Any]: ...
+
+        async def _run(self, flow: HelperFlow[T]) -> T: ...
 
     def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
                    **arguments: Any) -> AsyncIterator[Item]:
