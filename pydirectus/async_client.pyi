@@ -72,8 +72,9 @@ class AsyncDirectusClient(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, Asyn
     async def refresh(self) -> None: ...
     async def logout(self) -> None: ...
     async def aclose(self) -> None: ...
-    # every item of a collection, page by page (paging.py)
-    @overload
+    # every item of a collection, page by page (paging.py); the overloads name the keywords that
+    # the mixin's own signature takes as **arguments: narrower on purpose, hence the ignore
+    @overload  # type: ignore[override]
     def iter_items(
         self,
         collection: str,

@@ -14,6 +14,8 @@ JSON, indented on a terminal. Exit codes: 0 success, 2 usage, 3 authentication, 
 server refused (4xx), 5 a server or connection failure.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -23,6 +25,12 @@ from . import DirectusClient, __version__
 from .errors import APIError, AuthenticationError, DirectusError, TransportError
 from .interpreter import MODEL_RESULTS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+    from .spec import Operation
+
 EXIT_USAGE, EXIT_AUTH, EXIT_REFUSED, EXIT_SERVER = 2, 3, 4, 5
 _HAND_WRITTEN = {
     "upload-file": "Upload a file (path), with metadata flags; prints its record.",
@@ -30,18 +38,18 @@ _HAND_WRITTEN = {
 }
 
 
-def _command(name):
+def _command(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _operations():
+def _operations() -> Dict[str, Operation]:
     return {_command(op.name): op for op in DirectusClient.operations.values() if not op.hand_written}
 
 
-def _overview():
+def _overview() -> str:
     lines = ["usage: python -m pydirectus [--url URL] [--token TOKEN | --email E --password P] COMMAND [ARGS]",
              "", "Commands, by group (python -m pydirectus COMMAND --help for one):"]
-    groups = {}
+    groups: Dict[str, List[Tuple[str, str]]] = {}
     for command, operation in _operations().items():
         groups.setdefault(operation.group, []).append((command, operation.doc))
     groups.setdefault("files", []).extend(sorted(_HAND_WRITTEN.items()))
@@ -54,7 +62,7 @@ def _overview():
     return "\n".join(lines)
 
 
-def _global_parser():
+def _global_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pydirectus", add_help=False)
     parser.add_argument("--url", default=os.environ.get("DIRECTUS_URL"))
     parser.add_argument("--token", default=os.environ.get("DIRECTUS_TOKEN"))
@@ -67,7 +75,7 @@ def _global_parser():
     return parser
 
 
-def _json_value(text):
+def _json_value(text: str) -> Any:
     if text == "-":
         return json.load(sys.stdin)
     if text.startswith("@"):
@@ -76,8 +84,8 @@ def _json_value(text):
     return json.loads(text)
 
 
-def _typed(kind):
-    def convert(text):
+def _typed(kind: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
         if kind == "integer":
             return int(text)
         if kind == "boolean":
@@ -93,7 +101,7 @@ def _typed(kind):
     return convert
 
 
-def _operation_parser(command, operation):
+def _operation_parser(command: str, operation: Operation) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pydirectus " + command,
                                      description="%s\n\n%s %s" % (operation.doc, operation.method, operation.path),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,9 +118,9 @@ def _operation_parser(command, operation):
                             help="the body: JSON, @file.json, or - for standard input")
     if operation.query_params:
         parser.add_argument("--query", type=_json_value, help="query parameters as one JSON object")
-    for param in operation.query_params.values():
-        parser.add_argument("--" + _command(param.name), dest=param.name, type=_typed(param.type),
-                            help=param.doc or param.type)
+    for query_param in operation.query_params.values():
+        parser.add_argument("--" + _command(query_param.name), dest=query_param.name, type=_typed(query_param.type),
+                            help=query_param.doc or query_param.type)
     if operation.free_query:
         parser.add_argument("--params", type=_json_value, help="any query parameters, as a JSON object")
     if operation.result in ("bytes", "stream"):
@@ -120,14 +128,14 @@ def _operation_parser(command, operation):
     return parser
 
 
-def _json_or_text(text):
+def _json_or_text(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
         return text
 
 
-def _files_parser(command):
+def _files_parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pydirectus " + command, description=_HAND_WRITTEN[command])
     if command == "upload-file":
         parser.add_argument("path")
@@ -144,12 +152,12 @@ def _files_parser(command):
     return parser
 
 
-def _progress(label):
+def _progress(label: str) -> Optional[Callable[[int, Optional[int]], None]]:
     """A progress bar on standard error when it is a terminal, else nothing."""
     if not sys.stderr.isatty():
         return None
 
-    def show(done, total):
+    def show(done: int, total: Optional[int]) -> None:
         if total:
             filled = int(30 * done / total)
             sys.stderr.write("\r%s [%s%s] %d%%" % (label, "#" * filled, "." * (30 - filled), 100 * done // total))
@@ -161,14 +169,14 @@ def _progress(label):
     return show
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(entry) for entry in value]
     to_dict = getattr(value, "to_dict", None)
     return to_dict() if to_dict is not None else value
 
 
-def _print(value, output=None):
+def _print(value: Any, output: Optional[str] = None) -> None:
     if isinstance(value, (bytes, bytearray)) or hasattr(value, "read"):
         data = value if isinstance(value, (bytes, bytearray)) else b"".join(iter(value))
         if output:
@@ -185,10 +193,10 @@ def _print(value, output=None):
     print(json.dumps(document, indent=indent, ensure_ascii=False, default=str))
 
 
-def _client(options):
+def _client(options: argparse.Namespace) -> DirectusClient:
     if not options.url:
         raise _Usage("no server: set DIRECTUS_URL or give --url")
-    credentials = {"static_token": options.token} if options.token else {}
+    credentials: Dict[str, Any] = {"static_token": options.token} if options.token else {}
     if not options.token and (options.email or options.password):
         credentials = {"username": options.email, "password": options.password}
     return DirectusClient(hostname=options.url, ssl_verify=not options.insecure, **credentials)
@@ -198,9 +206,9 @@ class _Usage(Exception):
     pass
 
 
-def _run(options, command, rest):
+def _run(options: argparse.Namespace, command: str, rest: List[str]) -> Any:
     if command in _HAND_WRITTEN:
-        arguments = vars(_files_parser(command).parse_args(rest))
+        arguments = dict(vars(_files_parser(command).parse_args(rest)))
         with _client(options) as client:
             if command == "upload-file":
                 path = arguments.pop("path")
@@ -214,7 +222,7 @@ def _run(options, command, rest):
     operation = operations.get(command) or operations.get(_command(command))
     if operation is None:
         raise _Usage("unknown command %r (python -m pydirectus --help lists them)" % command)
-    arguments = vars(_operation_parser(command, operation).parse_args(rest))
+    arguments = dict(vars(_operation_parser(command, operation).parse_args(rest)))
     output = arguments.pop("output", None)
     positional = [arguments.pop(name) for name in operation.path_params]
     keywords = {key: value for key, value in arguments.items() if value is not None}
@@ -230,7 +238,7 @@ def _run(options, command, rest):
         return None
 
 
-def _split(argv):
+def _split(argv: List[str]) -> Tuple[List[str], Optional[str], List[str]]:
     """(global options, command, the command's arguments): global options come before the command."""
     with_value = {"--url", "--token", "--email", "--password"}
     index = 0
@@ -245,7 +253,7 @@ def _split(argv):
     return argv, None, []
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; its exit status."""
     try:
         return _main(argv)
@@ -255,7 +263,7 @@ def main(argv=None):
         return 141  # what a shell reports for a writer that SIGPIPE stopped
 
 
-def _main(argv):
+def _main(argv: Optional[Sequence[str]]) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     global_arguments, command, rest = _split(argv)
     options, unknown = _global_parser().parse_known_args(global_arguments)

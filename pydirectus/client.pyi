@@ -75,8 +75,9 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     def refresh(self) -> None: ...
     def logout(self) -> None: ...
     def close(self) -> None: ...
-    # every item of a collection, page by page (paging.py)
-    @overload
+    # every item of a collection, page by page (paging.py); the overloads name the keywords that
+    # the mixin's own signature takes as **arguments: narrower on purpose, hence the ignore
+    @overload  # type: ignore[override]
     def iter_items(
         self,
         collection: str,

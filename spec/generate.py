@@ -190,9 +190,12 @@ def _iter_items(spec, asynchronous):
     operation = {"name": "iter_items", "path_params": ["collection"], "payload": "none", "query": query,
                  "result": "items"}
     iterator = "AsyncIterator" if asynchronous else "Iterator"  # a plain method returning an async iterator
-    lines = ["    # every item of a collection, page by page (paging.py)"]
-    return lines + _method(operation, query_sets, leading_keywords=["page_size: int = 100"],
-                           results=("%s[Item]" % iterator, "%s[_M]" % iterator))
+    lines = ["    # every item of a collection, page by page (paging.py); the overloads name the keywords that",
+             "    # the mixin's own signature takes as **arguments: narrower on purpose, hence the ignore"]
+    overloads = _method(operation, query_sets, leading_keywords=["page_size: int = 100"],
+                        results=("%s[Item]" % iterator, "%s[_M]" % iterator))
+    overloads[0] += "  # type: ignore[override]"
+    return lines + overloads
 
 
 def render_stub(spec, asynchronous=False):
