@@ -35,6 +35,8 @@ connection; a subscribe error carries its uid; a server restart loses the events
 hence the ``reconnected`` marker.
 """
 
+from __future__ import annotations
+
 import collections
 import json
 
@@ -45,9 +47,26 @@ from .messages import decode_raw, models
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
-    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
+    import enum
+    import socket
+    import ssl
+    import threading
+    from collections import Counter, deque
+    from logging import Logger
+    from typing import (Any, Callable, ContextManager, Dict, Final, Generator, Iterator, List, Mapping, Optional,
+                        Sequence, Tuple, Type, TypeVar, Union)
 
-    from .models import Item, ItemList
+    from .models import Item
+    from .websocket import ClientConnection, Closed, _Event
+
+    _Clock = Callable[[], float]
+    # where a socket goes: (host, port, proxy (host, port) or None, proxy headers, SSL context or None)
+    _Route = Tuple[str, int, Optional[Tuple[str, int]], Dict[str, str], Optional[ssl.SSLContext]]
+    # a freshly opened connection: (stream, WebSocket, token, its expiry, the events after the handshake)
+    _Opened = Tuple[Any, ClientConnection, Optional[str], Optional[float], List[_Event]]
+    _Settings = Dict[str, Any]
+    _T = TypeVar("_T")
+    _S = TypeVar("_S", bound="_SyncEndpoint")
 
 __all__ = ["RealtimeMixin", "Realtime", "Subscription", "RealtimeEvent", "RealtimeItems", "GraphQLRealtime"]
 
@@ -62,19 +81,22 @@ CLOSE_TIMEOUT = 2.0          # how long close() waits for the server's close fra
 _MAX_FORBIDDEN_UPGRADES = 5  # 403 on the upgrade: connection limit (retry), or Origin/license (never works)
 _EVENTS = ("create", "update", "delete")
 # Codes the Directus realtime handlers use that the REST table does not know.
-_SOCKET_CODES = {"AUTH_FAILED": AuthenticationError, "AUTH_TIMEOUT": AuthenticationError,
+_SOCKET_CODES: Dict[str, Type[APIError]] = {"AUTH_FAILED": AuthenticationError, "AUTH_TIMEOUT": AuthenticationError,
                  "TOKEN_EXPIRED": AuthenticationError}
-_STATUS_OF_CLASS = {AuthenticationError: 401, ForbiddenError: 403, RateLimitedError: 429, ServerError: 500}
+_STATUS_OF_CLASS: Dict[Type[APIError], int] = {AuthenticationError: 401, ForbiddenError: 403, RateLimitedError: 429,
+                                                ServerError: 500}
 # graphql-transport-ws closes that another attempt cannot fix: bad subprotocol, forbidden, bad message.
 _GRAPHQL_FATAL_CLOSES = {4400: "bad request", 4403: "forbidden", 4406: "subprotocol not acceptable"}
 
 
-def _error_from_message(message, where):
+def _error_from_message(message: Dict[str, Any], where: str) -> APIError:
     """The DirectusError of a ``{"status":"error","error":{"code","message"}}`` socket message."""
-    error = message.get("error") if isinstance(message.get("error"), dict) else {}
-    code = error.get("code")
+    error = message.get("error")
+    if not isinstance(error, dict):
+        error = {}
+    code: Any = error.get("code")  # as the server sent it
     text = str(error.get("message") or code or "error")
-    cls = _SOCKET_CODES.get(code) or _CLASS_BY_CODE.get(code) or BadRequestError
+    cls: Type[APIError] = _SOCKET_CODES.get(code) or _CLASS_BY_CODE.get(code) or BadRequestError
     if isinstance(code, str) and code.startswith("INTERNAL"):
         cls = ServerError
     errors = [{"message": text, "extensions": {"code": code}}]
@@ -82,19 +104,21 @@ def _error_from_message(message, where):
                method="WS " + str(message.get("type")), url=where)
 
 
-def _graphql_error(errors, where):
+def _graphql_error(errors: List[Any], where: str) -> APIError:
     """The DirectusError of a GraphQL ``errors`` list."""
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
-    code = extensions.get("code")
-    cls = _CLASS_BY_CODE.get(code) or BadRequestError
+    extensions = first.get("extensions")
+    if not isinstance(extensions, dict):
+        extensions = {}
+    code: Any = extensions.get("code")  # as the server sent it
+    cls: Type[APIError] = _CLASS_BY_CODE.get(code) or BadRequestError
     return cls(str(first.get("message") or code or "GraphQL error"), status=_STATUS_OF_CLASS.get(cls, 400),
                code=code, errors=[e for e in errors if isinstance(e, dict)], method="WS graphql", url=where)
 
 
-def _jwt_lifetime(token):
+def _jwt_lifetime(token: Optional[str]) -> Optional[float]:
     """``exp - iat`` of a JWT in seconds, or None for a token that is not one (no verification)."""
-    parts = token.split(".") if isinstance(token, str) else ()
+    parts: Sequence[str] = token.split(".") if isinstance(token, str) else ()
     if len(parts) != 3:
         return None
     import base64
@@ -105,7 +129,7 @@ def _jwt_lifetime(token):
         return None
 
 
-def _as_items(data, meta, model):
+def _as_items(data: Any, meta: Optional[Dict[str, Any]], model: Optional[Type[Item]]) -> Any:
     """Records as the REST methods give them: a list of dicts is an ItemList, a dict an Item."""
     classes = models()
     cls = model or classes.Item
@@ -139,15 +163,17 @@ class RealtimeEvent:
 
     __slots__ = ("type", "data", "keys", "meta", "error", "lost", "uid")
 
-    type: "str"
-    data: "Any"
-    keys: "Optional[List[str]]"
-    meta: "Optional[Dict[str, Any]]"
-    error: "Optional[DirectusError]"
-    lost: "int"
-    uid: "Optional[str]"
+    type: str
+    data: Any
+    keys: Optional[List[str]]
+    meta: Optional[Dict[str, Any]]
+    error: Optional[DirectusError]
+    lost: int
+    uid: Optional[str]
 
-    def __init__(self, type, data=None, keys=None, meta=None, error=None, lost=0, uid=None):  # noqa: A002
+    def __init__(self, type: str, data: Any = None, keys: Optional[List[str]] = None,  # noqa: A002
+                 meta: Optional[Dict[str, Any]] = None, error: Optional[DirectusError] = None, lost: int = 0,
+                 uid: Optional[str] = None) -> None:
         self.type = type
         self.data = data
         self.keys = keys
@@ -156,7 +182,7 @@ class RealtimeEvent:
         self.lost = lost
         self.uid = uid
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         shown = ["%s=%r" % (name, getattr(self, name)) for name in self.__slots__[1:]
                  if getattr(self, name) not in (None, 0)]
         return "<RealtimeEvent %s%s>" % (self.type, (" " + " ".join(shown)) if shown else "")
@@ -173,19 +199,20 @@ class _SubscriptionState:
 
     __slots__ = ("uid", "message", "queue", "maxsize", "status", "error", "model", "sent", "label", "gaps")
 
-    def __init__(self, uid, message, maxsize, model=None, label=""):
+    def __init__(self, uid: str, message: Dict[str, Any], maxsize: int, model: Optional[Type[Item]] = None,
+                 label: str = "") -> None:
         self.uid = uid
         self.message = message
-        self.queue = collections.deque()
+        self.queue: deque[RealtimeEvent] = collections.deque()
         self.maxsize = maxsize
         self.status = "new"
-        self.error = None
+        self.error: Optional[DirectusError] = None
         self.model = model
         self.sent = 0
         self.label = label
         self.gaps = 0  # gap markers in the queue: they do not count against maxsize
 
-    def put(self, event):
+    def put(self, event: RealtimeEvent) -> None:
         queue = self.queue
         if len(queue) - self.gaps < self.maxsize:
             queue.append(event)
@@ -195,7 +222,7 @@ class _SubscriptionState:
             queue.append(RealtimeEvent("gap", lost=1, uid=self.uid))
             self.gaps += 1
 
-    def take(self):
+    def take(self) -> Optional[RealtimeEvent]:
         """The oldest event, or None."""
         if not self.queue:
             return None
@@ -204,16 +231,16 @@ class _SubscriptionState:
             self.gaps -= 1
         return event
 
-    def fail(self, error):
+    def fail(self, error: DirectusError) -> None:
         self.status = "failed"
         self.error = error
 
-    def end(self):
+    def end(self) -> None:
         if self.status != "failed":
             self.status = "ended"
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         return self.status in ("failed", "ended")
 
 
@@ -222,17 +249,17 @@ class _Pending:
 
     __slots__ = ("kind", "deadline", "done", "result", "error")
 
-    def __init__(self, kind, deadline):
+    def __init__(self, kind: str, deadline: Optional[float]) -> None:
         self.kind = kind
         self.deadline = deadline
         self.done = False
-        self.result = None
-        self.error = None
+        self.result: Optional[Dict[str, Any]] = None
+        self.error: Optional[DirectusError] = None
 
-    def resolve(self, result):
+    def resolve(self, result: Dict[str, Any]) -> None:
         self.done, self.result = True, result
 
-    def fail(self, error):
+    def fail(self, error: DirectusError) -> None:
         self.done, self.error = True, error
 
 
@@ -252,11 +279,21 @@ class _Core:
     ``proactive_reauth``, ``reactive_reauth``.
     """
 
-    subprotocols = ()  # type: Tuple[str, ...]
-    fatal_closes = {}  # type: Dict[int, str]
+    subprotocols: Tuple[str, ...] = ()
+    fatal_closes: Dict[int, str] = {}
+    auth_mode: str  # each protocol's: handshake, strict or public
 
-    def __init__(self, clock, random, where="", heartbeat=None, request_timeout=30.0,
-                 queue_size=DEFAULT_QUEUE_SIZE, auth_timeout=10.0):
+    # set when a connection opens (None before the first), read only while authenticating or ready
+    last_received: float
+    auth_deadline: float
+
+    if TYPE_CHECKING:  # what each protocol gives
+        def message_received(self, now: float, text: str) -> None: ...
+        def unsubscribe(self, uid: str) -> None: ...
+
+    def __init__(self, clock: _Clock, random: _Clock, where: str = "", heartbeat: Optional[float] = None,
+                 request_timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE,
+                 auth_timeout: float = 10.0) -> None:
         self.clock = clock
         self.random = random
         self.where = where
@@ -265,36 +302,36 @@ class _Core:
         self.queue_size = queue_size
         self.auth_timeout = auth_timeout
         self.state = "idle"
-        self.subscriptions = {}   # uid -> _SubscriptionState, in the order they were made
-        self.pending = {}         # uid -> _Pending
-        self._outgoing = []
-        self._counters = collections.Counter()
+        self.subscriptions: Dict[str, _SubscriptionState] = {}  # by uid, in the order they were made
+        self.pending: Dict[str, _Pending] = {}  # by uid
+        self._outgoing: List[str] = []
+        self._counters: Counter[str] = collections.Counter()
         self.connections = 0      # connections that became ready
         self.failures = 0         # attempts failed since the backoff was last reset
         self._unauthorized = self._forbidden = self._auth_failures = 0
-        self.reconnect_delays = collections.deque(maxlen=100)
-        self.ready_since = None
-        self.last_received = None
-        self.auth_deadline = None
-        self.last_error = None
-        self.fatal = None
-        self.close_wanted = None
-        self.token = None
-        self.token_expires_at = None
-        self.reauth_at = None
+        self.reconnect_delays: deque[float] = collections.deque(maxlen=100)
+        self.ready_since: Optional[float] = None
+        self.last_received = None  # type: ignore[assignment]  # a float once a connection opens, see above
+        self.auth_deadline = None  # type: ignore[assignment]
+        self.last_error: Optional[DirectusError] = None
+        self.fatal: Optional[DirectusError] = None
+        self.close_wanted: Optional[Tuple[int, str]] = None
+        self.token: Optional[str] = None
+        self.token_expires_at: Optional[float] = None
+        self.reauth_at: Optional[float] = None
         self.token_wanted = False
-        self.errors = collections.deque(maxlen=100)  # errors that belong to no request
-        self.stats = collections.Counter()
+        self.errors: deque[DirectusError] = collections.deque(maxlen=100)  # errors that belong to no request
+        self.stats: Counter[str] = collections.Counter()
         self.answer_pings = True
         self.proactive_reauth = True
         self.reactive_reauth = True
 
     # --- helpers -------------------------------------------------------------------------
-    def _next_uid(self, prefix):
+    def _next_uid(self, prefix: str) -> str:
         self._counters[prefix] += 1
         return "%s%d" % (prefix, self._counters[prefix])
 
-    def _decoded(self, now, text):
+    def _decoded(self, now: float, text: str) -> Optional[Dict[str, Any]]:
         """The JSON object a message holds, or None (a message that is not JSON is recorded)."""
         self.last_received = now
         try:
@@ -305,20 +342,20 @@ class _Core:
             return None
         return message if isinstance(message, dict) else None
 
-    def _send(self, message):
+    def _send(self, message: Dict[str, Any]) -> None:
         self._outgoing.append(json.dumps(message, separators=(",", ":")))
 
-    def take_outgoing(self):
+    def take_outgoing(self) -> List[str]:
         """The text messages to send now, in order."""
         outgoing, self._outgoing = self._outgoing, []
         return outgoing
 
-    def _fail_pending(self, error):
+    def _fail_pending(self, error: DirectusError) -> None:
         pending, self.pending = self.pending, {}
         for request in pending.values():
             request.fail(error)
 
-    def _fatal(self, error):
+    def _fatal(self, error: DirectusError) -> None:
         """Give up for good: every subscription and request ends with ``error``."""
         self.fatal = self.last_error = error
         if self.state in ("authenticating", "ready"):
@@ -331,11 +368,11 @@ class _Core:
         self._fail_pending(error)
 
     # --- the connection's life ---------------------------------------------------------
-    def resource(self, path, token):
+    def resource(self, path: str, token: Optional[str]) -> str:
         """The request target of the upgrade."""
         return path
 
-    def connection_opened(self, now, token, expires_at):
+    def connection_opened(self, now: float, token: Optional[str], expires_at: Optional[float]) -> None:
         """The WebSocket handshake succeeded; ``token`` (or None) authenticates the session."""
         if self.state == "closed":
             return
@@ -349,10 +386,10 @@ class _Core:
         self.stats["connections_opened"] += 1
         self._open_protocol(now)
 
-    def _open_protocol(self, now):
+    def _open_protocol(self, now: float) -> None:
         self._ready(now)
 
-    def _ready(self, now):
+    def _ready(self, now: float) -> None:
         reconnected = self.connections > 0
         self.connections += 1
         self.state = "ready"
@@ -364,13 +401,13 @@ class _Core:
                 subscription.put(RealtimeEvent("reconnected", uid=subscription.uid))
             self._send_subscribe(subscription)
 
-    def _send_subscribe(self, subscription):
+    def _send_subscribe(self, subscription: _SubscriptionState) -> None:
         subscription.status = "pending"
         subscription.sent += 1
         self.stats["subscribes_sent"] += 1
         self._send(subscription.message)
 
-    def connection_lost(self, now, error, code=None):
+    def connection_lost(self, now: float, error: DirectusError, code: Optional[int] = None) -> None:
         """The socket ended (``error`` says how; ``code`` is the peer's close code, if any)."""
         if self.state in ("closed", "idle", "waiting"):
             return
@@ -401,7 +438,7 @@ class _Core:
             if subscription.status == "active":
                 subscription.status = "pending"
 
-    def connect_failed(self, now, error):
+    def connect_failed(self, now: float, error: DirectusError) -> None:
         """A reconnection attempt failed with ``error`` (a DirectusError): retry later or give up."""
         if self.state == "closed":
             return
@@ -419,14 +456,14 @@ class _Core:
         elif isinstance(error, APIError) and not isinstance(error, (ServerError, RateLimitedError)):
             self._fatal(error)
 
-    def reconnect_delay(self):
+    def reconnect_delay(self) -> float:
         """Seconds to wait before the next attempt: full jitter, 0-1 s first, then up to 0.5 s * 2**n."""
         cap = 1.0 if self.failures == 0 else min(30.0, 0.5 * 2 ** self.failures)
         delay = self.random() * cap
         self.reconnect_delays.append(delay)
         return delay
 
-    def close(self):
+    def close(self) -> None:
         """The application closes: end everything, ask the driver for a close handshake."""
         if self.state == "closed":
             return
@@ -439,11 +476,11 @@ class _Core:
         self._fail_pending(TransportError("the realtime connection was closed", url=self.where))
 
     # --- time ----------------------------------------------------------------------------
-    def silence_limit(self):
+    def silence_limit(self) -> Optional[float]:
         """Seconds without any message after which the connection counts as dead (None: never)."""
         return None if not self.heartbeat else 2 * self.heartbeat + 5.0
 
-    def tick(self, now):
+    def tick(self, now: float) -> None:
         """Act on what is due at ``now``: liveness, authentication and request deadlines, re-auth."""
         if self.state in ("authenticating", "ready") and self.close_wanted is None:
             limit = self.silence_limit()
@@ -465,7 +502,7 @@ class _Core:
                 request.fail(TimeoutError("no reply to %s request %s within %.0f s" % (
                     request.kind, uid, self.request_timeout), url=self.where, may_have_been_processed=True))
 
-    def next_deadline(self):
+    def next_deadline(self) -> Optional[float]:
         """When ``tick`` next has something to do (None: nothing is scheduled)."""
         times = [request.deadline for request in self.pending.values() if request.deadline is not None]
         if self.state in ("authenticating", "ready"):
@@ -479,7 +516,7 @@ class _Core:
         return min(times) if times else None
 
     # --- tokens --------------------------------------------------------------------------
-    def _schedule_reauth(self, now):
+    def _schedule_reauth(self, now: float) -> None:
         expires_at = self.token_expires_at
         if expires_at is None or not self.proactive_reauth:
             self.reauth_at = None
@@ -488,7 +525,7 @@ class _Core:
         margin = min(max(1.0, 0.1 * lifetime), 60.0)
         self.reauth_at = max(now + MIN_REAUTH_INTERVAL, expires_at - JWT_SECOND_SLACK - margin)
 
-    def token_ready(self, now, token, expires_at):
+    def token_ready(self, now: float, token: Optional[str], expires_at: Optional[float]) -> None:
         """The token the driver fetched because ``token_wanted`` was set."""
         self.token_wanted = False
         if self.state != "ready" or token is None:
@@ -496,17 +533,17 @@ class _Core:
         self.token, self.token_expires_at = token, expires_at
         self._reauthenticate(now)
 
-    def token_failed(self, now, error):
+    def token_failed(self, now: float, error: Exception) -> None:
         self.token_wanted = False
-        self.errors.append(error)
+        self.errors.append(error)  # type: ignore[arg-type]  # a DirectusError (anything else is a bug, kept as is)
         if self.state == "ready":
             self.reauth_at = now + 2.0  # the server's TOKEN_EXPIRED / AUTH_TIMEOUT path is the fallback
 
-    def _reauthenticate(self, now):
+    def _reauthenticate(self, now: float) -> None:
         """Send the new token on the open connection (GraphQL sockets need none)."""
 
     # --- requests ------------------------------------------------------------------------
-    def request(self, now, message, kind, timeout=None):
+    def request(self, now: float, message: Mapping[str, Any], kind: str, timeout: Optional[float] = None) -> _Pending:
         """Send ``message`` with a fresh uid; the _Pending its reply resolves."""
         if self.state != "ready":
             raise TransportError("the realtime connection is not ready (%s)" % self.state, url=self.where)
@@ -516,7 +553,7 @@ class _Core:
         self._send(dict(message, uid=uid))
         return request
 
-    def _add_subscription(self, subscription):
+    def _add_subscription(self, subscription: _SubscriptionState) -> _SubscriptionState:
         self.subscriptions[subscription.uid] = subscription
         if self.state == "ready":
             self._send_subscribe(subscription)
@@ -526,17 +563,17 @@ class _Core:
 class _DirectusCore(_Core):
     """Directus's JSON protocol on ``/websocket`` (``auth_mode``: handshake, strict or public)."""
 
-    def __init__(self, clock, random, auth_mode="handshake", **settings):
+    def __init__(self, clock: _Clock, random: _Clock, auth_mode: str = "handshake", **settings: Any) -> None:
         super().__init__(clock, random, **settings)
         self.auth_mode = auth_mode
 
-    def resource(self, path, token):
+    def resource(self, path: str, token: Optional[str]) -> str:
         if self.auth_mode == "strict" and token:
             from urllib.parse import quote
             return "%s?access_token=%s" % (path, quote(token, safe=""))
         return path
 
-    def _open_protocol(self, now):
+    def _open_protocol(self, now: float) -> None:
         if self.token is None or self.auth_mode == "strict":  # strict: the token came in the URL
             self._ready(now)
             return
@@ -544,13 +581,15 @@ class _DirectusCore(_Core):
         self.pending[uid] = _Pending("auth", None)
         self._send({"type": "auth", "access_token": self.token, "uid": uid})
 
-    def _reauthenticate(self, now):
+    def _reauthenticate(self, now: float) -> None:
         uid = self._next_uid("auth")
         self.pending[uid] = _Pending("auth", now + self.request_timeout)
         self.stats["reauths_sent"] += 1
         self._send({"type": "auth", "access_token": self.token, "uid": uid})
 
-    def subscribe(self, collection, query=None, event=None, item=None, model=None, queue_size=None):
+    def subscribe(self, collection: str, query: Optional[Mapping[str, Any]] = None, event: Optional[str] = None,
+                  item: Union[str, int, None] = None, model: Optional[Type[Item]] = None,
+                  queue_size: Optional[int] = None) -> _SubscriptionState:
         if not isinstance(collection, str) or not collection:
             raise ValueError("collection must be a non-empty string, got %r" % (collection,))
         if event is not None and event not in _EVENTS:
@@ -560,7 +599,7 @@ class _DirectusCore(_Core):
         if query is not None and not isinstance(query, dict):
             raise ValueError("query must be a dict (the Directus query object), got %r" % (query,))
         uid = self._next_uid("s")
-        message = {"type": "subscribe", "collection": collection, "uid": uid}
+        message: Dict[str, Any] = {"type": "subscribe", "collection": collection, "uid": uid}
         if event is not None:
             message["event"] = event
         if item is not None:
@@ -570,7 +609,7 @@ class _DirectusCore(_Core):
         return self._add_subscription(_SubscriptionState(uid, message, queue_size or self.queue_size, model,
                                                          collection))
 
-    def unsubscribe(self, uid):
+    def unsubscribe(self, uid: str) -> None:
         subscription = self.subscriptions.pop(uid, None)
         if subscription is None:
             return
@@ -578,7 +617,7 @@ class _DirectusCore(_Core):
         if self.state == "ready":
             self._send({"type": "unsubscribe", "uid": uid})
 
-    def message_received(self, now, text):
+    def message_received(self, now: float, text: str) -> None:
         message = self._decoded(now, text)
         if message is None:
             return
@@ -599,7 +638,7 @@ class _DirectusCore(_Core):
         request = self.pending.pop(uid, None) if uid is not None else None
         if message.get("status") == "error":
             error = _error_from_message(message, self.where)
-            subscription = self.subscriptions.get(uid) if kind == "subscribe" else None
+            subscription = self.subscriptions.get(uid) if kind == "subscribe" else None  # type: ignore[arg-type]
             if subscription is not None:
                 self._subscription_error(subscription, error)
             elif request is not None:
@@ -612,7 +651,7 @@ class _DirectusCore(_Core):
             request.resolve(message)
         # other types (collab, ...) are not ours: ignored, as the server ignores unknown ones
 
-    def _auth_message(self, now, uid, message):
+    def _auth_message(self, now: float, uid: Optional[str], message: Dict[str, Any]) -> None:
         request = self.pending.pop(uid, None) if uid is not None else None
         if message.get("status") == "ok":
             self._auth_failures = 0
@@ -638,8 +677,8 @@ class _DirectusCore(_Core):
             self._auth_failures += 1  # the server closes after this: retry once with a fresh token
             self.last_error = error
 
-    def _subscription_message(self, uid, message):
-        subscription = self.subscriptions.get(uid)
+    def _subscription_message(self, uid: Optional[str], message: Dict[str, Any]) -> None:
+        subscription = self.subscriptions.get(uid)  # type: ignore[arg-type]  # None (no uid) finds nothing
         event = message.get("event")
         if subscription is None or event == "unsubscribe":
             return
@@ -654,7 +693,7 @@ class _DirectusCore(_Core):
         self.stats["events"] += 1
         subscription.put(record)
 
-    def _subscription_error(self, subscription, error):
+    def _subscription_error(self, subscription: _SubscriptionState, error: DirectusError) -> None:
         if subscription.status == "pending":  # the subscribe itself was refused: it does not exist
             subscription.fail(error)
             self.subscriptions.pop(subscription.uid, None)
@@ -671,46 +710,48 @@ class _GraphQLCore(_Core):
 
     subprotocols = ("graphql-transport-ws",)
     fatal_closes = _GRAPHQL_FATAL_CLOSES
+    heartbeat: float  # GRAPHQL_KEEPALIVE unless given: never None
 
-    def __init__(self, clock, random, auth_mode="handshake", **settings):
+    def __init__(self, clock: _Clock, random: _Clock, auth_mode: str = "handshake", **settings: Any) -> None:
         settings.setdefault("heartbeat", GRAPHQL_KEEPALIVE)
         super().__init__(clock, random, **settings)
         self.auth_mode = auth_mode
-        self.last_sent = None
+        self.last_sent: Optional[float] = None
 
     resource = _DirectusCore.resource
 
-    def _open_protocol(self, now):
+    def _open_protocol(self, now: float) -> None:
         payload = {"access_token": self.token} if self.token and self.auth_mode != "strict" else {}
         self._send({"type": "connection_init", "payload": payload})
 
-    def _schedule_reauth(self, now):
+    def _schedule_reauth(self, now: float) -> None:
         self.reauth_at = None
 
-    def _send(self, message):
+    def _send(self, message: Dict[str, Any]) -> None:
         self.last_sent = self.clock()
         super()._send(message)
 
-    def tick(self, now):
+    def tick(self, now: float) -> None:
         super().tick(now)
         if self.state == "ready" and self.close_wanted is None and now - max(self.last_received, self.last_sent or 0) \
                 >= self.heartbeat:
             self._send({"type": "ping"})
 
-    def next_deadline(self):
+    def next_deadline(self) -> Optional[float]:
         deadline = super().next_deadline()
         if self.state == "ready":
             ping_at = max(self.last_received, self.last_sent or 0) + self.heartbeat
             deadline = ping_at if deadline is None else min(deadline, ping_at)
         return deadline
 
-    def subscribe(self, query, variables=None, operation_name=None, queue_size=None):
+    def subscribe(self, query: str, variables: Optional[Mapping[str, Any]] = None, operation_name: Optional[str] = None,
+                  queue_size: Optional[int] = None) -> _SubscriptionState:
         if not isinstance(query, str) or not query.strip():
             raise ValueError("query must be a GraphQL subscription document, got %r" % (query,))
         if variables is not None and not isinstance(variables, dict):
             raise ValueError("variables must be a dict, got %r" % (variables,))
         uid = self._next_uid("g")
-        payload = {"query": query}
+        payload: Dict[str, Any] = {"query": query}
         if variables is not None:
             payload["variables"] = json.loads(json.dumps(variables))
         if operation_name is not None:
@@ -719,7 +760,7 @@ class _GraphQLCore(_Core):
         return self._add_subscription(_SubscriptionState(uid, message, queue_size or self.queue_size,
                                                          label="graphql"))
 
-    def unsubscribe(self, uid):
+    def unsubscribe(self, uid: str) -> None:
         subscription = self.subscriptions.pop(uid, None)
         if subscription is None:
             return
@@ -727,7 +768,7 @@ class _GraphQLCore(_Core):
         if self.state == "ready":
             self._send({"id": uid, "type": "complete"})
 
-    def message_received(self, now, text):
+    def message_received(self, now: float, text: str) -> None:
         message = self._decoded(now, text)
         if message is None:
             return
@@ -763,10 +804,15 @@ class _GraphQLCore(_Core):
 
 # --- what the sync and the async driver share (no I/O) ---------------------------------------
 
-_WAIT = object()  # a poll's answer: nothing yet, wait for the connection's next change
+if TYPE_CHECKING:  # for type checkers, a value of its own type, so that ``is _WAIT`` tells it apart
+    class _Wait(enum.Enum):
+        WAIT = 0
+    _WAIT: Final = _Wait.WAIT
+else:
+    _WAIT = object()  # a poll's answer: nothing yet, wait for the connection's next change
 
 
-def _translate_connect_error(error, url):
+def _translate_connect_error(error: BaseException, url: str) -> DirectusError:
     """A DirectusError for what went wrong while opening a WebSocket."""
     from .websocket import HandshakeError
     import socket
@@ -780,7 +826,8 @@ def _translate_connect_error(error, url):
                  403: "forbidden: an Origin the server does not allow, its connection limit, or its license",
                  404: "no WebSocket endpoint here: are WEBSOCKETS_ENABLED and the path right?"}
         message = "the server refused the WebSocket upgrade with %d: %s" % (status, hints.get(status, "error"))
-        cls = {401: AuthenticationError, 403: ForbiddenError, 429: RateLimitedError}.get(status)
+        cls: Optional[Type[APIError]] = {401: AuthenticationError, 403: ForbiddenError,
+                                         429: RateLimitedError}.get(status)
         if cls is None:
             cls = ServerError if status >= 500 else BadRequestError
         return cls(message, status=status, method="GET", url=url)
@@ -789,7 +836,7 @@ def _translate_connect_error(error, url):
     return TransportError("cannot open the WebSocket connection: %s" % (error or type(error).__name__), url=url)
 
 
-def _socket_route(client):
+def _socket_route(client: Any) -> _Route:
     """Where the realtime sockets of ``client`` go, as its REST requests do:
     ``(host, port, proxy, proxy_headers, ssl_context)``. ``proxy`` is the ``(host, port)`` of the
     HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
@@ -802,15 +849,15 @@ def _socket_route(client):
     proxies = getattr(transport, "proxies", None)
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
-    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies,
-                                                     urllib.request.proxy_bypass_environment)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # undocumented: not in typeshed
+    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies, bypass)
     context = None
     if parts.scheme == "https":
         context = getattr(transport, "ssl_context", None) or make_ssl_context()
     return host, port, proxy, proxy_headers, context
 
 
-def _keep_alive(sock):
+def _keep_alive(sock: socket.socket) -> None:
     """TCP keepalive on ``sock``: a fallback probe for servers whose heartbeat is off (the kernel
     notices a dead peer)."""
     import socket
@@ -830,17 +877,27 @@ class _ConnectionBase:
     the core), ``_notify()`` (wake the waiters), ``wake()`` (wake the connection's own loop),
     ``_adopt(stream)`` and ``_discard(stream)``."""
 
-    def __init__(self, endpoint, core):
+    ws: ClientConnection  # of the connection installed last (None before the first): used only once one is
+
+    if TYPE_CHECKING:  # what a subclass brings
+        @property
+        def guard(self) -> ContextManager[object]: ...
+        def _notify(self) -> None: ...
+        def wake(self) -> None: ...
+        def _adopt(self, stream: Any) -> None: ...
+        def _discard(self, stream: Any) -> None: ...
+
+    def __init__(self, endpoint: _Endpoint, core: _Core) -> None:
         self.realtime = endpoint
         self.client = endpoint.client
         self.core = core
-        self.path = None  # the WebSocket path below the base URL, known once the settings are
-        self.ws = None
-        self._token_fetch = None  # the token fetch running, if any
-        self._attempt_token = None  # the token of the last connection attempt
+        self.path: Optional[str] = None  # the WebSocket path below the base URL, known once the settings are
+        self.ws = None  # type: ignore[assignment]  # see above
+        self._token_fetch: Optional[object] = None  # the token fetch running, if any
+        self._attempt_token: Optional[str] = None  # the token of the last connection attempt
 
     # --- opening -------------------------------------------------------------------------------
-    def _url_parts(self):
+    def _url_parts(self) -> Tuple[str, str, int, str, str]:
         from urllib.parse import urlsplit
         parts = urlsplit(self.client.url)
         scheme = "wss" if parts.scheme == "https" else "ws"
@@ -850,17 +907,17 @@ class _ConnectionBase:
         host_header = ("[%s]" % host if ":" in host else host) + ("" if default else ":%d" % port)
         return scheme, host, port, host_header, parts.path.rstrip("/") + (self.path or "")
 
-    def where(self):
+    def where(self) -> str:
         scheme, _, _, host_header, path = self._url_parts()
         return "%s://%s%s" % (scheme, host_header, path)
 
-    def _token_flow(self):
+    def _token_flow(self) -> Generator[Any, Any, Tuple[Optional[str], Optional[float]]]:
         """The flow fetching the token of the next attempt: another one when the last was refused."""
         core = self.core
         stale = self._attempt_token if (core._unauthorized or core._auth_failures) else None
         return access_token_flow(self.client._session, stale)
 
-    def _websocket(self, token):
+    def _websocket(self, token: Optional[str]) -> ClientConnection:
         """The sans-I/O WebSocket of an attempt with ``token`` (remembered: if the server refuses it,
         the next attempt asks for another). No ``Origin`` header: the server would check it."""
         from .websocket import ClientConnection
@@ -870,7 +927,7 @@ class _ConnectionBase:
                                 headers=[("User-Agent", self.realtime.user_agent)], max_size=self.realtime.max_size)
 
     @staticmethod
-    def _handshake_step(ws, data):
+    def _handshake_step(ws: ClientConnection, data: bytes) -> Optional[List[_Event]]:
         """Feed handshake bytes: the events that came after ``Accepted`` once it came, else None."""
         from .websocket import Accepted
         if not data:
@@ -880,7 +937,7 @@ class _ConnectionBase:
             return events[1:]
         return None
 
-    def _install(self, opened):
+    def _install(self, opened: _Opened) -> bool:
         """Hand a freshly opened connection to the core; False if the core was closed meanwhile."""
         stream, ws, token, expires_at, events = opened
         with self.guard:
@@ -894,24 +951,24 @@ class _ConnectionBase:
             self._notify()
             return True
 
-    def _settled(self):
+    def _settled(self) -> Union[bool, _Wait]:
         """A poll: True once the first connection is ready or closed for good."""
         return True if self.core.state in ("ready", "closed") else _WAIT
 
-    def _first_failure(self, timeout):
+    def _first_failure(self, timeout: float) -> DirectusError:
         return self.core.last_error or TimeoutError("the realtime connection was not ready within %s s" % timeout,
                                                     url=self.where())
 
-    def _connect_failed(self, error):
+    def _connect_failed(self, error: BaseException) -> DirectusError:
         """The first attempt failed: the core is closed for good; the DirectusError to raise."""
-        error = _translate_connect_error(error, self.where())
+        failure = _translate_connect_error(error, self.where())
         with self.guard:
-            self.core._fatal(error)
+            self.core._fatal(failure)
             self._notify()
-        return error
+        return failure
 
     # --- running -------------------------------------------------------------------------------
-    def _outgoing_bytes(self):
+    def _outgoing_bytes(self) -> bytes:
         """The bytes of what the core and the WebSocket have queued (under the guard)."""
         ws = self.ws
         for text in self.core.take_outgoing():
@@ -921,7 +978,7 @@ class _ConnectionBase:
                 break
         return ws.data_to_send()
 
-    def _handle_events(self, events):
+    def _handle_events(self, events: List[_Event]) -> Optional[Closed]:
         """Feed WebSocket events to the core; the Closed event, if any."""
         from .websocket import Closed, TextMessage
         now = self.realtime._clock()
@@ -932,7 +989,7 @@ class _ConnectionBase:
                 return event
         return None
 
-    def _token_fetched(self, token, expires_at, error):
+    def _token_fetched(self, token: Optional[str], expires_at: Optional[float], error: Optional[Exception]) -> None:
         """The end of a token fetch that ``core.token_wanted`` asked for."""
         with self.guard:
             self._token_fetch = None
@@ -942,7 +999,8 @@ class _ConnectionBase:
                 self.core.token_ready(self.realtime._clock(), token, expires_at)
         self.wake()
 
-    def _waits(self, poll, deadline):
+    def _waits(self, poll: Callable[[], Union[_T, _Wait]],
+               deadline: Optional[float]) -> Generator[Optional[float], None, Union[_T, _Wait]]:
         """A wait as a generator: yields the seconds to wait for a change (None: no limit) until
         ``poll()`` answers something other than _WAIT, and returns that (_WAIT: the deadline passed)."""
         clock = self.realtime._clock
@@ -956,7 +1014,7 @@ class _ConnectionBase:
             yield remaining
 
     # --- ending --------------------------------------------------------------------------------
-    def _start_closing(self):
+    def _start_closing(self) -> bool:
         """Queue our close frame (the core wants to close); whether to wait for the server's echo."""
         code, reason = self.core.close_wanted or (1000, "")
         try:
@@ -965,7 +1023,7 @@ class _ConnectionBase:
             pass
         return self.core.state == "closed"
 
-    def _lost(self, closed):
+    def _lost(self, closed: Closed) -> None:
         """The socket is gone (``closed`` says how): tell the core, which reconnects unless closed."""
         with self.guard:
             if self.core.state != "closed":
@@ -974,7 +1032,7 @@ class _ConnectionBase:
                 self.realtime.logger.info("realtime connection to %s lost: %s", self.where(), error)
             self._notify()
 
-    def _loss_error(self, closed):
+    def _loss_error(self, closed: Closed) -> DirectusError:
         if self.core.last_error is not None and self.core.close_wanted is not None:
             return self.core.last_error
         if closed.error:
@@ -984,7 +1042,7 @@ class _ConnectionBase:
         return TransportError("the server closed the connection (%d%s)" % (
             closed.code, ", " + closed.reason if closed.reason else ""), url=self.where())
 
-    def _reconnect_deadline(self):
+    def _reconnect_deadline(self) -> Optional[float]:
         """When to try again (the backoff), or None when the connection is closed for good."""
         with self.guard:
             if self.core.state == "closed":
@@ -993,11 +1051,11 @@ class _ConnectionBase:
         self.realtime.logger.info("realtime: reconnecting to %s in %.2f s", self.where(), delay)
         return self.realtime._clock() + delay
 
-    def _closed_for_good(self):
+    def _closed_for_good(self) -> Union[bool, _Wait]:
         """A poll: True once the core is closed (a reconnect wait ends early)."""
         return True if self.core.state == "closed" else _WAIT
 
-    def _attempt_failed(self, error):
+    def _attempt_failed(self, error: BaseException) -> None:
         with self.guard:
             self.core.connect_failed(self.realtime._clock(), _translate_connect_error(error, self.where()))
             self._notify()
@@ -1005,7 +1063,7 @@ class _ConnectionBase:
 
 # --- sync I/O ------------------------------------------------------------------------------
 
-def _open_socket(route, timeout):
+def _open_socket(route: _Route, timeout: float) -> socket.socket:
     """A connected socket along ``route`` (see _socket_route): through the proxy's CONNECT tunnel
     when there is one, then TLS when there is a context; TCP keepalive on."""
     import socket
@@ -1041,29 +1099,34 @@ class _SyncConnection(_ConnectionBase):
     thread, so server pings are answered meanwhile.
     """
 
-    def __init__(self, endpoint, core):
+    _wake_read: Optional[socket.socket]
+    _wake_write: Optional[socket.socket]
+    if TYPE_CHECKING:
+        _token_fetch: Optional[threading.Thread]
+
+    def __init__(self, endpoint: _Endpoint, core: _Core) -> None:
         import threading
         super().__init__(endpoint, core)
         self.condition = threading.Condition(threading.RLock())
-        self.sock = None
-        self._thread = None
+        self.sock: Optional[socket.socket] = None
+        self._thread: Optional[threading.Thread] = None
         self._wake_read, self._wake_write = None, None
 
     @property
-    def guard(self):
+    def guard(self) -> threading.Condition:
         return self.condition
 
-    def _notify(self):
+    def _notify(self) -> None:
         self.condition.notify_all()
 
-    def _adopt(self, sock):
+    def _adopt(self, sock: socket.socket) -> None:
         self.sock = sock
 
     @staticmethod
-    def _discard(sock):
+    def _discard(sock: socket.socket) -> None:
         sock.close()
 
-    def wait_for(self, poll, deadline=None):
+    def wait_for(self, poll: Callable[[], Union[_T, _Wait]], deadline: Optional[float] = None) -> Union[_T, _Wait]:
         """Wait (blocking) until ``poll()`` answers, under the condition; _WAIT when ``deadline`` passes."""
         with self.condition:
             waits = self._waits(poll, deadline)
@@ -1071,10 +1134,11 @@ class _SyncConnection(_ConnectionBase):
                 while True:
                     self.condition.wait(next(waits))
             except StopIteration as stop:
-                return stop.value
+                result: Union[_T, _Wait] = stop.value
+                return result
 
     # --- opening ---------------------------------------------------------------------------
-    def _open(self):
+    def _open(self) -> _Opened:
         """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
         import socket
         token, expires_at = self.client._driver.run(self._token_flow())
@@ -1086,7 +1150,7 @@ class _SyncConnection(_ConnectionBase):
         try:
             ws = self._websocket(token)
             sock.sendall(ws.handshake_request())
-            events = None
+            events: Optional[List[_Event]] = None
             while events is None:
                 remaining = deadline - clock()
                 if remaining <= 0:
@@ -1099,7 +1163,7 @@ class _SyncConnection(_ConnectionBase):
             sock.close()
             raise
 
-    def connect(self, timeout):
+    def connect(self, timeout: float) -> None:
         """The first connection, in the caller's thread: raises when it cannot be made ready."""
         import socket
         import threading
@@ -1121,18 +1185,19 @@ class _SyncConnection(_ConnectionBase):
         raise failure
 
     # --- the reader thread ---------------------------------------------------------------------
-    def wake(self):
+    def wake(self) -> None:
         if self._wake_write is not None:
             try:
                 self._wake_write.send(b"x")
             except OSError:  # full (the reader is awake anyway) or closed
                 pass
 
-    def _run(self):
+    def _run(self) -> None:
         try:
             while True:
-                if self.sock is not None:
-                    self._serve()
+                sock = self.sock
+                if sock is not None:
+                    self._serve(sock)
                 if not self._reconnect():
                     return
         except BaseException as error:  # a bug: never leave waiters hanging
@@ -1145,27 +1210,27 @@ class _SyncConnection(_ConnectionBase):
             with self.condition:
                 self.condition.notify_all()
 
-    def _flush(self):
+    def _flush(self, sock: socket.socket) -> bool:
         """Send what the core and the WebSocket have queued (under the condition). False: lost."""
         data = self._outgoing_bytes()
         if data:
             try:
-                self.sock.sendall(data)
+                sock.sendall(data)
             except OSError:
                 return False
         return True
 
-    def _serve(self):
-        """Run one open connection until it ends."""
+    def _serve(self, sock: socket.socket) -> None:
+        """Run one open connection (on ``sock``) until it ends."""
         import select
         import socket
         from .websocket import Closed
-        sock, ws, core, clock = self.sock, self.ws, self.core, self.realtime._clock
-        closed = None
+        ws, core, clock = self.ws, self.core, self.realtime._clock
+        closed: Optional[Closed] = None
         while closed is None:
             with self.condition:
                 core.tick(clock())
-                if not self._flush():
+                if not self._flush(sock):
                     closed = Closed(1006, "", "the connection broke while sending")
                     break
                 if core.close_wanted is not None:
@@ -1175,11 +1240,14 @@ class _SyncConnection(_ConnectionBase):
                 deadline = core.next_deadline()
                 self.condition.notify_all()
             timeout = 5.0 if deadline is None else min(5.0, max(0.0, deadline - clock()))
-            if getattr(sock, "pending", None) and sock.pending():
+            pending = getattr(sock, "pending", None)
+            if pending and pending():
                 readable = [sock]  # TLS has decrypted bytes buffered: select() would not see them
             else:
                 try:
-                    readable = select.select([sock, self._wake_read], [], [], timeout)[0]
+                    # the wake pair is made before the reader starts: _wake_read is a socket here
+                    readable = select.select(  # type: ignore[type-var, assignment]
+                        [sock, self._wake_read], [], [], timeout)[0]
                 except (OSError, ValueError):
                     readable = [sock]
             if self._wake_read in readable:
@@ -1198,20 +1266,20 @@ class _SyncConnection(_ConnectionBase):
                 data = b""
             with self.condition:
                 closed = self._handle_events(ws.receive_data(data))
-                if not self._flush() and closed is None:
+                if not self._flush(sock) and closed is None:
                     closed = Closed(1006, "", "the connection broke while sending")
                 self.condition.notify_all()
-        self._end_connection(closed)
+        self._end_connection(sock, closed)
 
-    def _end_connection(self, closed):
-        """Close the socket (with a close handshake when the core asked for one), tell the core."""
+    def _end_connection(self, sock: socket.socket, closed: Optional[Closed]) -> None:
+        """Close ``sock`` (with a close handshake when the core asked for one), tell the core."""
         import socket
         from .websocket import Closed
-        sock, ws = self.sock, self.ws
+        ws = self.ws
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
             with self.condition:
                 graceful = self._start_closing()
-                sent = self._flush()
+                sent = self._flush(sock)
             if graceful and sent:
                 deadline = self.realtime._clock() + CLOSE_TIMEOUT
                 try:
@@ -1230,7 +1298,7 @@ class _SyncConnection(_ConnectionBase):
         self._drop_socket()
         self._lost(closed)
 
-    def _drop_socket(self):
+    def _drop_socket(self) -> None:
         import socket
         sock, self.sock = self.sock, None
         if sock is not None:
@@ -1240,7 +1308,7 @@ class _SyncConnection(_ConnectionBase):
                 pass
             sock.close()
 
-    def _reconnect(self):
+    def _reconnect(self) -> bool:
         """Wait the backoff and connect again; False when the connection is closed for good."""
         while True:
             deadline = self._reconnect_deadline()
@@ -1254,13 +1322,13 @@ class _SyncConnection(_ConnectionBase):
             return self._install(opened)
 
     # --- tokens on a helper thread ---------------------------------------------------------------
-    def _start_token_fetch(self, stale):
+    def _start_token_fetch(self, stale: Optional[str]) -> None:
         import threading
         self._token_fetch = threading.Thread(target=self._fetch_token, args=(stale,),
                                              name="pydirectus-realtime-token", daemon=True)
         self._token_fetch.start()
 
-    def _fetch_token(self, stale):
+    def _fetch_token(self, stale: Optional[str]) -> None:
         try:
             token, expires_at = self.client._access_token(stale)
         except Exception as error:
@@ -1269,7 +1337,7 @@ class _SyncConnection(_ConnectionBase):
             self._token_fetched(token, expires_at, None)
 
     # --- closing ---------------------------------------------------------------------------------
-    def close(self):
+    def close(self) -> None:
         import threading
         with self.condition:
             self.core.close()
@@ -1291,17 +1359,18 @@ class _SyncConnection(_ConnectionBase):
 class _SubscriptionBase:
     """What Subscription and AsyncSubscription share: the state, and the poll their waits use."""
 
-    def __init__(self, connection, state):
+    def __init__(self, connection: _ConnectionBase, state: _SubscriptionState) -> None:
         self._connection = connection
         self._state = state
-        self.uid = state.uid  # type: str
+        self.uid: str = state.uid
 
     @property
-    def collection(self) -> "Optional[str]":
+    def collection(self) -> Optional[str]:
         """The collection subscribed to (None for a GraphQL subscription)."""
-        return self._state.message.get("collection")
+        collection: Optional[str] = self._state.message.get("collection")
+        return collection
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<%s %s %s %s>" % (type(self).__name__, self.uid, self._state.label, self._state.status)
 
     @property
@@ -1309,7 +1378,7 @@ class _SubscriptionBase:
         """How many events are queued and not read yet."""
         return len(self._state.queue)
 
-    def _poll(self):
+    def _poll(self) -> Union[RealtimeEvent, None, _Wait]:
         """The next event, None once the subscription ended, _WAIT for nothing yet; raises the
         server's refusal once."""
         state = self._state
@@ -1322,7 +1391,7 @@ class _SubscriptionBase:
             return None
         return _WAIT
 
-    def _deadline(self, timeout):
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
         return None if timeout is None else self._connection.realtime._clock() + timeout
 
     def unsubscribe(self) -> None:
@@ -1344,7 +1413,10 @@ class Subscription(_SubscriptionBase):
     permission), iterating raises that DirectusError; other subscriptions are not affected.
     """
 
-    def __iter__(self) -> "Iterator[RealtimeEvent]":
+    if TYPE_CHECKING:
+        _connection: _SyncConnection
+
+    def __iter__(self) -> Iterator[RealtimeEvent]:
         return self
 
     def __next__(self) -> RealtimeEvent:
@@ -1353,7 +1425,7 @@ class Subscription(_SubscriptionBase):
             raise StopIteration
         return event
 
-    def get(self, timeout: "Optional[float]" = None) -> "Optional[RealtimeEvent]":
+    def get(self, timeout: Optional[float] = None) -> Optional[RealtimeEvent]:
         """The next event; None when ``timeout`` seconds pass first or the subscription ended.
 
         Raises the server's DirectusError once if it refused the subscription.
@@ -1361,33 +1433,33 @@ class Subscription(_SubscriptionBase):
         event = self._connection.wait_for(self._poll, self._deadline(timeout))
         return None if event is _WAIT else event
 
-    def __enter__(self) -> "Subscription":
+    def __enter__(self) -> Subscription:
         return self
 
-    def __exit__(self, *exc_info: "Any") -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         self.unsubscribe()
 
 
 class _ItemsBase:
     """What RealtimeItems and AsyncRealtimeItems share: the messages and the decoding of replies."""
 
-    def __init__(self, realtime):
+    def __init__(self, realtime: _DirectusEndpoint) -> None:
         self._realtime = realtime
 
     @staticmethod
-    def _message(action, collection, fields):
+    def _message(action: str, collection: str, fields: Dict[str, Any]) -> Dict[str, Any]:
         if not isinstance(collection, str) or not collection:
             raise ValueError("collection must be a non-empty string, got %r" % (collection,))
         if action in ("update", "delete") and all(fields.get(name) is None for name in ("id", "ids", "query")):
             raise ValueError("%s needs id, ids or query" % action)
-        message = {"type": "items", "action": action, "collection": collection}
+        message: Dict[str, Any] = {"type": "items", "action": action, "collection": collection}
         for name, value in fields.items():
             if value is not None:
                 message[name] = value
         return message
 
     @staticmethod
-    def _result(reply, model):
+    def _result(reply: Dict[str, Any], model: Optional[Type[Item]]) -> Any:
         return _as_items(reply.get("data"), reply.get("meta"), model)
 
 
@@ -1399,31 +1471,35 @@ class RealtimeItems(_ItemsBase):
     no idempotency), it raises a TransportError with ``may_have_been_processed``.
     """
 
-    def _call(self, action, collection, timeout, model=None, **fields):
+    if TYPE_CHECKING:
+        _realtime: Realtime
+
+    def _call(self, action: str, collection: str, timeout: Optional[float], model: Optional[Type[Item]] = None,
+              **fields: Any) -> Any:
         return self._result(self._realtime._request(self._message(action, collection, fields), "items", timeout),
                             model)
 
-    def create(self, collection: str, data: "Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]", *,
-               query: "Optional[Mapping[str, Any]]" = None, timeout: "Optional[float]" = None,
-               model: "Optional[Type[Item]]" = None) -> "Any":
+    def create(self, collection: str, data: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], *,
+               query: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None,
+               model: Optional[Type[Item]] = None) -> Any:
         """Create one item (``data`` a dict: returns an Item) or several (a list: an ItemList)."""
         return self._call("create", collection, timeout, model, data=data, query=query)
 
-    def read(self, collection: str, id: "Union[str, int, None]" = None, *,  # noqa: A002
-             ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
-             timeout: "Optional[float]" = None, model: "Optional[Type[Item]]" = None) -> "Any":
+    def read(self, collection: str, id: Union[str, int, None] = None, *,  # noqa: A002
+             ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+             timeout: Optional[float] = None, model: Optional[Type[Item]] = None) -> Any:
         """One item by ``id`` (an Item), or an ItemList by ``ids`` or ``query``."""
         return self._call("read", collection, timeout, model, id=id, ids=ids, query=query)
 
-    def update(self, collection: str, data: "Mapping[str, Any]", id: "Union[str, int, None]" = None, *,  # noqa: A002
-               ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
-               timeout: "Optional[float]" = None, model: "Optional[Type[Item]]" = None) -> "Any":
+    def update(self, collection: str, data: Mapping[str, Any], id: Union[str, int, None] = None, *,  # noqa: A002
+               ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+               timeout: Optional[float] = None, model: Optional[Type[Item]] = None) -> Any:
         """Update by ``id`` (returns an Item), ``ids`` or ``query`` (an ItemList)."""
         return self._call("update", collection, timeout, model, data=data, id=id, ids=ids, query=query)
 
-    def delete(self, collection: str, id: "Union[str, int, None]" = None, *,  # noqa: A002
-               ids: "Optional[Sequence[Union[str, int]]]" = None, query: "Optional[Mapping[str, Any]]" = None,
-               timeout: "Optional[float]" = None) -> "Any":
+    def delete(self, collection: str, id: Union[str, int, None] = None, *,  # noqa: A002
+               ids: Optional[Sequence[Union[str, int]]] = None, query: Optional[Mapping[str, Any]] = None,
+               timeout: Optional[float] = None) -> Any:
         """Delete by ``id``, ``ids`` or ``query``; returns the keys as sent."""
         return self._call("delete", collection, timeout, id=id, ids=ids, query=query)
 
@@ -1431,16 +1507,16 @@ class RealtimeItems(_ItemsBase):
 class _Exchange:
     """One request and its reply over the socket, as polls for a connection's ``wait_for``."""
 
-    def __init__(self, core, clock, message, kind, timeout):
+    def __init__(self, core: _Core, clock: _Clock, message: Mapping[str, Any], kind: str, timeout: float) -> None:
         self.core = core
         self.clock = clock
         self.message = message
         self.kind = kind
         self.timeout = timeout
         self.deadline = clock() + timeout
-        self.request = None
+        self.request: Optional[_Pending] = None
 
-    def send(self):
+    def send(self) -> Union[_Pending, _Wait]:
         """A poll: sends the request once the connection is ready (it may be reconnecting)."""
         core = self.core
         if core.state == "ready":
@@ -1451,18 +1527,19 @@ class _Exchange:
             raise core.fatal or TransportError("the realtime connection is closed", url=core.where)
         return _WAIT
 
-    def reply_deadline(self):
-        return self.request.deadline + 0.05
+    # reply_deadline() and reply() come once send() made the request, which has a deadline
+    def reply_deadline(self) -> float:
+        return self.request.deadline + 0.05  # type: ignore[union-attr, operator]  # see above
 
-    def reply(self):
+    def reply(self) -> Union[_Pending, _Wait]:
         """A poll: the request once answered. The connection fails it at its deadline; past that,
         this does, in case the connection is busy elsewhere."""
-        request = self.request
-        if not request.done and self.clock() >= request.deadline:
+        request: _Pending = self.request  # type: ignore[assignment]  # see above
+        if not request.done and self.clock() >= request.deadline:  # type: ignore[operator]
             self.core.tick(self.clock())
         return request if request.done else _WAIT
 
-    def result(self):
+    def result(self) -> Dict[str, Any]:
         """The reply, or the request's error raised."""
         request = self.request
         if request is None:
@@ -1473,10 +1550,10 @@ class _Exchange:
                                may_have_been_processed=True)
         if request.error is not None:
             raise request.error
-        return request.result
+        return request.result  # type: ignore[return-value]  # done without an error: resolved with the reply
 
 
-def _message_to_send(message):
+def _message_to_send(message: Mapping[str, Any]) -> Tuple[Dict[str, Any], str]:
     """``Realtime.send``'s message, checked, without a uid of its own: (message, kind)."""
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ValueError("message must be a dict with a 'type', got %r" % (message,))
@@ -1489,12 +1566,19 @@ class _Endpoint:
     ``_discovery_flow()`` (a flow: the settings, from /server/info when some were not given) and
     ``_configure(core, settings)`` (applies them, returns the WebSocket path)."""
 
-    _connection = None
+    _connection: Optional[_ConnectionBase] = None
     _connection_class = None  # type: Any
 
-    def __init__(self, client, clock, random, timeout, queue_size, max_size):
-        self.client = client
-        self.logger = client.logger
+    if TYPE_CHECKING:  # what each protocol's endpoint gives
+        def _new_core(self) -> _Core: ...
+        def _discovery_flow(self) -> Generator[Any, Any, _Settings]: ...
+        @staticmethod
+        def _configure(core: _Core, settings: _Settings) -> str: ...
+
+    def __init__(self, client: Any, clock: _Clock, random: _Clock, timeout: float, queue_size: int,
+                 max_size: int) -> None:
+        self.client = client  # a DirectusClient or an AsyncDirectusClient
+        self.logger: Logger = client.logger
         self._clock = clock
         self._random = random
         self.timeout = timeout
@@ -1503,15 +1587,17 @@ class _Endpoint:
         from .base import USER_AGENT  # at run time: the clients import this module
         self.user_agent = USER_AGENT
 
-    def _new_connection(self):
-        connection = self._connection = self._connection_class(self, self._new_core())
+    def _new_connection(self) -> _ConnectionBase:
+        connection: _ConnectionBase = self._connection_class(self, self._new_core())
+        self._connection = connection
         return connection
 
-    def _configure_connection(self, connection, settings):
+    def _configure_connection(self, connection: _ConnectionBase, settings: _Settings) -> None:
         connection.path = self._configure(connection.core, settings)
         connection.core.where = connection.where()
 
-    def _subscribed(self, connection, subscribe):
+    def _subscribed(self, connection: _ConnectionBase,
+                    subscribe: Callable[[Any], _SubscriptionState]) -> _SubscriptionState:
         """The state ``subscribe(core)`` adds to the connection's core (sent once it is ready)."""
         with connection.guard:
             core = connection.core
@@ -1527,7 +1613,7 @@ class _Endpoint:
         return self._connection is not None and self._connection.core.state == "ready"
 
     @property
-    def stats(self) -> "Dict[str, int]":
+    def stats(self) -> Dict[str, int]:
         """Counters (0 when absent): connections_opened, disconnects, pings, reauths, token_expired, ..."""
         connection = self._connection
         if connection is None:
@@ -1536,7 +1622,7 @@ class _Endpoint:
             return collections.Counter(connection.core.stats)
 
     @property
-    def errors(self) -> "List[DirectusError]":
+    def errors(self) -> List[DirectusError]:
         """The latest errors the server sent that belong to no request or subscription."""
         connection = self._connection
         if connection is None:
@@ -1548,25 +1634,27 @@ class _Endpoint:
 class _GraphQLEndpoint(_Endpoint):
     """GraphQL subscriptions (graphql-transport-ws) on the server's ``/graphql`` socket, sync or async."""
 
-    def __init__(self, realtime):
+    def __init__(self, realtime: _DirectusEndpoint) -> None:
         super().__init__(realtime.client, realtime._clock, realtime._random, realtime.timeout,
                          realtime.queue_size, realtime.max_size)
         self._realtime = realtime
 
-    def _new_core(self):
+    def _new_core(self) -> _GraphQLCore:
         return _GraphQLCore(self._clock, self._random, queue_size=self.queue_size, request_timeout=self.timeout,
                             auth_timeout=self.timeout)
 
-    def _discovery_flow(self):
+    def _discovery_flow(self) -> Generator[Any, Any, _Settings]:
         return self._realtime._discovery_flow(graphql=True)
 
     @staticmethod
-    def _configure(core, settings):
+    def _configure(core: _Core, settings: _Settings) -> str:
         core.auth_mode = settings["graphql_auth"]
-        return settings["graphql_path"]
+        path: str = settings["graphql_path"]
+        return path
 
     @staticmethod
-    def _subscriber(query, variables, operation_name, queue_size):
+    def _subscriber(query: str, variables: Optional[Mapping[str, Any]], operation_name: Optional[str],
+                    queue_size: Optional[int]) -> Callable[[_GraphQLCore], _SubscriptionState]:
         return lambda core: core.subscribe(query, variables, operation_name, queue_size)
 
 
@@ -1576,8 +1664,10 @@ class _DirectusEndpoint(_Endpoint):
     _graphql_class = None  # type: Any
     _items_class = None  # type: Any
 
-    def __init__(self, client, *, path=None, auth=None, heartbeat=None, graphql_path=None, timeout=30.0,
-                 queue_size=DEFAULT_QUEUE_SIZE, max_size=DEFAULT_MAX_SIZE, clock=None, random=None):
+    def __init__(self, client: Any, *, path: Optional[str] = None, auth: Optional[str] = None,
+                 heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None, timeout: float = 30.0,
+                 queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE, clock: Optional[_Clock] = None,
+                 random: Optional[_Clock] = None) -> None:
         if clock is None:
             import time
             clock = time.monotonic
@@ -1587,19 +1677,19 @@ class _DirectusEndpoint(_Endpoint):
         if auth not in (None, "handshake", "strict", "public"):
             raise ValueError("auth must be 'handshake', 'strict' or 'public', got %r" % (auth,))
         super().__init__(client, clock, random, timeout, queue_size, max_size)
-        self._settings = {"path": path, "auth": auth, "heartbeat": heartbeat, "graphql_path": graphql_path}
-        self._info = None
-        self._graphql = None
+        self._settings: _Settings = {"path": path, "auth": auth, "heartbeat": heartbeat, "graphql_path": graphql_path}
+        self._info: Optional[Dict[str, Any]] = None
+        self._graphql: Optional[_GraphQLEndpoint] = None
         self.items = self._items_class(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = self._connection.core.state if self._connection else "not connected"
         return "<%s %s %s>" % (type(self).__name__, self.client.url, state)
 
-    def _server_info_flow(self):
+    def _server_info_flow(self) -> Generator[Any, Any, Dict[str, Any]]:
         """A flow: the ``websocket`` block of /server/info (only authenticated users see it), once; {} without."""
         if self._info is None:
-            info = {}
+            info: Dict[str, Any] = {}
             client = self.client
             if client._credentials.kind != "none":
                 request = client._raw_request("GET", "/server/info", None, None, None, None, True)
@@ -1615,13 +1705,17 @@ class _DirectusEndpoint(_Endpoint):
             self._info = info
         return self._info
 
-    def _discovery_flow(self, graphql=False):
+    def _discovery_flow(self, graphql: bool = False) -> Generator[Any, Any, _Settings]:
         """A flow: the settings given, the missing ones from /server/info, else Directus's defaults."""
         settings = dict(self._settings)
         keys = ("graphql_path",) if graphql else ("path", "auth", "heartbeat")
         info = (yield from self._server_info_flow()) if any(settings[key] is None for key in keys) else {}
-        rest = info.get("rest") if isinstance(info.get("rest"), dict) else {}
-        graphql_info = info.get("graphql") if isinstance(info.get("graphql"), dict) else {}
+        rest = info.get("rest")
+        if not isinstance(rest, dict):
+            rest = {}
+        graphql_info = info.get("graphql")
+        if not isinstance(graphql_info, dict):
+            graphql_info = {}
         if settings["path"] is None:
             settings["path"] = rest.get("path") or "/websocket"
         if settings["auth"] is None:
@@ -1634,26 +1728,30 @@ class _DirectusEndpoint(_Endpoint):
         settings["graphql_auth"] = graphql_info.get("authentication") or settings["auth"]
         return settings
 
-    def _new_core(self):
+    def _new_core(self) -> _DirectusCore:
         return _DirectusCore(self._clock, self._random, request_timeout=self.timeout, queue_size=self.queue_size,
                              auth_timeout=self.timeout)
 
     @staticmethod
-    def _configure(core, settings):
+    def _configure(core: _Core, settings: _Settings) -> str:
         core.auth_mode = settings["auth"]
         core.heartbeat = settings["heartbeat"] or None
-        return settings["path"]
+        path: str = settings["path"]
+        return path
 
     @staticmethod
-    def _subscriber(collection, query, event, item, model, queue_size):
+    def _subscriber(collection: str, query: Optional[Mapping[str, Any]], event: Optional[str],
+                    item: Union[str, int, None], model: Optional[Type[Item]],
+                    queue_size: Optional[int]) -> Callable[[_DirectusCore], _SubscriptionState]:
         return lambda core: core.subscribe(collection, query, event, item, model, queue_size)
 
-    def _graphql_endpoint(self):
+    def _graphql_endpoint(self) -> _GraphQLEndpoint:
         if self._graphql is None:
             self._graphql = self._graphql_class(self)
         return self._graphql
 
-    def _exchange(self, connection, message, kind, timeout):
+    def _exchange(self, connection: _ConnectionBase, message: Mapping[str, Any], kind: str,
+                  timeout: Optional[float]) -> _Exchange:
         return _Exchange(connection.core, self._clock, message, kind, self.timeout if timeout is None else timeout)
 
 
@@ -1661,8 +1759,11 @@ class _SyncEndpoint(_Endpoint):
     """The blocking side of Realtime and GraphQLRealtime: one _SyncConnection, opened on first use."""
 
     _connection_class = _SyncConnection
+    if TYPE_CHECKING:
+        _connection: Optional[_SyncConnection]
+        def _new_connection(self) -> _SyncConnection: ...
 
-    def connect(self):
+    def connect(self: _S) -> _S:
         """Open the connection now (it opens by itself on first use). Raises if it cannot."""
         connection = self._connection
         if connection is not None:
@@ -1675,20 +1776,20 @@ class _SyncEndpoint(_Endpoint):
         connection.connect(self.timeout)
         return self
 
-    def _connected(self):
+    def _connected(self) -> _SyncConnection:
         if self._connection is None:
             self.connect()
-        return self._connection
+        return self._connection  # type: ignore[return-value]  # connect() made it, or raised
 
     def close(self) -> None:
         """Close the connection; subscriptions end, waiting requests raise."""
         if self._connection is not None:
             self._connection.close()
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self.connect()
 
-    def __exit__(self, *exc_info: "Any") -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
 
@@ -1700,8 +1801,8 @@ class GraphQLRealtime(_GraphQLEndpoint, _SyncEndpoint):
     filter only as a literal in the document, not from a variable.
     """
 
-    def subscribe(self, query: str, variables: "Optional[Mapping[str, Any]]" = None, *,
-                  operation_name: "Optional[str]" = None, queue_size: "Optional[int]" = None) -> Subscription:
+    def subscribe(self, query: str, variables: Optional[Mapping[str, Any]] = None, *,
+                  operation_name: Optional[str] = None, queue_size: Optional[int] = None) -> Subscription:
         """Start a GraphQL subscription; iterate over the returned Subscription."""
         connection = self._connected()
         return Subscription(connection, self._subscribed(connection, self._subscriber(query, variables,
@@ -1720,15 +1821,19 @@ class Realtime(_DirectusEndpoint, _SyncEndpoint):
 
     _graphql_class = GraphQLRealtime
     _items_class = RealtimeItems
+    if TYPE_CHECKING:
+        items: RealtimeItems
+        _graphql: Optional[GraphQLRealtime]
+        def _graphql_endpoint(self) -> GraphQLRealtime: ...
 
     @property
     def graphql(self) -> GraphQLRealtime:
         """GraphQL subscriptions, on their own socket (opened on the first subscribe)."""
         return self._graphql_endpoint()
 
-    def subscribe(self, collection: str, *, query: "Optional[Mapping[str, Any]]" = None,
-                  event: "Optional[str]" = None, item: "Union[str, int, None]" = None,
-                  model: "Optional[Type[Item]]" = None, queue_size: "Optional[int]" = None) -> Subscription:
+    def subscribe(self, collection: str, *, query: Optional[Mapping[str, Any]] = None,
+                  event: Optional[str] = None, item: Union[str, int, None] = None,
+                  model: Optional[Type[Item]] = None, queue_size: Optional[int] = None) -> Subscription:
         """Subscribe to ``collection``'s changes; iterate over the returned Subscription.
 
         ``query`` is the Directus query object (``{"fields": [...], "filter": {...}}``) the events'
@@ -1742,7 +1847,7 @@ class Realtime(_DirectusEndpoint, _SyncEndpoint):
         return Subscription(connection, self._subscribed(connection, self._subscriber(collection, query, event, item,
                                                                                       model, queue_size)))
 
-    def _request(self, message, kind, timeout=None):
+    def _request(self, message: Mapping[str, Any], kind: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
         connection = self._connected()
         exchange = self._exchange(connection, message, kind, timeout)
@@ -1751,7 +1856,7 @@ class Realtime(_DirectusEndpoint, _SyncEndpoint):
             connection.wait_for(exchange.reply, exchange.reply_deadline())
         return exchange.result()
 
-    def send(self, message: "Mapping[str, Any]", timeout: "Optional[float]" = None) -> "Dict[str, Any]":
+    def send(self, message: Mapping[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
         """Send any message (a dict with ``type``) with a fresh uid; the reply with that uid.
 
         For what the helpers do not cover. The server ignores unknown types: such a request
@@ -1760,7 +1865,7 @@ class Realtime(_DirectusEndpoint, _SyncEndpoint):
         checked, kind = _message_to_send(message)
         return self._request(checked, kind, timeout)
 
-    def ping(self, timeout: "Optional[float]" = None) -> float:
+    def ping(self, timeout: Optional[float] = None) -> float:
         """Round trip of a ``{"type":"ping"}`` in seconds (only servers with the heartbeat on answer)."""
         started = self._clock()
         self._request({"type": "ping"}, "ping", timeout)
@@ -1771,18 +1876,18 @@ class Realtime(_DirectusEndpoint, _SyncEndpoint):
             self._graphql.close()
         super().close()
 
-    def __enter__(self) -> "Realtime":
+    def __enter__(self) -> Realtime:
         return self.connect()
 
 
 class RealtimeMixin:
     """Gives DirectusClient its ``realtime()`` method."""
 
-    def realtime(self, *, path: "Optional[str]" = None, auth: "Optional[str]" = None,
-                 heartbeat: "Union[float, bool, None]" = None, graphql_path: "Optional[str]" = None,
+    def realtime(self, *, path: Optional[str] = None, auth: Optional[str] = None,
+                 heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None,
                  timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
-                 clock: "Optional[Callable[[], float]]" = None,
-                 random: "Optional[Callable[[], float]]" = None) -> Realtime:
+                 clock: Optional[Callable[[], float]] = None,
+                 random: Optional[Callable[[], float]] = None) -> Realtime:
         """A realtime (WebSocket) connection to this server; use it as a context manager.
 
             with client.realtime() as rt:
