@@ -24,13 +24,17 @@ if TYPE_CHECKING:  # typing is never imported at run time
     import os
     from typing import Any, BinaryIO, Callable, Dict, Mapping, Optional, Tuple, Union
 
+    from .effects import HelperFlow
+    from .messages import Response
     from .models import File
+    from .policy import Session
+    from .spec import Operation
 
 _TUS_VERSION = "1.0.0"
 _DEFAULT_CHUNK = 8 * 1024 * 1024
 
 
-def _encode_metadata(metadata):
+def _encode_metadata(metadata: Mapping[str, Any]) -> str:
     """Upload-Metadata: comma-separated ``key base64(value)`` pairs."""
     import base64
     pairs = []
@@ -43,15 +47,15 @@ def _encode_metadata(metadata):
     return ",".join(pairs)
 
 
-def _header_int(response, name):
+def _header_int(response: Response, name: str) -> int:
     value = response.headers.get(name)
     try:
-        return int(value)
+        return int(value)  # type: ignore[arg-type]  # None raises TypeError, caught below
     except (TypeError, ValueError):
         raise DirectusError("the TUS answer lacks a valid %s header (got %r)" % (name, value)) from None
 
 
-def _read_at(handle, position, size):
+def _read_at(handle: BinaryIO, position: int, size: int) -> bytes:
     """``size`` bytes of ``handle`` from ``position`` (a TUS chunk: megabytes, read in a thread by the
     async client)."""
     handle.seek(position)
@@ -61,25 +65,28 @@ def _read_at(handle, position, size):
 class TusFlows:
     """The TUS methods of both clients, as flows (see ``files.py``)."""
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
-        _session: Any
-        operations: Dict[str, Any]
+        _session: Session
+        operations: Dict[str, Operation]
 
-        def _operation_request(self, operation: Any, path_values: Any, data: Any, query_values: Any) -> Request: ...
+        def _operation_request(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                               query_values: Mapping[str, Any]) -> Request: ...
 
-    def _tus_flow(self, method, path, headers=None, body=None):
+    def _tus_flow(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
+                  body: Optional[bytes] = None) -> HelperFlow[Response]:
         all_headers = dict(self._session.headers_for(True))
         all_headers["Tus-Resumable"] = _TUS_VERSION
         all_headers.update(headers or {})
         request = Request(method, self.url + path, all_headers, body)
-        response = yield Exchange(request)
+        response = yield Exchange(request)  # type: Response
         if response.status >= 300:
             raise error_from_response(response.status, response.headers, response.body, method, request.url,
                                       response.attempts)
         return response
 
-    def _create_tus_upload_flow(self, length, filename, mime_type, metadata):
+    def _create_tus_upload_flow(self, length: int, filename: Optional[str], mime_type: Optional[str],
+                                metadata: Optional[Mapping[str, Any]]) -> HelperFlow[str]:
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
@@ -98,7 +105,8 @@ class TusFlows:
             raise DirectusError("the TUS answer to POST /files/tus has no Location header")
         return upload_id
 
-    def _send_tus_chunk_flow(self, id, offset, chunk):
+    def _send_tus_chunk_flow(self, id: str, offset: int,
+                             chunk: Union[bytes, bytearray, memoryview]) -> HelperFlow[Response]:
         """The answer to the PATCH of ``chunk`` at ``offset`` (its headers say where the upload stands)."""
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError("chunk must be bytes, got %s" % type(chunk).__name__)
@@ -106,32 +114,36 @@ class TusFlows:
             "PATCH", "/files/tus/" + quote_path_value("id", id),
             {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}, bytes(chunk)))
 
-    def _upload_tus_chunk_flow(self, id, offset, chunk):
+    def _upload_tus_chunk_flow(self, id: str, offset: int,
+                               chunk: Union[bytes, bytearray, memoryview]) -> HelperFlow[int]:
         return _header_int((yield from self._send_tus_chunk_flow(id, offset, chunk)), "Upload-Offset")
 
-    def _read_tus_upload_offset_flow(self, id):
+    def _read_tus_upload_offset_flow(self, id: str) -> HelperFlow[Tuple[int, Optional[int]]]:
         response = yield from self._tus_flow("HEAD", "/files/tus/" + quote_path_value("id", id))
         length = response.headers.get("Upload-Length")
         return _header_int(response, "Upload-Offset"), int(length) if length and length.isdigit() else None
 
-    def _delete_tus_upload_flow(self, id):
+    def _delete_tus_upload_flow(self, id: str) -> HelperFlow[None]:
         yield from self._tus_flow("DELETE", "/files/tus/" + quote_path_value("id", id))
 
-    def _read_tus_options_flow(self, id):
+    def _read_tus_options_flow(self, id: str) -> HelperFlow[Dict[str, Any]]:
         response = yield from self._tus_flow("OPTIONS", "/files/tus/" + quote_path_value("id", id))
         max_size = response.headers.get("Tus-Max-Size")
         return {"version": response.headers.get("Tus-Version"),
                 "extensions": [e.strip() for e in (response.headers.get("Tus-Extension") or "").split(",") if e.strip()],
                 "max_size": int(max_size) if max_size and max_size.isdigit() else None}
 
-    def _upload_file_resumable_flow(self, file, filename, mime_type, metadata, chunk_size, progress, max_resumes):
+    def _upload_file_resumable_flow(self, file: Union[str, os.PathLike[str], BinaryIO], filename: Optional[str],
+                                    mime_type: Optional[str], metadata: Optional[Mapping[str, Any]], chunk_size: int,
+                                    progress: Optional[Callable[[int, Optional[int]], Any]],
+                                    max_resumes: int) -> HelperFlow[File]:
         import os
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
             raise ValueError("chunk_size must be a positive number of bytes")
         opened = None
         if isinstance(file, (str, os.PathLike)):
             opened = open(file, "rb")
-            handle = opened
+            handle = opened  # type: BinaryIO
             filename = filename or os.path.basename(os.fspath(file))
         elif hasattr(file, "read") and hasattr(file, "seek"):
             handle = file
@@ -150,7 +162,7 @@ class TusFlows:
             if not filename and not (metadata or {}).get("filename_download"):
                 raise ValueError("Directus needs a file name for a TUS upload: pass filename=")
             upload_id = yield from self._create_tus_upload_flow(length, filename, mime_type, metadata)
-            file_id, offset, resumes = None, 0, 0
+            file_id, offset, resumes = None, 0, 0  # type: Optional[str], int, int
             while offset < length:
                 chunk = yield Blocking(_read_at, (handle, start + offset, min(chunk_size, length - offset)))
                 try:
@@ -174,10 +186,11 @@ class TusFlows:
             raise DirectusError("the TUS upload %s is complete but the server did not name its file record"
                                 % upload_id)
         operation = self.operations["read_file"]
-        return decode_result(operation, (yield Exchange(self._operation_request(operation, {"id": file_id}, None,
-                                                                                 {}))))
+        record = decode_result(operation, (yield Exchange(self._operation_request(operation, {"id": file_id}, None,
+                                                                                   {}))))  # type: File
+        return record
 
-    def _tus_resume_offset_flow(self, upload_id):
+    def _tus_resume_offset_flow(self, upload_id: str) -> HelperFlow[int]:
         """Where to go on after a chunk whose answer was lost."""
         try:
             return (yield from self._read_tus_upload_offset_flow(upload_id))[0]
