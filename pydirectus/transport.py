@@ -18,6 +18,8 @@ the request was written is True; a body shorter than its Content-Length, or a br
 body, raises.
 """
 
+from __future__ import annotations
+
 import http.client
 import select
 import socket
@@ -27,6 +29,22 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import TimeoutError, TransportError
 from .messages import Response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from socket import socket as Socket
+    from ssl import SSLContext
+    from typing import AsyncIterable, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+
+    from .messages import Body, Chunk, Readable, Request
+
+    Bytes = Union[bytes, bytearray, memoryview]  # a chunk of a request body, as it is sent
+    # a request body that is not bytes, as request_head leaves it (the sync transport takes no async iterable)
+    Streamed = Union[Iterable[Chunk], AsyncIterable[Chunk], Readable]
+    Proxy = Tuple[str, int]  # (host, port) of an HTTP proxy
+    PoolKey = Tuple[str, str, int, Optional[Proxy]]  # (scheme, host, port, proxy)
+    Route = Tuple[PoolKey, bool, Dict[str, str], str]  # see HTTPTransport._route
+    ParsedHead = Tuple[int, "Headers", Optional[int], bool, bool]  # see parse_head
 
 __all__ = ["HTTPTransport", "Headers", "make_ssl_context", "resolve_route", "request_head", "parse_head"]
 
@@ -43,7 +61,9 @@ _SEND_SIZE = 1024 * 1024  # most one send() of a large body takes at once
 _LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
 
-def resolve_route(scheme, netloc, proxies, proxy_bypass):
+def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str],
+                  proxy_bypass: Callable[[str, Mapping[str, str]], object]
+                  ) -> Tuple[str, int, Optional[Proxy], Dict[str, str]]:
     """Where a URL's requests go: ``(host, port, proxy, proxy_headers)``, proxy being
     ``(host, port)`` of the HTTP proxy to use, or None. Both transports route with this."""
     if scheme not in _DEFAULT_PORTS:
@@ -56,15 +76,16 @@ def resolve_route(scheme, netloc, proxies, proxy_bypass):
     if not proxy_url or proxy_bypass(host, proxies):
         return host, port, None, {}
     proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
-    headers = {}
+    headers: Dict[str, str] = {}
     if proxy.username is not None:
         import base64
         userpass = "%s:%s" % (unquote(proxy.username), unquote(proxy.password or ""))
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
-    return host, port, (proxy.hostname, proxy.port or 80), headers
+    # a proxy URL without a host (proxy.hostname None) fails when it is connected to
+    return host, port, (proxy.hostname, proxy.port or 80), headers  # type: ignore[return-value]
 
 
-def host_header(scheme, host, port):
+def host_header(scheme: str, host: str, port: int) -> str:
     """The Host header of a request to ``host``: the port only when it is not the scheme's default."""
     try:
         host.encode("ascii")
@@ -76,7 +97,7 @@ def host_header(scheme, host, port):
     return header
 
 
-def make_ssl_context(verify=True, cafile=None):
+def make_ssl_context(verify: bool = True, cafile: Optional[str] = None) -> SSLContext:
     """An explicit SSL context: verification on unless ``verify`` is False; ``cafile`` adds a CA file."""
     import ssl
     if verify is False:
@@ -97,39 +118,39 @@ class Headers:
 
     __slots__ = ("_items", "_first")
 
-    def __init__(self, items):
+    def __init__(self, items: List[Tuple[str, str]]) -> None:
         self._items = items
-        first = {}
+        first: Dict[str, str] = {}
         for name, value in items:
             first.setdefault(name.lower(), value)
         self._first = first
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         return self._first.get(name.lower(), default)
 
-    def get_all(self, name):
+    def get_all(self, name: str) -> List[str]:
         key = name.lower()
         return [value for item_name, value in self._items if item_name.lower() == key]
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Optional[str]:
         return self._first.get(name.lower())  # None when absent, as http.client.HTTPMessage does
 
-    def __contains__(self, name):
+    def __contains__(self, name: str) -> bool:
         return name.lower() in self._first
 
-    def items(self):
+    def items(self) -> List[Tuple[str, str]]:
         return list(self._items)
 
-    def keys(self):
+    def keys(self) -> List[str]:
         return [name for name, _ in self._items]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._items)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Headers(%r)" % (self._items,)
 
 
@@ -142,7 +163,7 @@ class Malformed(ProtocolFailure):
 
 
 class CutShort(ProtocolFailure):
-    def __init__(self, received, expected):
+    def __init__(self, received: int, expected: Optional[int]) -> None:
         super().__init__(received, expected)
         self.received = received
         self.expected = expected
@@ -152,13 +173,13 @@ class HeadTooLarge(ProtocolFailure):
     pass
 
 
-def read_timeout_error(method, url, read_timeout):
+def read_timeout_error(method: str, url: str, read_timeout: float) -> TimeoutError:
     """The TimeoutError of a request sent whose answer did not come: it names the setting."""
     return TimeoutError("read timed out: no answer within read_timeout=%g s (the client's read_timeout= "
                         "argument sets it)" % read_timeout, method=method, url=url, may_have_been_processed=True)
 
 
-def after_sent_error(exc, method, url, read_timeout):
+def after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:
     """The TransportError for a failure while reading an answer (the request was sent)."""
     if isinstance(exc, socket.timeout):
         return read_timeout_error(method, url, read_timeout)
@@ -175,7 +196,8 @@ def after_sent_error(exc, method, url, read_timeout):
                           method=method, url=url, may_have_been_processed=True)
 
 
-def request_head(method, target, host, headers, proxy_headers, body):
+def request_head(method: str, target: str, host: str, headers: Mapping[str, str], proxy_headers: Mapping[str, str],
+                 body: Optional[Body]) -> Tuple[bytes, Optional[Union[bytes, Streamed]], bool]:
     """(head bytes, body, whether the body goes chunked): the request line and headers, and the
     body to send after them (bytes, an iterable of chunks, or None). Host, Content-Length and
     Transfer-Encoding are added when the caller did not set them, as http.client does."""
@@ -217,7 +239,7 @@ def request_head(method, target, host, headers, proxy_headers, body):
     return "\r\n".join(lines).encode("latin-1"), body, chunked
 
 
-def parse_head(head, method):
+def parse_head(head: bytes, method: str) -> Optional[ParsedHead]:
     """``(status, Headers, length, chunked, close)`` of an answer's head (bytes up to its blank
     line), or None for an interim 1xx answer that the real one follows.
 
@@ -232,7 +254,7 @@ def parse_head(head, method):
     status = int(code)
     if 100 <= status < 200 and status != 101:
         return None  # 100 Continue and other interim answers
-    items = []
+    items: List[Tuple[str, str]] = []
     for line in lines[1:-2]:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip():
@@ -256,7 +278,7 @@ def parse_head(head, method):
     return status, headers, None, False, True
 
 
-def chunk_size(line):
+def chunk_size(line: bytes) -> int:
     """The size a chunked body's size line announces (extensions ignored)."""
     try:
         size = int(line.split(b";", 1)[0].strip(), 16)
@@ -277,7 +299,14 @@ class BodyFraming:
 
     __slots__ = ("connection", "remaining", "chunked", "close", "done", "received")
 
-    def __init__(self, connection, length, chunked, close):
+    connection: object  # the transport's own connection class (subclasses say which)
+    remaining: Optional[int]
+    chunked: bool
+    close: bool
+    done: bool
+    received: int
+
+    def __init__(self, connection: object, length: Optional[int], chunked: bool, close: bool) -> None:
         self.connection = connection
         self.remaining = 0 if chunked else length
         self.chunked = chunked
@@ -285,27 +314,27 @@ class BodyFraming:
         self.done = length == 0 and not chunked
         self.received = 0
 
-    def start_chunk(self, size_line):
+    def start_chunk(self, size_line: bytes) -> bool:
         """Take a chunk's size line; False for the last chunk (the trailers follow)."""
         size = chunk_size(size_line)
         self.remaining = size
         return size != 0
 
-    def end_chunk(self, ending):
+    def end_chunk(self, ending: bytes) -> None:
         if ending != b"\r\n":
             raise Malformed("a chunk does not end with CRLF")
 
-    def took(self, data):
+    def took(self, data: bytes) -> bytes:
         """Count ``data``, read from a Content-Length body or a chunk; a cut body raises CutShort."""
         if not data:
             raise CutShort(self.received, self.remaining)
-        self.remaining -= len(data)
+        self.remaining -= len(data)  # type: ignore[operator]  # a Content-Length body or a chunk: a number
         self.received += len(data)
         if not self.chunked:
             self.done = self.remaining == 0
         return data
 
-    def took_to_end(self, data):
+    def took_to_end(self, data: bytes) -> bytes:
         """Count ``data``, read from a body that ends with the connection."""
         if not data:
             self.done = True
@@ -313,12 +342,12 @@ class BodyFraming:
         return data
 
 
-def encode_chunk(chunk):
+def encode_chunk(chunk: Chunk) -> Bytes:
     """A chunk of a streamed request body as bytes (str as http.client encodes it)."""
     return chunk.encode("iso-8859-1") if isinstance(chunk, str) else chunk
 
 
-def _chunks_of(body):
+def _chunks_of(body: Streamed) -> Iterator[Bytes]:
     """The non-empty chunks of a streamed request body: an iterable of chunks or a file object."""
     read = getattr(body, "read", None)
     if read is not None:
@@ -327,8 +356,8 @@ def _chunks_of(body):
             if not chunk:
                 return
             yield encode_chunk(chunk)
-    for chunk in body:
-        chunk = encode_chunk(chunk)
+    for item in body:  # type: ignore[union-attr]  # not a file object (read is None): an iterable of chunks
+        chunk = encode_chunk(item)
         if len(chunk):  # an empty chunk would end a chunked body
             yield chunk
 
@@ -340,12 +369,16 @@ class _Connection:
 
     __slots__ = ("sock", "buffer", "idle_limit")
 
-    def __init__(self, sock):
+    sock: Socket
+    buffer: bytes
+    idle_limit: Optional[float]
+
+    def __init__(self, sock: Socket) -> None:
         self.sock = sock
         self.buffer = b""
         self.idle_limit = None
 
-    def read_until(self, separator):
+    def read_until(self, separator: bytes) -> bytes:
         buffer = self.buffer
         searched = 0
         while True:
@@ -363,14 +396,14 @@ class _Connection:
             buffer += data
             self.buffer = buffer
 
-    def read_some(self, amount):
+    def read_some(self, amount: int) -> bytes:
         buffer = self.buffer
         if buffer:
             self.buffer = buffer[amount:]
             return buffer[:amount]
         return self.sock.recv(amount)
 
-    def read_exactly(self, amount):
+    def read_exactly(self, amount: int) -> bytes:
         """``amount`` bytes, or fewer when the server closes the connection first."""
         data = self.read_some(amount)
         if len(data) == amount or not data:
@@ -385,7 +418,7 @@ class _Connection:
             received += len(data)
         return b"".join(parts)
 
-    def send_watching(self, data):
+    def send_watching(self, data: Bytes) -> bool:
         """Send ``data`` unless the server answers (or closes) first: True when all of it went out.
 
         A server may refuse a request before reading its body (a 403 for a folder it cannot
@@ -409,7 +442,7 @@ class _Connection:
             view.release()
         return True
 
-    def peer_closed(self):
+    def peer_closed(self) -> bool:
         """Whether an idle connection was closed by the server (or has stray bytes waiting)."""
         if self.buffer:
             return True
@@ -419,7 +452,7 @@ class _Connection:
             return True
         return bool(readable)
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()
 
 
@@ -428,7 +461,9 @@ class _Body(BodyFraming):
 
     __slots__ = ()
 
-    def read(self, amount):
+    connection: _Connection
+
+    def read(self, amount: int) -> bytes:
         """Up to ``amount`` bytes; b"" at the end of the body."""
         if self.done or not amount:
             return b""
@@ -439,7 +474,8 @@ class _Body(BodyFraming):
                     pass  # trailers: read and dropped
                 self.done = True
                 return b""
-            data = self.took(connection.read_some(min(amount, self.remaining)))
+            # in a chunk: remaining is the number start_chunk set
+            data = self.took(connection.read_some(min(amount, self.remaining)))  # type: ignore[type-var, arg-type]
             if self.remaining == 0:
                 self.end_chunk(connection.read_exactly(2))
             return data
@@ -458,16 +494,17 @@ class _ResponseStream:
     stream is closed early. A body shorter than announced raises a TransportError.
     """
 
-    def __init__(self, transport, key, connection, response, body, method, url):
+    def __init__(self, transport: HTTPTransport, key: PoolKey, connection: _Connection, response: Response,
+                 body: _Body, method: str, url: str) -> None:
         self._transport = transport
         self._key = key
         self._connection = connection
         self._response = response
-        self._body = body
+        self._body: Optional[_Body] = body
         self._method = method
         self._url = url
 
-    def read(self, amount=None):
+    def read(self, amount: Optional[int] = None) -> bytes:
         """Up to ``amount`` bytes (everything left when None); b"" at the end."""
         body = self._body
         if body is None:
@@ -481,32 +518,32 @@ class _ResponseStream:
             self._abort()
             raise after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
         if body.done:
-            self._finish()
+            self._finish(body)
         return data
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         while True:
             chunk = self.read(_CHUNK)
             if not chunk:
                 return
             yield chunk
 
-    def _finish(self):
-        body, self._body = self._body, None
+    def _finish(self, body: _Body) -> None:
+        self._body = None
         self._transport._release(self._key, self._connection, self._response, body.close)
 
-    def _abort(self):
+    def _abort(self) -> None:
         self._body = None
         self._connection.close()
 
-    def close(self):
+    def close(self) -> None:
         if self._body is not None:
             self._abort()
 
-    def __enter__(self):
+    def __enter__(self) -> _ResponseStream:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -518,29 +555,34 @@ class HTTPTransport:
     ``max_body_size``: the largest buffered response body accepted, in bytes.
     """
 
-    def __init__(self, *, ssl_context=None, connect_timeout=10.0, read_timeout=60.0, proxies=None,
-                 max_idle_per_origin=10, max_body_size=512 * 1024 * 1024, clock=time.monotonic):
+    def __init__(self, *, ssl_context: Optional[SSLContext] = None, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, proxies: Optional[Mapping[str, str]] = None,
+                 max_idle_per_origin: int = 10, max_body_size: int = 512 * 1024 * 1024,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         import urllib.request
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.proxies = urllib.request.getproxies_environment() if proxies is None else dict(proxies)
-        self._proxy_bypass = urllib.request.proxy_bypass_environment
+        # in urllib.request since Python 2, undocumented, and not in typeshed
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        self._proxy_bypass: Callable[[str, Mapping[str, str]], object] = bypass
         self.max_idle_per_origin = max_idle_per_origin
         self.max_body_size = max_body_size
         self._clock = clock
-        self._idle = {}  # pool key -> list of (connection, reusable_until)
+        self._idle: Dict[PoolKey, List[Tuple[_Connection, float]]] = {}  # pool key -> (connection, reusable_until)
         self._lock = threading.Lock()
         # (scheme, netloc) -> (pool key, whether the target is an absolute URL, headers for the
         # proxy that go with each request, Host header)
-        self._routes = {}
-        self._tunnel_headers = {}  # pool key -> headers for the CONNECT of its https proxy
+        self._routes: Dict[Tuple[str, str], Route] = {}
+        # pool key -> headers for the CONNECT of its https proxy
+        self._tunnel_headers: Dict[PoolKey, Dict[str, str]] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<HTTPTransport connect_timeout=%s read_timeout=%s>" % (self.connect_timeout, self.read_timeout)
 
     # --- routing --------------------------------------------------------------------------
-    def _route(self, scheme, netloc):
+    def _route(self, scheme: str, netloc: str) -> Route:
         """Pool key ``(scheme, host, port, proxy)``, whether the target must be absolute, the
         proxy's headers for each request, and the Host header."""
         route = self._routes.get((scheme, netloc))
@@ -553,15 +595,15 @@ class HTTPTransport:
             self._routes[(scheme, netloc)] = route
         return route
 
-    def _connect(self, key, method, url):
+    def _connect(self, key: PoolKey, method: str, url: str) -> _Connection:
         """A new connection to the pool key's origin; http.client opens it (TLS, proxy tunnel)."""
         scheme, host, port, proxy = key
         connect_host, connect_port = proxy if proxy else (host, port)
         if scheme == "https":
             if self.ssl_context is None:
                 self.ssl_context = make_ssl_context()
-            opener = http.client.HTTPSConnection(connect_host, connect_port, timeout=self.connect_timeout,
-                                                 context=self.ssl_context)
+            opener: http.client.HTTPConnection = http.client.HTTPSConnection(
+                connect_host, connect_port, timeout=self.connect_timeout, context=self.ssl_context)
             if proxy:
                 opener.set_tunnel(host, port, headers=self._tunnel_headers[key])
         else:
@@ -579,7 +621,7 @@ class HTTPTransport:
         return _Connection(opener.sock)
 
     # --- the pool ---------------------------------------------------------------------------
-    def _checkout(self, key):
+    def _checkout(self, key: PoolKey) -> Optional[_Connection]:
         """An idle connection that is still good, or None."""
         now = self._clock()
         with self._lock:
@@ -591,7 +633,7 @@ class HTTPTransport:
                 connection.close()
         return None
 
-    def _release(self, key, connection, response, close):
+    def _release(self, key: PoolKey, connection: _Connection, response: Response, close: bool) -> None:
         """Give a connection whose answer was read whole back to its pool (or close it)."""
         if close or connection.buffer:  # bytes beyond the answer: the connection is out of step
             connection.close()
@@ -607,7 +649,7 @@ class HTTPTransport:
                 return
         connection.close()
 
-    def close(self):
+    def close(self) -> None:
         """Close every idle connection. The transport can still be used afterwards."""
         with self._lock:
             pools, self._idle = self._idle, {}
@@ -616,7 +658,7 @@ class HTTPTransport:
                 connection.close()
 
     # --- the seam ---------------------------------------------------------------------------
-    def send(self, request):
+    def send(self, request: Request) -> Response:
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         method, url = request.method, request.url
         scheme, netloc, target = _split_url(url)
@@ -666,7 +708,8 @@ class HTTPTransport:
         return response
 
     @staticmethod
-    def _write(connection, head, body, chunked, method, url):
+    def _write(connection: _Connection, head: bytes, body: Optional[Union[bytes, Streamed]], chunked: bool,
+               method: str, url: str) -> bool:
         """Send the request; False when the server answered before it took the whole body (the
         connection then closes once that answer is read)."""
         sock = connection.sock
@@ -700,7 +743,7 @@ class HTTPTransport:
             connection.close()  # the body's own iterator failed midway: the connection is out of step
             raise
 
-    def _read_body(self, connection, framing, method, url):
+    def _read_body(self, connection: _Connection, framing: _Body, method: str, url: str) -> bytes:
         remaining = framing.remaining
         if not framing.chunked and remaining is not None:
             if remaining > self.max_body_size:
@@ -712,7 +755,7 @@ class HTTPTransport:
             if len(body) < remaining:
                 raise CutShort(len(body), remaining - len(body))
             return body
-        parts = []
+        parts: List[bytes] = []
         size = 0
         while True:
             chunk = framing.read(_CHUNK)
@@ -727,7 +770,7 @@ class HTTPTransport:
         return b"".join(parts)
 
 
-def _split_url(url):
+def _split_url(url: str) -> Tuple[str, str, str]:
     """(scheme, netloc, path and query) of an absolute URL; plain string work on the hot path."""
     scheme, separator, remainder = url.partition("://")
     netloc, slash, rest = remainder.partition("/")
@@ -737,7 +780,7 @@ def _split_url(url):
     return scheme, netloc, "/" + rest
 
 
-def _idle_limit(response):
+def _idle_limit(response: Response) -> float:
     """How long the server keeps an idle connection open, less a safety margin."""
     keep_alive = response.headers.get("Keep-Alive")
     if keep_alive:
