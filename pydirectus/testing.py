@@ -55,7 +55,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+Record = Dict[str, Any]  # what a server folder's record file holds (pid, owner, url, ...)
 
 __all__ = [
     "DEFAULT_VERSION", "DirectusServer", "DirectusStartError", "InstallError", "Installation",
@@ -108,7 +110,7 @@ class Installation(NamedTuple):
     run_js: str    # @directus/api's CLI: `node run.js bootstrap|start` (the `directus` bin phones npm)
 
 
-def _say(message):
+def _say(message: str) -> None:
     print("[pydirectus.testing] " + message, file=sys.stderr, flush=True)
 
 
@@ -155,7 +157,7 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: str, purpose: str):
+def _file_lock(path: str, purpose: str) -> Iterator[None]:
     """Exclusive lock between processes, released by the kernel even if we are killed (POSIX
     flock; fcntl is imported here so that this module imports on Windows too)."""
     import fcntl
@@ -175,13 +177,14 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _ping(url: str) -> bool:
     try:
         with _NO_PROXY.open(url + "/server/ping", timeout=2) as response:
-            return response.read() == b"pong"
+            return bool(response.read() == b"pong")
     except (OSError, http.client.HTTPException):
         return False
 
@@ -223,7 +226,7 @@ def _node_version(node: str) -> Optional[str]:
 def _is_recent_node(node: Optional[str]) -> bool:
     version = _node_version(node) if node and os.access(node, os.X_OK) else None
     match = re.match(r"v(\d+)\.", version or "")
-    return bool(match) and int(match.group(1)) >= NODE_MAJOR
+    return match is not None and int(match.group(1)) >= NODE_MAJOR
 
 
 def _existing_node(home: str) -> Optional[str]:
@@ -234,7 +237,7 @@ def _existing_node(home: str) -> Optional[str]:
     return None
 
 
-def _run_logged(command: List[str], log_path: str, what: str, **kwargs) -> None:
+def _run_logged(command: List[str], log_path: str, what: str, **kwargs: Any) -> None:
     with open(log_path, "ab") as log:
         log.write(("\n$ %s\n" % " ".join(command)).encode())
         log.flush()
@@ -351,7 +354,7 @@ def _install_locked(home: str, version: str) -> Installation:
 def default_settings(data_dir: str, app_dir: str, port: int, email: str, password: str,
                      token: str) -> Dict[str, str]:
     """The Directus variables of a test server, before the caller's overrides."""
-    def inside(name):
+    def inside(name: str) -> str:
         return os.path.join(data_dir, name)
     return {
         "HOST": "127.0.0.1",
@@ -513,6 +516,8 @@ def _is_our_server(pid: Optional[int], run_js: str) -> bool:
 
 def _terminate_server(pid: Optional[int], run_js: str, grace: float = _STOP_GRACE) -> None:
     """SIGTERM the server's process group (it leads one), SIGKILL if it is still there after `grace`."""
+    if pid is None:
+        return
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if not _is_our_server(pid, run_js):
             return
@@ -525,19 +530,20 @@ def _terminate_server(pid: Optional[int], run_js: str, grace: float = _STOP_GRAC
             time.sleep(0.05)
 
 
-def _read_record(data_dir: str) -> Optional[dict]:
+def _read_record(data_dir: str) -> Optional[Record]:
     try:
         with open(os.path.join(data_dir, "server.json")) as handle:
-            return json.load(handle)
+            record: Record = json.load(handle)
+            return record
     except (OSError, ValueError):
         return None
 
 
-def _write_record(data_dir: str, record: dict) -> None:
+def _write_record(data_dir: str, record: Record) -> None:
     _write_atomically(os.path.join(data_dir, "server.json"), json.dumps(record, indent=1) + "\n")
 
 
-def is_stale(record: dict, start_time_of: Callable[[int], Optional[str]] = process_start_time) -> bool:
+def is_stale(record: Record, start_time_of: Callable[[int], Optional[str]] = process_start_time) -> bool:
     """Whether a server folder's record says nobody will stop that server any more.
 
     A server started by a process (its owner) is stale once the owner is gone, even if the server
@@ -557,11 +563,11 @@ def _server_dirs(cache_dir: Optional[str]) -> List[str]:
     return sorted(found.rstrip(os.sep) for found in glob.glob(pattern))
 
 
-def _is_command_line_server(record: Optional[dict]) -> bool:
+def _is_command_line_server(record: Optional[Record]) -> bool:
     return record is not None and record.get("owner_pid") is None
 
 
-def _remove_server_dir(data_dir: str, record: Optional[dict]) -> None:
+def _remove_server_dir(data_dir: str, record: Optional[Record]) -> None:
     if record:
         _terminate_server(record.get("pid"), record.get("run_js", ""))
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -597,7 +603,7 @@ def _die_with_parent_hook() -> Optional[Callable[[], None]]:
     parent = os.getpid()
     pr_set_pdeathsig = 1
 
-    def hook():
+    def hook() -> None:
         libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
@@ -649,18 +655,18 @@ class DirectusServer:
         self.pid = None    # type: Optional[int]
         self.data_dir = None  # type: Optional[str]
         self.ready_seconds = None  # type: Optional[float]  # start of the process to first pong
-        self._process = None  # type: Optional[subprocess.Popen]
+        self._process = None  # type: Optional[subprocess.Popen[bytes]]
         self._run_js = ""
-        self._spawn_args = None  # type: Optional[tuple]  # (node, config path, record): what restart() reuses
+        self._spawn_args = None  # type: Optional[Tuple[str, str, Record]]  # (node, config path, record): for restart()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "running at %s, pid %s" % (self.url, self.pid) if self.pid else "not running"
         return "<DirectusServer %s %s>" % (self.version, state)
 
     def __enter__(self) -> "DirectusServer":
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def start(self) -> "DirectusServer":
@@ -712,6 +718,7 @@ class DirectusServer:
 
     def _spawn(self, log_mode: str) -> None:
         """Start the server process in the prepared data folder and wait until it answers."""
+        assert self._spawn_args is not None and self.data_dir is not None, "launched first"
         node, config_path, record = self._spawn_args
         with open(self.log_path, log_mode) as log:
             self._process = subprocess.Popen(
@@ -731,6 +738,7 @@ class DirectusServer:
             raise
 
     def _wait_until_ready(self) -> None:
+        assert self._process is not None and self.url is not None, "spawned first"
         started = time.monotonic()
         while True:
             exit_code = self._process.poll()
@@ -746,7 +754,7 @@ class DirectusServer:
                 return
             if time.monotonic() - started > self.start_timeout:
                 raise DirectusStartError("Directus (pid %d, still running) did not answer %s/server/ping "
-                                         "within %ss; log %s:\n%s" % (self.pid, self.url, self.start_timeout,
+                                         "within %ss; log %s:\n%s" % (self._process.pid, self.url, self.start_timeout,
                                                                       self.log_path, self.log_tail()))
             time.sleep(0.1)
 
@@ -762,14 +770,15 @@ class DirectusServer:
         """Stop the server process (SIGTERM) and start it again on the same port, with the same data
         folder and database: what the clients of a redeployed server live through. Returns self once
         it answers again. With `die_with_parent`, call it from the thread that started the server."""
-        if self.pid is None or self._spawn_args is None:
+        if self.pid is None or self._spawn_args is None or self.port is None:
             raise RuntimeError("%r is not running" % self)
+        port = self.port
         self._end_process()
         try:
             self._spawn("ab")
         except _PortTaken:
             self.stop()
-            raise DirectusStartError("port %d was taken while the server restarted" % self.port) from None
+            raise DirectusStartError("port %d was taken while the server restarted" % port) from None
         return self
 
     def _end_process(self) -> None:
@@ -793,7 +802,7 @@ class DirectusServer:
 
 # ------------------------------------------------------------------ command line
 
-def _parse_assignment(text: str):
+def _parse_assignment(text: str) -> Tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r" % text)
