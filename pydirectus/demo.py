@@ -8,20 +8,28 @@ Directus the first time, which takes a few minutes) and stops it at the end. On 
 it creates a collection ``pydirectus_demo_<random>`` and a file record, and deletes both.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import uuid
 
 from . import DirectusClient, DirectusError, File
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
-def _show(title, value=None):
+    from .testing import DirectusServer
+
+
+def _show(title: str, value: Any = None) -> None:
     print("\n== %s" % title)
     if value is not None:
         print("   %r" % (value,))
 
 
-def walk_through(directus, collection):
+def walk_through(directus: DirectusClient, collection: str) -> None:
     _show("server_ping()", directus.server_ping())
 
     _show("create_collection(%r) with the fields id, title, author" % collection)
@@ -81,7 +89,7 @@ def walk_through(directus, collection):
         created_file = directus.create_file(file_data)
         _show("create_file(file_data) returns a %s" % type(created_file).__name__,
               {"id": created_file.id, "title": created_file.title, "filesize": created_file.filesize})
-        assert isinstance(created_file, File)
+        assert isinstance(created_file, File) and created_file.id is not None
         directus.delete_file(created_file.id)
         _show("delete_file(%r)" % created_file.id)
     finally:
@@ -89,9 +97,10 @@ def walk_through(directus, collection):
         _show("delete_collection(%r)" % collection)
 
 
-def main():
+def main() -> int:
     url = os.environ.get("DIRECTUS_URL")
-    server = None
+    server: Optional[DirectusServer] = None
+    credentials: Dict[str, Any]
     if url:
         credentials = {"static_token": os.environ.get("DIRECTUS_TOKEN"),
                        "username": os.environ.get("DIRECTUS_EMAIL"),
@@ -101,11 +110,11 @@ def main():
                   file=sys.stderr)
             return 2
     else:
-        from .testing import DirectusServer
+        from .testing import DirectusServer as Server
         print("No DIRECTUS_URL: starting a throwaway Directus on 127.0.0.1 "
               "(the first run installs it, a few minutes)...", flush=True)
-        server = DirectusServer().start()
-        url = server.url
+        server = Server().start()
+        url = server.url or ""
         credentials = {"username": server.email, "password": server.password}
     try:
         with DirectusClient(hostname=url, **credentials) as directus:
