@@ -34,23 +34,28 @@ from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAI
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
-    from typing import Any, AsyncIterator, Callable, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+    from typing import (Any, AsyncIterator, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type,
+                        TypeVar, Union)
 
     from .models import Item
+    from .realtime import _Core, _Opened, _Route, _Wait
+    from .websocket import Closed, _Event
 
     _E = TypeVar("_E", bound="_AsyncEndpoint")
+    _T = TypeVar("_T")
+    _Stream = Tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 __all__ = ["AsyncRealtimeMixin", "AsyncRealtime", "AsyncSubscription", "AsyncRealtimeItems", "AsyncGraphQLRealtime"]
 
 _SEND_BUFFER = 256 * 1024  # past this many unsent bytes, wait for the peer to read (as a blocking send would)
 
 
-def _resolve(waiter):
+def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
-async def _open_stream(route):
+async def _open_stream(route: _Route) -> _Stream:
     """(reader, writer) along ``route`` (see realtime._socket_route): through the proxy's CONNECT
     tunnel when there is one, then TLS when there is a context; TCP keepalive on."""
     host, port, proxy, proxy_headers, context = route
@@ -76,41 +81,46 @@ class _AsyncConnection(_ConnectionBase):
     class _Unguarded:
         """The guard of the core: nothing to do on one event loop."""
 
-        def __enter__(self):
+        def __enter__(self) -> _AsyncConnection._Unguarded:
             return self
 
-        def __exit__(self, *exc_info):
+        def __exit__(self, *exc_info: object) -> Literal[False]:
             return False
 
     guard = _Unguarded()
 
-    def __init__(self, endpoint, core):
+    reader: Optional[asyncio.StreamReader]
+    writer: Optional[asyncio.StreamWriter]
+    if TYPE_CHECKING:
+        _token_fetch: Optional[asyncio.Task[None]]
+
+    def __init__(self, endpoint: _Endpoint, core: _Core) -> None:
         super().__init__(endpoint, core)
         self.reader = self.writer = None
-        self._task = None
-        self._wakeup = None
-        self._waiters = []
+        self._task: Optional[asyncio.Task[None]] = None
+        self._wakeup: Optional[asyncio.Future[None]] = None
+        self._waiters: List[asyncio.Future[None]] = []
 
-    def _notify(self):
+    def _notify(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             _resolve(waiter)
 
-    def wake(self):
+    def wake(self) -> None:
         if self._wakeup is not None:
             _resolve(self._wakeup)
 
-    def _adopt(self, stream):
+    def _adopt(self, stream: _Stream) -> None:
         self.reader, self.writer = stream
 
     @staticmethod
-    def _discard(stream):
+    def _discard(stream: _Stream) -> None:
         stream[1].transport.abort()
 
-    async def _changed(self, timeout):
+    async def _changed(self, timeout: Optional[float]) -> None:
         """Return at the next ``_notify()``, or after ``timeout`` seconds (None: no limit)."""
         loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
         timer = None if timeout is None else loop.call_later(timeout, _resolve, waiter)
         try:
@@ -119,17 +129,19 @@ class _AsyncConnection(_ConnectionBase):
             if timer is not None:
                 timer.cancel()
 
-    async def wait_for(self, poll, deadline=None):
+    async def wait_for(self, poll: Callable[[], Union[_T, _Wait]],
+                       deadline: Optional[float] = None) -> Union[_T, _Wait]:
         """Wait until ``poll()`` answers; _WAIT when ``deadline`` passes first."""
         waits = self._waits(poll, deadline)
         try:
             while True:
                 await self._changed(next(waits))
         except StopIteration as stop:
-            return stop.value
+            result: Union[_T, _Wait] = stop.value
+            return result
 
     # --- opening -------------------------------------------------------------------------------
-    async def _open(self):
+    async def _open(self) -> _Opened:
         """Fetch a token, connect and shake hands: ((reader, writer), ClientConnection, token, expiry, events)."""
         token, expires_at = await self.client._driver.run(self._token_flow())
         timeout = getattr(self.client.transport, "connect_timeout", 10.0) or 10.0
@@ -142,7 +154,7 @@ class _AsyncConnection(_ConnectionBase):
         try:
             ws = self._websocket(token)
             writer.write(ws.handshake_request())
-            events = None
+            events: Optional[List[_Event]] = None
             while events is None:
                 try:
                     data = await asyncio.wait_for(reader.read(65536), max(0.0, deadline - clock()))
@@ -154,7 +166,7 @@ class _AsyncConnection(_ConnectionBase):
             writer.transport.abort()
             raise
 
-    async def connect(self, timeout):
+    async def connect(self, timeout: float) -> None:
         """The first connection: raises when it cannot be made ready."""
         try:
             opened = await self._open()
@@ -171,11 +183,12 @@ class _AsyncConnection(_ConnectionBase):
         raise failure
 
     # --- the connection's task -------------------------------------------------------------------
-    async def _run(self):
+    async def _run(self) -> None:
         try:
             while True:
-                if self.writer is not None:
-                    await self._serve()
+                reader, writer = self.reader, self.writer
+                if writer is not None:
+                    await self._serve(reader, writer)  # type: ignore[arg-type]  # adopted with the writer
                 if not await self._reconnect():
                     return
         except asyncio.CancelledError:  # aclose() gave up waiting, or the event loop is ending
@@ -190,18 +203,17 @@ class _AsyncConnection(_ConnectionBase):
                 self._token_fetch.cancel()
             self._notify()
 
-    def _flush(self):
+    def _flush(self, writer: asyncio.StreamWriter) -> bool:
         """Write what the core and the WebSocket have queued. False: the connection is lost."""
         data = self._outgoing_bytes()
         if data:
-            if self.writer.transport.is_closing():
+            if writer.transport.is_closing():
                 return False
-            self.writer.write(data)
+            writer.write(data)
         return True
 
-    async def _drained(self):
+    async def _drained(self, writer: asyncio.StreamWriter) -> bool:
         """Wait while too much is unsent (the peer does not read), at most the connect timeout."""
-        writer = self.writer
         if writer.transport.get_write_buffer_size() <= _SEND_BUFFER:
             return True
         try:
@@ -210,17 +222,18 @@ class _AsyncConnection(_ConnectionBase):
         except (asyncio.TimeoutError, OSError):
             return False
 
-    async def _serve(self):
-        """Run one open connection until it ends."""
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Run one open connection (on ``reader`` and ``writer``) until it ends."""
         from .websocket import Closed
-        reader, ws, core, clock = self.reader, self.ws, self.core, self.realtime._clock
+        ws, core, clock = self.ws, self.core, self.realtime._clock
         loop = asyncio.get_running_loop()
         broken = Closed(1006, "", "the connection broke while sending")
-        closed = read = None
+        closed: Optional[Closed] = None
+        read: Optional[asyncio.Task[bytes]] = None
         try:
             while closed is None:
                 core.tick(clock())
-                if not self._flush() or not await self._drained():
+                if not self._flush(writer) or not await self._drained(writer):
                     closed = broken
                     break
                 if core.close_wanted is not None:
@@ -242,7 +255,7 @@ class _AsyncConnection(_ConnectionBase):
                     data = b""
                 read = None
                 closed = self._handle_events(ws.receive_data(data))
-                if not self._flush() and closed is None:
+                if not self._flush(writer) and closed is None:
                     closed = broken
                 self._notify()
         finally:
@@ -250,36 +263,37 @@ class _AsyncConnection(_ConnectionBase):
             if read is not None:  # cancelled before it took anything from the stream
                 read.cancel()
                 await asyncio.wait((read,))  # gone before anyone reads the stream again
-        await self._end_connection(closed)
+        await self._end_connection(reader, writer, closed)
 
-    async def _end_connection(self, closed):
+    async def _end_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              closed: Optional[Closed]) -> None:
         """Close the stream (with a close handshake when the core asked for one), tell the core."""
         from .websocket import Closed
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
             graceful = self._start_closing()
-            if self._flush() and graceful:
+            if self._flush(writer) and graceful:
                 try:
-                    await asyncio.wait_for(self._close_echo(), CLOSE_TIMEOUT)
+                    await asyncio.wait_for(self._close_echo(reader), CLOSE_TIMEOUT)
                 except (asyncio.TimeoutError, OSError):
                     pass
             closed = Closed(1000 if graceful else 1006, "", None)
         self._drop_stream()
         self._lost(closed)
 
-    async def _close_echo(self):
+    async def _close_echo(self, reader: asyncio.StreamReader) -> None:
         ws = self.ws
         while ws.state != "CLOSED":
-            data = await self.reader.read(65536)
+            data = await reader.read(65536)
             ws.receive_data(data)
             if not data:
                 return
 
-    def _drop_stream(self):
+    def _drop_stream(self) -> None:
         writer, self.writer, self.reader = self.writer, None, None
         if writer is not None:
             writer.transport.abort()
 
-    async def _reconnect(self):
+    async def _reconnect(self) -> bool:
         """Wait the backoff and connect again; False when the connection is closed for good."""
         while True:
             deadline = self._reconnect_deadline()
@@ -292,7 +306,7 @@ class _AsyncConnection(_ConnectionBase):
                 continue
             return self._install(opened)
 
-    async def _fetch_token(self, stale):
+    async def _fetch_token(self, stale: Optional[str]) -> None:
         try:
             token, expires_at = await self.client._access_token(stale)
         except Exception as error:
@@ -301,7 +315,7 @@ class _AsyncConnection(_ConnectionBase):
             self._token_fetched(token, expires_at, None)
 
     # --- closing ---------------------------------------------------------------------------------
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Close for good: a close handshake (at most CLOSE_TIMEOUT), then nothing is left running."""
         self.core.close()
         self._notify()
@@ -329,6 +343,9 @@ class AsyncSubscription(_SubscriptionBase):
     permission), iterating raises that DirectusError; other subscriptions are not affected; so
     does a first connection that could not be made.
     """
+
+    if TYPE_CHECKING:
+        _connection: _AsyncConnection
 
     def __aiter__(self) -> AsyncIterator[RealtimeEvent]:
         return self
@@ -360,15 +377,18 @@ class _AsyncEndpoint(_Endpoint):
 
     _connection_class = _AsyncConnection
     _opening: Optional[asyncio.Task[None]] = None  # the task opening the first connection
+    if TYPE_CHECKING:
+        _connection: Optional[_AsyncConnection]
+        def _new_connection(self) -> _AsyncConnection: ...
 
-    def _start(self) -> Tuple[Any, asyncio.Task[None]]:
+    def _start(self) -> Tuple[_AsyncConnection, asyncio.Task[None]]:
         """The connection, and the task opening it (started in the running event loop if it was not)."""
         connection = self._connection or self._new_connection()
         if self._opening is None:
             self._opening = asyncio.get_running_loop().create_task(self._open_first(connection))
         return connection, self._opening
 
-    async def _open_first(self, connection):
+    async def _open_first(self, connection: _AsyncConnection) -> None:
         """Discover the settings and open the first connection; a failure closes the core for good
         (subscriptions raise it, ``connect()`` raises it) rather than escaping the task."""
         try:
@@ -436,7 +456,11 @@ class AsyncRealtimeItems(_ItemsBase):
     ``may_have_been_processed``.
     """
 
-    async def _call(self, action, collection, timeout, model=None, **fields):
+    if TYPE_CHECKING:
+        _realtime: AsyncRealtime
+
+    async def _call(self, action: str, collection: str, timeout: Optional[float], model: Optional[Type[Item]] = None,
+                    **fields: Any) -> Any:
         reply = await self._realtime._request(self._message(action, collection, fields), "items", timeout)
         return self._result(reply, model)
 
@@ -477,6 +501,10 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
 
     _graphql_class = AsyncGraphQLRealtime
     _items_class = AsyncRealtimeItems
+    if TYPE_CHECKING:
+        items: AsyncRealtimeItems
+        _graphql: Optional[AsyncGraphQLRealtime]
+        def _graphql_endpoint(self) -> AsyncGraphQLRealtime: ...
 
     @property
     def graphql(self) -> AsyncGraphQLRealtime:
@@ -497,7 +525,7 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
         return AsyncSubscription(connection, self._subscribed(connection, self._subscriber(
             collection, query, event, item, model, queue_size)))
 
-    async def _request(self, message, kind, timeout=None):
+    async def _request(self, message: Mapping[str, Any], kind: str, timeout: Optional[float] = None) -> Dict[str, Any]:
         """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
         connection = self._start()[0]
         exchange = self._exchange(connection, message, kind, timeout)

@@ -206,7 +206,7 @@ class _SubscriptionState:
         self.queue: deque[RealtimeEvent] = collections.deque()
         self.maxsize = maxsize
         self.status = "new"
-        self.error: Optional[DirectusError] = None
+        self.error: Optional[Exception] = None
         self.model = model
         self.sent = 0
         self.label = label
@@ -231,7 +231,7 @@ class _SubscriptionState:
             self.gaps -= 1
         return event
 
-    def fail(self, error: DirectusError) -> None:
+    def fail(self, error: Exception) -> None:
         self.status = "failed"
         self.error = error
 
@@ -254,12 +254,12 @@ class _Pending:
         self.deadline = deadline
         self.done = False
         self.result: Optional[Dict[str, Any]] = None
-        self.error: Optional[DirectusError] = None
+        self.error: Optional[Exception] = None
 
     def resolve(self, result: Dict[str, Any]) -> None:
         self.done, self.result = True, result
 
-    def fail(self, error: DirectusError) -> None:
+    def fail(self, error: Exception) -> None:
         self.done, self.error = True, error
 
 
@@ -313,8 +313,9 @@ class _Core:
         self.ready_since: Optional[float] = None
         self.last_received = None  # type: ignore[assignment]  # a float once a connection opens, see above
         self.auth_deadline = None  # type: ignore[assignment]
-        self.last_error: Optional[DirectusError] = None
-        self.fatal: Optional[DirectusError] = None
+        # a DirectusError, or what else escaped the opening of the first connection
+        self.last_error: Optional[Exception] = None
+        self.fatal: Optional[Exception] = None
         self.close_wanted: Optional[Tuple[int, str]] = None
         self.token: Optional[str] = None
         self.token_expires_at: Optional[float] = None
@@ -350,12 +351,12 @@ class _Core:
         outgoing, self._outgoing = self._outgoing, []
         return outgoing
 
-    def _fail_pending(self, error: DirectusError) -> None:
+    def _fail_pending(self, error: Exception) -> None:
         pending, self.pending = self.pending, {}
         for request in pending.values():
             request.fail(error)
 
-    def _fatal(self, error: DirectusError) -> None:
+    def _fatal(self, error: Exception) -> None:
         """Give up for good: every subscription and request ends with ``error``."""
         self.fatal = self.last_error = error
         if self.state in ("authenticating", "ready"):
@@ -407,7 +408,7 @@ class _Core:
         self.stats["subscribes_sent"] += 1
         self._send(subscription.message)
 
-    def connection_lost(self, now: float, error: DirectusError, code: Optional[int] = None) -> None:
+    def connection_lost(self, now: float, error: Exception, code: Optional[int] = None) -> None:
         """The socket ended (``error`` says how; ``code`` is the peer's close code, if any)."""
         if self.state in ("closed", "idle", "waiting"):
             return
@@ -955,7 +956,7 @@ class _ConnectionBase:
         """A poll: True once the first connection is ready or closed for good."""
         return True if self.core.state in ("ready", "closed") else _WAIT
 
-    def _first_failure(self, timeout: float) -> DirectusError:
+    def _first_failure(self, timeout: float) -> Exception:
         return self.core.last_error or TimeoutError("the realtime connection was not ready within %s s" % timeout,
                                                     url=self.where())
 
@@ -1032,7 +1033,7 @@ class _ConnectionBase:
                 self.realtime.logger.info("realtime connection to %s lost: %s", self.where(), error)
             self._notify()
 
-    def _loss_error(self, closed: Closed) -> DirectusError:
+    def _loss_error(self, closed: Closed) -> Exception:
         if self.core.last_error is not None and self.core.close_wanted is not None:
             return self.core.last_error
         if closed.error:
