@@ -52,11 +52,20 @@ from .query import encode_query
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import (Any, AsyncIterable, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
-                        Sequence, Tuple, Union)
+    from logging import Logger
+    from typing import (Any, AsyncIterable, AsyncIterator, BinaryIO, Callable, Dict, Iterable, Iterator, List,
+                        Mapping, Optional, Sequence, Tuple, Union)
 
-    from .messages import Response
+    from .effects import HelperFlow
+    from .messages import Response, ResponseStream
     from .models import File, Item
+    from .multipart import Chunk, ContentSource
+    from .policy import Session
+    from .spec import Operation
+    from .transport import Headers
+
+    # what tells one version of a file from another: (ETag, Last-Modified)
+    Identity = Tuple[Optional[str], Optional[str]]
 
     FileSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
     Fields = Union[str, Sequence[Union[str, Mapping[str, Any]]]]
@@ -87,7 +96,9 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 class _FileContent:
     """A content source over a binary file object; reads at most the size it had when it was opened."""
 
-    def __init__(self, handle, owned):
+    size: Optional[int]
+
+    def __init__(self, handle: BinaryIO, owned: bool) -> None:
         self.handle = handle
         self.owned = owned  # opened here from a path: closed here too
         seekable = False
@@ -99,7 +110,7 @@ class _FileContent:
         self.start = handle.tell() if seekable else 0
         self.size = None
         if seekable:
-            size = None
+            size = None  # type: Optional[int]
             try:
                 import stat
                 info = os.fstat(handle.fileno())
@@ -112,7 +123,7 @@ class _FileContent:
                 handle.seek(self.start)
             self.size = max(0, size - self.start)
 
-    def chunks(self):
+    def chunks(self) -> Iterator[bytes]:
         handle, remaining = self.handle, self.size
         try:
             if self.replayable:
@@ -131,7 +142,7 @@ class _FileContent:
             # where in read() it failed tells nothing the message does not: drop it, close at once
             raise SourceFailed(error, keep_traceback=False) from None
 
-    def close(self):
+    def close(self) -> None:
         if self.owned:
             self.handle.close()
 
@@ -139,19 +150,20 @@ class _FileContent:
 class _GuardedContent:
     """A content source whose iteration errors (the caller's generator raised) pass the transport intact."""
 
-    def __init__(self, source):
+    def __init__(self, source: IterableContent) -> None:
         self.source = source
         self.size = source.size
         self.replayable = source.replayable
         self.asynchronous = source.asynchronous
 
-    def chunks(self):
-        if self.asynchronous:
-            return _guarded_async(self.source.chunks())
-        return _guarded_chunks(self.source.chunks())
+    def chunks(self) -> Union[Iterator[Chunk], AsyncIterator[Chunk]]:
+        chunks = self.source.chunks()
+        if not hasattr(chunks, "__anext__"):  # not self.asynchronous, said so that a type checker narrows the type
+            return _guarded_chunks(chunks)
+        return _guarded_async(chunks)  # type: ignore[arg-type]  # it has __anext__: mypy cannot narrow on hasattr
 
 
-def _guarded_chunks(chunks):
+def _guarded_chunks(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
     while True:
         try:
             chunk = next(chunks)
@@ -162,7 +174,7 @@ def _guarded_chunks(chunks):
         yield chunk
 
 
-async def _guarded_async(chunks):
+async def _guarded_async(chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     while True:
         try:
             chunk = await chunks.__anext__()
@@ -173,12 +185,12 @@ async def _guarded_async(chunks):
         yield chunk
 
 
-def _guarded(progress):
+def _guarded(progress: Optional[Progress]) -> Optional[Progress]:
     """``progress`` with its exceptions carried through the transport (raising in it cancels)."""
     if progress is None:
         return None
 
-    def call(done, total):
+    def call(done: int, total: Optional[int]) -> None:
         try:
             progress(done, total)
         except Exception as error:
@@ -186,13 +198,13 @@ def _guarded(progress):
     return call
 
 
-def _check_progress(progress):
+def _check_progress(progress: object) -> None:
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable taking (done_bytes, total_bytes_or_None), got %r"
                         % (progress,))
 
 
-def _open_source(file, asynchronous=False):
+def _open_source(file: AsyncFileSource, asynchronous: bool = False) -> Tuple[ContentSource, Optional[str]]:
     """(content source, the source's own file name or None) for what ``upload_file`` accepts.
 
     ``asynchronous``: for the async client, which can also read an async iterable.
@@ -218,7 +230,9 @@ def _open_source(file, asynchronous=False):
         if getattr(file, "closed", False):
             raise ValueError("the file object is closed")
         name = getattr(file, "name", None)
-        return _FileContent(file, owned=False), os.path.basename(name) if isinstance(name, str) else None
+        # it has read(): a binary file object, which mypy cannot tell from hasattr
+        return (_FileContent(file, owned=False),  # type: ignore[arg-type]
+                os.path.basename(name) if isinstance(name, str) else None)
     if hasattr(file, "__aiter__"):
         if not asynchronous:
             raise TypeError("an async iterable can only be uploaded by AsyncDirectusClient; give DirectusClient "
@@ -229,7 +243,7 @@ def _open_source(file, asynchronous=False):
     return _GuardedContent(IterableContent(file)), None
 
 
-def _close_sources(parts):
+def _close_sources(parts: Iterable[Union[Field, FilePart]]) -> None:
     for part in parts:
         if isinstance(part, FilePart):
             source = part.source
@@ -239,7 +253,7 @@ def _close_sources(parts):
 
 # --------------------------------------------------------------------------- form fields
 
-def _guess_type(filename):
+def _guess_type(filename: Optional[str]) -> Optional[str]:
     if not filename:
         return None
     import mimetypes
@@ -252,7 +266,7 @@ def _guess_type(filename):
     return kind
 
 
-def _field_value(name, value):
+def _field_value(name: str, value: object) -> str:
     """A field's value as Directus's multipart reader takes it: text, JSON for lists and dicts."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -265,12 +279,13 @@ def _field_value(name, value):
     if isinstance(value, (dict, list, tuple)) or is_item(value):
         return encode_json(value).decode("utf-8")
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        text = value.isoformat()  # type: str  # a date, time or datetime
+        return text
     raise TypeError("field %r: expected a string, number, boolean, None, list or dict, got %s"
                     % (name, type(value).__name__))
 
 
-def _metadata_fields(fields):
+def _metadata_fields(fields: Mapping[str, Any]) -> List[Field]:
     """The Fields for one file's metadata; None values are left out."""
     out = []
     for name, value in fields.items():
@@ -287,7 +302,10 @@ def _metadata_fields(fields):
 class _Upload:
     """One file of an upload: its parts (fields, then the file part) and what identifies its record."""
 
-    def __init__(self, file, filename, mime_type, fields, where, asynchronous=False):
+    parts: List[Union[Field, FilePart]]
+
+    def __init__(self, file: AsyncFileSource, filename: Optional[str], mime_type: Optional[str],
+                 fields: Mapping[str, Any], where: str, asynchronous: bool = False) -> None:
         if filename is not None and not isinstance(filename, str):
             raise TypeError("%s: filename must be a string, got %s" % (where, type(filename).__name__))
         if mime_type is not None and not isinstance(mime_type, str):
@@ -310,24 +328,26 @@ class _Upload:
                        for name, value in fields.items() if value is not None}
 
     @property
-    def filename_download(self):
+    def filename_download(self) -> str:
         """What the record's filename_download will be: Directus prefers the field to the part's name."""
         return self.given_name or self.part.filename
 
-    def rename(self, filename, content_type):
+    def rename(self, filename: str, content_type: str) -> None:
         """Set the file part's name and MIME type (after the upload was checked, before it is sent)."""
         self.part = self.parts[-1] = FilePart(self.part.name, filename, content_type, self.part.source)
 
-    def sent_record(self, id=None):
+    def sent_record(self, id: Union[str, int, None] = None) -> File:
         """A File of what was sent, for a server that does not let the uploader read the record back
         (a role that may create files but not read them: Directus then answers 204)."""
         record = dict(self.fields, id=id, filename_download=self.filename_download, type=self.part.content_type)
         if self.size is not None:
             record["filesize"] = self.size
-        return models().File.from_dict(record)
+        sent = models().File.from_dict(record)  # type: File
+        return sent
 
 
-def _upload_entry(entry, common, index, asynchronous, query_names=()):
+def _upload_entry(entry: Union[AsyncFileSource, Dict[str, Any]], common: Mapping[str, Any], index: int,
+                  asynchronous: bool, query_names: Sequence[str] = ()) -> _Upload:
     """An _Upload for one entry of ``upload_files``: a file, or a dict with "file" and its own fields."""
     where = "files[%d]" % index
     if isinstance(entry, dict):
@@ -347,7 +367,7 @@ def _upload_entry(entry, common, index, asynchronous, query_names=()):
     return _Upload(file, filename, mime_type, fields, where, asynchronous)
 
 
-def _in_upload_order(records, uploads):
+def _in_upload_order(records: List[Dict[str, Any]], uploads: Sequence[_Upload]) -> List[Dict[str, Any]]:
     """``records`` in the order of ``uploads``: Directus answers several files in its own order."""
     if len(records) != len(uploads):
         return records
@@ -364,7 +384,7 @@ def _in_upload_order(records, uploads):
 
 # --------------------------------------------------------------------------- assets
 
-def _positive_int(name, value, maximum=None):
+def _positive_int(name: str, value: object, maximum: Optional[int] = None) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("%s must be an integer, got %r" % (name, value))
     if value < 1 or (maximum is not None and value > maximum):
@@ -372,13 +392,13 @@ def _positive_int(name, value, maximum=None):
     return str(value)
 
 
-def _asset_query(transform):
+def _asset_query(transform: Mapping[str, Any]) -> str:
     """The query string (without ``?``) of the asset transforms; bad ones raise TypeError/ValueError."""
     from urllib.parse import quote
-    parts = []
+    parts = []  # type: List[str]
     transform = dict(transform)
 
-    def add(wire, text):
+    def add(wire: str, text: str) -> None:
         parts.append("%s=%s" % (wire, quote(text, safe=",.:-_~")))
 
     key = transform.pop("key", None)
@@ -472,13 +492,13 @@ def safe_filename(name: Optional[str], fallback: str = "download") -> str:
     return candidate
 
 
-def _base_name(name):
+def _base_name(name: Optional[str]) -> str:
     candidate = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     candidate = "".join("_" if c in '<>:"|?*' else c for c in candidate if c >= " " and c != "\x7f")
     return candidate.strip().lstrip(".").strip()
 
 
-def _header_int(headers, name):
+def _header_int(headers: Headers, name: str) -> Optional[int]:
     value = headers.get(name)
     if value is None:
         return None
@@ -486,16 +506,16 @@ def _header_int(headers, name):
     return int(value) if value.isdigit() else None
 
 
-def _identity(headers):
+def _identity(headers: Headers) -> Identity:
     """What tells one version of a file from another: (ETag, Last-Modified)."""
     return headers.get("ETag"), headers.get("Last-Modified")
 
 
-def _same_identity(first, second):
+def _same_identity(first: Identity, second: Identity) -> bool:
     return all(a == b for a, b in zip(first, second) if a is not None and b is not None)
 
 
-def _create_temporary(target):
+def _create_temporary(target: str) -> Tuple[str, BinaryIO]:
     """A new temporary file beside ``target`` (same file system, so it can be renamed into place)."""
     folder, name = os.path.split(target)
     name = name.encode("utf-8")[:200].decode("utf-8", "ignore")  # room for the suffix within 255 bytes
@@ -510,7 +530,7 @@ def _create_temporary(target):
     raise FileExistsError("could not create a temporary file beside %s" % target)
 
 
-def _move_into_place(temporary, target, overwrite):
+def _move_into_place(temporary: str, target: str, overwrite: bool) -> None:
     if overwrite:
         os.replace(temporary, target)
         return
@@ -526,7 +546,7 @@ def _move_into_place(temporary, target, overwrite):
     os.unlink(temporary)
 
 
-def _remove_quietly(path):
+def _remove_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
@@ -538,7 +558,12 @@ class _DownloadTarget:
     is a folder, written through a temporary file beside the target and renamed into place once the
     content is complete (removed otherwise)."""
 
-    def __init__(self, path, id_text, overwrite):
+    temporary: Optional[str]  # these four: set by open(), which comes first
+    handle: Optional[BinaryIO]
+    folder: Optional[str]  # a folder given: the file's name comes from the answer
+    path: Optional[str]
+
+    def __init__(self, path: str, id_text: str, overwrite: bool) -> None:
         separators = (os.sep,) + ((os.altsep,) if os.altsep else ())
         self.id_text = id_text
         self.overwrite = overwrite
@@ -556,24 +581,25 @@ class _DownloadTarget:
             raise FileNotFoundError("no such folder: %s" % parent)
         self.path = path
 
-    def open(self, response):
+    def open(self, response: Response) -> None:
         """Called with the first answer: the name it gives, when a folder was given, and the temporary file."""
         if self.path is None:
             name = disposition_filename(response.headers.get("Content-Disposition"))
-            self.path = os.path.join(self.folder, safe_filename(name, fallback=safe_filename(self.id_text)))
+            self.path = os.path.join(self.folder,  # type: ignore[arg-type]  # no path: a folder was given
+                                     safe_filename(name, fallback=safe_filename(self.id_text)))
             if os.path.lexists(self.path) and not self.overwrite:
                 raise FileExistsError("%s exists: pass overwrite=True to replace it" % self.path)
         self.temporary, self.handle = _create_temporary(self.path)
 
-    def write(self, chunk):
-        self.handle.write(chunk)
+    def write(self, chunk: bytes) -> None:
+        self.handle.write(chunk)  # type: ignore[union-attr]  # open() came first
 
-    def complete(self):
-        self.handle.close()
-        _move_into_place(self.temporary, self.path, self.overwrite)
+    def complete(self) -> None:
+        self.handle.close()  # type: ignore[union-attr]  # open() came first
+        _move_into_place(self.temporary, self.path, self.overwrite)  # type: ignore[arg-type]  # so did open()
         self.temporary = None
 
-    def discard(self):
+    def discard(self) -> None:
         """Close the temporary file, and remove it unless it became the target."""
         if self.handle is not None and not self.handle.closed:
             self.handle.close()
@@ -582,12 +608,13 @@ class _DownloadTarget:
             self.temporary = None
 
 
-def _check_chunk_size(chunk_size):
+def _check_chunk_size(chunk_size: object) -> None:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise TypeError("chunk_size must be a positive integer, got %r" % (chunk_size,))
 
 
-def _resumed(response, url, done, total, identity):
+def _resumed(response: Response, url: str, done: int, total: Optional[int],
+             identity: Identity) -> Tuple[int, Optional[int]]:
     """(bytes to skip, total) of an answer to a Range request from ``done``; a different file raises."""
     headers = response.headers
     changed = TransportError("the file changed on the server while it was being downloaded; download it again",
@@ -614,21 +641,20 @@ def _resumed(response, url, done, total, identity):
 class FileFlows:
     """What both clients' file methods share: their flows (see the module docstring) and asset_url."""
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
-        logger: Any
-        _session: Any
+        logger: Logger
+        _session: Session
         _asynchronous: bool
+        operations: Dict[str, Operation]
 
-        def _raw_request(self, method: str, path: str, params: Any, json: Any, data: Any, headers: Any,
-                         auth: bool) -> Request: ...
+        def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
+                         headers: Optional[Dict[str, str]], auth: bool) -> Request: ...
 
         def _url_token(self) -> Optional[str]: ...
 
-        operations: Dict[str, Any]
-
     # --- uploads -----------------------------------------------------------------------------
-    def _upload_query(self, fields, where):
+    def _upload_query(self, fields: Mapping[str, Any], where: str) -> Tuple[Dict[str, Any], str]:
         """(the record's fields, the URL's query) from an upload's keyword arguments.
 
         Directus answers an upload with the new record read through the request's global query
@@ -637,7 +663,7 @@ class FileFlows:
         """
         params = self.operations["upload_files"].query_params  # wire name -> QueryParam
         names = {param.name: param.wire for param in params.values()}
-        record, query = {}, {}
+        record, query = {}, {}  # type: Dict[str, Any], Dict[str, Any]
         for name, value in fields.items():
             wire = names.get(name)
             if wire is None:
@@ -650,12 +676,14 @@ class FileFlows:
             raise TypeError("%s: %s" % (where, error)) from None
         return record, "?" + text if text else ""
 
-    def _upload_file_flow(self, file, filename, mime_type, fields, progress):
+    def _upload_file_flow(self, file: AsyncFileSource, filename: Optional[str], mime_type: Optional[str],
+                          fields: Mapping[str, Any], progress: Optional[Progress]) -> HelperFlow[File]:
         fields, query = self._upload_query(fields, "upload_file()")
         upload = _Upload(file, filename, mime_type, fields, "upload_file()", self._asynchronous)
         return (yield from self._upload_flow("POST", "/files", [upload], progress, query=query))[0]
 
-    def _upload_files_flow(self, files, progress, fields):
+    def _upload_files_flow(self, files: Iterable[Union[AsyncFileSource, Dict[str, Any]]], progress: Optional[Progress],
+                           fields: Mapping[str, Any]) -> HelperFlow[List[File]]:
         _check_progress(progress)
         if isinstance(files, (str, bytes, bytearray, memoryview, dict)) or not hasattr(files, "__iter__"):
             raise TypeError("files must be a list of files (use upload_file for one), got %s" % type(files).__name__)
@@ -664,7 +692,7 @@ class FileFlows:
                 raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
         fields, query = self._upload_query(fields, "upload_files()")
         query_names = [param.name for param in self.operations["upload_files"].query_params.values()]
-        uploads = []
+        uploads = []  # type: List[_Upload]
         try:
             for index, entry in enumerate(files):
                 uploads.append(_upload_entry(entry, fields, index, self._asynchronous, query_names))
@@ -675,7 +703,9 @@ class FileFlows:
             raise
         return (yield from self._upload_flow("POST", "/files", uploads, progress, query=query))
 
-    def _replace_file_flow(self, id, file, filename, mime_type, progress, fields):
+    def _replace_file_flow(self, id: Union[str, int], file: AsyncFileSource, filename: Optional[str],
+                           mime_type: Optional[str], progress: Optional[Progress],
+                           fields: Mapping[str, Any]) -> HelperFlow[File]:
         path = "/files/" + quote_path_value("id", id)
         _check_progress(progress)
         fields, query = self._upload_query(fields, "replace_file()")
@@ -693,7 +723,8 @@ class FileFlows:
             raise
         return (yield from self._upload_flow("PATCH", path, [upload], progress, id, query))[0]
 
-    def _upload_flow(self, method, path, uploads, progress, id=None, query=""):
+    def _upload_flow(self, method: str, path: str, uploads: Sequence[_Upload], progress: Optional[Progress],
+                     id: Union[str, int, None] = None, query: str = "") -> HelperFlow[List[File]]:
         """Send the uploads as one multipart request; their records (File), in upload order.
         ``query``: the URL's query string, with its ``?``, or empty."""
         parts = [part for upload in uploads for part in upload.parts]
@@ -705,7 +736,7 @@ class FileFlows:
             if encoder.length is not None:
                 headers["Content-Length"] = str(encoder.length)
             request = Request(method, self.url + path + query, headers, encoder)
-            response = yield Exchange(request)
+            response = yield Exchange(request)  # type: Response
         finally:
             _close_sources(parts)
         if response.status >= 300:
@@ -740,19 +771,22 @@ class FileFlows:
                 url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
         return url
 
-    def _asset_url(self, id, transform):
+    def _asset_url(self, id: Union[str, int], transform: Mapping[str, Any]) -> str:
         url = self.url + "/assets/" + quote_path_value("id", id)
         query = _asset_query(transform)
         return url + "?" + query if query else url
 
-    def _iter_file_flow(self, id, chunk_size, progress, transform):
+    def _iter_file_flow(self, id: Union[str, int], chunk_size: int, progress: Optional[Progress],
+                        transform: Mapping[str, Any]) -> HelperFlow[None]:
         """The flow of iter_file, its arguments checked now (before anything is sent)."""
         url = self._asset_url(id, transform)
         _check_chunk_size(chunk_size)
         _check_progress(progress)
         return self._asset_flow(url, chunk_size, progress)
 
-    def _download_file_flow(self, id, dest, overwrite, progress, chunk_size, transform):
+    def _download_file_flow(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], overwrite: bool,
+                            progress: Optional[Progress], chunk_size: int,
+                            transform: Mapping[str, Any]) -> HelperFlow[Optional[str]]:
         """The flow of download_file, its arguments checked now (before anything is sent)."""
         url = self._asset_url(id, transform)
         _check_chunk_size(chunk_size)
@@ -775,7 +809,8 @@ class FileFlows:
             return self._asset_flow(url, chunk_size, progress, write=dest.write)
         raise TypeError("dest must be a path or a binary file object, got %s" % type(dest).__name__)
 
-    def _download_to_path_flow(self, url, target, chunk_size, progress):
+    def _download_to_path_flow(self, url: str, target: _DownloadTarget, chunk_size: int,
+                               progress: Optional[Progress]) -> HelperFlow[Optional[str]]:
         try:
             yield from self._asset_flow(url, chunk_size, progress, on_answer=target.open, write=target.write)
             target.complete()
@@ -783,18 +818,20 @@ class FileFlows:
             target.discard()
         return target.path
 
-    def _open_asset_flow(self, url, offset):
+    def _open_asset_flow(self, url: str, offset: int) -> HelperFlow[Response]:
         """The streamed answer to GET ``url`` from byte ``offset`` on; an error status raises."""
         headers = dict(self._session.headers_for(True))
         headers["Accept"] = "*/*"
         if offset:
             headers["Range"] = "bytes=%d-" % offset
-        response = yield Exchange(Request("GET", url, headers, None, True, stream=True))
+        response = yield Exchange(Request("GET", url, headers, None, True, stream=True))  # type: Response
         if response.status >= 300 or response.stream is None:
             raise error_from_response(response.status, response.headers, response.body or b"", "GET", url)
         return response
 
-    def _asset_flow(self, url, chunk_size, progress, on_answer=None, write=None):
+    def _asset_flow(self, url: str, chunk_size: int, progress: Optional[Progress],
+                    on_answer: Optional[Callable[[Response], object]] = None,
+                    write: Optional[Callable[[bytes], object]] = None) -> HelperFlow[None]:
         """The content at ``url``, chunk by chunk, given to ``write`` (a local file's, see the module
         docstring) or else delivered; drops and short bodies resume where they stopped.
 
@@ -804,13 +841,13 @@ class FileFlows:
         many times as the client's ``retries``, with backoff; drops that make progress always are.
         """
         done = 0
-        total = None
-        identity = None
+        total = None  # type: Optional[int]
+        identity = None  # type: Optional[Identity]  # set from the first answer
         first = True
         stalls = 0
         while True:
             response = yield from self._open_asset_flow(url, done)
-            stream = response.stream
+            stream: ResponseStream = response.stream  # type: ignore[assignment]  # _open_asset_flow checked it
             try:  # no yield in the finally below: closing a stream is the same call for both clients
                 skip = 0
                 if first:
@@ -822,9 +859,9 @@ class FileFlows:
                     if on_answer is not None:
                         on_answer(response)
                 else:
-                    skip, total = _resumed(response, url, done, total, identity)
+                    skip, total = _resumed(response, url, done, total, identity)  # type: ignore[arg-type]  # set
                 before = done
-                failure = None
+                failure = None  # type: Optional[TransportError]
                 while True:
                     try:
                         chunk = yield Read(stream, chunk_size)
@@ -870,7 +907,7 @@ class FilesMixin(FileFlows, FlowRunner):
     if TYPE_CHECKING:
         def _access_token(self) -> Tuple[Optional[str], Optional[float]]: ...
 
-    def _url_token(self):
+    def _url_token(self) -> Optional[str]:
         return self._access_token()[0]
 
     # --- uploads -----------------------------------------------------------------------------
@@ -968,7 +1005,7 @@ class FilesMixin(FileFlows, FlowRunner):
         return self._run(self._download_file_flow(id, dest, overwrite, progress, chunk_size, transform))
 
 
-def multipart_body(data):
+def multipart_body(data: object) -> MultipartEncoder:
     """The multipart body of an operation whose payload is ``multipart`` (``import_items``, ...).
 
     ``data`` maps form names to values: a string, number, boolean, list or dict is a field; bytes,
@@ -977,12 +1014,12 @@ def multipart_body(data):
     """
     if not isinstance(data, dict) or not data:
         raise TypeError("a multipart payload is a non-empty dict of form fields and files, got %r" % (data,))
-    parts = []
+    parts = []  # type: List[Union[Field, FilePart]]
     try:
         for name, value in data.items():
             if not isinstance(name, str) or not name:
                 raise TypeError("form names must be non-empty strings, got %r" % (name,))
-            filename = content_type = None
+            filename = content_type = None  # type: Optional[str]
             if isinstance(value, tuple) and 2 <= len(value) <= 3:
                 filename, value, content_type = (tuple(value) + (None,))[:3]
             elif not (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")):
