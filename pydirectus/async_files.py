@@ -41,7 +41,7 @@ __all__ = ["AsyncFilesMixin", "AsyncTusMixin"]
 
 def _twin_of(sync_method: Callable[..., Any]) -> Callable[[_Method], _Method]:
     """Gives the decorated coroutine method the docstring of its DirectusClient twin."""
-    def document(method):
+    def document(method: _Method) -> _Method:
         method.__doc__ = sync_method.__doc__
         return method
     return document
@@ -50,15 +50,16 @@ def _twin_of(sync_method: Callable[..., Any]) -> Callable[[_Method], _Method]:
 class AsyncFilesMixin(FileFlows, AsyncFlowRunner):
     """The file and asset methods of AsyncDirectusClient (see ``files.py``)."""
 
-    def _url_token(self):
+    def _url_token(self) -> Optional[str]:
         """The token ``asset_url`` puts in a URL: the client's access token flow, when it needs no
         I/O. asset_url is a plain method, so it cannot log in: a password session needs a fresh
         access token (after ``await directus.login()``, or any other call)."""
         flow = access_token_flow(self._session)
         try:
             flow.send(None)
-        except StopIteration as done:
-            return done.value[0]
+        except StopIteration as done:  # the flow's result: (token, expiry)
+            token = done.value[0]  # type: Optional[str]
+            return token
         flow.close()
         raise DirectusError("asset_url(include_token=True) needs a fresh access token: "
                             "await directus.login() (or any other call) first")
