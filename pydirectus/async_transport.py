@@ -24,6 +24,8 @@ end of the connection; HEAD, 1xx, 204 and 304 answers have no body.
 WebSockets through it too.
 """
 
+from __future__ import annotations
+
 import asyncio
 import socket
 import sys
@@ -35,6 +37,19 @@ from .messages import Response
 from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
                         _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
                         read_timeout_error, request_head, resolve_route)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time
+    from ssl import SSLContext
+    from typing import (Any, AsyncIterable, Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional,
+                        Tuple, TypeVar, Union)
+
+    from .messages import Chunk, Request
+    from .transport import Bytes, ParsedHead, PoolKey, Proxy, Streamed
+
+    T = TypeVar("T")
+    # (pool, whether the target is an absolute URL, headers for the proxy with each request, Host header)
+    Route = Tuple["_Pool", bool, Dict[str, str], str]
 
 __all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers", "open_tunnel"]
 
@@ -60,7 +75,7 @@ class _ReadTimedOut(ProtocolFailure):
 _READ_FAILURES = (OSError, ProtocolFailure)
 
 
-def _after_sent_error(exc, method, url, read_timeout):
+def _after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:
     if isinstance(exc, _ReadTimedOut):
         return read_timeout_error(method, url, read_timeout)
     return after_sent_error(exc, method, url, read_timeout)
@@ -68,7 +83,8 @@ def _after_sent_error(exc, method, url, read_timeout):
 
 # --- the CONNECT tunnel -----------------------------------------------------------------------
 
-async def open_tunnel(host, port, proxy, proxy_headers, open_on):
+async def open_tunnel(host: str, port: int, proxy: Proxy, proxy_headers: Mapping[str, str],
+                      open_on: Callable[[socket.socket], Awaitable[T]]) -> T:
     """What ``open_on(sock)`` opens on a socket connected to ``host:port`` through the HTTP proxy
     ``proxy`` (``(host, port)``) with a CONNECT tunnel; ``proxy_headers`` go with the CONNECT.
 
@@ -79,7 +95,8 @@ async def open_tunnel(host, port, proxy, proxy_headers, open_on):
     proxy raises ConnectionError.
     """
     loop = asyncio.get_running_loop()
-    sock, failure = None, OSError("no address for the proxy %s" % proxy[0])
+    sock: Optional[socket.socket] = None
+    failure = OSError("no address for the proxy %s" % proxy[0])
     for family, kind, protocol, _, address in await loop.getaddrinfo(proxy[0], proxy[1], type=socket.SOCK_STREAM):
         sock = socket.socket(family, kind, protocol)
         sock.setblocking(False)
@@ -136,9 +153,25 @@ class _Connection(asyncio.Protocol):
                  "_waiter", "_wanted", "_progress", "_watchdog", "_eof", "_lost", "_reading_paused",
                  "_writing_paused")
 
-    def __init__(self, loop, read_timeout):
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport  # set by connection_made, before the connection is handed to anyone
+    read_timeout: float
+    buffer: bytearray
+    reused: bool
+    reusable_until: float
+    idle_limit: Optional[float]
+    _waiter: Optional[asyncio.Future[None]]
+    _wanted: int
+    _progress: float
+    _watchdog: Optional[asyncio.TimerHandle]
+    _eof: bool
+    _lost: Optional[Exception]
+    _reading_paused: bool
+    _writing_paused: bool
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
         self.loop = loop
-        self.transport = None
+        self.transport = None  # type: ignore[assignment]  # until connection_made, which create_connection calls
         self.read_timeout = read_timeout
         self.buffer = bytearray()  # always this object: the reads hold on to it
         self.reused = False
@@ -154,10 +187,10 @@ class _Connection(asyncio.Protocol):
         self._writing_paused = False
 
     # --- what asyncio calls -------------------------------------------------------------------
-    def connection_made(self, transport):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # a socket's
         self.transport = transport
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         buffer = self.buffer
         buffer += data
         if self._waiter is not None:
@@ -168,12 +201,12 @@ class _Connection(asyncio.Protocol):
             self._reading_paused = True
             self.transport.pause_reading()
 
-    def eof_received(self):
+    def eof_received(self) -> None:
         self._eof = True
         self._wake(None)
         # returning None lets the transport close: an answer never goes on after the peer's end
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         self._eof = True
         self._lost = exc
         if self._watchdog is not None:
@@ -181,16 +214,16 @@ class _Connection(asyncio.Protocol):
             self._watchdog = None
         self._wake(None)
 
-    def pause_writing(self):
+    def pause_writing(self) -> None:
         self._writing_paused = True
 
-    def resume_writing(self):
+    def resume_writing(self) -> None:
         self._writing_paused = False
         if self._wanted == _DRAIN:
             self._wake(None)
 
     # --- waiting --------------------------------------------------------------------------------
-    def _wake(self, exc):
+    def _wake(self, exc: Optional[BaseException]) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -200,11 +233,11 @@ class _Connection(asyncio.Protocol):
                 else:
                     waiter.set_exception(exc)
 
-    def wait(self, wanted):
+    def wait(self, wanted: int) -> asyncio.Future[None]:
         """A future resolved once the buffer holds ``wanted`` bytes (``_DRAIN``: once writing may
         go on), or the peer closed; it fails with _ReadTimedOut after read_timeout of quiet."""
         loop = self.loop
-        waiter = loop.create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
         if self._eof:
             waiter.set_result(None)  # nothing more will come: the caller looks at what there is
             return waiter
@@ -219,7 +252,7 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return waiter
 
-    def _check_quiet(self):
+    def _check_quiet(self) -> None:
         self._watchdog = None
         if self._waiter is None:
             return  # nobody waits: the next wait sets the watchdog again
@@ -230,10 +263,10 @@ class _Connection(asyncio.Protocol):
             self._watchdog = self.loop.call_later(self.read_timeout - quiet, self._check_quiet)
 
     # --- reading ----------------------------------------------------------------------------------
-    def _closed_error(self):
+    def _closed_error(self) -> Exception:
         return self._lost or ConnectionResetError("the server closed the connection")
 
-    def take(self, amount):
+    def take(self, amount: int) -> bytes:
         """The first ``amount`` bytes of the buffer (it holds them)."""
         buffer = self.buffer
         if amount == len(buffer):
@@ -249,7 +282,7 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def read_until(self, separator):
+    async def read_until(self, separator: bytes) -> bytes:
         """The bytes up to and including ``separator`` (an answer's head or a chunk's size line)."""
         buffer = self.buffer
         searched = 0
@@ -264,7 +297,7 @@ class _Connection(asyncio.Protocol):
             searched = max(0, len(buffer) - len(separator) + 1)
             await self.wait(len(buffer) + 1)
 
-    async def read_some(self, amount):
+    async def read_some(self, amount: int) -> bytes:
         """Up to ``amount`` bytes, at least one; b"" once the peer closed."""
         buffer = self.buffer
         while not buffer:
@@ -275,7 +308,7 @@ class _Connection(asyncio.Protocol):
             await self.wait(1)
         return self.take(min(amount, len(buffer)))
 
-    async def read_exactly(self, amount):
+    async def read_exactly(self, amount: int) -> bytes:
         """``amount`` bytes, or fewer when the peer closes the connection first."""
         buffer = self.buffer
         while len(buffer) < amount:
@@ -284,7 +317,7 @@ class _Connection(asyncio.Protocol):
             await self.wait(amount)
         return self.take(amount)
 
-    async def read_head(self, method):
+    async def read_head(self, method: str) -> ParsedHead:
         """``parse_head``'s answer for the next answer's head (1xx answers skipped)."""
         while True:
             answer = parse_head(await self.read_until(b"\r\n\r\n"), method)
@@ -292,7 +325,7 @@ class _Connection(asyncio.Protocol):
                 return answer
 
     # --- writing ----------------------------------------------------------------------------------
-    def write(self, data):
+    def write(self, data: Bytes) -> None:
         """Hand ``data`` to the transport; raises ConnectionError when the connection is gone."""
         transport = self.transport
         if transport.is_closing():
@@ -301,13 +334,13 @@ class _Connection(asyncio.Protocol):
         if transport.is_closing():  # the socket failed while writing
             raise self._closed_error()
 
-    def answered(self):
+    def answered(self) -> bool:
         """Whether the server answered (or closed) already: while a body is still going out, the
         server refused it before reading it all (a 403 for a folder it cannot write, say) and may
         have stopped reading, so the rest is not sent and its answer is read at once."""
         return bool(self.buffer) or self._eof
 
-    async def drain(self):
+    async def drain(self) -> bool:
         """Wait while the transport's write buffer is full (quiet time counts as for reads), or
         until the server answers: False then, when what was written has not all gone out."""
         while self._writing_paused:
@@ -317,20 +350,20 @@ class _Connection(asyncio.Protocol):
         return True
 
     # --- the pool's checks ------------------------------------------------------------------------
-    def usable_idle(self, now):
+    def usable_idle(self, now: float) -> bool:
         """Whether this idle connection can carry another request (not expired, not closed by the
         peer, no stray bytes received: a body sent with a HEAD answer would be read as the next answer)."""
         return now < self.reusable_until and self.reusable()
 
-    def reusable(self):
+    def reusable(self) -> bool:
         """Whether the connection is still open, with nothing unread in it."""
         return not self._eof and not self.buffer and not self.transport.is_closing()
 
-    def close(self):
+    def close(self) -> None:
         """Close gracefully (what was written still goes out)."""
         self.transport.close()
 
-    def abort(self):
+    def abort(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -345,7 +378,13 @@ class _Pool:
 
     __slots__ = ("key", "proxy_headers", "idle", "open", "waiters")
 
-    def __init__(self, key, proxy_headers):
+    key: PoolKey
+    proxy_headers: Dict[str, str]
+    idle: List[_Connection]
+    open: int
+    waiters: Deque[asyncio.Future[None]]
+
+    def __init__(self, key: PoolKey, proxy_headers: Dict[str, str]) -> None:
         self.key = key
         self.proxy_headers = proxy_headers
         self.idle = []
@@ -359,7 +398,9 @@ class _Body(BodyFraming):
 
     __slots__ = ()
 
-    async def read(self, amount):
+    connection: _Connection
+
+    async def read(self, amount: int) -> bytes:
         """Up to ``amount`` bytes; b"" at the end of the body."""
         if self.done:
             return b""
@@ -370,7 +411,9 @@ class _Body(BodyFraming):
                     pass  # trailers: read and dropped
                 self.done = True
                 return b""
-            data = self.took(await connection.read_some(min(amount, self.remaining)))
+            # in a chunk: remaining is the number start_chunk set
+            data = self.took(await connection.read_some(
+                min(amount, self.remaining)))  # type: ignore[type-var, arg-type]
             if self.remaining == 0:
                 self.end_chunk(await connection.read_exactly(2))
             return data
@@ -388,23 +431,24 @@ class AsyncResponseStream:
     the connection stops reading from its socket until the reads catch up.
     """
 
-    def __init__(self, transport, pool, connection, response, body, method, url):
+    def __init__(self, transport: AsyncHTTPTransport, pool: _Pool, connection: _Connection, response: Response,
+                 body: _Body, method: str, url: str) -> None:
         self._transport = transport
         self._pool = pool
         self._connection = connection
         self._response = response
-        self._body = body
+        self._body: Optional[_Body] = body
         self._method = method
         self._url = url
 
-    async def read(self, amount=None):
+    async def read(self, amount: Optional[int] = None) -> bytes:
         """Up to ``amount`` bytes (everything left when None); b"" at the end."""
         body = self._body
         if body is None:
             return b""
         try:
             if amount is None:
-                parts = []
+                parts: List[bytes] = []
                 while True:
                     chunk = await body.read(_CHUNK)
                     if not chunk:
@@ -424,31 +468,31 @@ class AsyncResponseStream:
             self._transport._release(self._pool, self._connection, self._response, body.close)
         return data
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncResponseStream:
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> bytes:
         chunk = await self.read(_CHUNK)
         if not chunk:
             raise StopAsyncIteration
         return chunk
 
-    def _abort(self):
+    def _abort(self) -> None:
         if self._body is not None:
             self._body = None
             self._transport._discard(self._pool, self._connection)
 
-    def close(self):
+    def close(self) -> None:
         """Close the stream (and its connection, unless the body was read to its end)."""
         self._abort()
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         self._abort()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AsyncResponseStream:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         self._abort()
 
 
@@ -461,8 +505,9 @@ class AsyncHTTPTransport:
     the event loop that used it last: used from another loop, it starts over with new connections.
     """
 
-    def __init__(self, *, ssl_context=None, connect_timeout=10.0, read_timeout=60.0, proxies=None,
-                 max_connections=10, max_body_size=512 * 1024 * 1024, clock=time.monotonic):
+    def __init__(self, *, ssl_context: Optional[SSLContext] = None, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, proxies: Optional[Mapping[str, str]] = None, max_connections: int = 10,
+                 max_body_size: int = 512 * 1024 * 1024, clock: Callable[[], float] = time.monotonic) -> None:
         import urllib.request
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -470,21 +515,24 @@ class AsyncHTTPTransport:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.proxies = urllib.request.getproxies_environment() if proxies is None else dict(proxies)
-        self._proxy_bypass = urllib.request.proxy_bypass_environment
+        # in urllib.request since Python 2, undocumented, and not in typeshed
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        self._proxy_bypass: Callable[[str, Mapping[str, str]], object] = bypass
         self.max_connections = max_connections
         self.max_body_size = max_body_size
         self._clock = clock
-        self._loop = None
-        self._pools = {}  # pool key -> _Pool
-        self._routes = {}  # (scheme, netloc) -> (pool, whether the target is absolute, proxy headers)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._pools: Dict[PoolKey, _Pool] = {}  # pool key -> _Pool
+        # (scheme, netloc) -> (pool, whether the target is absolute, proxy headers)
+        self._routes: Dict[Tuple[str, str], Route] = {}
         self.connections_opened = 0
         self.peak_open = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<AsyncHTTPTransport connect_timeout=%s read_timeout=%s max_connections=%d>" % (
             self.connect_timeout, self.read_timeout, self.max_connections)
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """Counts of connections: ``opened`` in all, ``open`` now, ``idle`` now, ``peak_open`` (the
         most open at once in one origin's pool), and ``waiting`` callers."""
         pools = self._pools.values()
@@ -493,7 +541,7 @@ class AsyncHTTPTransport:
                 "waiting": sum(len(p.waiters) for p in pools)}
 
     # --- routing --------------------------------------------------------------------------
-    def _route(self, scheme, netloc):
+    def _route(self, scheme: str, netloc: str) -> Route:
         route = self._routes.get((scheme, netloc))
         if route is None:
             host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
@@ -506,7 +554,7 @@ class AsyncHTTPTransport:
                                                       host_header(scheme, host, port))
         return route
 
-    def _check_loop(self):
+    def _check_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # connections belong to the loop that opened them: a new loop (a second asyncio.run) starts over
@@ -519,7 +567,7 @@ class AsyncHTTPTransport:
         return loop
 
     # --- the pool ---------------------------------------------------------------------------
-    def _idle_connection(self, pool):
+    def _idle_connection(self, pool: _Pool) -> Optional[_Connection]:
         """An idle connection of ``pool`` that is still good (marked reused), or None."""
         idle = pool.idle
         if idle:
@@ -533,7 +581,8 @@ class AsyncHTTPTransport:
                 pool.open -= 1
         return None
 
-    async def _acquire(self, pool, loop, method, url):
+    async def _acquire(self, pool: _Pool, loop: asyncio.AbstractEventLoop, method: str,
+                       url: str) -> Tuple[_Pool, _Connection]:
         """(pool, connection): an idle connection still good, a new one, or the next one freed."""
         woken = False
         while True:
@@ -554,7 +603,7 @@ class AsyncHTTPTransport:
                     pool.open -= 1
                     self._wake(pool)
                     raise
-            waiter = loop.create_future()
+            waiter: asyncio.Future[None] = loop.create_future()
             if woken:
                 pool.waiters.appendleft(waiter)  # it was its turn: keep its place at the front
             else:
@@ -573,7 +622,7 @@ class AsyncHTTPTransport:
             woken = True
 
     @staticmethod
-    def _wake(pool):
+    def _wake(pool: _Pool) -> None:
         waiters = pool.waiters
         while waiters:
             waiter = waiters.popleft()
@@ -581,7 +630,7 @@ class AsyncHTTPTransport:
                 waiter.set_result(None)
                 return
 
-    def _release(self, pool, connection, response, close):
+    def _release(self, pool: _Pool, connection: _Connection, response: Response, close: bool) -> None:
         """Give a connection whose answer was read whole back to its pool (or close it)."""
         if close or not connection.reusable():  # closed, or bytes beyond the answer: out of step
             self._discard(pool, connection)
@@ -596,12 +645,12 @@ class AsyncHTTPTransport:
         else:  # the pool was dropped meanwhile (aclose, or a new event loop)
             connection.abort()
 
-    def _discard(self, pool, connection):
+    def _discard(self, pool: _Pool, connection: _Connection) -> None:
         connection.abort()
         pool.open -= 1
         self._wake(pool)
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Close every idle connection. The transport can still be used afterwards."""
         pools, self._pools, self._routes = self._pools, {}, {}
         loop = asyncio.get_running_loop()
@@ -622,7 +671,7 @@ class AsyncHTTPTransport:
             await asyncio.sleep(0)  # let the transports finish closing their sockets
 
     # --- connecting -------------------------------------------------------------------------
-    async def _connect(self, key, loop, method, url):
+    async def _connect(self, key: PoolKey, loop: asyncio.AbstractEventLoop, method: str, url: str) -> _Connection:
         scheme, host, port, proxy = key
         context = None
         if scheme == "https":
@@ -631,7 +680,7 @@ class AsyncHTTPTransport:
             context = self.ssl_context
         read_timeout = self.read_timeout
 
-        def connection():
+        def connection() -> _Connection:
             return _Connection(loop, read_timeout)
         try:
             if proxy is None:
@@ -651,7 +700,7 @@ class AsyncHTTPTransport:
         return opened
 
     # --- the seam ---------------------------------------------------------------------------
-    async def send(self, request):
+    async def send(self, request: Request) -> Response:
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         loop = self._check_loop() if self._loop is not asyncio.get_running_loop() else self._loop
         method, url = request.method, request.url
@@ -702,7 +751,8 @@ class AsyncHTTPTransport:
         self._release(pool, connection, response, framing.close)
         return response
 
-    async def _write(self, connection, head, body, chunked, method, url):
+    async def _write(self, connection: _Connection, head: bytes, body: Optional[Union[bytes, Streamed]],
+                     chunked: bool, method: str, url: str) -> bool:
         """Send the request; False when the server answered before it took the whole body (the
         connection then closes once that answer is read)."""
         try:
@@ -725,21 +775,21 @@ class AsyncHTTPTransport:
                                  method=method, url=url) from None
 
     @staticmethod
-    async def _write_stream(connection, body, chunked):
+    async def _write_stream(connection: _Connection, body: Streamed, chunked: bool) -> bool:
         """Send a streamed body; False when the server answered before it took all of it."""
         if hasattr(body, "__aiter__"):
             async for chunk in body:
                 if not await _write_chunk(connection, chunk, chunked):
                     return False
-        else:
-            for chunk in body:
+        else:  # an iterable of chunks (a binary file object is one: its lines)
+            for chunk in body:  # type: ignore[union-attr]
                 if not await _write_chunk(connection, chunk, chunked):
                     return False
         if chunked:
             connection.write(b"0\r\n\r\n")
         return True
 
-    async def _read_sized_body(self, connection, length, method, url):
+    async def _read_sized_body(self, connection: _Connection, length: int, method: str, url: str) -> bytes:
         """A body of ``length`` bytes (Content-Length), read whole."""
         if length > self.max_body_size:
             raise TransportError("the answer is %d bytes, above max_body_size (%d)"
@@ -752,9 +802,9 @@ class AsyncHTTPTransport:
             raise CutShort(len(body), length - len(body))
         return body
 
-    async def _read_framed_body(self, framing, method, url):
+    async def _read_framed_body(self, framing: _Body, method: str, url: str) -> bytes:
         """A chunked body, or one that runs to the end of the connection, read whole."""
-        parts = []
+        parts: List[bytes] = []
         size = 0
         while True:
             chunk = await framing.read(_CHUNK)
@@ -768,7 +818,7 @@ class AsyncHTTPTransport:
         return b"".join(parts)
 
 
-async def _write_chunk(connection, chunk, chunked):
+async def _write_chunk(connection: _Connection, chunk: Chunk, chunked: bool) -> bool:
     """One chunk of a streamed request body, framed when the body goes chunked; then wait while
     the socket's write buffer is full."""
     if connection.answered():
