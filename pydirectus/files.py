@@ -842,7 +842,7 @@ class FileFlows:
         """
         done = 0
         total = None  # type: Optional[int]
-        identity = None  # type: Optional[Identity]  # set from the first answer
+        identity = (None, None)  # type: Identity  # set from the first answer, before it is read
         first = True
         stalls = 0
         while True:
@@ -859,7 +859,7 @@ class FileFlows:
                     if on_answer is not None:
                         on_answer(response)
                 else:
-                    skip, total = _resumed(response, url, done, total, identity)  # type: ignore[arg-type]  # set
+                    skip, total = _resumed(response, url, done, total, identity)
                 before = done
                 failure = None  # type: Optional[TransportError]
                 while True:
