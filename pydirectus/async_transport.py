@@ -41,8 +41,7 @@ from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from ssl import SSLContext
-    from typing import (Any, AsyncIterable, Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional,
-                        Tuple, TypeVar, Union)
+    from typing import Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
     from .messages import Chunk, Request
     from .transport import Bytes, ParsedHead, PoolKey, Proxy, Streamed

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
     from .effects import Flow
-    from .messages import Response
     from .policy import Session
 
 __all__ = ["Credentials", "TokenState", "access_token_flow", "authenticate_flow", "logout_flow", "login_now_flow",

@@ -15,7 +15,7 @@ from .errors import TransportError
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
-    from typing import Any, Callable, Dict, Generator, Iterator, Optional, Protocol, Type, TypeVar
+    from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Type, TypeVar
 
     from .effects import Flow, HelperFlow
     from .messages import Request, Response
