@@ -154,3 +154,32 @@ def test_pyright_strict_reports_errors_exactly_where_expected(pyright_errors, sc
         (["errors pyright strict should not report:"] + unexpected if unexpected else [])
         + (["errors pyright strict should report:"] + missed if missed else []))
 
+
+
+def test_the_package_itself_passes_mypy_strict_when_vendored(tmp_path):
+    """The package's own code, copied as ``myapp/_vendor/dx`` into a user's project, as vendoring
+    does: mypy --strict over the project reports nothing (a vendored copy is checked as the user's
+    own code, not as an installed package)."""
+    if importlib.util.find_spec("mypy") is None:
+        if REQUIRED:
+            pytest.fail("PYDIRECTUS_REQUIRE_MYPY=1 but mypy is not installed in %s" % sys.prefix, pytrace=False)
+        pytest.skip("mypy is not installed in %s" % sys.prefix)
+    import shutil
+    vendor = tmp_path / "myapp" / "_vendor"
+    shutil.copytree(os.path.join(ROOT, "pydirectus"), str(vendor / "dx"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for package in (tmp_path / "myapp", vendor):
+        (package / "__init__.py").write_text("")
+    (tmp_path / "myapp" / "use.py").write_text(
+        "from myapp._vendor.dx import DirectusClient\n\n"
+        "def titles(url: str, token: str) -> list[str]:\n"
+        "    with DirectusClient(hostname=url, static_token=token) as directus:\n"
+        "        return [str(item.title) for item in directus.read_items('articles')]\n")
+    environment = dict(os.environ)
+    environment.pop("PYTHONPATH", None)
+    environment.pop("MYPYPATH", None)
+    cache_dir = os.path.join(cache_root(), "mypy-cache", "vendored-py%d.%d" % sys.version_info[:2])
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache_dir, "--no-color-output",
+                             "--no-error-summary", "myapp"], cwd=str(tmp_path), env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
+    assert result.returncode == 0 and "error" not in result.stdout, result.stdout[-6000:]
