@@ -51,10 +51,11 @@ class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTu
         self.max_connections = max_connections
         super().__init__(*args, **kwargs)
 
-    def _new_transport(self, ssl_context, connect_timeout, read_timeout, proxies):
+    def _new_transport(self, settings):
         from .async_transport import AsyncHTTPTransport
-        return AsyncHTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout,
-                                  read_timeout=read_timeout, proxies=proxies, max_connections=self.max_connections)
+        return AsyncHTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
+                                  read_timeout=settings.read_timeout, proxies=settings.proxies,
+                                  max_connections=self.max_connections)
 
     def _new_driver(self, transport, logger, sleep, clock):
         from .async_driver import AsyncDriver

@@ -4,7 +4,9 @@ import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
 from .auth import TokenState
+from .base import ConnectionSettings
 from .bulk import BatchLimits
+from .messages import AsyncTransport
 from .models import File, Item, ItemList
 from .retry import RetryPolicy
 from .spec import Operation
@@ -21,7 +23,8 @@ _Id = Union[str, int]
 class AsyncDirectusClient(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin):
     url: str
     logger: logging.Logger
-    transport: Any
+    transport: AsyncTransport
+    connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
     def __init__(
@@ -45,7 +48,7 @@ class AsyncDirectusClient(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, Asyn
         user_agent: Optional[str] = None,
         batch_size: int = 500,
         max_batch_bytes: int = 921600,
-        transport: Any = None,
+        transport: Optional[AsyncTransport] = None,
         sleep: Optional[Callable[[float], Awaitable[None]]] = None,
         clock: Optional[Callable[[], float]] = None,
         max_connections: int = 10,

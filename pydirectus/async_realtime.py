@@ -144,7 +144,7 @@ class _AsyncConnection(_ConnectionBase):
     async def _open(self) -> _Opened:
         """Fetch a token, connect and shake hands: ((reader, writer), ClientConnection, token, expiry, events)."""
         token, expires_at = await self.client._driver.run(self._token_flow())
-        timeout = getattr(self.client.transport, "connect_timeout", 10.0) or 10.0
+        timeout = self.client.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
         clock = self.realtime._clock
         deadline = clock() + timeout
         try:
@@ -217,7 +217,7 @@ class _AsyncConnection(_ConnectionBase):
         if writer.transport.get_write_buffer_size() <= _SEND_BUFFER:
             return True
         try:
-            await asyncio.wait_for(writer.drain(), getattr(self.client.transport, "connect_timeout", 10.0) or 10.0)
+            await asyncio.wait_for(writer.drain(), self.client.connection_settings.connect_timeout or 10.0)
             return True
         except (asyncio.TimeoutError, OSError):
             return False

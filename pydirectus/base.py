@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # typing stays out of import time
     _Client = TypeVar("_Client", bound="ClientBase")
     SpecSource = Union[str, "os.PathLike[str]", List[Dict[str, Any]], Dict[str, Any]]
 
-__all__ = ["ClientBase", "USER_AGENT"]
+__all__ = ["ClientBase", "ConnectionSettings", "USER_AGENT"]
 
 
 def _user_agent() -> str:
@@ -65,6 +65,25 @@ def ssl_context_for(url: str, ssl_verify: Union[bool, str], ssl_context: Optiona
     return make_ssl_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)
 
 
+class ConnectionSettings:
+    """How a client connects (``client.connection_settings``): its default transport and its
+    realtime sockets use the same TLS context, timeouts and proxies, whatever transport it has.
+    ``proxies`` None means HTTP(S)_PROXY and NO_PROXY from the environment."""
+
+    __slots__ = ("ssl_context", "connect_timeout", "read_timeout", "proxies")
+
+    def __init__(self, ssl_context: Optional[ssl.SSLContext], connect_timeout: float, read_timeout: float,
+                 proxies: Optional[Mapping[str, str]]) -> None:
+        self.ssl_context = ssl_context
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.proxies = proxies
+
+    def __repr__(self) -> str:
+        return "ConnectionSettings(connect_timeout=%r, read_timeout=%r, proxies=%r, tls=%s)" % (
+            self.connect_timeout, self.read_timeout, self.proxies, self.ssl_context is not None)
+
+
 class ClientBase:
     """The state both clients hold; see ``DirectusClient`` for what the arguments mean."""
 
@@ -97,9 +116,10 @@ class ClientBase:
             import logging
             logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
         self.logger = logger
+        self.connection_settings = ConnectionSettings(ssl_context_for(self.url, ssl_verify, ssl_context),
+                                                      connect_timeout, read_timeout, proxies)
         if transport is None:
-            transport = self._new_transport(ssl_context_for(self.url, ssl_verify, ssl_context), connect_timeout,
-                                            read_timeout, proxies)
+            transport = self._new_transport(self.connection_settings)
         self.transport = transport
         self.batch_limits = BatchLimits(batch_size, max_batch_bytes)
         headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
@@ -109,8 +129,7 @@ class ClientBase:
         self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
         self._driver = self._new_driver(transport, logger, sleep, clock)
 
-    def _new_transport(self, ssl_context: Optional[ssl.SSLContext], connect_timeout: float, read_timeout: float,
-                       proxies: Optional[Mapping[str, str]]) -> Any:
+    def _new_transport(self, settings: ConnectionSettings) -> Any:
         raise NotImplementedError  # each client brings its own
 
     def _new_driver(self, transport: Any, logger: logging.Logger, sleep: Optional[Callable[[float], Any]],

@@ -48,10 +48,10 @@ class DirectusClient(ClientBase, FilesMixin, PagingMixin, TusMixin, RealtimeMixi
     One client can be shared by many threads. Use it as a context manager, or call ``close()``.
     """
 
-    def _new_transport(self, ssl_context, connect_timeout, read_timeout, proxies):
+    def _new_transport(self, settings):
         from .transport import HTTPTransport
-        return HTTPTransport(ssl_context=ssl_context, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                             proxies=proxies)
+        return HTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
+                             read_timeout=settings.read_timeout, proxies=settings.proxies)
 
     def _new_driver(self, transport, logger, sleep, clock):
         import time

@@ -4,7 +4,9 @@ import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
 from .auth import TokenState
+from .base import ConnectionSettings
 from .bulk import BatchLimits
+from .messages import Transport
 from .models import File, Item, ItemList
 from .retry import RetryPolicy
 from .spec import Operation
@@ -25,7 +27,8 @@ _Id = Union[str, int]
 class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
     url: str
     logger: logging.Logger
-    transport: Any
+    transport: Transport
+    connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
     def __init__(
@@ -49,7 +52,7 @@ class DirectusClient(FilesMixin, PagingMixin, TusMixin, RealtimeMixin):
         user_agent: Optional[str] = None,
         batch_size: int = 500,
         max_batch_bytes: int = 921600,
-        transport: Any = None,
+        transport: Optional[Transport] = None,
         sleep: Optional[Callable[[float], None]] = None,
         clock: Optional[Callable[[], float]] = None,
     ) -> None: ...

@@ -43,6 +43,25 @@ if TYPE_CHECKING:  # typing is never imported at run time
     # the async transport) or a binary file object; both transports stream what is not bytes
     Body = Union[bytes, str, bytearray, memoryview, Iterable[Chunk], AsyncIterable[Chunk], Readable]
 
+    class Transport(Protocol):
+        """The seam between a DirectusClient and the network: everything above it (credentials,
+        retries, redirects, paging, files) is decided without I/O and sends Requests through it.
+        ``send`` returns the Response (``body`` bytes, or ``stream`` when ``request.stream``) or
+        raises a TransportError (``may_have_been_processed`` when the request went out); it
+        never raises for an error status. ``transport.HTTPTransport`` is the one pydirectus uses;
+        the tests' ``tests/mocktransport.py`` answers from a function, without sockets."""
+
+        def send(self, request: Request) -> Response: ...
+
+        def close(self) -> None: ...
+
+    class AsyncTransport(Protocol):
+        """The same seam for AsyncDirectusClient (``async_transport.AsyncHTTPTransport``)."""
+
+        async def send(self, request: Request) -> Response: ...
+
+        async def aclose(self) -> None: ...
+
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _PLAIN_SEGMENT = re.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # needs no quoting (and is not . or ..)
 _HEADER_INJECTION = re.compile("[\r\n\x00]")

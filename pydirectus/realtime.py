@@ -845,16 +845,16 @@ def _socket_route(client: Any) -> _Route:
     import urllib.request
     from urllib.parse import urlsplit
     from .transport import make_ssl_context, resolve_route
-    transport = client.transport
+    settings = client.connection_settings
     parts = urlsplit(client.url)
-    proxies = getattr(transport, "proxies", None)
+    proxies = settings.proxies
     if proxies is None:
         proxies = urllib.request.getproxies_environment()
     bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # undocumented: not in typeshed
     host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies, bypass)
     context = None
     if parts.scheme == "https":
-        context = getattr(transport, "ssl_context", None) or make_ssl_context()
+        context = settings.ssl_context or make_ssl_context()
     return host, port, proxy, proxy_headers, context
 
 
@@ -1143,8 +1143,7 @@ class _SyncConnection(_ConnectionBase):
         """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
         import socket
         token, expires_at = self.client._driver.run(self._token_flow())
-        transport = self.client.transport
-        timeout = getattr(transport, "connect_timeout", 10.0) or 10.0
+        timeout = self.client.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
         clock = self.realtime._clock
         deadline = clock() + timeout
         sock = _open_socket(_socket_route(self.client), timeout)

@@ -52,7 +52,9 @@ import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
 from .auth import TokenState
+from .base import ConnectionSettings
 from .bulk import BatchLimits
+from .messages import {transport_type}
 from .models import File, Item, ItemList
 from .retry import RetryPolicy
 from .spec import Operation
@@ -66,7 +68,8 @@ _Id = Union[str, int]
 class {name}{bases}:
     url: str
     logger: logging.Logger
-    transport: Any
+    transport: {transport_type}
+    connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
     def __init__(
@@ -90,7 +93,7 @@ class {name}{bases}:
         user_agent: Optional[str] = None,
         batch_size: int = 500,
         max_batch_bytes: int = 921600,
-        transport: Any = None,
+        transport: Optional[{transport_type}] = None,
         sleep: Optional[Callable[[float], {sleep_result}]] = None,
         clock: Optional[Callable[[], float]] = None,{extra_init}
     ) -> None: ...
@@ -123,13 +126,14 @@ SYNC_HEADER = CLIENT_TEMPLATE.format(
     imports="from .files import FilesMixin\nfrom .paging import PagingMixin\nfrom .realtime import RealtimeMixin\n"
             "from .tus import TusMixin\n",
     module_names="\n__version__: str\nUSER_AGENT: str\n", sleep_result="None", extra_init="", async_="", a="",
-    close="close")
+    close="close", transport_type="Transport")
 ASYNC_HEADER = CLIENT_TEMPLATE.format(
     name="AsyncDirectusClient", bases="(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin)",
     imports="from .async_files import AsyncFilesMixin, AsyncTusMixin\nfrom .async_realtime import AsyncRealtimeMixin\n"
             "from .paging import AsyncPagingMixin\n",
     module_names="", sleep_result="Awaitable[None]",
-    extra_init="\n        max_connections: int = 10,", async_="async ", a="a", close="aclose")
+    extra_init="\n        max_connections: int = 10,", async_="async ", a="a", close="aclose",
+    transport_type="AsyncTransport")
 
 
 def _path_type(name):
