@@ -20,8 +20,8 @@ from . import messages as _messages  # noqa: E402 - after __version__, which cli
 from .bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
 from .errors import (APIError, Attempt, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
-                     ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError, ServerError,
-                     TimeoutError, TransportError, UniqueConflictError)
+                     ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError,
+                     ServerError, TimeoutError, TransportError, UniqueConflictError)
 from .retry import RetryPolicy  # noqa: E402
 
 __all__ = [

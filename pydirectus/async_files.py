@@ -125,7 +125,8 @@ class AsyncTusMixin(TusFlows, AsyncFlowRunner):
         return await self._run(self._read_tus_options_flow(id))
 
     @_twin_of(TusMixin.upload_file_resumable)
-    async def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *, filename: Optional[str] = None,
+    async def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *,
+                                    filename: Optional[str] = None,
                                     mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
                                     chunk_size: int = _DEFAULT_CHUNK,
                                     progress: Optional[Callable[[int, Optional[int]], Any]] = None,

@@ -240,6 +240,23 @@ def parse_retry_after(value: Optional[str], now_epoch: Optional[float] = None) -
     return max(0.0, when.timestamp() - now_epoch)
 
 
+def error_code(errors: object) -> Any:
+    """``extensions.code`` of the first entry of a Directus ``errors`` list (REST, GraphQL, the
+    realtime socket's), as the server sent it; None when there is none."""
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
+    extensions = first.get("extensions") if first is not None else None
+    return extensions.get("code") if isinstance(extensions, dict) else None
+
+
+def answer_error_code(body: Optional[bytes]) -> Any:
+    """The Directus error code of an answer's body, or None when the body is not a Directus error."""
+    try:
+        document = json.loads(body) if body else None
+    except ValueError:
+        return None
+    return error_code(document.get("errors")) if isinstance(document, dict) else None
+
+
 def error_from_response(status: int, headers: Headers, body: Optional[bytes], method: Optional[str],
                         url: Optional[str], attempts: Iterable[Attempt] = ()) -> APIError:
     """The APIError that a non-2xx answer stands for (``headers`` has a case-insensitive .get);
@@ -253,11 +270,10 @@ def error_from_response(status: int, headers: Headers, body: Optional[bytes], me
             errors = [e for e in document["errors"] if isinstance(e, dict)]
     except ValueError:
         pass
+    code: Any
     if errors:
-        first = errors[0]
-        extensions = first.get("extensions")
-        code: Any = extensions.get("code") if isinstance(extensions, dict) else None  # whatever the JSON says
-        message = str(first.get("message") or code or "error")
+        code = error_code(errors)
+        message = str(errors[0].get("message") or code or "error")
         cls = _CLASS_BY_CODE.get(code) or _class_for_status(status)
     else:
         code = None

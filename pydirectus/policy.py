@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import Attempt, AuthenticationError, TimeoutError, TransportError, parse_retry_after
+from .errors import (Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code,
+                     parse_retry_after)
 from .messages import redirect_target
 from .retry import is_read_timeout
 
@@ -65,13 +66,7 @@ def _with_history(error: TransportError, history: List[Attempt], request: Reques
 
 
 def _is_token_expired(response: Response) -> bool:
-    if response.status != 401:
-        return False
-    try:
-        expired: bool = response.json()["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
-        return expired
-    except (ValueError, KeyError, IndexError, TypeError):
-        return False
+    return response.status == 401 and answer_error_code(response.body) == "TOKEN_EXPIRED"
 
 
 class Session:

@@ -42,7 +42,7 @@ import json
 
 from .auth import access_token_flow
 from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
-                     RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE)
+                     RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE, error_code)
 from .messages import decode_raw, models
 
 TYPE_CHECKING = False
@@ -107,10 +107,7 @@ def _error_from_message(message: Dict[str, Any], where: str) -> APIError:
 def _graphql_error(errors: List[Any], where: str) -> APIError:
     """The DirectusError of a GraphQL ``errors`` list."""
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    extensions = first.get("extensions")
-    if not isinstance(extensions, dict):
-        extensions = {}
-    code: Any = extensions.get("code")  # as the server sent it
+    code = error_code(errors)
     cls: Type[APIError] = _CLASS_BY_CODE.get(code) or BadRequestError
     return cls(str(first.get("message") or code or "GraphQL error"), status=_STATUS_OF_CLASS.get(cls, 400),
                code=code, errors=[e for e in errors if isinstance(e, dict)], method="WS graphql", url=where)

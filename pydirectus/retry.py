@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 
-from .errors import TimeoutError, parse_retry_after
+from .errors import TimeoutError, answer_error_code, parse_retry_after
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,13 +30,6 @@ if TYPE_CHECKING:
     from .messages import Request, Response
 
 __all__ = ["RetryPolicy", "RetryBudget", "is_read_timeout"]
-
-
-def _directus_code(response: Response) -> Optional[str]:
-    try:
-        return response.json()["errors"][0]["extensions"]["code"]  # type: ignore[no-any-return]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
 
 
 class RetryPolicy:
@@ -139,13 +132,14 @@ class RetryPolicy:
         if status < 429 or retry_number >= self.retries:
             return None
         if status in (429, 503):
-            if not request.idempotent and not (status == 429 and _directus_code(response) == "REQUESTS_EXCEEDED"):
+            limiter = status == 429 and answer_error_code(response.body) == "REQUESTS_EXCEEDED"
+            if not request.idempotent and not limiter:
                 return None
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is None:
                 return self.backoff(retry_number)
             return wait if wait <= self.max_retry_after else None
-        if status in (502, 504) and request.idempotent and _directus_code(response) is None:
+        if status in (502, 504) and request.idempotent and answer_error_code(response.body) is None:
             return self.backoff(retry_number)
         return None
 

@@ -130,7 +130,8 @@ class TusFlows:
         response = yield from self._tus_flow("OPTIONS", "/files/tus/" + quote_path_value("id", id))
         max_size = response.headers.get("Tus-Max-Size")
         return {"version": response.headers.get("Tus-Version"),
-                "extensions": [e.strip() for e in (response.headers.get("Tus-Extension") or "").split(",") if e.strip()],
+                "extensions": [name.strip() for name in (response.headers.get("Tus-Extension") or "").split(",")
+                               if name.strip()],
                 "max_size": int(max_size) if max_size and max_size.isdigit() else None}
 
     def _upload_file_resumable_flow(self, file: Union[str, os.PathLike[str], BinaryIO], filename: Optional[str],

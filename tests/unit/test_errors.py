@@ -79,3 +79,16 @@ def test_retry_after_as_seconds_or_http_date():
     later = email.utils.formatdate(now + 30, usegmt=True)
     assert 28 <= parse_retry_after(later, now_epoch=now) <= 31
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_one_reading_of_directus_error_codes():
+    """errors.error_code / answer_error_code: the one place a Directus error code is read (the
+    error table, the retry policy, the token-expiry replay, realtime's GraphQL errors)."""
+    from pydirectus.errors import answer_error_code, error_code
+    body = b'{"errors": [{"message": "x", "extensions": {"code": "TOKEN_EXPIRED"}}, {"extensions": {"code": "B"}}]}'
+    assert answer_error_code(body) == "TOKEN_EXPIRED"
+    for not_directus in (b"", None, b"<html>502</html>", b"[]", b'{"errors": []}', b'{"errors": [1]}',
+                         b'{"errors": [{"extensions": "no"}]}', b'{"data": {}}'):
+        assert answer_error_code(not_directus) is None, not_directus
+    assert error_code([{"extensions": {"code": 7}}]) == 7  # as the server sent it
+    assert error_code("errors") is None
