@@ -21,6 +21,7 @@ from .async_realtime import AsyncRealtimeMixin
 from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
 from .base import ClientBase
 from .bulk import call_flow
+from .errors import is_whole
 from .client import DirectusClient
 from .interpreter import install_operations
 from .messages import decode_raw
@@ -46,7 +47,7 @@ class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTu
     _asynchronous = True
 
     def __init__(self, *args, max_connections=10, **kwargs):
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        if not is_whole(max_connections, 1):
             raise ValueError("max_connections must be a positive integer, got %r" % (max_connections,))
         self.max_connections = max_connections
         super().__init__(*args, **kwargs)

@@ -25,7 +25,7 @@ import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types are for type checkers
-    from typing import Any, Dict, Iterable, List, Optional, Tuple, Type
+    from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, TypeGuard
 
     from .transport import Headers
 
@@ -238,6 +238,12 @@ def parse_retry_after(value: Optional[str], now_epoch: Optional[float] = None) -
         import time
         now_epoch = time.time()
     return max(0.0, when.timestamp() - now_epoch)
+
+
+def is_whole(value: object, minimum: int = 0) -> TypeGuard[int]:
+    """Whether ``value`` is an int (not a bool: True is an int to Python) of at least ``minimum``:
+    the check of every count, size and position argument, each raising its own message."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def error_code(errors: object) -> Any:

@@ -45,7 +45,7 @@ import re
 
 from .driver import FlowRunner
 from .effects import Blocking, Deliver, Exchange, FlowSteps, Read, Sleep, SourceFailed
-from .errors import TransportError, error_from_response
+from .errors import TransportError, error_from_response, is_whole
 from .messages import Request, decode_raw, encode_json, is_item, models, quote_path_value
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
 from .query import encode_query
@@ -432,7 +432,7 @@ def _asset_query(transform: Mapping[str, Any]) -> str:
     for name in ("focal_point_x", "focal_point_y"):
         value = transform.pop(name, None)
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_whole(value):
                 raise TypeError("%s must be a pixel position (an integer, 0 or more), got %r" % (name, value))
             add(name, str(value))
     transforms = transform.pop("transforms", None)
@@ -609,7 +609,7 @@ class _DownloadTarget:
 
 
 def _check_chunk_size(chunk_size: object) -> None:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    if not is_whole(chunk_size, 1):
         raise TypeError("chunk_size must be a positive integer, got %r" % (chunk_size,))
 
 

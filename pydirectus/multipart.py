@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import is_whole
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from typing import (AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Iterator, List,
@@ -199,7 +201,7 @@ class FilePart:
                 raise TypeError("a content source needs size, replayable and chunks(); %r has no %s"
                                 % (source, member))
         size = source.size
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        if size is not None and not is_whole(size):
             raise ValueError("the size of a content source must be a whole number of bytes, got %r" % (size,))
         self.name = name
         self.filename = filename

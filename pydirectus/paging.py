@@ -19,7 +19,7 @@ import re
 
 from .driver import FlowRunner
 from .effects import Call, Deliver, FlowSteps
-from .errors import InvalidQueryError
+from .errors import InvalidQueryError, is_whole
 from .interpreter import bind
 from .query import flatten_fields
 
@@ -75,7 +75,7 @@ def _learnt_page_size(error: APIError, size: int) -> Optional[int]:
 
 
 def _page_size(page_size: object) -> int:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+    if not is_whole(page_size, 1):
         raise ValueError("page_size must be a positive integer, got %r" % (page_size,))
     return page_size
 
@@ -94,7 +94,7 @@ class _Iteration:
             if param.name in ITER_ITEMS_REFUSED and query_values.get(param.wire) is not None:
                 raise TypeError("iter_items() does not take %r: use aggregate() or read_items()" % param.name)
         limit = query_values.pop("limit", None)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and not is_whole(limit):
             raise ValueError("limit must be a whole number of items to yield at most, got %r" % (limit,))
         self.limit = limit
         self.offset = query_values.pop("offset", None) or 0

@@ -12,7 +12,7 @@ Like the file methods (``files.py``), each method is a flow written once in ``Tu
 
 from __future__ import annotations
 
-from .errors import DirectusError, ForbiddenError, TransportError, error_from_response
+from .errors import DirectusError, ForbiddenError, TransportError, error_from_response, is_whole
 from .driver import FlowRunner
 from .effects import Blocking, Exchange
 from .messages import Request, decode_result, quote_path_value
@@ -87,7 +87,7 @@ class TusFlows:
 
     def _create_tus_upload_flow(self, length: int, filename: Optional[str], mime_type: Optional[str],
                                 metadata: Optional[Mapping[str, Any]]) -> HelperFlow[str]:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        if not is_whole(length):
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
         if filename is not None:
@@ -139,7 +139,7 @@ class TusFlows:
                                     progress: Optional[Callable[[int, Optional[int]], Any]],
                                     max_resumes: int) -> HelperFlow[File]:
         import os
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+        if not is_whole(chunk_size, 1):
             raise ValueError("chunk_size must be a positive number of bytes")
         opened = None
         if isinstance(file, (str, os.PathLike)):
