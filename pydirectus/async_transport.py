@@ -36,7 +36,7 @@ from .errors import TimeoutError, TransportError
 from .messages import Response
 from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
                         _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
-                        read_timeout_error, request_head, resolve_route)
+                        proxies_from, read_timeout_error, request_head, resolve_route)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -507,16 +507,12 @@ class AsyncHTTPTransport:
     def __init__(self, *, ssl_context: Optional[SSLContext] = None, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, proxies: Optional[Mapping[str, str]] = None, max_connections: int = 10,
                  max_body_size: int = 512 * 1024 * 1024, clock: Callable[[], float] = time.monotonic) -> None:
-        import urllib.request
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.proxies = urllib.request.getproxies_environment() if proxies is None else dict(proxies)
-        # in urllib.request since Python 2, undocumented, and not in typeshed
-        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-        self._proxy_bypass: Callable[[str, Mapping[str, str]], object] = bypass
+        self.proxies = proxies_from(proxies)
         self.max_connections = max_connections
         self.max_body_size = max_body_size
         self._clock = clock
@@ -543,7 +539,7 @@ class AsyncHTTPTransport:
     def _route(self, scheme: str, netloc: str) -> Route:
         route = self._routes.get((scheme, netloc))
         if route is None:
-            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
+            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies)
             key = (scheme, host, port, proxy)
             pool = self._pools.get(key)
             if pool is None:

@@ -839,16 +839,11 @@ def _socket_route(client: Any) -> _Route:
     ``(host, port, proxy, proxy_headers, ssl_context)``. ``proxy`` is the ``(host, port)`` of the
     HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
     ``ssl_context`` is the client's for wss://, None for ws://."""
-    import urllib.request
     from urllib.parse import urlsplit
-    from .transport import make_ssl_context, resolve_route
+    from .transport import make_ssl_context, proxies_from, resolve_route
     settings = client.connection_settings
     parts = urlsplit(client.url)
-    proxies = settings.proxies
-    if proxies is None:
-        proxies = urllib.request.getproxies_environment()
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # undocumented: not in typeshed
-    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies, bypass)
+    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies_from(settings.proxies))
     context = None
     if parts.scheme == "https":
         context = settings.ssl_context or make_ssl_context()

@@ -61,11 +61,21 @@ _SEND_SIZE = 1024 * 1024  # most one send() of a large body takes at once
 _LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
 
 
-def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str],
-                  proxy_bypass: Callable[[str, Mapping[str, str]], object]
+def proxies_from(proxies: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """The proxies to route with (``resolve_route``): those given (``{}``: none), or, for None,
+    HTTP(S)_PROXY and friends from the environment, as urllib reads them."""
+    if proxies is not None:
+        return dict(proxies)
+    import urllib.request
+    return urllib.request.getproxies_environment()
+
+
+def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str]
                   ) -> Tuple[str, int, Optional[Proxy], Dict[str, str]]:
     """Where a URL's requests go: ``(host, port, proxy, proxy_headers)``, proxy being
-    ``(host, port)`` of the HTTP proxy to use, or None. Both transports route with this."""
+    ``(host, port)`` of the HTTP proxy to use, or None; NO_PROXY (in ``proxies`` as "no", or the
+    environment's) is honoured as urllib does. Both transports and the realtime sockets route
+    with this."""
     if scheme not in _DEFAULT_PORTS:
         raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
     parts = urlsplit("//" + netloc)
@@ -73,7 +83,9 @@ def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str],
     if not host:
         raise ValueError("the URL has no host: %r" % netloc)
     proxy_url = proxies.get(scheme)
-    if not proxy_url or proxy_bypass(host, proxies):
+    import urllib.request
+    # in urllib.request since Python 2, undocumented, and not in typeshed
+    if not proxy_url or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
         return host, port, None, {}
     proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
     headers: Dict[str, str] = {}
@@ -559,14 +571,10 @@ class HTTPTransport:
                  read_timeout: float = 60.0, proxies: Optional[Mapping[str, str]] = None,
                  max_idle_per_origin: int = 10, max_body_size: int = 512 * 1024 * 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        import urllib.request
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.proxies = urllib.request.getproxies_environment() if proxies is None else dict(proxies)
-        # in urllib.request since Python 2, undocumented, and not in typeshed
-        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-        self._proxy_bypass: Callable[[str, Mapping[str, str]], object] = bypass
+        self.proxies = proxies_from(proxies)
         self.max_idle_per_origin = max_idle_per_origin
         self.max_body_size = max_body_size
         self._clock = clock
@@ -587,7 +595,7 @@ class HTTPTransport:
         proxy's headers for each request, and the Host header."""
         route = self._routes.get((scheme, netloc))
         if route is None:
-            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies, self._proxy_bypass)
+            host, port, proxy, proxy_headers = resolve_route(scheme, netloc, self.proxies)
             key = (scheme, host, port, proxy)
             absolute = scheme == "http" and proxy is not None
             self._tunnel_headers[key] = proxy_headers
