@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import (Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code,
-                     parse_retry_after)
+from .errors import Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code
 from .messages import redirect_target
 from .retry import is_read_timeout
 
@@ -126,9 +125,8 @@ class Session:
                 failure: Union[Response, TransportError] = error
                 paced = False
             else:
-                delay = self.retry.delay_after_response(request, response, retry_number)
+                delay, paced = self.retry.delay_after_response(request, response, retry_number)
                 failure = response
-                paced = delay is not None and parse_retry_after(response.headers.get("Retry-After")) is not None
             if delay is not None and not _rewound(request.body):
                 if isinstance(failure, Exception):
                     raise _with_history(_not_sent_again(failure, request), history, request, failure) from failure

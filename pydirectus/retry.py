@@ -24,7 +24,7 @@ from .errors import TimeoutError, answer_error_code, parse_retry_after
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    from typing import Callable, Optional, Tuple
 
     from .errors import TransportError
     from .messages import Request, Response
@@ -126,22 +126,24 @@ class RetryPolicy:
             return None
         return self.backoff(retry_number)
 
-    def delay_after_response(self, request: Request, response: Response, retry_number: int) -> Optional[float]:
-        """Seconds to wait before sending ``request`` again after ``response``, or None to keep it."""
+    def delay_after_response(self, request: Request, response: Response, retry_number: int
+                             ) -> Tuple[Optional[float], bool]:
+        """(seconds to wait before sending ``request`` again after ``response``, or None to keep
+        it; whether the server asked for that wait with Retry-After, which the budget does not count)."""
         status = response.status
         if status < 429 or retry_number >= self.retries:
-            return None
+            return None, False
         if status in (429, 503):
             limiter = status == 429 and answer_error_code(response.body) == "REQUESTS_EXCEEDED"
             if not request.idempotent and not limiter:
-                return None
+                return None, False
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is None:
-                return self.backoff(retry_number)
-            return wait if wait <= self.max_retry_after else None
+                return self.backoff(retry_number), False
+            return (wait, True) if wait <= self.max_retry_after else (None, False)
         if status in (502, 504) and request.idempotent and answer_error_code(response.body) is None:
-            return self.backoff(retry_number)
-        return None
+            return self.backoff(retry_number), False
+        return None, False
 
 
 def is_read_timeout(error: TransportError) -> bool:
