@@ -14,9 +14,10 @@
 
 A server that cannot start makes the tests that need it error with the reason; they are never
 skipped. After every test that used `directus`, the server must still answer a request that needs
-its database: if it does not, that test fails saying so and the server is restarted, so that one
-wedged server fails one test, not every test after it. Everything under tests/integration/ is marked ``integration``: ``-m "not integration"``
-runs the unit tests without Directus.
+its database (and so must the special servers of directus_factory, after a test that used it): if
+it does not, that test fails saying so and the server is restarted, so that one wedged server fails
+one test, not every test after it. Everything under tests/integration/ is marked ``integration``:
+``-m "not integration"`` runs the unit tests without Directus.
 """
 
 import asyncio
@@ -125,8 +126,9 @@ def directus():
 HEALTH_TIMEOUT = float(os.environ.get("PYDIRECTUS_TEST_HEALTH_TIMEOUT", "20"))
 
 
-def server_trouble(server):
-    """Why ``server`` cannot serve the next test (a sentence), or None when it answers.
+def server_trouble(server, answered=(200,)):
+    """Why ``server`` cannot serve the next test (a sentence), or None when it answers with a
+    status of ``answered`` (a special server's settings may make it answer 429 or 401: it answers).
 
     ``GET /users/me`` needs the database: a server whose one SQLite connection is held by a request
     that never finishes still answers /server/ping, but not this.
@@ -135,9 +137,13 @@ def server_trouble(server):
         reply = call(server.url, "GET", "/users/me?fields=id", token=server.token, timeout=HEALTH_TIMEOUT)
     except OSError as error:  # socket.timeout is an OSError
         return "GET /users/me failed: %s" % (error,)
-    if reply.status != 200:
+    if reply.status not in answered:
         return "GET /users/me answered %d %s" % (reply.status, reply.error_code or reply.body)
     return None
+
+
+# The servers directus_factory started with settings of their own (guarded like the shared one).
+_SPECIAL_SERVERS = []
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +152,17 @@ def _shared_server_guard(request):
     does not, this test broke it: the test fails saying so, and the server is restarted (same port,
     same data) so that the tests after it run on a working server instead of failing one by one."""
     yield
+    if "directus_factory" in request.fixturenames:
+        for special in _SPECIAL_SERVERS:
+            if special.pid is None:
+                continue  # stopped on purpose by a test
+            trouble = server_trouble(special, answered=range(200, 500))
+            if trouble is not None:
+                tail = special.log_tail(15)
+                special.restart()
+                pytest.fail("the Directus server with %s stopped answering after this test (%s); it was restarted "
+                            "for the tests that follow. Its log before the restart:\n%s" % (special.env, trouble, tail),
+                            pytrace=False)
     if "directus" not in request.fixturenames:
         return
     server = request.getfixturevalue("directus")
@@ -174,6 +191,7 @@ def directus_factory(request):
         if key not in started:
             try:
                 started[key] = DirectusServer(settings, die_with_parent=True).start()
+                _SPECIAL_SERVERS.append(started[key])
             except Exception as error:  # remembered: later tests with these settings fail fast
                 started[key] = error
         server = started[key]
@@ -182,6 +200,7 @@ def directus_factory(request):
         return server
 
     yield get
+    del _SPECIAL_SERVERS[:]
     for server in started.values():
         if isinstance(server, DirectusServer):
             server.stop()

@@ -187,6 +187,13 @@ def test_b_runs_on_a_working_server(directus):
 
 def test_c_too(directus):
     assert call(directus.url, "GET", "/server/ping").status == 200
+
+def test_d_wedges_a_special_server(directus_factory):
+    os.kill(directus_factory(ACCESS_TOKEN_TTL="7s").pid, signal.SIGSTOP)
+
+def test_e_runs_on_it_again(directus_factory):
+    server = directus_factory(ACCESS_TOKEN_TTL="7s")
+    assert call(server.url, "GET", "/users/me", token=server.token, timeout=10).status == 200
 '''
 
 
@@ -206,7 +213,9 @@ def test_a_wedged_shared_server_fails_one_test_and_is_replaced(tmp_path):
     finally:
         os.unlink(test_file)
     output = result.stdout
-    assert "3 passed, 1 error" in output, output  # test_a's call passed, its teardown (the guard) failed
-    assert "ERROR" in output and "test_a_wedges_the_server" in output, output
-    assert "stopped answering after this test" in output and "it was restarted" in output, output
-    assert "integration tests: 2 passed, 1 failed" in output, output
+    # test_a's and test_d's calls passed, their teardowns (the guard) failed
+    assert "5 passed, 2 errors" in output, output
+    assert "test_a_wedges_the_server" in output and "test_d_wedges_a_special_server" in output, output
+    assert "the shared Directus server stopped answering after this test" in output, output
+    assert "the Directus server with {'ACCESS_TOKEN_TTL': '7s'} stopped answering after this test" in output, output
+    assert "integration tests: 3 passed, 2 failed" in output, output
