@@ -74,4 +74,6 @@ def test_sixteen_threads_200_requests_each_across_expiries(short_ttl_server, mon
     assert elapsed > 6 and tokens.refreshes >= 2, (elapsed, tokens.refreshes)
     assert int(elapsed / 2.7) - 1 <= tokens.refreshes <= int(elapsed / 2.7) + 1, (elapsed, tokens.refreshes)
     gaps = [later - earlier for earlier, later in zip(refreshes, refreshes[1:])]
-    assert all(gap > 2.0 for gap in gaps), gaps
+    # two refreshes at once would be a gap near 0; on a machine busy with other work the clock the
+    # flows read when they store an answer runs late by up to a second (a gap of 1.99 s was seen)
+    assert all(gap > 1.0 for gap in gaps), gaps
