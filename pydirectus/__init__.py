@@ -16,13 +16,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"  # the one place the version is written (the build reads it here)
 
-from . import messages as _messages  # noqa: E402 - after __version__, which client.py imports
-from .bulk import BulkWriteError  # noqa: E402
+from ._core import records as _messages  # noqa: E402 - after __version__, which client.py imports
+from ._core.bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
 from .errors import (APIError, Attempt, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
                      ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError,
                      ServerError, TimeoutError, TransportError, UniqueConflictError)
-from .retry import RetryPolicy  # noqa: E402
+from ._core.retry import RetryPolicy  # noqa: E402
 
 __all__ = [
     "DirectusClient", "AsyncDirectusClient", "__version__", "RetryPolicy",

@@ -15,17 +15,17 @@ protocol cores of ``realtime``).
 
 import inspect
 
-from .async_driver import AsyncFlowRunner
-from .async_files import AsyncFilesMixin, AsyncTusMixin
-from .async_realtime import AsyncRealtimeMixin
-from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
-from .base import ClientBase
-from .bulk import call_flow
+from ._async.runner import AsyncFlowRunner
+from ._async.files import AsyncFilesMixin, AsyncTusMixin
+from ._async.realtime import AsyncRealtimeMixin
+from ._core.auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
+from ._core.client import ClientBase
+from ._core.bulk import call_flow
 from .errors import is_whole
 from .client import DirectusClient
-from .interpreter import install_operations
-from .messages import decode_raw
-from .paging import AsyncPagingMixin
+from ._core.interpreter import install_operations
+from ._core.records import decode_raw
+from ._core.paging import AsyncPagingMixin
 
 __all__ = ["AsyncDirectusClient"]
 
@@ -52,15 +52,20 @@ class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTu
         self.max_connections = max_connections
         super().__init__(*args, **kwargs)
 
+    def _new_tls_context(self, verify, cafile):
+        from ._sync.transport import make_ssl_context
+        return make_ssl_context(verify, cafile)
+
     def _new_transport(self, settings):
-        from .async_transport import AsyncHTTPTransport
+        from ._async.transport import AsyncHTTPTransport
         return AsyncHTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
                                   read_timeout=settings.read_timeout, proxies=settings.proxies,
                                   max_connections=self.max_connections)
 
     def _new_driver(self, transport, logger, sleep, clock):
-        from .async_driver import AsyncDriver
-        return AsyncDriver(transport, logger, sleep, clock)
+        from ._async.runner import AsyncDriver
+        import time
+        return AsyncDriver(transport, logger, sleep, clock or time.monotonic)
 
     async def __aenter__(self):
         return self

@@ -3,16 +3,16 @@ import logging
 import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
-from .auth import TokenState
-from .base import ConnectionSettings
-from .bulk import BatchLimits
-from .messages import AsyncTransport
+from ._core.auth import TokenState
+from ._core.client import ConnectionSettings
+from ._core.bulk import BatchLimits
+from ._core.records import AsyncTransport
 from .models import File, Item, ItemList
-from .retry import RetryPolicy
-from .spec import Operation
-from .async_files import AsyncFilesMixin, AsyncTusMixin
-from .async_realtime import AsyncRealtimeMixin
-from .paging import AsyncPagingMixin
+from ._core.retry import RetryPolicy
+from ._core.spec import Operation
+from ._async.files import AsyncFilesMixin, AsyncTusMixin
+from ._async.realtime import AsyncRealtimeMixin
+from ._core.paging import AsyncPagingMixin
 
 __all__ = ["AsyncDirectusClient"]
 

@@ -23,13 +23,13 @@ import sys
 
 from . import DirectusClient, __version__
 from .errors import APIError, AuthenticationError, DirectusError, TransportError
-from .interpreter import MODEL_RESULTS
+from ._core.interpreter import MODEL_RESULTS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-    from .spec import Operation
+    from ._core.spec import Operation
 
 EXIT_USAGE, EXIT_AUTH, EXIT_REFUSED, EXIT_SERVER = 2, 3, 4, 5
 _HAND_WRITTEN = {

@@ -2,20 +2,20 @@
 
 The operation methods (``read_items``, ``create_item``, ...) are installed from the spec when this
 module is imported; see ``interpreter``. What is written by hand here is what is not an operation
-and performs I/O: running the shared flows with the sync driver (construction and extension from
-data live in ``base``, what both clients share).
+and performs I/O: running the shared flows with the sync driver (``ClientBase``, construction and extension from
+data, is what both clients share).
 """
 
-from .auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
-from .base import USER_AGENT, ClientBase
-from .bulk import call_flow
-from .files import FilesMixin
-from .interpreter import install_operations
-from .messages import decode_raw
-from .paging import PagingMixin
-from .realtime import RealtimeMixin
-from .spec import load_spec
-from .tus import TusMixin
+from ._core.auth import access_token_flow, login_now_flow, logout_now_flow, refresh_now_flow
+from ._core.bulk import call_flow
+from ._core.client import USER_AGENT, ClientBase
+from ._core.files import FilesMixin
+from ._core.interpreter import install_operations
+from ._core.records import decode_raw
+from ._core.paging import PagingMixin
+from ._sync.realtime import RealtimeMixin
+from ._core.spec import load_spec
+from ._core.tus import TusMixin
 
 __all__ = ["DirectusClient", "USER_AGENT"]
 
@@ -48,15 +48,19 @@ class DirectusClient(ClientBase, FilesMixin, PagingMixin, TusMixin, RealtimeMixi
     One client can be shared by many threads. Use it as a context manager, or call ``close()``.
     """
 
+    def _new_tls_context(self, verify, cafile):
+        from ._sync.transport import make_ssl_context
+        return make_ssl_context(verify, cafile)
+
     def _new_transport(self, settings):
-        from .transport import HTTPTransport
+        from ._sync.transport import HTTPTransport
         return HTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
                              read_timeout=settings.read_timeout, proxies=settings.proxies)
 
     def _new_driver(self, transport, logger, sleep, clock):
         import time
-        from .driver import SyncDriver
-        return SyncDriver(transport, logger, sleep or time.sleep, clock)
+        from ._sync.runner import SyncDriver
+        return SyncDriver(transport, logger, sleep or time.sleep, clock or time.monotonic)
 
     def __enter__(self):
         return self

@@ -3,17 +3,17 @@ import logging
 import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
-from .auth import TokenState
-from .base import ConnectionSettings
-from .bulk import BatchLimits
-from .messages import Transport
+from ._core.auth import TokenState
+from ._core.client import ConnectionSettings
+from ._core.bulk import BatchLimits
+from ._core.records import Transport
 from .models import File, Item, ItemList
-from .retry import RetryPolicy
-from .spec import Operation
-from .files import FilesMixin
-from .paging import PagingMixin
-from .realtime import RealtimeMixin
-from .tus import TusMixin
+from ._core.retry import RetryPolicy
+from ._core.spec import Operation
+from ._core.files import FilesMixin
+from ._core.paging import PagingMixin
+from ._sync.realtime import RealtimeMixin
+from ._core.tus import TusMixin
 
 __all__ = ["DirectusClient"]
 

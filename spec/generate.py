@@ -51,13 +51,13 @@ import logging
 import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
-from .auth import TokenState
-from .base import ConnectionSettings
-from .bulk import BatchLimits
-from .messages import {transport_type}
+from ._core.auth import TokenState
+from ._core.client import ConnectionSettings
+from ._core.bulk import BatchLimits
+from ._core.records import {transport_type}
 from .models import File, Item, ItemList
-from .retry import RetryPolicy
-from .spec import Operation
+from ._core.retry import RetryPolicy
+from ._core.spec import Operation
 {imports}
 __all__ = ["{name}"]
 {module_names}
@@ -123,14 +123,14 @@ class {name}{bases}:
 
 SYNC_HEADER = CLIENT_TEMPLATE.format(
     name="DirectusClient", bases="(FilesMixin, PagingMixin, TusMixin, RealtimeMixin)",
-    imports="from .files import FilesMixin\nfrom .paging import PagingMixin\nfrom .realtime import RealtimeMixin\n"
-            "from .tus import TusMixin\n",
+    imports="from ._core.files import FilesMixin\nfrom ._core.paging import PagingMixin\nfrom ._sync.realtime import RealtimeMixin\n"
+            "from ._core.tus import TusMixin\n",
     module_names="\n__version__: str\nUSER_AGENT: str\n", sleep_result="None", extra_init="", async_="", a="",
     close="close", transport_type="Transport")
 ASYNC_HEADER = CLIENT_TEMPLATE.format(
     name="AsyncDirectusClient", bases="(AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin)",
-    imports="from .async_files import AsyncFilesMixin, AsyncTusMixin\nfrom .async_realtime import AsyncRealtimeMixin\n"
-            "from .paging import AsyncPagingMixin\n",
+    imports="from ._async.files import AsyncFilesMixin, AsyncTusMixin\nfrom ._async.realtime import AsyncRealtimeMixin\n"
+            "from ._core.paging import AsyncPagingMixin\n",
     module_names="", sleep_result="Awaitable[None]",
     extra_init="\n        max_connections: int = 10,", async_="async ", a="a", close="aclose",
     transport_type="AsyncTransport")
@@ -187,7 +187,7 @@ def _iter_items(spec, asynchronous):
     **arguments at run time; its stub overloads name each one, so that type checkers see them
     and flag a misspelt keyword."""
     sys.path.insert(0, ROOT)
-    from pydirectus.paging import ITER_ITEMS_REFUSED
+    from pydirectus._core.paging import ITER_ITEMS_REFUSED
     query_sets = spec.get("query_sets", {})
     read_items = next(operation for operation in spec["operations"] if operation["name"] == "read_items")
     query = [param for param in _query_params(read_items, query_sets) if param["name"] not in ITER_ITEMS_REFUSED]

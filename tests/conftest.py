@@ -316,7 +316,7 @@ class _Collect(logging.Handler):
 def secrets_never_logged():
     """Every pydirectus log record of the run, at DEBUG, is checked at the end for every token the
     servers issued and every static token and password the fixtures hold."""
-    from pydirectus.auth import TokenState
+    from pydirectus._core.auth import TokenState
     logger = logging.getLogger("pydirectus")
     handler = _Collect()
     level = logger.level

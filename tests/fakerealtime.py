@@ -7,8 +7,8 @@ import json
 import socket
 import struct
 
-from pydirectus.messages import Response
-from pydirectus.websocket import accept_key, encode_frame, mask
+from pydirectus._core.records import Response
+from pydirectus._core.websocket import accept_key, encode_frame, mask
 from tests.loopback import LoopbackServer, read_head
 
 

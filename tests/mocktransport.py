@@ -13,8 +13,8 @@ request sent.
 
 import json
 
-from pydirectus.messages import Response
-from pydirectus.transport import Headers
+from pydirectus._core.records import Response
+from pydirectus._sync.transport import Headers
 
 
 def json_response(status, document, headers=None):

@@ -49,7 +49,7 @@ def child(argv):
     (the content read and dropped, as ``curl -o /dev/null``): prints one JSON line."""
     sys.path.insert(0, ROOT)
     from pydirectus import DirectusClient  # noqa: E402  everything the transfer needs, imported first
-    import pydirectus.transport  # noqa: F401
+    import pydirectus._sync.transport  # noqa: F401
     import mimetypes
     mimetypes.init()
     action, url, token = argv[:3]

@@ -14,7 +14,7 @@ import re
 import pytest
 
 import pydirectus
-from pydirectus.spec import left_out
+from pydirectus._core.spec import left_out
 from tests.unit.test_coverage import covered_pairs as covered_shapes
 from tests.unit.test_coverage import shape as checklist_shape
 

@@ -12,7 +12,7 @@ import pytest
 import pydirectus
 from pydirectus import DirectusClient, File, ItemList
 from pydirectus.errors import TransportError
-from pydirectus.transport import HTTPTransport
+from pydirectus._sync.transport import HTTPTransport
 from tests.conftest import COLLECTION_FIELDS, remove_collection
 from tests.integration.groups_support import (  # noqa: F401  (fixtures)
     groups_client, groups_server, png_bytes, png_size, upload)

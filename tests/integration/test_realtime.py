@@ -15,8 +15,8 @@ import uuid
 import pytest
 
 from pydirectus import AuthenticationError, ForbiddenError, TimeoutError
-from pydirectus.realtime import _translate_connect_error
-from pydirectus.websocket import ClientConnection, Closed, HandshakeError
+from pydirectus._sync.realtime import _translate_connect_error
+from pydirectus._core.websocket import ClientConnection, Closed, HandshakeError
 from tests.blocking import BlockingProxy
 from tests.conftest import CLIENT_KINDS, COLLECTION_FIELDS, ClientMaker, remove_collection
 from tests.loopback import LoopbackServer, read_head

@@ -34,7 +34,7 @@ def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_fac
 
 
 def test_sixteen_threads_200_requests_each_across_expiries(short_ttl_server, monkeypatch, make_client):
-    from pydirectus.auth import TokenState
+    from pydirectus._core.auth import TokenState
     client = make_client(hostname=short_ttl_server.url, username=short_ttl_server.email,
                          password=short_ttl_server.password)
     refreshes = []

@@ -18,7 +18,7 @@ import pytest
 
 from pydirectus import DirectusClient, DirectusError, File, TransportError
 from pydirectus.async_client import AsyncDirectusClient
-from pydirectus.multipart import Field, FilePart, IterableContent, MultipartEncoder
+from pydirectus._core.multipart import Field, FilePart, IterableContent, MultipartEncoder
 from tests.fakeserver import FakeServer, reply
 from tests.unit.test_files import (CONTENT, AssetServer, DiscardingUploadServer, FailingFile, ResetFirstConnection,
                                    TusServer, form_parts, record_for, upload_server)

@@ -10,8 +10,8 @@ import pytest
 
 from pydirectus import AuthenticationError, ForbiddenError, TimeoutError, TransportError
 from pydirectus.async_client import AsyncDirectusClient
-from pydirectus.async_realtime import AsyncRealtime, AsyncSubscription
-from pydirectus.messages import Response
+from pydirectus._async.realtime import AsyncRealtime, AsyncSubscription
+from pydirectus._core.records import Response
 from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
                                 ping_then_drop, record_frames, tls_server_context)
 from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback

@@ -14,8 +14,8 @@ import pytest
 import pydirectus
 from pydirectus import DirectusClient
 from pydirectus.async_client import AsyncDirectusClient
-from pydirectus.async_transport import AsyncHTTPTransport
-from pydirectus.messages import Request
+from pydirectus._async.transport import AsyncHTTPTransport
+from pydirectus._core.records import Request
 from tests.fakeserver import FakeServer, reply
 
 ITEMS = {"data": [{"id": 1, "title": "a"}], "meta": {"total_count": 1}}
@@ -499,7 +499,8 @@ def test_every_operation_has_the_sync_signature_and_docstring():
 def test_both_clients_run_the_same_policy_flows(monkeypatch):
     """Both clients perform the very same flows: bulk.call_flow, which runs Session.request_flow
     or chunked_write_flow; only the drivers differ."""
-    from pydirectus import bulk, policy
+    import pydirectus._core.bulk as bulk
+    import pydirectus._core.policy as policy
     ran = []
     request_flow, chunked, call = policy.Session.request_flow, bulk.chunked_write_flow, bulk.call_flow
 
@@ -592,7 +593,7 @@ def read_chunked_request(conn):
 
 def recording_connections(monkeypatch):
     """Every _Connection made from now on, and how many times each was told to pause writing."""
-    from pydirectus import async_transport
+    import pydirectus._async.transport as async_transport
     made, pauses = [], []
     connection_made = async_transport._Connection.connection_made
     pause_writing = async_transport._Connection.pause_writing
@@ -663,7 +664,7 @@ def test_an_upload_the_server_never_reads_times_out_as_not_processed():
 
 
 def test_a_streamed_body_read_slowly_stops_the_socket_reads_and_resumes_them(monkeypatch):
-    from pydirectus.async_transport import _BUFFER_LIMIT
+    from pydirectus._async.transport import _BUFFER_LIMIT
     made, _ = recording_connections(monkeypatch)
     body = bytes(range(256)) * (32 * 1024)  # 8 MiB
 

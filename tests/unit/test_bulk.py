@@ -5,12 +5,12 @@ import json
 import pytest
 
 from pydirectus import BulkWriteError, DirectusClient
-from pydirectus.auth import Credentials
-from pydirectus.bulk import BatchLimits, _encode_parts, _plan, chunkable, chunked_write_flow
+from pydirectus._core.auth import Credentials
+from pydirectus._core.bulk import BatchLimits, _encode_parts, _plan, chunkable, chunked_write_flow
 from pydirectus.errors import TransportError
-from pydirectus.messages import Response
-from pydirectus.policy import Session
-from pydirectus.retry import RetryPolicy
+from pydirectus._core.records import Response
+from pydirectus._core.policy import Session
+from pydirectus._core.retry import RetryPolicy
 from tests.unit.test_policy import Clock, Headers, Script
 
 OPS = DirectusClient.operations

@@ -5,7 +5,7 @@ import json
 import os
 import re
 
-from pydirectus.spec import left_out, load_spec
+from pydirectus._core.spec import left_out, load_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHECKLIST = os.path.join(ROOT, "spec", "upstream", "endpoints-12.4.0.json")

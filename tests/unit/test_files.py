@@ -12,14 +12,14 @@ import sys
 import pytest
 
 from pydirectus import DirectusClient, File, ForbiddenError, RateLimitedError, TransportError
-from pydirectus.auth import Credentials
-from pydirectus.effects import Send, Sleep
-import pydirectus.files as files_module
-from pydirectus.files import FilesMixin, disposition_filename, safe_filename
-from pydirectus.messages import Request, Response
-from pydirectus.multipart import FilePart, MultipartEncoder
-from pydirectus.policy import Session
-from pydirectus.retry import RetryPolicy
+from pydirectus._core.auth import Credentials
+from pydirectus._core.effects import Send, Sleep
+import pydirectus._core.files as files_module
+from pydirectus._core.files import FilesMixin, disposition_filename, safe_filename
+from pydirectus._core.records import Request, Response
+from pydirectus._core.multipart import FilePart, MultipartEncoder
+from pydirectus._core.policy import Session
+from pydirectus._core.retry import RetryPolicy
 from tests.fakeserver import FakeServer, reply
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -635,7 +635,7 @@ def test_file_methods_are_the_mixins_and_no_operation_shadows_them():
 def test_import_stays_cheap():
     code = ("import sys; sys.path.insert(0, %r); import pydirectus; "
             "print(sorted(m for m in ('mimetypes', 'tempfile', 'hashlib', 'socket', 'ssl', 'http.client', "
-            "'shutil', 'email', 'pydirectus.transport') if m in sys.modules))" % ROOT)
+            "'shutil', 'email', 'pydirectus._sync.transport') if m in sys.modules))" % ROOT)
     result = subprocess.run([sys.executable, "-I", "-S", "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True)
     assert result.stdout.strip() == "[]", result.stdout
@@ -646,7 +646,7 @@ def test_upload_body_is_streamed_not_buffered(tmp_path):
     path = tmp_path / "big.bin"
     with open(str(path), "wb") as handle:
         handle.truncate(64 * 1024 * 1024)
-    from pydirectus.files import _open_source
+    from pydirectus._core.files import _open_source
     source, name = _open_source(str(path))
     try:
         encoder = MultipartEncoder([FilePart("file", name, "application/octet-stream", source)])

@@ -7,7 +7,7 @@ import pytest
 
 from pydirectus import DirectusClient, Item
 from pydirectus.async_client import AsyncDirectusClient
-from pydirectus.interpreter import MODEL_RESULTS
+from pydirectus._core.interpreter import MODEL_RESULTS
 from tests.fakeserver import FakeServer, reply
 
 
@@ -125,8 +125,8 @@ def test_model_builds_results(client_and_server):
 
 
 def test_operations_cannot_shadow_hand_written_methods():
-    from pydirectus.interpreter import install_operations
-    from pydirectus.spec import load_spec
+    from pydirectus._core.interpreter import install_operations
+    from pydirectus._core.spec import load_spec
 
     class Custom:
         def read_items(self):

@@ -9,7 +9,7 @@ from typing import Optional
 import pytest
 
 from pydirectus import File, Item, ItemList
-from pydirectus.messages import encode_json
+from pydirectus._core.records import encode_json
 
 
 @dataclasses.dataclass(eq=False)

@@ -5,7 +5,7 @@ import email.policy
 
 import pytest
 
-from pydirectus.multipart import (BytesContent, Field, FilePart, IterableContent, MultipartEncoder, make_boundary,
+from pydirectus._core.multipart import (BytesContent, Field, FilePart, IterableContent, MultipartEncoder, make_boundary,
                                   quote_parameter)
 
 
@@ -217,7 +217,7 @@ def test_an_empty_file_and_an_empty_form():
 
 
 def test_the_module_does_no_io():
-    import pydirectus.multipart as module
+    import pydirectus._core.multipart as module
     source = open(module.__file__, encoding="utf-8").read()
     for forbidden in ("open(", "import socket", "import io", "import mimetypes", ".read(", ".seek("):
         assert forbidden not in source, forbidden
@@ -225,7 +225,7 @@ def test_the_module_does_no_io():
 
 def test_multipart_payloads_of_spec_operations_build_fields_and_files(tmp_path):
     import pathlib
-    from pydirectus.files import multipart_body
+    from pydirectus._core.files import multipart_body
     path = tmp_path / "a.csv"
     path.write_bytes(b"x,y\n1,2\n")
     body = multipart_body({"note": "hi", "count": 3, "meta": {"a": 1}, "file": pathlib.Path(str(path)),

@@ -78,8 +78,8 @@ def test_imported_from_a_zip_file(tmp_path):
 
 def test_import_pulls_in_no_network_module_and_not_the_test_launcher():
     code = ("import sys; import pydirectus; "
-            "bad = [m for m in ('http.client', 'ssl', 'socket', 'pydirectus.testing', 'pydirectus.transport', "
-            "'pydirectus.websocket') "
+            "bad = [m for m in ('http.client', 'ssl', 'socket', 'pydirectus.testing', 'pydirectus._sync.transport', "
+            "'pydirectus._core.websocket') "
             "if m in sys.modules]; print(bad)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, universal_newlines=True, env=dict(os.environ, PYTHONPATH=ROOT))

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from pydirectus.auth import Credentials
-from pydirectus.effects import Authenticate, Send, Sleep
+from pydirectus._core.auth import Credentials
+from pydirectus._core.effects import Authenticate, Send, Sleep
 from pydirectus.errors import AuthenticationError, TransportError
-from pydirectus.messages import Request, Response
-from pydirectus.policy import Session
-from pydirectus.retry import RetryPolicy
+from pydirectus._core.records import Request, Response
+from pydirectus._core.policy import Session
+from pydirectus._core.retry import RetryPolicy
 
 
 class Clock:
@@ -182,7 +182,7 @@ def test_another_callers_refresh_is_reused():
     script.run(session.request_flow(get()))
     seen = session.tokens.generation
     session.tokens.store({"access_token": "A9", "refresh_token": "R9", "expires": 900000}, session.clock())
-    from pydirectus.auth import authenticate_flow
+    from pydirectus._core.auth import authenticate_flow
     script.run(authenticate_flow(session, seen))
     assert script.paths() == ["/auth/login", "/items/a"]  # nothing more was sent
 

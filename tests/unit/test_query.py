@@ -6,9 +6,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus.interpreter import _Layout, bind_arguments
-from pydirectus.messages import build_request
-from pydirectus.query import flatten_fields
+from pydirectus._core.interpreter import _Layout, bind_arguments
+from pydirectus._core.records import build_request
+from pydirectus._core.query import flatten_fields
 
 OPS = DirectusClient.operations
 
@@ -85,7 +85,7 @@ def test_path_parameters_are_one_quoted_segment():
 
 
 def test_a_long_query_moves_to_the_body_of_a_search():
-    from pydirectus.messages import MAX_URL_LENGTH
+    from pydirectus._core.records import MAX_URL_LENGTH
     operation = OPS["read_items"]
     keys = list(range(2000))
     filter_ = {"id": {"_in": keys}}

@@ -11,8 +11,8 @@ import pytest
 
 from pydirectus import (AuthenticationError, DirectusClient, ForbiddenError, InvalidPayloadError, Item, ItemList,
                         ServerError, TimeoutError, TransportError)
-from pydirectus.realtime import _DirectusCore, _GraphQLCore, _jwt_lifetime, _translate_connect_error
-from pydirectus.websocket import HandshakeError
+from pydirectus._sync.realtime import _DirectusCore, _GraphQLCore, _jwt_lifetime, _translate_connect_error
+from pydirectus._core.websocket import HandshakeError
 from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
                                 ping_then_drop, record_frames, tls_server_context)
 from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback

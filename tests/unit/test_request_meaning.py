@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus.query import flatten_fields
+from pydirectus._core.query import flatten_fields
 from tests.fakeserver import FakeServer, reply
 from tests.unit.test_async_files import perform  # noqa: F401  (a fixture: both clients)
 from tests.unit.test_files import form_parts, upload_server

@@ -16,8 +16,8 @@ import pytest
 
 import pydirectus
 from pydirectus import DirectusClient
-from pydirectus.interpreter import bind
-from pydirectus.messages import build_request
+from pydirectus._core.interpreter import bind
+from pydirectus._core.records import build_request
 from tests.fakeserver import FakeServer, reply
 
 OK = reply(200, {"data": {"ok": True}})

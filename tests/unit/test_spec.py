@@ -8,7 +8,7 @@ import pkgutil
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus.spec import METHODS, PAYLOAD_KINDS, QUERY_TYPES, RESULT_KINDS, lint_spec, load_spec
+from pydirectus._core.spec import METHODS, PAYLOAD_KINDS, QUERY_TYPES, RESULT_KINDS, lint_spec, load_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

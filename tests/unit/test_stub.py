@@ -59,7 +59,7 @@ def runtime_shape(function):
 
 
 def public_runtime_methods(cls=DirectusClient):
-    from pydirectus.base import ClientBase
+    from pydirectus._core.client import ClientBase
     names = {}
     for name, value in list(vars(ClientBase).items()) + list(vars(cls).items()):
         if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__", "__aenter__", "__aexit__"):
@@ -82,7 +82,7 @@ def test_stub_and_runtime_have_the_same_methods(cls, stub_path):
 
 @BOTH
 def test_helpers_taking_query_keywords_list_exactly_those_the_runtime_binds(cls, stub_path):
-    from pydirectus.interpreter import bind
+    from pydirectus._core.interpreter import bind
     stub = stub_methods(cls, stub_path)
     for helper, operation_name in KEYWORD_HELPERS.items():
         runtime = inspect.signature(getattr(cls, helper))

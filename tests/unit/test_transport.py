@@ -9,8 +9,8 @@ import pytest
 
 import pydirectus
 from pydirectus import DirectusClient
-from pydirectus.messages import Request
-from pydirectus.transport import HTTPTransport
+from pydirectus._core.records import Request
+from pydirectus._sync.transport import HTTPTransport
 from tests.fakeserver import FakeServer, reply
 
 ITEMS = {"data": [{"id": 1, "title": "a"}], "meta": {"total_count": 1}}

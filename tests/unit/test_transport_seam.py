@@ -8,7 +8,7 @@ import pytest
 
 import pydirectus
 from pydirectus import RetryPolicy
-from pydirectus.realtime import _socket_route
+from pydirectus._sync.realtime import _socket_route
 from tests.mocktransport import AsyncMockTransport, MockTransport, json_response
 
 

@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from pydirectus.websocket import (Accepted, BinaryMessage, ClientConnection, Closed, ConnectionClosedError,
+from pydirectus._core.websocket import (Accepted, BinaryMessage, ClientConnection, Closed, ConnectionClosedError,
                                   HandshakeError, Ping, Pong, TextMessage, accept_key, encode_frame,
                                   is_valid_close_code, mask)
 

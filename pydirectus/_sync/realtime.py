@@ -40,10 +40,10 @@ from __future__ import annotations
 import collections
 import json
 
-from .auth import access_token_flow
-from .errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
+from .._core.auth import access_token_flow
+from ..errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
                      RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE, error_code)
-from .messages import decode_raw, models
+from .._core.records import decode_raw, models
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
@@ -56,8 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
     from typing import (Any, Callable, ContextManager, Dict, Final, Generator, Iterator, List, Mapping, Optional,
                         Sequence, Tuple, Type, TypeVar, Union)
 
-    from .models import Item
-    from .websocket import ClientConnection, Closed, _Event
+    from ..models import Item
+    from .._core.websocket import ClientConnection, Closed, _Event
 
     _Clock = Callable[[], float]
     # where a socket goes: (host, port, proxy (host, port) or None, proxy headers, SSL context or None)
@@ -812,7 +812,7 @@ else:
 
 def _translate_connect_error(error: BaseException, url: str) -> DirectusError:
     """A DirectusError for what went wrong while opening a WebSocket."""
-    from .websocket import HandshakeError
+    from .._core.websocket import HandshakeError
     import socket
     if isinstance(error, DirectusError):
         return error
@@ -913,7 +913,7 @@ class _ConnectionBase:
     def _websocket(self, token: Optional[str]) -> ClientConnection:
         """The sans-I/O WebSocket of an attempt with ``token`` (remembered: if the server refuses it,
         the next attempt asks for another). No ``Origin`` header: the server would check it."""
-        from .websocket import ClientConnection
+        from .._core.websocket import ClientConnection
         self._attempt_token = token
         host_header, path = self._url_parts()[3:]
         return ClientConnection(host_header, self.core.resource(path, token), subprotocols=self.core.subprotocols,
@@ -922,7 +922,7 @@ class _ConnectionBase:
     @staticmethod
     def _handshake_step(ws: ClientConnection, data: bytes) -> Optional[List[_Event]]:
         """Feed handshake bytes: the events that came after ``Accepted`` once it came, else None."""
-        from .websocket import Accepted
+        from .._core.websocket import Accepted
         if not data:
             raise ConnectionError("the server closed the connection during the WebSocket handshake")
         events = ws.receive_data(data)
@@ -973,7 +973,7 @@ class _ConnectionBase:
 
     def _handle_events(self, events: List[_Event]) -> Optional[Closed]:
         """Feed WebSocket events to the core; the Closed event, if any."""
-        from .websocket import Closed, TextMessage
+        from .._core.websocket import Closed, TextMessage
         now = self.realtime._clock()
         for event in events:
             if isinstance(event, TextMessage):
@@ -1216,7 +1216,7 @@ class _SyncConnection(_ConnectionBase):
         """Run one open connection (on ``sock``) until it ends."""
         import select
         import socket
-        from .websocket import Closed
+        from .._core.websocket import Closed
         ws, core, clock = self.ws, self.core, self.realtime._clock
         closed: Optional[Closed] = None
         while closed is None:
@@ -1266,7 +1266,7 @@ class _SyncConnection(_ConnectionBase):
     def _end_connection(self, sock: socket.socket, closed: Optional[Closed]) -> None:
         """Close ``sock`` (with a close handshake when the core asked for one), tell the core."""
         import socket
-        from .websocket import Closed
+        from .._core.websocket import Closed
         ws = self.ws
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
             with self.condition:
@@ -1576,7 +1576,7 @@ class _Endpoint:
         self.timeout = timeout
         self.queue_size = queue_size
         self.max_size = max_size
-        from .base import USER_AGENT  # at run time: the clients import this module
+        from .._core.client import USER_AGENT  # at run time: the clients import this module
         self.user_agent = USER_AGENT
 
     def _new_connection(self) -> _ConnectionBase:

@@ -12,10 +12,10 @@ Like the file methods (``files.py``), each method is a flow written once in ``Tu
 
 from __future__ import annotations
 
-from .errors import DirectusError, ForbiddenError, TransportError, error_from_response, is_whole
-from .driver import FlowRunner
+from ..errors import DirectusError, ForbiddenError, TransportError, error_from_response, is_whole
+from .._sync.runner import FlowRunner
 from .effects import Blocking, Exchange
-from .messages import Request, decode_result, quote_path_value
+from .records import Request, decode_result, quote_path_value
 
 __all__ = ["TusMixin", "TusFlows"]
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, BinaryIO, Callable, Dict, Mapping, Optional, Tuple, Union
 
     from .effects import HelperFlow
-    from .messages import Response
-    from .models import File
+    from .records import Response
+    from ..models import File
     from .policy import Session
     from .spec import Operation
 

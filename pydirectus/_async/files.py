@@ -18,12 +18,12 @@ loop (see ``files.py``: microseconds each, less than a thread handoff).
 
 from __future__ import annotations
 
-from .async_driver import AsyncFlowRunner
-from .auth import access_token_flow
-from .effects import FlowSteps
-from .errors import DirectusError
-from .files import _DOWNLOAD_CHUNK, FileFlows, FilesMixin
-from .tus import _DEFAULT_CHUNK, TusFlows, TusMixin
+from .runner import AsyncFlowRunner
+from .._core.auth import access_token_flow
+from .._core.effects import FlowSteps
+from ..errors import DirectusError
+from .._core.files import _DOWNLOAD_CHUNK, FileFlows, FilesMixin
+from .._core.tus import _DEFAULT_CHUNK, TusFlows, TusMixin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import (Any, AsyncIterator, BinaryIO, Callable, Dict, Iterable, List, Mapping, Optional, Tuple,
                         TypeVar, Union)
 
-    from .files import AsyncFileSource, Fields, Progress
-    from .models import File, Item
+    from .._core.files import AsyncFileSource, Fields, Progress
+    from ..models import File, Item
 
     _Method = TypeVar("_Method", bound=Callable[..., Any])
 

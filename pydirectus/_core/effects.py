@@ -23,8 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, Callable, Dict, Generator, Optional, Tuple, Type, TypeVar, Union
 
-    from .messages import Request, ResponseStream
-    from .models import Item
+    from .records import Request, ResponseStream
+    from ..models import Item
     from .spec import Operation
 
     T = TypeVar("T")

@@ -136,11 +136,11 @@ class Operation:
 
 
 def read_resource(name: str) -> bytes:
-    """The bytes of a file in this package, through the package's loader (a folder or a zip file).
+    """The bytes of a file of the package (beside its client.py), through the package's loader (a folder or a zip file).
 
     What ``pkgutil.get_data(__package__, name)`` does, without importing pkgutil (and typing).
     """
-    package = sys.modules[__package__ or ""]
+    package = sys.modules[(__package__ or "").rpartition(".")[0]]  # the package's top, above _core
     loader = package.__spec__.loader if package.__spec__ is not None else None
     if loader is None or package.__file__ is None:
         raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % __package__)

@@ -43,10 +43,10 @@ from __future__ import annotations
 import os
 import re
 
-from .driver import FlowRunner
+from .._sync.runner import FlowRunner
 from .effects import Blocking, Deliver, Exchange, FlowSteps, Read, Sleep, SourceFailed
-from .errors import TransportError, error_from_response, is_whole
-from .messages import Request, decode_raw, encode_json, is_item, models, quote_path_value
+from ..errors import TransportError, error_from_response, is_whole
+from .records import Request, decode_raw, encode_json, is_item, models, quote_path_value
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
 from .query import encode_query
 
@@ -57,12 +57,12 @@ if TYPE_CHECKING:  # typing is never imported at run time
                         Mapping, Optional, Sequence, Tuple, Union)
 
     from .effects import HelperFlow
-    from .messages import Response, ResponseStream
-    from .models import File, Item
+    from .records import Response, ResponseStream
+    from ..models import File, Item
     from .multipart import Chunk, ContentSource
     from .policy import Session
     from .spec import Operation
-    from .transport import Headers
+    from .._sync.transport import Headers
 
     # what tells one version of a file from another: (ETag, Last-Modified)
     Identity = Tuple[Optional[str], Optional[str]]

@@ -9,18 +9,18 @@ from __future__ import annotations
 import threading
 import time
 
-from .effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
-from .errors import TransportError
+from .._core.effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
+from ..errors import TransportError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
     from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Type, TypeVar
 
-    from .effects import Flow, HelperFlow
-    from .messages import Request, Response
-    from .models import Item
-    from .spec import Operation
+    from .._core.effects import Flow, HelperFlow
+    from .._core.records import Request, Response
+    from ..models import Item
+    from .._core.spec import Operation
 
     T = TypeVar("T")
 

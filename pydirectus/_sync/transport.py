@@ -27,8 +27,8 @@ import threading
 import time
 from urllib.parse import unquote, urlsplit
 
-from .errors import TimeoutError, TransportError
-from .messages import Response
+from ..errors import TimeoutError, TransportError
+from .._core.records import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from ssl import SSLContext
     from typing import AsyncIterable, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-    from .messages import Body, Chunk, Readable, Request
+    from .._core.records import Body, Chunk, Readable, Request
 
     Bytes = Union[bytes, bytearray, memoryview]  # a chunk of a request body, as it is sent
     # a request body that is not bytes, as request_head leaves it (the sync transport takes no async iterable)

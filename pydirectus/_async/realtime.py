@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from .async_transport import open_tunnel
-from .errors import TransportError
-from .realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent,
+from .transport import open_tunnel
+from ..errors import TransportError
+from .._sync.realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent,
                        _ConnectionBase, _DirectusEndpoint, _Endpoint, _GraphQLEndpoint, _ItemsBase, _keep_alive,
                        _message_to_send, _socket_route, _SubscriptionBase)
 
@@ -37,9 +37,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
     from typing import (Any, AsyncIterator, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type,
                         TypeVar, Union)
 
-    from .models import Item
-    from .realtime import _Core, _Opened, _Route, _Wait
-    from .websocket import Closed, _Event
+    from ..models import Item
+    from .._sync.realtime import _Core, _Opened, _Route, _Wait
+    from .._core.websocket import Closed, _Event
 
     _E = TypeVar("_E", bound="_AsyncEndpoint")
     _T = TypeVar("_T")
@@ -224,7 +224,7 @@ class _AsyncConnection(_ConnectionBase):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Run one open connection (on ``reader`` and ``writer``) until it ends."""
-        from .websocket import Closed
+        from .._core.websocket import Closed
         ws, core, clock = self.ws, self.core, self.realtime._clock
         loop = asyncio.get_running_loop()
         broken = Closed(1006, "", "the connection broke while sending")
@@ -268,7 +268,7 @@ class _AsyncConnection(_ConnectionBase):
     async def _end_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                               closed: Optional[Closed]) -> None:
         """Close the stream (with a close handshake when the core asked for one), tell the core."""
-        from .websocket import Closed
+        from .._core.websocket import Closed
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
             graceful = self._start_closing()
             if self._flush(writer) and graceful:

@@ -32,9 +32,9 @@ import sys
 import time
 from collections import deque
 
-from .errors import TimeoutError, TransportError
-from .messages import Response
-from .transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
+from ..errors import TimeoutError, TransportError
+from .._core.records import Response
+from .._sync.transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
                         _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
                         proxies_from, read_timeout_error, request_head, resolve_route)
 
@@ -43,8 +43,8 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from ssl import SSLContext
     from typing import Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
-    from .messages import Chunk, Request
-    from .transport import Bytes, ParsedHead, PoolKey, Proxy, Streamed
+    from .._core.records import Chunk, Request
+    from .._sync.transport import Bytes, ParsedHead, PoolKey, Proxy, Streamed
 
     T = TypeVar("T")
     # (pool, whether the target is an absolute URL, headers for the proxy with each request, Host header)

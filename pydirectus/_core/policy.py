@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from .auth import TokenState, authenticate_flow
 from .effects import Authenticate, Send, Sleep
-from .errors import Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code
-from .messages import redirect_target
+from ..errors import Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code
+from .records import redirect_target
 from .retry import is_read_timeout
 
 TYPE_CHECKING = False
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
 
     from .auth import Credentials
     from .effects import Flow
-    from .messages import Body, Request, Response
+    from .records import Body, Request, Response
     from .retry import RetryBudget, RetryPolicy
 
 __all__ = ["Session", "MAX_REDIRECTS"]

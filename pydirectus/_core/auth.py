@@ -9,8 +9,8 @@ TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
 from __future__ import annotations
 
 from .effects import Authenticate, Send
-from .errors import AuthenticationError, TransportError, error_from_response
-from .messages import Request, encode_json, quote_path_value
+from ..errors import AuthenticationError, TransportError, error_from_response
+from .records import Request, encode_json, quote_path_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time

@@ -1,16 +1,12 @@
-"""What the sync and the async client share: construction, the session policy state, extension
-from data. Each client adds only what performs I/O (its transport, its driver, and the methods
-that run flows with them).
-"""
+"""What the sync and the async client share: construction, the request policy state, extension
+from data. Each client adds its room: its transport and its runner."""
 
 from __future__ import annotations
-
-import time
 
 from .auth import Credentials
 from .bulk import BatchLimits
 from .interpreter import install_operations
-from .messages import build_raw_request, build_request, check_header_values
+from .records import build_raw_request, build_request, check_header_values
 from .policy import Session
 from .retry import RetryPolicy
 from .spec import load_user_spec
@@ -23,7 +19,7 @@ if TYPE_CHECKING:  # typing stays out of import time
     from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
     from .auth import TokenState
-    from .messages import Request
+    from .records import Request
     from .spec import Operation
 
     _Client = TypeVar("_Client", bound="ClientBase")
@@ -34,7 +30,7 @@ __all__ = ["ClientBase", "ConnectionSettings", "USER_AGENT"]
 
 def _user_agent() -> str:
     import sys
-    from . import __version__
+    from .. import __version__
     return "pydirectus/%s Python/%d.%d" % (__version__, sys.version_info[0], sys.version_info[1])
 
 
@@ -54,15 +50,6 @@ def base_url(hostname: object) -> str:
     if parts.username or parts.password:
         raise ValueError("hostname must not carry credentials: pass static_token or username/password")
     return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
-
-
-def ssl_context_for(url: str, ssl_verify: Union[bool, str], ssl_context: Optional[ssl.SSLContext]
-                    ) -> Optional[ssl.SSLContext]:
-    """The SSL context of an https client: the one given, or one verifying (or not) as asked."""
-    if ssl_context is not None or not url.startswith("https:"):
-        return ssl_context
-    from .transport import make_ssl_context
-    return make_ssl_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)
 
 
 class ConnectionSettings:
@@ -116,8 +103,9 @@ class ClientBase:
             import logging
             logger = logging.getLogger(__name__.rpartition(".")[0] or __name__)
         self.logger = logger
-        self.connection_settings = ConnectionSettings(ssl_context_for(self.url, ssl_verify, ssl_context),
-                                                      connect_timeout, read_timeout, proxies)
+        if ssl_context is None and self.url.startswith("https:"):
+            ssl_context = self._new_tls_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)
+        self.connection_settings = ConnectionSettings(ssl_context, connect_timeout, read_timeout, proxies)
         if transport is None:
             transport = self._new_transport(self.connection_settings)
         self.transport = transport
@@ -125,15 +113,17 @@ class ClientBase:
         headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
         check_header_values(headers)
         retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
-        clock = clock or time.monotonic
-        self._session = Session(self.url, self._credentials, headers, retry, clock, deadline)
         self._driver = self._new_driver(transport, logger, sleep, clock)
+        self._session = Session(self.url, self._credentials, headers, retry, self._driver.clock, deadline)
+
+    def _new_tls_context(self, verify: bool, cafile: Optional[str]) -> ssl.SSLContext:
+        raise NotImplementedError  # each client brings its own (reading CA files is I/O)
 
     def _new_transport(self, settings: ConnectionSettings) -> Any:
         raise NotImplementedError  # each client brings its own
 
     def _new_driver(self, transport: Any, logger: logging.Logger, sleep: Optional[Callable[[float], Any]],
-                    clock: Callable[[], float]) -> Any:
+                    clock: Optional[Callable[[], float]]) -> Any:
         raise NotImplementedError  # each client brings its own
 
     def __repr__(self) -> str:  # never shows a secret
@@ -176,3 +166,6 @@ class ClientBase:
         """Give this one client more operations (see ``extend``); other clients are left as they are."""
         self.__class__ = type(self).extend(spec)
         return self
+
+
+

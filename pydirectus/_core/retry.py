@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import itertools
 
-from .errors import TimeoutError, answer_error_code, parse_retry_after
+from ..errors import TimeoutError, answer_error_code, parse_retry_after
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional, Tuple
 
-    from .errors import TransportError
-    from .messages import Request, Response
+    from ..errors import TransportError
+    from .records import Request, Response
 
 __all__ = ["RetryPolicy", "RetryBudget", "is_read_timeout"]
 

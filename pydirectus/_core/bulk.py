@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import re
 
-from .errors import DirectusError, TransportError, error_from_response
-from .messages import Request, decode_result, encode_json, models
+from ..errors import DirectusError, TransportError, error_from_response
+from .records import Request, decode_result, encode_json, models
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
     from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple, Type
 
     from .effects import Flow
-    from .messages import Response
-    from .models import Item
+    from .records import Response
+    from ..models import Item
     from .policy import Session
     from .spec import Operation
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 
-from .driver import FlowRunner
+from .._sync.runner import FlowRunner
 from .effects import Call, Deliver, FlowSteps
-from .errors import InvalidQueryError, is_whole
+from ..errors import InvalidQueryError, is_whole
 from .interpreter import bind
 from .query import flatten_fields
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
     from .effects import HelperFlow
-    from .errors import APIError
-    from .models import Item
+    from ..errors import APIError
+    from ..models import Item
     from .spec import Operation
 
     T = TypeVar("T")

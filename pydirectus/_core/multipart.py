@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import is_whole
+from ..errors import is_whole
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time

@@ -11,7 +11,7 @@ import json
 import re
 
 from . import query as _query
-from .errors import error_from_response
+from ..errors import error_from_response
 from .query import encode_query, query_object
 
 TYPE_CHECKING = False
@@ -19,10 +19,10 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from types import ModuleType
     from typing import Any, AsyncIterable, Dict, Iterable, Mapping, Optional, Protocol, Tuple, Type, Union
 
-    from .errors import Attempt
-    from .models import Item
+    from ..errors import Attempt
+    from ..models import Item
     from .spec import Operation
-    from .transport import Headers
+    from .._sync.transport import Headers
 
     Chunk = Union[bytes, bytearray, memoryview, str]
 
@@ -73,7 +73,7 @@ def models() -> ModuleType:
     ``inspect``, which would cost as much as the rest of ``import pydirectus``."""
     global _models
     if _models is None:
-        from . import models as module
+        from .. import models as module
         _models = module
     return _models
 
@@ -196,7 +196,7 @@ def redirect_target(request: Request, response: Response) -> Optional[Request]:
     if new.scheme not in ("http", "https"):
         raise ValueError("refusing a redirect to %r: not http or https" % url)
     if old.scheme == "https" and new.scheme == "http":
-        from .errors import TransportError
+        from ..errors import TransportError
         raise TransportError("refusing a redirect from https to http (%s)" % url, method=request.method,
                              url=request.url, may_have_been_processed=not request.idempotent)
     headers = dict(request.headers)
