@@ -143,7 +143,7 @@ class _AsyncConnection(_ConnectionBase):
     # --- opening -------------------------------------------------------------------------------
     async def _open(self) -> _Opened:
         """Fetch a token, connect and shake hands: ((reader, writer), ClientConnection, token, expiry, events)."""
-        token, expires_at = await self.client._driver.run(self._token_flow())
+        token, expires_at = await self.client._runner.run(self._token_flow())
         timeout = self.client.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
         clock = self.realtime._clock
         deadline = clock() + timeout
@@ -392,7 +392,7 @@ class _AsyncEndpoint(_Endpoint):
         """Discover the settings and open the first connection; a failure closes the core for good
         (subscriptions raise it, ``connect()`` raises it) rather than escaping the task."""
         try:
-            settings = await self.client._driver.run(self._discovery_flow())
+            settings = await self.client._runner.run(self._discovery_flow())
             self._configure_connection(connection, settings)
             await connection.connect(self.timeout)
         except asyncio.CancelledError:

@@ -3,10 +3,12 @@ from data. Each client adds its room: its transport and its runner."""
 
 from __future__ import annotations
 
-from .auth import Credentials
-from .bulk import BatchLimits
+from ..errors import is_whole
+from .auth import Credentials, login_now_flow, logout_now_flow, refresh_now_flow
+from .bulk import BatchLimits, call_flow
+from .helpers import helper
 from .interpreter import install_operations
-from .records import build_raw_request, build_request, check_header_values
+from .records import build_raw_request, build_request, check_header_values, decode_raw
 from .policy import Session
 from .retry import RetryPolicy
 from .spec import load_user_spec
@@ -18,7 +20,9 @@ if TYPE_CHECKING:  # typing stays out of import time
     import ssl
     from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
+    from ..models import Item
     from .auth import TokenState
+    from .effects import Flow
     from .records import Request
     from .spec import Operation
 
@@ -55,20 +59,22 @@ def base_url(hostname: object) -> str:
 class ConnectionSettings:
     """How a client connects (``client.connection_settings``): its default transport and its
     realtime sockets use the same TLS context, timeouts and proxies, whatever transport it has.
-    ``proxies`` None means HTTP(S)_PROXY and NO_PROXY from the environment."""
+    ``proxies`` None means HTTP(S)_PROXY and NO_PROXY from the environment; ``max_connections``
+    bounds the connections the default transport keeps to the server."""
 
-    __slots__ = ("ssl_context", "connect_timeout", "read_timeout", "proxies")
+    __slots__ = ("ssl_context", "connect_timeout", "read_timeout", "proxies", "max_connections")
 
     def __init__(self, ssl_context: Optional[ssl.SSLContext], connect_timeout: float, read_timeout: float,
-                 proxies: Optional[Mapping[str, str]]) -> None:
+                 proxies: Optional[Mapping[str, str]], max_connections: int = 10) -> None:
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.proxies = proxies
+        self.max_connections = max_connections
 
     def __repr__(self) -> str:
-        return "ConnectionSettings(connect_timeout=%r, read_timeout=%r, proxies=%r, tls=%s)" % (
-            self.connect_timeout, self.read_timeout, self.proxies, self.ssl_context is not None)
+        return "ConnectionSettings(connect_timeout=%r, read_timeout=%r, proxies=%r, max_connections=%r, tls=%s)" % (
+            self.connect_timeout, self.read_timeout, self.proxies, self.max_connections, self.ssl_context is not None)
 
 
 class ClientBase:
@@ -84,8 +90,11 @@ class ClientBase:
                  ssl_context: Optional[ssl.SSLContext] = None, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, retries: Union[int, RetryPolicy] = 3, deadline: Optional[float] = 300.0,
                  proxies: Optional[Mapping[str, str]] = None, user_agent: Optional[str] = None,
-                 batch_size: int = 500, max_batch_bytes: int = 900 * 1024, transport: Any = None,
+                 batch_size: int = 500, max_batch_bytes: int = 900 * 1024, max_connections: int = 10,
+                 transport: Any = None,
                  sleep: Optional[Callable[[float], Any]] = None, clock: Optional[Callable[[], float]] = None) -> None:
+        if not is_whole(max_connections, 1):
+            raise ValueError("max_connections must be a positive integer, got %r" % (max_connections,))
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = base_url(hostname)
@@ -105,7 +114,8 @@ class ClientBase:
         self.logger = logger
         if ssl_context is None and self.url.startswith("https:"):
             ssl_context = self._new_tls_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)
-        self.connection_settings = ConnectionSettings(ssl_context, connect_timeout, read_timeout, proxies)
+        self.connection_settings = ConnectionSettings(ssl_context, connect_timeout, read_timeout, proxies,
+                                                      max_connections)
         if transport is None:
             transport = self._new_transport(self.connection_settings)
         self.transport = transport
@@ -113,8 +123,8 @@ class ClientBase:
         headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
         check_header_values(headers)
         retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
-        self._driver = self._new_driver(transport, logger, sleep, clock)
-        self._session = Session(self.url, self._credentials, headers, retry, self._driver.clock, deadline)
+        self._runner = self._new_runner(transport, logger, sleep, clock)
+        self._session = Session(self.url, self._credentials, headers, retry, self._runner.clock, deadline)
 
     def _new_tls_context(self, verify: bool, cafile: Optional[str]) -> ssl.SSLContext:
         raise NotImplementedError  # each client brings its own (reading CA files is I/O)
@@ -122,7 +132,7 @@ class ClientBase:
     def _new_transport(self, settings: ConnectionSettings) -> Any:
         raise NotImplementedError  # each client brings its own
 
-    def _new_driver(self, transport: Any, logger: logging.Logger, sleep: Optional[Callable[[float], Any]],
+    def _new_runner(self, transport: Any, logger: logging.Logger, sleep: Optional[Callable[[float], Any]],
                     clock: Optional[Callable[[], float]]) -> Any:
         raise NotImplementedError  # each client brings its own
 
@@ -139,10 +149,58 @@ class ClientBase:
         return build_request(self.url, operation, path_values, data, query_values,
                              self._session.headers_for(operation.auth))
 
+    def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                   query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]:
+        """The flow of a call of ``operation`` with bound arguments: what its method returns. The
+        request is built now: a bad argument raises before anything is sent."""
+        request = self._operation_request(operation, path_values, data, query_values)
+        return call_flow(self._session, operation, request, data, self.batch_limits, model)
+
     def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
-                     headers: Optional[Dict[str, str]], auth: bool) -> Request:
+                     headers: Optional[Mapping[str, str]], auth: bool) -> Request:
         return build_raw_request(self.url, self._session.headers_for(auth), method, path, params, json, data,
                                  headers, auth)
+
+    @helper("run")
+    def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None, json: Any = None,
+                data: Optional[bytes] = None, headers: Optional[Mapping[str, str]] = None, auth: bool = True
+                ) -> Flow[Any]:
+        """Send a request to any path of the server (custom endpoints of extensions, say).
+
+        It goes through the same authentication, retries and error mapping as every method.
+        ``params`` are query parameters (dicts and lists are sent as JSON), ``json`` a body to send
+        as JSON, ``data`` raw bytes. Returns the decoded JSON answer (its ``data`` member when it
+        has one), the bytes of a non-JSON answer, or None for an empty one.
+        """
+        request = self._raw_request(method, path, params, json, data, headers, auth)
+        return decode_raw((yield from self._session.request_flow(request)))
+
+    @helper("run")
+    def login(self) -> Flow[None]:
+        """Log in now with the username and password (otherwise it happens on the first request).
+
+        POST /auth/login (POST /auth/login/{provider} for a client made with ``provider=``)
+        """
+        return login_now_flow(self._session)
+
+    @helper("run")
+    def refresh(self) -> Flow[None]:
+        """Refresh the access token now, with the refresh token (or a new login when it is dead).
+
+        The client does this by itself shortly before the token expires; call it to rotate the
+        tokens early. Only for a password session.
+
+        POST /auth/refresh
+        """
+        return refresh_now_flow(self._session)
+
+    @helper("run")
+    def logout(self) -> Flow[None]:
+        """Revoke the refresh token on the server and forget the tokens of this client.
+
+        POST /auth/logout. The next request logs in again.
+        """
+        return logout_now_flow(self._session)
 
     @classmethod
     def extend(cls: Type[_Client], spec: SpecSource, name: Optional[str] = None) -> Type[_Client]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     HelperEffect = Union["Exchange", "Call", "Read", "Sleep", "Blocking", "Deliver"]
     HelperFlow = Generator[HelperEffect, Any, T]
 
-__all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "SourceFailed",
+__all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "LocalFile", "SourceFailed",
            "FlowSteps"]
 
 
@@ -130,6 +130,19 @@ class Deliver:
 
     def __init__(self, data: object) -> None:
         self.data = data
+
+
+class LocalFile:
+    """Do ``operation`` (the name of a function of ``_sync/localfiles.py``: open a file to send,
+    make a download's temporary file, move it into place, ...) with ``args``; the result is what it
+    returns, or its OSError is thrown in. The async runner does it in a thread: the core never
+    touches a file itself."""
+
+    __slots__ = ("operation", "args")
+
+    def __init__(self, operation: str, *args: Any) -> None:
+        self.operation = operation
+        self.args = args
 
 
 class SourceFailed(Exception):

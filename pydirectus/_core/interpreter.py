@@ -247,7 +247,7 @@ def _make_method(operation: Operation, owner: type, asynchronous: bool = False) 
     layout = _layout_of(operation)
 
     def run(self: Any, values: Dict[str, Any]) -> Any:
-        return self._call(operation, *bind_values(operation, layout, values))
+        return self._runner.run(self._call_flow(operation, *bind_values(operation, layout, values)))
 
     optional = len(layout.positional) - layout.first_optional
     function_type: type[FunctionType] = type(_template)  # type: ignore[assignment]  # types.FunctionType

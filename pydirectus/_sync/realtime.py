@@ -1134,7 +1134,7 @@ class _SyncConnection(_ConnectionBase):
     def _open(self) -> _Opened:
         """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
         import socket
-        token, expires_at = self.client._driver.run(self._token_flow())
+        token, expires_at = self.client._runner.run(self._token_flow())
         timeout = self.client.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
         clock = self.realtime._clock
         deadline = clock() + timeout
@@ -1762,7 +1762,7 @@ class _SyncEndpoint(_Endpoint):
             if connection.core.state == "closed" and connection.core.fatal is not None:
                 raise connection.core.fatal
             return self
-        settings = self.client._driver.run(self._discovery_flow())
+        settings = self.client._runner.run(self._discovery_flow())
         connection = self._new_connection()
         self._configure_connection(connection, settings)
         connection.connect(self.timeout)

@@ -1,7 +1,7 @@
-"""The sync performers of effects (see ``effects``): ``SyncDriver`` performs what policy flows
-yield, with a transport, ``time.sleep`` and a ``threading.Lock`` that lets one authentication run
-at a time per client; ``FlowRunner`` gives DirectusClient's helpers (paging, files, TUS) the
-running of their flows with the client's own calls.
+"""The sync runner: performs the effects the core's flows yield (see ``_core/effects.py``) with a
+transport, ``time.sleep``, a ``threading.Lock`` that lets one authentication run at a time per
+client, and ``localfiles`` for the local-file operations; and makes the sync client's helper
+methods (see ``_core/helpers.py``).
 """
 
 from __future__ import annotations
@@ -9,29 +9,29 @@ from __future__ import annotations
 import threading
 import time
 
-from .._core.effects import Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, Read, Send, Sleep
-from ..errors import TransportError
+from .._core.effects import (Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, LocalFile, Read, Send,
+                             Sleep, SourceFailed)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
-    from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Type, TypeVar
+    from typing import Any, Callable, Dict, Iterator, Optional, Type, TypeVar
 
     from .._core.effects import Flow, HelperFlow
-    from .._core.records import Request, Response
-    from ..models import Item
+    from .._core.records import Request, Response, Transport
     from .._core.spec import Operation
+    from ..models import Item
 
     T = TypeVar("T")
 
-    class Transport(Protocol):
-        def send(self, request: Request) -> Response: ...
+__all__ = ["Runner", "method_for", "FlowRunner"]
 
-__all__ = ["SyncDriver", "FlowRunner"]
+_END = object()  # what next() gives for a flow that ended before its first effect
 
 
-class SyncDriver:
-    """Runs flows to completion. ``sleep`` is injectable for tests; ``logger`` gets DEBUG records."""
+class Runner:
+    """Runs flows: ``run`` to their result, ``iterate`` over what they deliver. ``sleep`` and
+    ``clock`` are injectable for tests; ``logger`` gets DEBUG records of each request."""
 
     def __init__(self, transport: Transport, logger: Logger, sleep: Callable[[float], object] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -42,34 +42,68 @@ class SyncDriver:
         self.auth_lock = threading.Lock()
 
     def run(self, flow: Flow[T]) -> T:
-        """Drive ``flow`` until it returns; its return value is the result."""
+        """Perform the effects of ``flow`` until it returns; what it returns."""
         value: Any = None
-        error: Optional[Exception] = None
-        while True:
-            try:  # Any: dispatched on type(effect) through ``kind``, which mypy does not follow
-                effect: Any = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            finally:
-                value = error = None
-            kind = type(effect)
-            if kind is Send:
-                try:
-                    value = self._send(effect.request)
-                except TransportError as exc:
-                    error = exc
-            elif kind is Sleep:
-                self.logger.debug("retrying in %.2f s", effect.seconds)
-                self.sleep(effect.seconds)
-            elif kind is Authenticate:
-                try:
-                    with self.auth_lock:
-                        value = self.run(effect.flow)
+        error: Optional[BaseException] = None
+        try:
+            while True:
+                try:  # Any: dispatched on type(effect) through ``kind``, which mypy does not follow
+                    effect: Any = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                finally:
+                    value = error = None
+                kind = type(effect)
+                try:  # whatever performing it raised goes into the flow: it resumes, retries, or lets it go
+                    if kind is Send:
+                        value = self._send(effect.request)
+                    elif kind is Deliver:
+                        raise RuntimeError("a flow run for its result delivered something")
+                    else:
+                        value = self._perform(effect)
                 except Exception as exc:
-                    error = exc
-            else:
-                raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
+                    error = exc.original() if type(exc) is SourceFailed else exc
+        finally:
+            flow.close()  # interrupted while performing an effect: end the flow where it stands
+
+    def iterate(self, flow: Flow[Any]) -> Iterator[Any]:
+        """What ``flow`` delivers, as an iterator. The flow runs to its first effect now, so that
+        its argument checks raise here rather than at the first ``next``."""
+        steps = FlowSteps(flow)
+        try:
+            first = next(steps, _END)
+        except BaseException:
+            flow.close()
+            raise
+        return self._iterate(steps, first)
+
+    def _iterate(self, steps: FlowSteps, effect: Any) -> Iterator[Any]:
+        with steps:  # closed early: the flow is closed, and what it holds open with it
+            while effect is not _END:
+                if type(effect) is Deliver:
+                    yield effect.data
+                else:
+                    try:
+                        steps.value = self._send(effect.request) if type(effect) is Send else self._perform(effect)
+                    except Exception as error:  # the flow decides: it resumes, retries, or lets it go
+                        steps.fail(error)
+                effect = next(steps, _END)
+
+    def _perform(self, effect: Any) -> Any:  # any effect but Send and Deliver
+        kind = type(effect)
+        if kind is Sleep:
+            self.logger.debug("waiting %.2f s", effect.seconds)
+            return self.sleep(effect.seconds)
+        if kind is Authenticate:
+            with self.auth_lock:
+                return self.run(effect.flow)
+        if kind is Read:
+            return effect.stream.read(effect.size)
+        if kind is LocalFile:
+            from . import localfiles
+            return getattr(localfiles, effect.operation)(*effect.args)
+        raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
 
     def _send(self, request: Request) -> Response:
         if not self.logger.isEnabledFor(10):  # logging.DEBUG, without importing logging here
@@ -77,20 +111,37 @@ class SyncDriver:
         started = self.clock()
         try:
             response = self.transport.send(request)
-        except TransportError as exc:
+        except Exception as exc:
             self.logger.debug("%s %s failed after %.1f ms: %s", request.method, request.url,
-                              (self.clock() - started) * 1000, exc.message)
+                              (self.clock() - started) * 1000, exc)
             raise
         self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
                           (self.clock() - started) * 1000)
         return response
 
 
+def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """The sync client's method for a helper of ``kind`` (see ``_core/helpers.py``)."""
+    if kind == "run":
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._runner.run(function(self, *args, **kwargs))
+    elif kind == "iterate":
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._runner.iterate(function(self, *args, **kwargs))
+    elif kind == "realtime":
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            from .realtime import Realtime
+            return Realtime(function(self, *args, **kwargs), self._runner)
+    else:
+        raise ValueError("no sync method for a helper of kind %r" % (kind,))
+    return method
+
+
 class FlowRunner:
     """Performs the effects of the helpers' flows with the sync client: where they meet its I/O."""
 
     if TYPE_CHECKING:  # what DirectusClient, which mixes this in, brings
-        _driver: SyncDriver
+        _runner: Runner
 
         def _call(self, operation: Operation, path_values: Dict[str, object], data: object,
                   query_values: Dict[str, object], model: Optional[Type[Item]]) -> Any: ...
@@ -126,7 +177,7 @@ class FlowRunner:
         if kind is Read:
             return effect.stream.read(effect.size)
         if kind is Sleep:
-            return self._driver.sleep(effect.seconds)
+            return self._runner.sleep(effect.seconds)
         if kind is Blocking:
             return effect.function(*effect.args)
         raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))

@@ -179,7 +179,7 @@ def count_sends(client):
             calls.append(request.method)
             return send_once(request)
     client.transport.send = counting
-    client._driver.transport = client.transport
+    client._runner.transport = client.transport
     return calls
 
 

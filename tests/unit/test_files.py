@@ -29,9 +29,8 @@ CONTENT = bytes(range(256)) * 4096  # 1 MiB
 def client_for(server, **kwargs):
     kwargs.setdefault("static_token", "tok")
     kwargs.setdefault("proxies", {})
-    client = DirectusClient(hostname=server.url, **kwargs)
-    client._driver.sleep = lambda seconds: None
-    return client
+    kwargs.setdefault("sleep", lambda seconds: None)
+    return DirectusClient(hostname=server.url, **kwargs)
 
 
 def form_parts(seen):
