@@ -28,11 +28,15 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .spec import Operation
 
     T = TypeVar("T")
-    # A policy flow: yields Send, Sleep and Authenticate, is sent each one's result, returns a T.
-    PolicyEffect = Union["Send", "Sleep", "Authenticate"]
-    Flow = Generator[PolicyEffect, Any, T]
-    # A helper's flow (paging, files, TUS): yields the effects its flow runner performs.
-    HelperEffect = Union["Exchange", "Call", "Read", "Sleep", "Blocking", "Deliver"]
+    # What flows yield, for their runner to perform.
+    Effect = Union["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile"]
+    # A flow: yields effects, is sent each one's result, returns a T.
+    Flow = Generator[Effect, Any, T]
+    # A flow run for what it delivers (Deliver(a T) each time); its result, None, is typed
+    # Optional[T] only so that the alias names T (spec/generate.py types the helpers from it).
+    Delivering = Generator[Effect, Any, Optional[T]]
+    # The helpers' flows before they move to the one vocabulary (Exchange, Call, Blocking go with them).
+    HelperEffect = Union["Exchange", "Call", "Read", "Sleep", "Blocking", "Deliver", "LocalFile"]
     HelperFlow = Generator[HelperEffect, Any, T]
 
 __all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "LocalFile", "SourceFailed",
