@@ -21,12 +21,12 @@ from ._core.client import ClientBase
 from .client import DirectusClient
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
-from ._core.paging import AsyncPagingMixin
+from ._core.paging import PagingFlows
 
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, AsyncFilesMixin, AsyncPagingMixin, AsyncTusMixin, AsyncRealtimeMixin,
+class AsyncDirectusClient(ClientBase, AsyncFilesMixin, PagingFlows, AsyncTusMixin, AsyncRealtimeMixin,
                           AsyncFlowRunner):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 

@@ -7,29 +7,28 @@ items are inserted or deleted meanwhile. Any other sort pages by offset. It neve
 QUERY_LIMIT_MAX is lowered to it from the server's refusal. System collections (``directus_users``,
 ``directus_files``, ``directus_activity``, ...) go through their own endpoints.
 
-The paging itself is written once, free of I/O, as flows (see ``effects``): generators that yield
-a ``Call`` of an operation and receive its result (or have its error thrown in), and ``Deliver``
-each item to the caller. ``PagingMixin`` runs them with the sync client's ``FlowRunner``,
-``AsyncPagingMixin`` with the async client's ``AsyncFlowRunner``.
+The paging is written once, as flows that call operations (``ClientBase._call_flow``) and
+``Deliver`` each item: ``iter_items``, ``count_items`` and ``aggregate`` are helpers (see
+``helpers``), the same for both clients.
 """
 
 from __future__ import annotations
 
 import re
 
-from .._sync.runner import FlowRunner
-from .effects import Call, Deliver, FlowSteps
+from .effects import Deliver
 from ..errors import InvalidQueryError, is_whole
+from .helpers import helper
 from .interpreter import bind
 from .query import flatten_fields
 
-__all__ = ["PagingMixin", "AsyncPagingMixin"]
+__all__ = ["PagingFlows", "ITER_ITEMS_REFUSED"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-    from .effects import HelperFlow
+    from .effects import Delivering, Flow
     from ..errors import APIError
     from ..models import Item
     from .spec import Operation
@@ -83,7 +82,7 @@ def _page_size(page_size: object) -> int:
 class _Iteration:
     """What ``iter_items`` was asked, checked before anything is sent."""
 
-    def __init__(self, client: _PagingBase, collection: str, query: Optional[Mapping[str, Any]], page_size: int,
+    def __init__(self, client: PagingFlows, collection: str, query: Optional[Mapping[str, Any]], page_size: int,
                  arguments: Dict[str, Any]) -> None:
         self.page_size = _page_size(page_size)
         self.collection = collection
@@ -101,20 +100,20 @@ class _Iteration:
         self.query_values = query_values
 
 
-def _primary_key_flow(client: _PagingBase, collection: str) -> HelperFlow[Tuple[str, bool]]:
+def _primary_key_flow(client: PagingFlows, collection: str) -> Flow[Tuple[str, bool]]:
     """The primary key's name, and whether it can be paged by keyset (an integer: Directus offers
     no _gt on uuid fields). Learnt once per client and collection."""
     cache = client.__dict__.setdefault("_primary_keys", {})  # type: Dict[str, Tuple[str, bool]]
     if collection not in cache:
         operation = client.operations["read_fields_by_collection"]
-        fields = yield Call(operation, bind(operation, (collection,), {})[0], {}, None)
+        fields = yield from client._call_flow(operation, bind(operation, (collection,), {})[0], None, {}, None)
         keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
         key = keys[0] if keys else {"field": "id", "type": None}  # type: Dict[str, Any]
         cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
     return cache[collection]
 
 
-def _items_flow(client: _PagingBase, plan: _Iteration) -> HelperFlow[None]:
+def _items_flow(client: PagingFlows, plan: _Iteration) -> Flow[None]:
     """Deliver every item of ``plan``, read a page at a time."""
     key, orderable = yield from _primary_key_flow(client, plan.collection)
     query_values = plan.query_values
@@ -143,7 +142,7 @@ def _items_flow(client: _PagingBase, plan: _Iteration) -> HelperFlow[None]:
         else:
             page_query["offset"] = plan.offset + yielded
         try:
-            page = yield Call(plan.operation, plan.path_values, page_query, plan.model)
+            page = yield from client._call_flow(plan.operation, plan.path_values, None, page_query, plan.model)
         except InvalidQueryError as error:
             learnt = _learnt_page_size(error, size)
             if learnt is None:
@@ -161,19 +160,20 @@ def _items_flow(client: _PagingBase, plan: _Iteration) -> HelperFlow[None]:
             return
 
 
-def _aggregate_flow(operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any], grouped: bool,
-                    limit: Optional[int]) -> HelperFlow[Any]:
+def _aggregate_flow(client: PagingFlows, operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any], grouped: bool,
+                    limit: Optional[int]) -> Flow[Any]:
     """The aggregates, numbers as numbers: one dict, or a list of every group's (read a page at a
     time, never with limit=-1)."""
     if not grouped:
-        rows = yield Call(operation, path_values, query_values, None)
+        rows = yield from client._call_flow(operation, path_values, None, query_values, None)
         return {name: _number(value) for name, value in rows[0].items()} if rows else {}
     groups = []  # type: List[Dict[str, Any]]
     page_size = _GROUP_PAGE_SIZE
     while limit is None or len(groups) < limit:
         size = page_size if limit is None else min(page_size, limit - len(groups))
         try:
-            rows = yield Call(operation, path_values, dict(query_values, limit=size, offset=len(groups)), None)
+            rows = yield from client._call_flow(operation, path_values, None,
+                                               dict(query_values, limit=size, offset=len(groups)), None)
         except InvalidQueryError as error:
             learnt = _learnt_page_size(error, size)
             if learnt is None:
@@ -186,12 +186,14 @@ def _aggregate_flow(operation: Operation, path_values: Dict[str, Any], query_val
     return groups
 
 
-class _PagingBase:
-    """What both clients' paging helpers share: the operations they page through, and the
-    aggregate request, checked before anything is sent."""
+class PagingFlows:
+    """The paging helpers of both clients, and the operations they page through."""
 
-    if TYPE_CHECKING:  # what the clients, which mix this in, bring
+    if TYPE_CHECKING:  # what ClientBase, beside which this is mixed in, brings
         operations: Dict[str, Operation]
+
+        def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                       query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]: ...
         _system_lists: Dict[str, Operation]  # set on the class, see _system_list_operations
 
     def _list_operation(self, collection: str) -> Tuple[Operation, Tuple[str, ...]]:
@@ -218,23 +220,9 @@ class _PagingBase:
             cls._system_lists = found
         return found
 
-    def _aggregate_request(self, collection: str, query: Optional[Mapping[str, Any]],
-                           chosen: Dict[str, Any]) -> HelperFlow[Any]:
-        wanted = {wire: chosen[name] for name, wire in _AGGREGATES if chosen.get(name) is not None}
-        if not wanted:
-            raise TypeError("aggregate() needs at least one of: %s" % ", ".join(n for n, _ in _AGGREGATES))
-        operation, path_args = self._list_operation(collection)
-        arguments = {name: chosen.get(name) for name in ("group_by", "filter", "search", "sort", "limit")}
-        path_values, _, query_values, _ = bind(operation, path_args, dict(arguments, aggregate=wanted, query=query))
-        return _aggregate_flow(operation, path_values, query_values, bool(chosen.get("group_by")),
-                               chosen.get("limit"))
-
-
-class PagingMixin(_PagingBase, FlowRunner):
-    """iter_items, count_items and aggregate for DirectusClient."""
-
+    @helper("iterate")
     def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
-                   **arguments: Any) -> Iterator[Item]:
+                   **arguments: Any) -> Delivering[Item]:
         """Yield every item of ``collection`` that matches the query, one page at a time.
 
         Takes the query parameters of ``read_items`` (``filter``, ``fields``, ``sort``, ``deep``,
@@ -245,20 +233,22 @@ class PagingMixin(_PagingBase, FlowRunner):
         Directus cannot compare), page by offset. Arguments are checked before anything is sent;
         the first request goes out when the first item is asked for.
         """
-        return self._iterate(FlowSteps(_items_flow(self, _Iteration(self, collection, query, page_size, arguments))))
+        return _items_flow(self, _Iteration(self, collection, query, page_size, arguments))
 
+    @helper("run")
     def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, filter: Any = None,
-                    search: Optional[str] = None) -> int:
+                    search: Optional[str] = None) -> Flow[int]:
         """How many items of ``collection`` match ``filter`` and ``search`` (all of them without)."""
-        rows = self.aggregate(collection, query, count="*", filter=filter, search=search)
+        rows = yield from self._aggregate_request(collection, query, {"count": "*", "filter": filter, "search": search})
         return int(rows.get("count") or 0)
 
+    @helper("run")
     def aggregate(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, count: Any = None,
                   count_distinct: Any = None, count_all: Any = None, sum: Any = None, sum_distinct: Any = None,
                   avg: Any = None, avg_distinct: Any = None, min: Any = None, max: Any = None,
                   group_by: Optional[Union[str, Sequence[str]]] = None, filter: Any = None,
                   search: Optional[str] = None, sort: Optional[Union[str, Sequence[str]]] = None,
-                  limit: Optional[int] = None) -> Any:
+                  limit: Optional[int] = None) -> Flow[Any]:
         """Aggregates of ``collection``: ``count``, ``count_distinct``, ``sum``, ``avg``, ``min``,
         ``max`` (and the ``_distinct`` and ``count_all`` forms), each a field name, a list of them,
         or ``"*"`` for count.
@@ -266,38 +256,15 @@ class PagingMixin(_PagingBase, FlowRunner):
         Without ``group_by`` the result is one dict, e.g. ``{"count": 10, "sum": {"views": 42}}``;
         with it, a list of such dicts, each with its group's values. Numbers come back as numbers.
         """
-        return self._run(self._aggregate_request(collection, query, locals()))
+        return self._aggregate_request(collection, query, locals())
 
-
-class AsyncPagingMixin(_PagingBase):
-    """iter_items, count_items and aggregate for AsyncDirectusClient: the same paging flows, run by
-    the client's ``async_driver.AsyncFlowRunner`` (a base of AsyncDirectusClient: it is not
-    imported here, so that ``import pydirectus`` stays free of asyncio)."""
-
-    if TYPE_CHECKING:  # what AsyncFlowRunner brings
-        def _iterate(self, steps: FlowSteps) -> AsyncIterator[Any]: ...
-
-        async def _run(self, flow: HelperFlow[T]) -> T: ...
-
-    def iter_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, page_size: int = 100,
-                   **arguments: Any) -> AsyncIterator[Item]:
-        return self._iterate(FlowSteps(_items_flow(self, _Iteration(self, collection, query, page_size, arguments))))
-
-    async def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *,
-                          filter: Any = None, search: Optional[str] = None) -> int:
-        rows = await self.aggregate(collection, query, count="*", filter=filter, search=search)
-        return int(rows.get("count") or 0)
-
-    async def aggregate(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, count: Any = None,
-                        count_distinct: Any = None, count_all: Any = None, sum: Any = None,
-                        sum_distinct: Any = None, avg: Any = None, avg_distinct: Any = None, min: Any = None,
-                        max: Any = None, group_by: Optional[Union[str, Sequence[str]]] = None,
-                        filter: Any = None, search: Optional[str] = None,
-                        sort: Optional[Union[str, Sequence[str]]] = None, limit: Optional[int] = None) -> Any:
-        return await self._run(self._aggregate_request(collection, query, locals()))
-
-
-# the async helpers say what the sync ones say, with "async for" and "await" in place of a loop and a call
-for _name in ("iter_items", "count_items", "aggregate"):
-    getattr(AsyncPagingMixin, _name).__doc__ = getattr(PagingMixin, _name).__doc__
-del _name
+    def _aggregate_request(self, collection: str, query: Optional[Mapping[str, Any]],
+                           chosen: Dict[str, Any]) -> Flow[Any]:
+        wanted = {wire: chosen[name] for name, wire in _AGGREGATES if chosen.get(name) is not None}
+        if not wanted:
+            raise TypeError("aggregate() needs at least one of: %s" % ", ".join(n for n, _ in _AGGREGATES))
+        operation, path_args = self._list_operation(collection)
+        arguments = {name: chosen.get(name) for name in ("group_by", "filter", "search", "sort", "limit")}
+        path_values, _, query_values, _ = bind(operation, path_args, dict(arguments, aggregate=wanted, query=query))
+        return _aggregate_flow(self, operation, path_values, query_values, bool(chosen.get("group_by")),
+                               chosen.get("limit"))
