@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types are for type checkers
     from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, TypeGuard
 
-    from ._sync.transport import Headers
+    from ._core.http11 import Headers
 
 __all__ = [
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",

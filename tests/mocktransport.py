@@ -14,7 +14,7 @@ request sent.
 import json
 
 from pydirectus._core.records import Response
-from pydirectus._sync.transport import Headers
+from pydirectus._core.http11 import Headers
 
 
 def json_response(status, document, headers=None):

@@ -15,13 +15,14 @@ Cancelling a request closes its connection and frees its place in the pool.
 Each connection is an ``asyncio.Protocol`` (``_Connection``) that gathers what it receives in one
 buffer and wakes the request waiting on it once the buffer holds what that request asked for: a
 small answer costs one wake-up of the request's task, where asyncio streams cost several futures
-and coroutine layers per read. The HTTP/1.1 messages are written and parsed by the small functions
-both transports share (``transport.request_head``, ``parse_head``, ``Headers``, ``BodyFraming``):
+and coroutine layers per read. The HTTP/1.1 messages are written and parsed by the codec both
+transports share (``_core.http11``: ``request_head``, ``parse_head``, ``Headers``, ``BodyFraming``):
 a status line, header lines, and a body framed by Content-Length, by chunked encoding, or by the
 end of the connection; HEAD, 1xx, 204 and 304 answers have no body.
 
-``open_tunnel`` opens a CONNECT tunnel through an HTTP proxy; the realtime client opens its
-WebSockets through it too.
+``open_tunnel`` opens a CONNECT tunnel through an HTTP proxy (``http11.tunnel_request`` and
+``tunnel_answer``, as the sync ``open_socket``); the realtime client opens its WebSockets through
+it too.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ import sys
 import time
 from collections import deque
 
-from ..errors import TimeoutError, TransportError
+from ..errors import TransportError
 from .._core.records import Response
-from .._sync.transport import (HEAD_LIMIT, BodyFraming, CutShort, Headers, HeadTooLarge, ProtocolFailure, _idle_limit,
-                        _split_url, after_sent_error, encode_chunk, host_header, make_ssl_context, parse_head,
-                        proxies_from, read_timeout_error, request_head, resolve_route)
+from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, CutShort, HeadTooLarge, ProtocolFailure,
+                            after_sent_error, connect_error, encode_chunk, frame_chunk, host_header, idle_limit,
+                            parse_head, proxies_from, read_timeout_error, request_head, resolve_route, send_error,
+                            split_url, too_large_error, tunnel_answer, tunnel_request)
+from .._sync.transport import make_ssl_context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -44,13 +47,13 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
     from .._core.records import Chunk, Request
-    from .._sync.transport import Bytes, ParsedHead, PoolKey, Proxy, Streamed
+    from .._core.http11 import Bytes, ParsedHead, PoolKey, Proxy, Streamed
 
     T = TypeVar("T")
     # (pool, whether the target is an absolute URL, headers for the proxy with each request, Host header)
     Route = Tuple["_Pool", bool, Dict[str, str], str]
 
-__all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "Headers", "open_tunnel"]
+__all__ = ["AsyncHTTPTransport", "AsyncResponseStream", "open_tunnel"]
 
 _CHUNK = 64 * 1024
 # Past this many received bytes that nobody waits for, a connection stops reading from its socket
@@ -75,9 +78,9 @@ _READ_FAILURES = (OSError, ProtocolFailure)
 
 
 def _after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:
-    if isinstance(exc, _ReadTimedOut):
+    if isinstance(exc, (_ReadTimedOut, socket.timeout)):
         return read_timeout_error(method, url, read_timeout)
-    return after_sent_error(exc, method, url, read_timeout)
+    return after_sent_error(exc, method, url)
 
 
 # --- the CONNECT tunnel -----------------------------------------------------------------------
@@ -87,7 +90,7 @@ async def open_tunnel(host: str, port: int, proxy: Proxy, proxy_headers: Mapping
     """What ``open_on(sock)`` opens on a socket connected to ``host:port`` through the HTTP proxy
     ``proxy`` (``(host, port)``) with a CONNECT tunnel; ``proxy_headers`` go with the CONNECT.
 
-    ``open_on`` is a coroutine function given the tunnelled socket, once the proxy said 200: it
+    ``open_on`` is a coroutine function given the tunnelled socket, once the proxy said 2xx: it
     starts TLS and the caller's protocol on it (asyncio streams, a transport). The CONNECT goes
     over the bare socket so that TLS can start on it afterwards (asyncio streams cannot start TLS
     on an open stream before Python 3.11). The socket is closed if anything fails. A refusing
@@ -108,19 +111,13 @@ async def open_tunnel(host: str, port: int, proxy: Proxy, proxy_headers: Mapping
     if sock is None:
         raise failure
     try:
-        authority = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-        lines = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
-        lines += ["%s: %s" % header for header in proxy_headers.items()]
-        await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        answer = b""
-        while b"\r\n\r\n" not in answer:  # the proxy says nothing more before we speak through it
+        await loop.sock_sendall(sock, tunnel_request(host, port, proxy_headers))
+        received = b""
+        while True:  # the proxy says nothing more before we speak through it
             data = await loop.sock_recv(sock, 4096)
-            if not data or len(answer) > HEAD_LIMIT:
-                raise ConnectionError("the proxy closed the connection during CONNECT")
-            answer += data
-        status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
-        if status_line.split(" ", 2)[1:2] != ["200"]:
-            raise ConnectionError("the proxy refused to tunnel to %s: %s" % (authority, status_line))
+            received += data
+            if tunnel_answer(received, host, port, ended=not data):
+                break
         return await open_on(sock)
     except BaseException:
         sock.close()
@@ -632,7 +629,7 @@ class AsyncHTTPTransport:
             return
         limit = connection.idle_limit
         if limit is None:  # the server's keep-alive timeout, read once per connection
-            limit = connection.idle_limit = _idle_limit(response)
+            limit = connection.idle_limit = idle_limit(response)
         connection.reusable_until = self._clock() + limit
         if pool is self._pools.get(pool.key):
             pool.idle.append(connection)
@@ -688,10 +685,9 @@ class AsyncHTTPTransport:
                     loop.create_connection(connection, sock=sock, ssl=context, server_hostname=host)))
             _, opened = await asyncio.wait_for(opening, self.connect_timeout)
         except asyncio.TimeoutError:  # before OSError: it is builtins.TimeoutError (an OSError) on 3.11+
-            raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
-                               url=url) from None
+            raise connect_error(None, method, url, self.connect_timeout) from None
         except OSError as exc:
-            raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
+            raise connect_error(exc, method, url, self.connect_timeout) from None
         return opened
 
     # --- the seam ---------------------------------------------------------------------------
@@ -699,7 +695,7 @@ class AsyncHTTPTransport:
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         loop = self._check_loop() if self._loop is not asyncio.get_running_loop() else self._loop
         method, url = request.method, request.url
-        scheme, netloc, target = _split_url(url)
+        scheme, netloc, target = split_url(url)
         pool, absolute, proxy_headers, host = self._route(scheme, netloc)
         if absolute:
             target = url
@@ -736,8 +732,7 @@ class AsyncHTTPTransport:
                     response.body = await self._read_framed_body(framing, method, url)
             except _READ_FAILURES as exc:
                 if not whole:  # closed with no answer before taking the whole body: nothing was acted on
-                    raise TransportError("connection lost while sending the request: %s"
-                                         % (exc or type(exc).__name__), method=method, url=url) from None
+                    raise send_error(exc, method, url) from None
                 raise _after_sent_error(exc, method, url, self.read_timeout) from None
         except BaseException:
             # failed or cancelled: the connection's state is unknown, close it and free its place
@@ -763,11 +758,10 @@ class AsyncHTTPTransport:
                     return False
             return await connection.drain()
         except _ReadTimedOut:
-            raise TimeoutError("timed out sending the request", method=method, url=url) from None
+            raise send_error(None, method, url) from None
         except OSError as exc:
             # the request did not get out whole: the server cannot have acted on it
-            raise TransportError("connection lost while sending the request: %s" % (exc or type(exc).__name__),
-                                 method=method, url=url) from None
+            raise send_error(exc, method, url) from None
 
     @staticmethod
     async def _write_stream(connection: _Connection, body: Streamed, chunked: bool) -> bool:
@@ -781,15 +775,13 @@ class AsyncHTTPTransport:
                 if not await _write_chunk(connection, chunk, chunked):
                     return False
         if chunked:
-            connection.write(b"0\r\n\r\n")
+            connection.write(LAST_CHUNK)
         return True
 
     async def _read_sized_body(self, connection: _Connection, length: int, method: str, url: str) -> bytes:
         """A body of ``length`` bytes (Content-Length), read whole."""
         if length > self.max_body_size:
-            raise TransportError("the answer is %d bytes, above max_body_size (%d)"
-                                 % (length, self.max_body_size), method=method, url=url,
-                                 may_have_been_processed=True)
+            raise too_large_error(method, url, self.max_body_size, length)
         if len(connection.buffer) >= length:  # the common case: it came with the head
             return connection.take(length)
         body = await connection.read_exactly(length)
@@ -807,8 +799,7 @@ class AsyncHTTPTransport:
                 break
             size += len(chunk)
             if size > self.max_body_size:
-                raise TransportError("the answer is larger than max_body_size (%d bytes)" % self.max_body_size,
-                                     method=method, url=url, may_have_been_processed=True)
+                raise too_large_error(method, url, self.max_body_size)
             parts.append(chunk)
         return b"".join(parts)
 
@@ -821,5 +812,5 @@ async def _write_chunk(connection: _Connection, chunk: Chunk, chunked: bool) -> 
     chunk = encode_chunk(chunk)
     if not len(chunk):
         return True  # an empty chunk would end a chunked body
-    connection.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+    connection.write(frame_chunk(chunk) if chunked else chunk)
     return await connection.drain()

@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .multipart import Chunk, ContentSource
     from .policy import Session
     from .spec import Operation
-    from .._sync.transport import Headers
+    from .http11 import Headers
 
     # what tells one version of a file from another: (ETag, Last-Modified)
     Identity = Tuple[Optional[str], Optional[str]]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from ..errors import Attempt
     from ..models import Item
     from .spec import Operation
-    from .._sync.transport import Headers
+    from .http11 import Headers
 
     Chunk = Union[bytes, bytearray, memoryview, str]
 

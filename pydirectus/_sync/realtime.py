@@ -840,7 +840,8 @@ def _socket_route(client: Any) -> _Route:
     HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
     ``ssl_context`` is the client's for wss://, None for ws://."""
     from urllib.parse import urlsplit
-    from .transport import make_ssl_context, proxies_from, resolve_route
+    from .._core.http11 import proxies_from, resolve_route
+    from .transport import make_ssl_context
     settings = client.connection_settings
     parts = urlsplit(client.url)
     host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies_from(settings.proxies))
@@ -892,13 +893,12 @@ class _ConnectionBase:
     # --- opening -------------------------------------------------------------------------------
     def _url_parts(self) -> Tuple[str, str, int, str, str]:
         from urllib.parse import urlsplit
+        from .._core.http11 import host_header
         parts = urlsplit(self.client.url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         port = parts.port or (443 if scheme == "wss" else 80)
-        default = (scheme == "wss" and port == 443) or (scheme == "ws" and port == 80)
         host = parts.hostname
-        host_header = ("[%s]" % host if ":" in host else host) + ("" if default else ":%d" % port)
-        return scheme, host, port, host_header, parts.path.rstrip("/") + (self.path or "")
+        return scheme, host, port, host_header(parts.scheme, host, port), parts.path.rstrip("/") + (self.path or "")
 
     def where(self) -> str:
         scheme, _, _, host_header, path = self._url_parts()
@@ -1059,26 +1059,9 @@ class _ConnectionBase:
 def _open_socket(route: _Route, timeout: float) -> socket.socket:
     """A connected socket along ``route`` (see _socket_route): through the proxy's CONNECT tunnel
     when there is one, then TLS when there is a context; TCP keepalive on."""
-    import socket
+    from .transport import open_socket
     host, port, proxy, proxy_headers, context = route
-    if proxy is not None:
-        import http.client
-        connection = http.client.HTTPConnection(proxy[0], proxy[1], timeout=timeout)
-        connection.set_tunnel(host, port, headers=proxy_headers)
-        try:
-            connection.connect()
-        except BaseException:
-            connection.close()
-            raise
-        sock, connection.sock = connection.sock, None  # ours now: the HTTPConnection must not close it
-    else:
-        sock = socket.create_connection((host, port), timeout)
-    if context is not None:
-        try:
-            sock = context.wrap_socket(sock, server_hostname=host)
-        except BaseException:
-            sock.close()
-            raise
+    sock = open_socket(host, port, timeout, proxy, proxy_headers, context)
     _keep_alive(sock)
     return sock
 

@@ -5,12 +5,12 @@
 threads; separate connect and read timeouts; TLS verified by default; HTTP(S)_PROXY and NO_PROXY
 honoured the way urllib honours them.
 
-``http.client`` opens the connections (TCP, TLS, the CONNECT tunnel through a proxy); the requests
-and answers on them are written and read here, with the small HTTP/1.1 parser both transports
-share (``request_head``, ``parse_head``, ``Headers``): a status line, header lines, and a body
-framed by Content-Length, by chunked encoding, or by the end of the connection. ``http.client``'s
-own exchange parses headers with the ``email`` package and costs several times the CPU of the
-rest of a request.
+``open_socket`` opens the connections (TCP, the CONNECT tunnel through a proxy, TLS), the
+realtime sockets' too; the requests and answers on them are written and read here, with the
+HTTP/1.1 codec both transports share (``_core.http11``: ``request_head``, ``parse_head``,
+``Headers``, ``BodyFraming``): a status line, header lines, and a body framed by Content-Length,
+by chunked encoding, or by the end of the connection. ``http.client``'s own exchange parses
+headers with the ``email`` package and costs several times the CPU of the rest of a request.
 
 Failures become TransportErrors that say whether the request may have reached the server:
 failing to connect or to write the request is ``may_have_been_processed=False``; anything after
@@ -20,93 +20,33 @@ body, raises.
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
 import threading
 import time
-from urllib.parse import unquote, urlsplit
 
-from ..errors import TimeoutError, TransportError
+from ..errors import TransportError
+from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, CutShort, HeadTooLarge, ProtocolFailure,
+                            after_sent_error, connect_error, encode_chunk, frame_chunk, host_header, idle_limit,
+                            parse_head, proxies_from, read_timeout_error, request_head, resolve_route, send_error,
+                            split_url, too_large_error, tunnel_answer, tunnel_request)
 from .._core.records import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from socket import socket as Socket
     from ssl import SSLContext
-    from typing import AsyncIterable, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+    from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
-    from .._core.records import Body, Chunk, Readable, Request
+    from .._core.http11 import Address, Bytes, PoolKey, Proxy, Streamed
+    from .._core.records import Request
 
-    Bytes = Union[bytes, bytearray, memoryview]  # a chunk of a request body, as it is sent
-    # a request body that is not bytes, as request_head leaves it (the sync transport takes no async iterable)
-    Streamed = Union[Iterable[Chunk], AsyncIterable[Chunk], Readable]
-    Proxy = Tuple[str, int]  # (host, port) of an HTTP proxy
-    PoolKey = Tuple[str, str, int, Optional[Proxy]]  # (scheme, host, port, proxy)
     Route = Tuple[PoolKey, bool, Dict[str, str], str]  # see HTTPTransport._route
-    ParsedHead = Tuple[int, "Headers", Optional[int], bool, bool]  # see parse_head
 
-__all__ = ["HTTPTransport", "Headers", "make_ssl_context", "resolve_route", "request_head", "parse_head"]
+__all__ = ["HTTPTransport", "make_ssl_context", "open_socket"]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# Node (and so Directus) closes idle keep-alive connections after 5 s and says so in a
-# Keep-Alive header; without one, assume this and never reuse a connection older than it.
-_DEFAULT_IDLE_LIMIT = 4.0
-_IDLE_MARGIN = 1.0
-# The largest response head accepted (status line and headers).
-HEAD_LIMIT = 128 * 1024
 _CHUNK = 64 * 1024
 _SEND_SIZE = 1024 * 1024  # most one send() of a large body takes at once
-# http.client always sends a Content-Length with these methods, 0 without body: so do we
-_LENGTH_REQUIRED = frozenset(("POST", "PUT", "PATCH"))
-
-
-def proxies_from(proxies: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    """The proxies to route with (``resolve_route``): those given (``{}``: none), or, for None,
-    HTTP(S)_PROXY and friends from the environment, as urllib reads them."""
-    if proxies is not None:
-        return dict(proxies)
-    import urllib.request
-    return urllib.request.getproxies_environment()
-
-
-def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str]
-                  ) -> Tuple[str, int, Optional[Proxy], Dict[str, str]]:
-    """Where a URL's requests go: ``(host, port, proxy, proxy_headers)``, proxy being
-    ``(host, port)`` of the HTTP proxy to use, or None; NO_PROXY (in ``proxies`` as "no", or the
-    environment's) is honoured as urllib does. Both transports and the realtime sockets route
-    with this."""
-    if scheme not in _DEFAULT_PORTS:
-        raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
-    parts = urlsplit("//" + netloc)
-    host, port = parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
-    if not host:
-        raise ValueError("the URL has no host: %r" % netloc)
-    proxy_url = proxies.get(scheme)
-    import urllib.request
-    # in urllib.request since Python 2, undocumented, and not in typeshed
-    if not proxy_url or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
-        return host, port, None, {}
-    proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
-    headers: Dict[str, str] = {}
-    if proxy.username is not None:
-        import base64
-        userpass = "%s:%s" % (unquote(proxy.username), unquote(proxy.password or ""))
-        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(userpass.encode()).decode()
-    # a proxy URL without a host (proxy.hostname None) fails when it is connected to
-    return host, port, (proxy.hostname, proxy.port or 80), headers  # type: ignore[return-value]
-
-
-def host_header(scheme: str, host: str, port: int) -> str:
-    """The Host header of a request to ``host``: the port only when it is not the scheme's default."""
-    try:
-        host.encode("ascii")
-    except UnicodeEncodeError:  # an internationalized name goes as its punycode, as http.client sends it
-        host = host.encode("idna").decode("ascii")
-    header = host if ":" not in host else "[%s]" % host
-    if port != _DEFAULT_PORTS[scheme]:
-        header += ":%d" % port
-    return header
 
 
 def make_ssl_context(verify: bool = True, cafile: Optional[str] = None) -> SSLContext:
@@ -120,247 +60,47 @@ def make_ssl_context(verify: bool = True, cafile: Optional[str] = None) -> SSLCo
     return ssl.create_default_context(cafile=cafile)
 
 
-# --- HTTP/1.1 messages, shared with the async transport ----------------------------------------
-
-class Headers:
-    """Response headers in the order and case received; ``get`` and ``in`` ignore case.
-
-    ``get`` returns the first value of a repeated header, like ``http.client``'s; ``get_all`` all.
-    """
-
-    __slots__ = ("_items", "_first")
-
-    def __init__(self, items: List[Tuple[str, str]]) -> None:
-        self._items = items
-        first: Dict[str, str] = {}
-        for name, value in items:
-            first.setdefault(name.lower(), value)
-        self._first = first
-
-    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        return self._first.get(name.lower(), default)
-
-    def get_all(self, name: str) -> List[str]:
-        key = name.lower()
-        return [value for item_name, value in self._items if item_name.lower() == key]
-
-    def __getitem__(self, name: str) -> Optional[str]:
-        return self._first.get(name.lower())  # None when absent, as http.client.HTTPMessage does
-
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._first
-
-    def items(self) -> List[Tuple[str, str]]:
-        return list(self._items)
-
-    def keys(self) -> List[str]:
-        return [name for name, _ in self._items]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return "Headers(%r)" % (self._items,)
+def open_socket(host: str, port: int, timeout: float, proxy: Optional[Proxy] = None,
+                proxy_headers: Optional[Mapping[str, str]] = None, context: Optional[SSLContext] = None) -> Socket:
+    """A blocking socket connected to ``host:port``: through a CONNECT tunnel of the HTTP proxy
+    ``proxy`` (``(host, port)``; ``proxy_headers`` go with the CONNECT) when there is one, then
+    TLS when there is a ``context``; TCP_NODELAY on, as http.client sets it. Each step may take
+    ``timeout``, still the socket's timeout when it is returned. The socket is closed if anything
+    fails; a proxy that refuses raises ConnectionError. The transport's connections and the
+    realtime sockets open with this."""
+    address: Address = proxy if proxy is not None else (host, port)
+    sock = socket.create_connection(address, timeout)
+    try:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # a system without it
+            pass
+        if proxy is not None:
+            sock.sendall(tunnel_request(host, port, proxy_headers or {}))
+            received = b""
+            while True:  # the proxy says nothing more before we speak through it
+                data = sock.recv(4096)
+                received += data
+                if tunnel_answer(received, host, port, ended=not data):
+                    break
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-class ProtocolFailure(Exception):
-    """A failure inside an answer, turned into a TransportError by ``after_sent_error``."""
-
-
-class Malformed(ProtocolFailure):
-    pass
-
-
-class CutShort(ProtocolFailure):
-    def __init__(self, received: int, expected: Optional[int]) -> None:
-        super().__init__(received, expected)
-        self.received = received
-        self.expected = expected
-
-
-class HeadTooLarge(ProtocolFailure):
-    pass
-
-
-def read_timeout_error(method: str, url: str, read_timeout: float) -> TimeoutError:
-    """The TimeoutError of a request sent whose answer did not come: it names the setting."""
-    return TimeoutError("read timed out: no answer within read_timeout=%g s (the client's read_timeout= "
-                        "argument sets it)" % read_timeout, method=method, url=url, may_have_been_processed=True)
-
-
-def after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:
-    """The TransportError for a failure while reading an answer (the request was sent)."""
+def _after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:
+    """``after_sent_error``, a socket's timeout being the read timeout."""
     if isinstance(exc, socket.timeout):
         return read_timeout_error(method, url, read_timeout)
-    if isinstance(exc, CutShort):
-        return TransportError("the answer was cut short: %d bytes read, %s more expected"
-                              % (exc.received, exc.expected if exc.expected is not None else "some"),
-                              method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, Malformed):
-        return TransportError("malformed answer: %s" % exc, method=method, url=url, may_have_been_processed=True)
-    if isinstance(exc, HeadTooLarge):
-        return TransportError("the answer's head is larger than %d bytes" % HEAD_LIMIT, method=method, url=url,
-                              may_have_been_processed=True)
-    return TransportError("connection lost before the answer was complete: %s" % (exc or type(exc).__name__),
-                          method=method, url=url, may_have_been_processed=True)
-
-
-def request_head(method: str, target: str, host: str, headers: Mapping[str, str], proxy_headers: Mapping[str, str],
-                 body: Optional[Body]) -> Tuple[bytes, Optional[Union[bytes, Streamed]], bool]:
-    """(head bytes, body, whether the body goes chunked): the request line and headers, and the
-    body to send after them (bytes, an iterable of chunks, or None). Host, Content-Length and
-    Transfer-Encoding are added when the caller did not set them, as http.client does."""
-    lines = ["%s %s HTTP/1.1" % (method, target)]
-    has_host = has_length = has_encoding = has_accept_encoding = False
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered == "host":
-            has_host = True
-        elif lowered == "content-length":
-            has_length = True
-        elif lowered == "transfer-encoding":
-            has_encoding = True
-        elif lowered == "accept-encoding":
-            has_accept_encoding = True
-        lines.append("%s: %s" % (name, value))
-    if not has_host:
-        lines.insert(1, "Host: " + host)
-    if not has_accept_encoding:
-        lines.append("Accept-Encoding: identity")
-    for name, value in proxy_headers.items():
-        lines.append("%s: %s" % (name, value))
-    chunked = has_encoding  # a caller's Transfer-Encoding can only be chunked: the one framing we know
-    if body is None:
-        if method in _LENGTH_REQUIRED and not has_length:
-            lines.append("Content-Length: 0")
-    else:
-        if isinstance(body, str):
-            body = body.encode("iso-8859-1")
-        elif isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        if isinstance(body, bytes):
-            if not has_length:
-                lines.append("Content-Length: %d" % len(body))
-        elif not has_length and not has_encoding:
-            lines.append("Transfer-Encoding: chunked")
-            chunked = True
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1"), body, chunked
-
-
-def parse_head(head: bytes, method: str) -> Optional[ParsedHead]:
-    """``(status, Headers, length, chunked, close)`` of an answer's head (bytes up to its blank
-    line), or None for an interim 1xx answer that the real one follows.
-
-    ``length`` is the body's length: 0 when the answer has no body, None when it runs to the end
-    of the connection (or is chunked); ``close``: the connection cannot carry another request.
-    """
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit() or rest[3:4] not in ("", " "):
-        raise Malformed("bad status line %r" % lines[0][:80])
-    status = int(code)
-    if 100 <= status < 200 and status != 101:
-        return None  # 100 Continue and other interim answers
-    items: List[Tuple[str, str]] = []
-    for line in lines[1:-2]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise Malformed("bad header line %r" % line[:80])
-        items.append((name, value.strip()))
-    headers = Headers(items)
-    option = (headers.get("Connection") or "").lower()
-    # HTTP/1.0 closes unless it says keep-alive; a 101 hands the connection to another protocol
-    close = "close" in option or status == 101 or (version == "HTTP/1.0" and "keep-alive" not in option)
-    if method == "HEAD" or status in (204, 304) or status < 200:
-        return status, headers, 0, False, close
-    encoding = headers.get("Transfer-Encoding")
-    if encoding is not None and "chunked" in encoding.lower():
-        return status, headers, None, True, close
-    length = headers.get("Content-Length")
-    if length is not None:
-        values = {value.strip() for value in length.split(",")}
-        if len(values) != 1 or not next(iter(values)).isdigit():
-            raise Malformed("bad Content-Length %r" % length)
-        return status, headers, int(values.pop()), False, close
-    return status, headers, None, False, True
-
-
-def chunk_size(line: bytes) -> int:
-    """The size a chunked body's size line announces (extensions ignored)."""
-    try:
-        size = int(line.split(b";", 1)[0].strip(), 16)
-    except ValueError:
-        raise Malformed("bad chunk size line %r" % line[:40]) from None
-    if size < 0:
-        raise Malformed("negative chunk size")
-    return size
-
-
-class BodyFraming:
-    """Where one response body stands, as it is framed: ``remaining`` bytes of a Content-Length
-    body or of the current chunk, or None for a body that runs until the server closes the
-    connection. ``close``: the connection cannot carry another request after this answer.
-
-    Both transports read bodies with it; their subclasses bring only the reads themselves.
-    """
-
-    __slots__ = ("connection", "remaining", "chunked", "close", "done", "received")
-
-    connection: object  # the transport's own connection class (subclasses say which)
-    remaining: Optional[int]
-    chunked: bool
-    close: bool
-    done: bool
-    received: int
-
-    def __init__(self, connection: object, length: Optional[int], chunked: bool, close: bool) -> None:
-        self.connection = connection
-        self.remaining = 0 if chunked else length
-        self.chunked = chunked
-        self.close = close or (length is None and not chunked)
-        self.done = length == 0 and not chunked
-        self.received = 0
-
-    def start_chunk(self, size_line: bytes) -> bool:
-        """Take a chunk's size line; False for the last chunk (the trailers follow)."""
-        size = chunk_size(size_line)
-        self.remaining = size
-        return size != 0
-
-    def end_chunk(self, ending: bytes) -> None:
-        if ending != b"\r\n":
-            raise Malformed("a chunk does not end with CRLF")
-
-    def took(self, data: bytes) -> bytes:
-        """Count ``data``, read from a Content-Length body or a chunk; a cut body raises CutShort."""
-        if not data:
-            raise CutShort(self.received, self.remaining)
-        self.remaining -= len(data)  # type: ignore[operator]  # a Content-Length body or a chunk: a number
-        self.received += len(data)
-        if not self.chunked:
-            self.done = self.remaining == 0
-        return data
-
-    def took_to_end(self, data: bytes) -> bytes:
-        """Count ``data``, read from a body that ends with the connection."""
-        if not data:
-            self.done = True
-        self.received += len(data)
-        return data
-
-
-def encode_chunk(chunk: Chunk) -> Bytes:
-    """A chunk of a streamed request body as bytes (str as http.client encodes it)."""
-    return chunk.encode("iso-8859-1") if isinstance(chunk, str) else chunk
+    return after_sent_error(exc, method, url)
 
 
 def _chunks_of(body: Streamed) -> Iterator[Bytes]:
-    """The non-empty chunks of a streamed request body: an iterable of chunks or a file object."""
+    """The non-empty chunks of a streamed request body: an iterable of chunks or a file object
+    (a blocking read)."""
     read = getattr(body, "read", None)
     if read is not None:
         while True:
@@ -528,7 +268,7 @@ class _ResponseStream:
                 data = body.read(amount)
         except _READ_FAILURES as exc:
             self._abort()
-            raise after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
+            raise _after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
         if body.done:
             self._finish(body)
         return data
@@ -604,29 +344,24 @@ class HTTPTransport:
         return route
 
     def _connect(self, key: PoolKey, method: str, url: str) -> _Connection:
-        """A new connection to the pool key's origin; http.client opens it (TLS, proxy tunnel)."""
+        """A new connection to the pool key's origin (TLS, proxy tunnel: ``open_socket``)."""
         scheme, host, port, proxy = key
-        connect_host, connect_port = proxy if proxy else (host, port)
-        if scheme == "https":
-            if self.ssl_context is None:
-                self.ssl_context = make_ssl_context()
-            opener: http.client.HTTPConnection = http.client.HTTPSConnection(
-                connect_host, connect_port, timeout=self.connect_timeout, context=self.ssl_context)
-            if proxy:
-                opener.set_tunnel(host, port, headers=self._tunnel_headers[key])
-        else:
-            opener = http.client.HTTPConnection(connect_host, connect_port, timeout=self.connect_timeout)
         try:
-            opener.connect()
+            if scheme == "https":
+                if self.ssl_context is None:
+                    self.ssl_context = make_ssl_context()
+                sock = open_socket(host, port, self.connect_timeout, proxy, self._tunnel_headers[key],
+                                   self.ssl_context)
+            elif proxy is not None:  # http through a proxy: absolute-form requests to the proxy itself
+                sock = open_socket(proxy[0], proxy[1], self.connect_timeout)
+            else:
+                sock = open_socket(host, port, self.connect_timeout)
         except socket.timeout:
-            opener.close()
-            raise TimeoutError("connect timed out after %s s" % self.connect_timeout, method=method,
-                               url=url) from None
-        except (OSError, http.client.HTTPException) as exc:
-            opener.close()
-            raise TransportError("cannot connect: %s" % (exc,), method=method, url=url) from None
-        opener.sock.settimeout(self.read_timeout)
-        return _Connection(opener.sock)
+            raise connect_error(None, method, url, self.connect_timeout) from None
+        except OSError as exc:
+            raise connect_error(exc, method, url, self.connect_timeout) from None
+        sock.settimeout(self.read_timeout)
+        return _Connection(sock)
 
     # --- the pool ---------------------------------------------------------------------------
     def _checkout(self, key: PoolKey) -> Optional[_Connection]:
@@ -648,7 +383,7 @@ class HTTPTransport:
             return
         limit = connection.idle_limit
         if limit is None:  # the server's keep-alive timeout, read once per connection
-            limit = connection.idle_limit = _idle_limit(response)
+            limit = connection.idle_limit = idle_limit(response)
         reusable_until = self._clock() + limit
         with self._lock:
             idle = self._idle.setdefault(key, [])
@@ -669,7 +404,7 @@ class HTTPTransport:
     def send(self, request: Request) -> Response:
         """Send ``request`` and return its Response (body read, or streamed if ``request.stream``)."""
         method, url = request.method, request.url
-        scheme, netloc, target = _split_url(url)
+        scheme, netloc, target = split_url(url)
         key, absolute, proxy_headers, host = self._route(scheme, netloc)
         if absolute:
             target = url
@@ -706,9 +441,8 @@ class HTTPTransport:
         except _READ_FAILURES as exc:
             connection.close()
             if not whole:  # closed with no answer before taking the whole body: nothing was acted on
-                raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
-                                     url=url) from None
-            raise after_sent_error(exc, method, url, self.read_timeout) from None
+                raise send_error(exc, method, url) from None
+            raise _after_sent_error(exc, method, url, self.read_timeout) from None
         except BaseException:
             connection.close()
             raise
@@ -734,19 +468,16 @@ class HTTPTransport:
                 sock.sendall(head)
                 for chunk in _chunks_of(body):
                     if chunked:  # one send per chunk, framing included, as http.client does
-                        chunk = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+                        chunk = frame_chunk(chunk)
                     if not connection.send_watching(chunk):
                         return False
                 if chunked:
-                    sock.sendall(b"0\r\n\r\n")
+                    sock.sendall(LAST_CHUNK)
             return True
         except OSError as exc:
             # the request did not get out whole: the server cannot have acted on it
             connection.close()
-            if isinstance(exc, socket.timeout):
-                raise TimeoutError("timed out sending the request", method=method, url=url) from None
-            raise TransportError("connection lost while sending the request: %s" % (exc,), method=method,
-                                 url=url) from None
+            raise send_error(None if isinstance(exc, socket.timeout) else exc, method, url) from None
         except BaseException:
             connection.close()  # the body's own iterator failed midway: the connection is out of step
             raise
@@ -756,9 +487,7 @@ class HTTPTransport:
         if not framing.chunked and remaining is not None:
             if remaining > self.max_body_size:
                 connection.close()
-                raise TransportError("the answer is %d bytes, above max_body_size (%d)"
-                                     % (remaining, self.max_body_size), method=method, url=url,
-                                     may_have_been_processed=True)
+                raise too_large_error(method, url, self.max_body_size, remaining)
             body = connection.read_exactly(remaining)
             if len(body) < remaining:
                 raise CutShort(len(body), remaining - len(body))
@@ -772,28 +501,7 @@ class HTTPTransport:
             size += len(chunk)
             if size > self.max_body_size:
                 connection.close()
-                raise TransportError("the answer is larger than max_body_size (%d bytes)" % self.max_body_size,
-                                     method=method, url=url, may_have_been_processed=True)
+                raise too_large_error(method, url, self.max_body_size)
             parts.append(chunk)
         return b"".join(parts)
 
-
-def _split_url(url: str) -> Tuple[str, str, str]:
-    """(scheme, netloc, path and query) of an absolute URL; plain string work on the hot path."""
-    scheme, separator, remainder = url.partition("://")
-    netloc, slash, rest = remainder.partition("/")
-    if not separator or "?" in netloc or "#" in url:
-        parts = urlsplit(url)
-        return parts.scheme, parts.netloc, (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    return scheme, netloc, "/" + rest
-
-
-def _idle_limit(response: Response) -> float:
-    """How long the server keeps an idle connection open, less a safety margin."""
-    keep_alive = response.headers.get("Keep-Alive")
-    if keep_alive:
-        for part in keep_alive.split(","):
-            name, _, value = part.strip().partition("=")
-            if name.lower() == "timeout" and value.strip().isdigit():
-                return max(0.0, int(value) - _IDLE_MARGIN)
-    return _DEFAULT_IDLE_LIMIT

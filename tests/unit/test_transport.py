@@ -257,3 +257,84 @@ def test_a_streamed_request_body_of_unknown_length_goes_chunked():
     first, second = server.requests
     assert first.headers["transfer-encoding"] == "chunked" and first.body == b"abcdef"
     assert second.headers["transfer-encoding"] == "chunked" and second.body == b"from a file"
+
+
+# --------------------------------------------------------------------------- the CONNECT tunnel
+
+def test_the_connect_request_and_the_proxys_answer_are_written_and_read_once_for_every_socket():
+    from pydirectus._core.http11 import host_header, tunnel_answer, tunnel_request
+    assert tunnel_request("directus.example", 443, {"Proxy-Authorization": "Basic eA=="}) == (
+        b"CONNECT directus.example:443 HTTP/1.1\r\nHost: directus.example:443\r\n"
+        b"Proxy-Authorization: Basic eA==\r\n\r\n")
+    assert tunnel_request("::1", 8443, {}).startswith(b"CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n")
+    assert tunnel_request("b\u00fccher.example", 443, {}).startswith(b"CONNECT xn--bcher-kva.example:443 ")
+    assert host_header("https", "b\u00fccher.example", 443) == "xn--bcher-kva.example"
+    assert host_header("http", "::1", 8055) == "[::1]:8055" and host_header("http", "h", 80) == "h"
+    assert tunnel_answer(b"HTTP/1.1 200 Connection established\r\n", "h", 443) is False  # read more
+    assert tunnel_answer(b"HTTP/1.0 200 OK\r\nVia: p\r\n\r\n", "h", 443) is True
+    for received, ended, message in [
+            (b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n", False, "refused to tunnel to h:443: HTTP/1.1 407"),
+            (b"HTTP/1.1 200 OK\r\n", True, "closed the connection during CONNECT"),
+            (b"SSH-2.0-OpenSSH\r\n\r\n", False, "answered CONNECT with"),
+            (b"HTTP/1.1 200 OK\r\n\r\nearly", False, "bytes through the tunnel"),
+            (b"x" * (128 * 1024 + 1), False, "larger than")]:
+        with pytest.raises(ConnectionError, match=message):
+            tunnel_answer(received, "h", 443, ended=ended)
+
+
+def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
+    import ssl
+    from tests.fakerealtime import tls_server_context
+    from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
+    context, ca_file = tls_server_context(tmp_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    seen = []
+
+    def serve_tls():
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    part = tls.recv(65536)
+                    if not part:
+                        return
+                    data += part
+                head, _, data = data.partition(b"\r\n\r\n")
+                seen.append(head.decode())
+                tls.sendall(reply(200, {"data": {"tls": True}}))
+    threading.Thread(target=serve_tls, daemon=True).start()
+    proxy = Relay()
+    port = listener.getsockname()[1]
+    transport = HTTPTransport(proxies={"https": "http://u:p@127.0.0.1:%d" % proxy.port},
+                              ssl_context=ssl.create_default_context(cafile=ca_file))
+    try:
+        bodies = [transport.send(Request("GET", "https://127.0.0.1:%d/items/a" % port)).body for _ in range(3)]
+        transport.close()
+    finally:
+        proxy.close()
+        listener.close()
+    assert bodies == [b'{"data": {"tls": true}}'] * 3
+    assert proxy.heads == ["CONNECT 127.0.0.1:%d HTTP/1.1" % port]  # one tunnel for the three requests
+    assert all(head.startswith("GET /items/a HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port) for head in seen)
+    assert not any("Proxy-Authorization" in head for head in seen)  # the proxy's credentials stay with it
+
+
+def test_https_proxy_tunnel_refused_is_a_connect_failure():
+    with FakeServer(lambda seen: reply(407, b"", headers={"Connection": "close"})) as proxy:
+        with DirectusClient(hostname="https://directus.example", static_token="t", retries=0,
+                            proxies={"https": proxy.url}) as client:
+            with pytest.raises(pydirectus.TransportError, match="refused to tunnel") as caught:
+                client.read_items("a")
+    assert not caught.value.may_have_been_processed
+    assert proxy.requests[0].method == "CONNECT" and proxy.requests[0].target == "directus.example:443"
+
+
+def test_a_proxy_that_closes_during_connect_is_a_connect_failure():
+    with FakeServer(lambda seen: None) as proxy:
+        transport = HTTPTransport(proxies={"https": proxy.url})
+        with pytest.raises(pydirectus.TransportError, match="cannot connect: the proxy closed") as caught:
+            transport.send(Request("POST", "https://directus.example/items/a", {}, b"{}"))
+    assert not caught.value.may_have_been_processed
