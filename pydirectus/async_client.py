@@ -15,7 +15,7 @@ protocol cores of ``realtime``).
 
 from ._async.runner import AsyncFlowRunner, AsyncRunner, method_for
 from ._async.files import AsyncFilesMixin, AsyncTusMixin
-from ._async.realtime import AsyncRealtimeMixin
+from ._core.realtime import RealtimeFlows
 from ._core.auth import access_token_flow
 from ._core.client import ClientBase
 from .client import DirectusClient
@@ -26,7 +26,7 @@ from ._core.paging import PagingFlows
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, AsyncFilesMixin, PagingFlows, AsyncTusMixin, AsyncRealtimeMixin,
+class AsyncDirectusClient(ClientBase, AsyncFilesMixin, PagingFlows, AsyncTusMixin, RealtimeFlows,
                           AsyncFlowRunner):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 

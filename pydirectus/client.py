@@ -12,7 +12,7 @@ from ._core.files import FilesMixin
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
 from ._core.paging import PagingFlows
-from ._sync.realtime import RealtimeMixin
+from ._core.realtime import RealtimeFlows
 from ._core.spec import load_spec
 from ._core.tus import TusMixin
 from ._sync.runner import Runner, method_for
@@ -20,7 +20,7 @@ from ._sync.runner import Runner, method_for
 __all__ = ["DirectusClient", "USER_AGENT"]
 
 
-class DirectusClient(ClientBase, FilesMixin, PagingFlows, TusMixin, RealtimeMixin):
+class DirectusClient(ClientBase, FilesMixin, PagingFlows, TusMixin, RealtimeFlows):
     """A client of one Directus server.
 
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and

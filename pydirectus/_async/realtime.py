@@ -4,13 +4,15 @@
         async for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
             print(event.type, event.data)
 
-Everything that is not I/O comes from ``realtime``: the protocol cores (``_DirectusCore``,
-``_GraphQLCore``: subscriptions and their queues, replies by uid, the token schedule, liveness, the
-reconnect backoff), the sans-I/O WebSocket, settings discovery, token renewal (a flow run by the
-client's own driver), event decoding and what the public classes do without waiting. This module
-adds the asyncio side: ``_AsyncConnection`` drives a core on asyncio streams (TCP, TLS with the
-client's settings, an HTTP CONNECT proxy) from one task per connection, and the public classes
-await where the sync ones block.
+Everything that is not I/O comes from ``_core/realtime.py``: the protocol cores (``DirectusCore``,
+``GraphQLCore``: subscriptions and their queues, replies by uid, the token schedule, liveness, the
+reconnect backoff), the sans-I/O WebSocket, settings discovery, event decoding and what the public
+classes do without waiting. ``client.realtime()`` gives a ``RealtimePlan``; ``AsyncRealtime(plan,
+runner)`` is made of it and the client's runner (which runs the plan's token and discovery flows),
+without touching the client. This module adds the asyncio side: ``_AsyncConnection`` drives a core
+on asyncio streams (TCP, TLS with the client's settings, an HTTP CONNECT proxy) from one task per
+connection, and the public classes await where the sync ones block. The clock is
+``time.monotonic`` unless ``realtime(clock=...)`` names another.
 
 The guarantees are the sync client's: handshake, strict and public authentication; the token
 changed on the socket before it expires; the server's pings answered and a silent connection
@@ -24,13 +26,15 @@ waits for it, leaves no task running and no socket open.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
+import time
 
 from .transport import open_tunnel
 from ..errors import TransportError
-from .._sync.realtime import (CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_QUEUE_SIZE, _WAIT, RealtimeEvent,
-                       _ConnectionBase, _DirectusEndpoint, _Endpoint, _GraphQLEndpoint, _ItemsBase, _keep_alive,
-                       _message_to_send, _socket_route, _SubscriptionBase)
+from .._core.realtime import (CLOSE_TIMEOUT, WAIT, ConnectionBase, DirectusEndpoint, Endpoint, GraphQLEndpoint,
+                              ItemsBase, RealtimeEvent, SubscriptionBase, message_to_send)
+from .._sync.realtime import _keep_alive, _socket_route  # the socket-opening side, shared with the sync room
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
@@ -38,14 +42,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
                         TypeVar, Union)
 
     from ..models import Item
-    from .._sync.realtime import _Core, _Opened, _Route, _Wait
+    from .._core.realtime import Opened, ProtocolCore, RealtimePlan, Wait
+    from .._sync.realtime import _Route
+    from .runner import AsyncRunner
     from .._core.websocket import Closed, _Event
 
     _E = TypeVar("_E", bound="_AsyncEndpoint")
     _T = TypeVar("_T")
     _Stream = Tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
-__all__ = ["AsyncRealtimeMixin", "AsyncRealtime", "AsyncSubscription", "AsyncRealtimeItems", "AsyncGraphQLRealtime"]
+__all__ = ["AsyncRealtime", "AsyncSubscription", "AsyncRealtimeItems", "AsyncGraphQLRealtime"]
 
 _SEND_BUFFER = 256 * 1024  # past this many unsent bytes, wait for the peer to read (as a blocking send would)
 
@@ -69,12 +75,12 @@ async def _open_stream(route: _Route) -> _Stream:
     return reader, writer
 
 
-class _AsyncConnection(_ConnectionBase):
+class _AsyncConnection(ConnectionBase):
     """Drives one core over asyncio streams, from one task (``_task``) that owns the stream.
 
     There is no thread and no lock: the core is only used from the event loop. Application code
     changes the core and ``wake()``s the task, which sends; waiters on subscriptions and requests
-    wait for ``_notify()``, which the task calls after each change. Tokens are fetched in a task
+    wait for ``notify()``, which the task calls after each change. Tokens are fetched in a task
     of their own, so server pings are answered meanwhile.
     """
 
@@ -92,16 +98,16 @@ class _AsyncConnection(_ConnectionBase):
     reader: Optional[asyncio.StreamReader]
     writer: Optional[asyncio.StreamWriter]
     if TYPE_CHECKING:
-        _token_fetch: Optional[asyncio.Task[None]]
+        token_fetch: Optional[asyncio.Task[None]]
 
-    def __init__(self, endpoint: _Endpoint, core: _Core) -> None:
+    def __init__(self, endpoint: Endpoint, core: ProtocolCore) -> None:
         super().__init__(endpoint, core)
         self.reader = self.writer = None
         self._task: Optional[asyncio.Task[None]] = None
         self._wakeup: Optional[asyncio.Future[None]] = None
         self._waiters: List[asyncio.Future[None]] = []
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             _resolve(waiter)
@@ -110,15 +116,15 @@ class _AsyncConnection(_ConnectionBase):
         if self._wakeup is not None:
             _resolve(self._wakeup)
 
-    def _adopt(self, stream: _Stream) -> None:
+    def adopt(self, stream: _Stream) -> None:
         self.reader, self.writer = stream
 
     @staticmethod
-    def _discard(stream: _Stream) -> None:
+    def discard(stream: _Stream) -> None:
         stream[1].transport.abort()
 
     async def _changed(self, timeout: Optional[float]) -> None:
-        """Return at the next ``_notify()``, or after ``timeout`` seconds (None: no limit)."""
+        """Return at the next ``notify()``, or after ``timeout`` seconds (None: no limit)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
@@ -129,30 +135,30 @@ class _AsyncConnection(_ConnectionBase):
             if timer is not None:
                 timer.cancel()
 
-    async def wait_for(self, poll: Callable[[], Union[_T, _Wait]],
-                       deadline: Optional[float] = None) -> Union[_T, _Wait]:
-        """Wait until ``poll()`` answers; _WAIT when ``deadline`` passes first."""
-        waits = self._waits(poll, deadline)
+    async def wait_for(self, poll: Callable[[], Union[_T, Wait]],
+                       deadline: Optional[float] = None) -> Union[_T, Wait]:
+        """Wait until ``poll()`` answers; WAIT when ``deadline`` passes first."""
+        waits = self.waits(poll, deadline)
         try:
             while True:
                 await self._changed(next(waits))
         except StopIteration as stop:
-            result: Union[_T, _Wait] = stop.value
+            result: Union[_T, Wait] = stop.value
             return result
 
     # --- opening -------------------------------------------------------------------------------
-    async def _open(self) -> _Opened:
+    async def _open(self) -> Opened:
         """Fetch a token, connect and shake hands: ((reader, writer), ClientConnection, token, expiry, events)."""
-        token, expires_at = await self.client._runner.run(self._token_flow())
-        timeout = self.client.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
-        clock = self.realtime._clock
+        token, expires_at = await self.runner.run(self.attempt_token_flow())
+        timeout = self.plan.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
+        clock = self.clock
         deadline = clock() + timeout
         try:
-            reader, writer = await asyncio.wait_for(_open_stream(_socket_route(self.client)), timeout)
+            reader, writer = await asyncio.wait_for(_open_stream(_socket_route(self.plan)), timeout)
         except asyncio.TimeoutError:  # on 3.8 to 3.10 not the socket.timeout the error translation knows
             raise socket.timeout("connecting took longer than %s s" % timeout) from None
         try:
-            ws = self._websocket(token)
+            ws = self.new_websocket(token)
             writer.write(ws.handshake_request())
             events: Optional[List[_Event]] = None
             while events is None:
@@ -160,7 +166,7 @@ class _AsyncConnection(_ConnectionBase):
                     data = await asyncio.wait_for(reader.read(65536), max(0.0, deadline - clock()))
                 except asyncio.TimeoutError:
                     raise socket.timeout("the WebSocket handshake took longer than %s s" % timeout) from None
-                events = self._handshake_step(ws, data)
+                events = self.handshake_step(ws, data)
             return (reader, writer), ws, token, expires_at, events
         except BaseException:
             writer.transport.abort()
@@ -171,14 +177,14 @@ class _AsyncConnection(_ConnectionBase):
         try:
             opened = await self._open()
         except Exception as error:
-            raise self._connect_failed(error) from None
-        self._install(opened)
+            raise self.first_connect_failed(error) from None
+        self.install(opened)
         self._task = asyncio.get_running_loop().create_task(self._run())
-        await self.wait_for(self._settled, self.realtime._clock() + timeout)
+        await self.wait_for(self.settled, self.clock() + timeout)
         if self.core.state == "ready":
             return
-        failure = self._first_failure(timeout)
-        self.core._fatal(failure)  # subscriptions made meanwhile raise it too
+        failure = self.first_failure(timeout)
+        self.core.fail(failure)  # subscriptions made meanwhile raise it too
         await self.aclose()
         raise failure
 
@@ -195,17 +201,17 @@ class _AsyncConnection(_ConnectionBase):
             self.core.close()
             raise
         except BaseException as error:  # a bug: never leave waiters hanging
-            self.core._fatal(TransportError("the realtime task stopped: %r" % (error,), url=self.where()))
-            self.realtime.logger.exception("the realtime task failed")
+            self.core.fail(TransportError("the realtime task stopped: %r" % (error,), url=self.where()))
+            self.logger.exception("the realtime task failed")
         finally:
             self._drop_stream()
-            if self._token_fetch is not None:
-                self._token_fetch.cancel()
-            self._notify()
+            if self.token_fetch is not None:
+                self.token_fetch.cancel()
+            self.notify()
 
     def _flush(self, writer: asyncio.StreamWriter) -> bool:
         """Write what the core and the WebSocket have queued. False: the connection is lost."""
-        data = self._outgoing_bytes()
+        data = self.outgoing_bytes()
         if data:
             if writer.transport.is_closing():
                 return False
@@ -217,7 +223,7 @@ class _AsyncConnection(_ConnectionBase):
         if writer.transport.get_write_buffer_size() <= _SEND_BUFFER:
             return True
         try:
-            await asyncio.wait_for(writer.drain(), self.client.connection_settings.connect_timeout or 10.0)
+            await asyncio.wait_for(writer.drain(), self.plan.connection_settings.connect_timeout or 10.0)
             return True
         except (asyncio.TimeoutError, OSError):
             return False
@@ -225,7 +231,7 @@ class _AsyncConnection(_ConnectionBase):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Run one open connection (on ``reader`` and ``writer``) until it ends."""
         from .._core.websocket import Closed
-        ws, core, clock = self.ws, self.core, self.realtime._clock
+        ws, core, clock = self.ws, self.core, self.clock
         loop = asyncio.get_running_loop()
         broken = Closed(1006, "", "the connection broke while sending")
         closed: Optional[Closed] = None
@@ -238,10 +244,10 @@ class _AsyncConnection(_ConnectionBase):
                     break
                 if core.close_wanted is not None:
                     break
-                if core.token_wanted and self._token_fetch is None:
-                    self._token_fetch = loop.create_task(self._fetch_token(core.token))
+                if core.token_wanted and self.token_fetch is None:
+                    self.token_fetch = loop.create_task(self._fetch_token(core.token))
                 deadline = core.next_deadline()
-                self._notify()
+                self.notify()
                 if read is None:
                     read = loop.create_task(reader.read(65536))
                 self._wakeup = loop.create_future()
@@ -254,10 +260,10 @@ class _AsyncConnection(_ConnectionBase):
                 except (OSError, EOFError):
                     data = b""
                 read = None
-                closed = self._handle_events(ws.receive_data(data))
+                closed = self.handle_events(ws.receive_data(data))
                 if not self._flush(writer) and closed is None:
                     closed = broken
-                self._notify()
+                self.notify()
         finally:
             self._wakeup = None
             if read is not None:  # cancelled before it took anything from the stream
@@ -270,7 +276,7 @@ class _AsyncConnection(_ConnectionBase):
         """Close the stream (with a close handshake when the core asked for one), tell the core."""
         from .._core.websocket import Closed
         if closed is None:  # the core wants to close: say so, and wait briefly for the echo
-            graceful = self._start_closing()
+            graceful = self.start_closing()
             if self._flush(writer) and graceful:
                 try:
                     await asyncio.wait_for(self._close_echo(reader), CLOSE_TIMEOUT)
@@ -278,7 +284,7 @@ class _AsyncConnection(_ConnectionBase):
                     pass
             closed = Closed(1000 if graceful else 1006, "", None)
         self._drop_stream()
-        self._lost(closed)
+        self.connection_ended(closed)
 
     async def _close_echo(self, reader: asyncio.StreamReader) -> None:
         ws = self.ws
@@ -296,29 +302,29 @@ class _AsyncConnection(_ConnectionBase):
     async def _reconnect(self) -> bool:
         """Wait the backoff and connect again; False when the connection is closed for good."""
         while True:
-            deadline = self._reconnect_deadline()
-            if deadline is None or await self.wait_for(self._closed_for_good, deadline) is True:
+            deadline = self.reconnect_deadline()
+            if deadline is None or await self.wait_for(self.closed_for_good, deadline) is True:
                 return False
             try:
                 opened = await self._open()
             except Exception as error:
-                self._attempt_failed(error)
+                self.attempt_failed(error)
                 continue
-            return self._install(opened)
+            return self.install(opened)
 
     async def _fetch_token(self, stale: Optional[str]) -> None:
         try:
-            token, expires_at = await self.client._access_token(stale)
+            token, expires_at = await self.runner.run(self.plan.token_flow(stale))
         except Exception as error:
-            self._token_fetched(None, None, error)
+            self.token_fetched(None, None, error)
         else:
-            self._token_fetched(token, expires_at, None)
+            self.token_fetched(token, expires_at, None)
 
     # --- closing ---------------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close for good: a close handshake (at most CLOSE_TIMEOUT), then nothing is left running."""
         self.core.close()
-        self._notify()
+        self.notify()
         self.wake()
         task = self._task
         try:
@@ -330,12 +336,12 @@ class _AsyncConnection(_ConnectionBase):
         finally:
             if task is not None and not task.done():  # we were cancelled while waiting for it
                 task.cancel()
-            if self._token_fetch is not None:
-                self._token_fetch.cancel()
+            if self.token_fetch is not None:
+                self.token_fetch.cancel()
             self._drop_stream()
 
 
-class AsyncSubscription(_SubscriptionBase):
+class AsyncSubscription(SubscriptionBase):
     """The events of one subscription: ``async for event in subscription``, or ``await get(timeout)``.
 
     Iteration waits for the next event and ends after ``unsubscribe()`` or when the realtime
@@ -362,7 +368,7 @@ class AsyncSubscription(_SubscriptionBase):
         Raises the server's DirectusError once if it refused the subscription.
         """
         event = await self._connection.wait_for(self._poll, self._deadline(timeout))
-        return None if event is _WAIT else event
+        return None if event is WAIT else event
 
     async def __aenter__(self) -> AsyncSubscription:
         return self
@@ -371,11 +377,13 @@ class AsyncSubscription(_SubscriptionBase):
         self.unsubscribe()
 
 
-class _AsyncEndpoint(_Endpoint):
+class _AsyncEndpoint(Endpoint):
     """The asyncio side of AsyncRealtime and AsyncGraphQLRealtime: one _AsyncConnection, opened
     by ``connect()``, or in the background by the first ``subscribe()``."""
 
     _connection_class = _AsyncConnection
+    _default_clock = staticmethod(time.monotonic)
+    _default_random = staticmethod(random.random)
     _opening: Optional[asyncio.Task[None]] = None  # the task opening the first connection
     if TYPE_CHECKING:
         _connection: Optional[_AsyncConnection]
@@ -392,18 +400,18 @@ class _AsyncEndpoint(_Endpoint):
         """Discover the settings and open the first connection; a failure closes the core for good
         (subscriptions raise it, ``connect()`` raises it) rather than escaping the task."""
         try:
-            settings = await self.client._runner.run(self._discovery_flow())
+            settings = await self._runner.run(self._discovery_flow())
             self._configure_connection(connection, settings)
             await connection.connect(self.timeout)
         except asyncio.CancelledError:
-            connection.core._fatal(TransportError("the realtime connection was cancelled while opening",
+            connection.core.fail(TransportError("the realtime connection was cancelled while opening",
                                                   url=connection.core.where))
             await connection.aclose()
             raise
         except Exception as error:
             if connection.core.state != "closed":
-                connection.core._fatal(error)
-            connection._notify()
+                connection.core.fail(error)
+            connection.notify()
 
     async def connect(self: _E) -> _E:
         """Open the connection now (``subscribe()`` opens it by itself). Raises if it cannot."""
@@ -434,7 +442,7 @@ class _AsyncEndpoint(_Endpoint):
         await self.aclose()
 
 
-class AsyncGraphQLRealtime(_GraphQLEndpoint, _AsyncEndpoint):
+class AsyncGraphQLRealtime(GraphQLEndpoint, _AsyncEndpoint):
     """GraphQL subscriptions on the server's ``/graphql`` socket, for asyncio (see GraphQLRealtime).
 
     ``async for event in rt.graphql.subscribe("subscription { articles_mutated { key event } }")``;
@@ -449,7 +457,7 @@ class AsyncGraphQLRealtime(_GraphQLEndpoint, _AsyncEndpoint):
             query, variables, operation_name, queue_size)))
 
 
-class AsyncRealtimeItems(_ItemsBase):
+class AsyncRealtimeItems(ItemsBase):
     """Items over the socket, awaited: ``create``, ``read``, ``update``, ``delete`` (see RealtimeItems).
 
     A request whose connection breaks is not sent again: it raises a TransportError with
@@ -489,7 +497,7 @@ class AsyncRealtimeItems(_ItemsBase):
         return await self._call("delete", collection, timeout, id=id, ids=ids, query=query)
 
 
-class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
+class AsyncRealtime(DirectusEndpoint, _AsyncEndpoint):
     """A realtime connection to Directus for asyncio (what ``AsyncDirectusClient.realtime()`` returns).
 
     ``async with client.realtime() as rt``, then ``async for event in rt.subscribe(...)``;
@@ -504,7 +512,12 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
     if TYPE_CHECKING:
         items: AsyncRealtimeItems
         _graphql: Optional[AsyncGraphQLRealtime]
+        _runner: AsyncRunner
         def _graphql_endpoint(self) -> AsyncGraphQLRealtime: ...
+
+    def __init__(self, plan: RealtimePlan, runner: AsyncRunner) -> None:
+        """What ``client.realtime()`` returns: made of its ``plan`` and the client's ``runner`` alone."""
+        super().__init__(plan, runner)
 
     @property
     def graphql(self) -> AsyncGraphQLRealtime:
@@ -529,7 +542,7 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
         """Send ``message`` with a uid and wait for its reply (waiting for the connection first)."""
         connection = self._start()[0]
         exchange = self._exchange(connection, message, kind, timeout)
-        if await connection.wait_for(exchange.send, exchange.deadline) is not _WAIT:
+        if await connection.wait_for(exchange.send, exchange.deadline) is not WAIT:
             connection.wake()
             await connection.wait_for(exchange.reply, exchange.reply_deadline())
         return exchange.result()
@@ -537,7 +550,7 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
     async def send(self, message: Mapping[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
         """Send any message (a dict with ``type``) with a fresh uid; the reply with that uid
         (TimeoutError after ``timeout`` seconds for a type the server ignores)."""
-        checked, kind = _message_to_send(message)
+        checked, kind = message_to_send(message)
         return await self._request(checked, kind, timeout)
 
     async def ping(self, timeout: Optional[float] = None) -> float:
@@ -552,26 +565,3 @@ class AsyncRealtime(_DirectusEndpoint, _AsyncEndpoint):
             await self._graphql.aclose()
         await super().aclose()
 
-
-class AsyncRealtimeMixin:
-    """Gives AsyncDirectusClient its ``realtime()`` method."""
-
-    def realtime(self, *, path: Optional[str] = None, auth: Optional[str] = None,
-                 heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None,
-                 timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
-                 clock: Optional[Callable[[], float]] = None,
-                 random: Optional[Callable[[], float]] = None) -> AsyncRealtime:
-        """A realtime (WebSocket) connection to this server, for asyncio; use it with ``async with``.
-
-            async with client.realtime() as rt:
-                async for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
-                    ...
-
-        The arguments are ``DirectusClient.realtime``'s: ``path``, ``auth`` and ``heartbeat`` come
-        from ``/server/info`` when not given; ``timeout`` bounds connecting and each request;
-        ``queue_size`` the events each subscription keeps unread; ``max_size`` a message in bytes;
-        ``clock`` and ``random`` are for tests. Nothing is sent before ``connect()``, ``async
-        with`` or the first ``subscribe()``.
-        """
-        return AsyncRealtime(self, path=path, auth=auth, heartbeat=heartbeat, graphql_path=graphql_path,
-                             timeout=timeout, queue_size=queue_size, max_size=max_size, clock=clock, random=random)

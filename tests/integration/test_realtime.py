@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from pydirectus import AuthenticationError, ForbiddenError, TimeoutError
-from pydirectus._sync.realtime import _translate_connect_error
+from pydirectus._core.realtime import translate_connect_error
 from pydirectus._core.websocket import ClientConnection, Closed, HandshakeError
 from tests.blocking import BlockingProxy
 from tests.conftest import CLIENT_KINDS, COLLECTION_FIELDS, ClientMaker, remove_collection
@@ -399,7 +399,7 @@ def test_a_foreign_origin_is_refused_with_a_clear_error(server_a):
         with pytest.raises(HandshakeError) as caught:
             while True:
                 connection.receive_data(sock.recv(65536))
-    error = _translate_connect_error(caught.value, server_a.url)
+    error = translate_connect_error(caught.value, server_a.url)
     assert isinstance(error, ForbiddenError) and "Origin" in str(error)
 
 

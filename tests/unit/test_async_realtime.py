@@ -347,16 +347,22 @@ def test_tokens_are_changed_on_the_socket_before_they_expire(fake):
     assert transport.paths[0] == "auth/login" and set(transport.paths[1:]) == {"auth/refresh"}
 
 
+def socket_token(rt, stale=None):
+    """What a connection of ``rt`` awaits for a token: its plan's token flow, on the client's runner."""
+    return rt._runner.run(rt._plan.token_flow(stale))
+
+
 def test_the_access_token_is_renewed_through_the_rest_session():
     transport = AsyncFakeAuthTransport(lifetime=900)
 
     async def test():
         client = AsyncDirectusClient(hostname="http://127.0.0.1:1", username="a@b.c", password="pw",
                                      transport=transport)
-        token, _ = await client._access_token()
-        assert transport.paths == ["auth/login"] and await client._access_token() == (token, client.tokens.expires_at)
-        renewed, _ = await client._access_token(token)
+        rt = client.realtime()
+        token, _ = await socket_token(rt)
+        assert transport.paths == ["auth/login"] and await socket_token(rt) == (token, client.tokens.expires_at)
+        renewed, _ = await socket_token(rt, token)
         assert renewed != token and transport.paths == ["auth/login", "auth/refresh"]
         static = AsyncDirectusClient(hostname="http://127.0.0.1:1", static_token="s", transport=transport)
-        assert await static._access_token() == ("s", None)
+        assert await socket_token(static.realtime()) == ("s", None)
     run(test)

@@ -11,7 +11,7 @@ import pytest
 
 from pydirectus import (AuthenticationError, DirectusClient, ForbiddenError, InvalidPayloadError, Item, ItemList,
                         ServerError, TimeoutError, TransportError)
-from pydirectus._sync.realtime import _DirectusCore, _GraphQLCore, _jwt_lifetime, _translate_connect_error
+from pydirectus._core.realtime import DirectusCore, GraphQLCore, jwt_lifetime, translate_connect_error
 from pydirectus._core.websocket import HandshakeError
 from tests.fakerealtime import (FakeAuthTransport, FakeDirectus, answer_subscribes, handshake, jwt, never_pings,
                                 ping_then_drop, record_frames, tls_server_context)
@@ -33,7 +33,7 @@ def sent(core):
 def make_core(clock=None, random=lambda: 0.5, **settings):
     clock = clock or FakeClock()
     settings.setdefault("heartbeat", 2.0)
-    return _DirectusCore(clock, random, where="ws://test/websocket", **settings), clock
+    return DirectusCore(clock, random, where="ws://test/websocket", **settings), clock
 
 
 def ready_core(token="static", expires_at=None, **settings):
@@ -80,9 +80,9 @@ def test_without_a_token_no_auth_is_sent():
 
 
 def test_jwt_lifetime_is_read_without_verification():
-    assert _jwt_lifetime(jwt(900)) == 900
-    assert _jwt_lifetime("static-token") is None
-    assert _jwt_lifetime("a.%%%.c") is None
+    assert jwt_lifetime(jwt(900)) == 900
+    assert jwt_lifetime("static-token") is None
+    assert jwt_lifetime("a.%%%.c") is None
 
 
 def test_proactive_reauth_before_the_jwt_can_expire():
@@ -428,18 +428,18 @@ def test_close_ends_subscriptions_and_requests():
 
 
 def test_handshake_refusals_become_directus_errors():
-    assert isinstance(_translate_connect_error(HandshakeError("x", 401), "ws://h"), AuthenticationError)
-    assert isinstance(_translate_connect_error(HandshakeError("x", 403), "ws://h"), ForbiddenError)
-    assert isinstance(_translate_connect_error(HandshakeError("x", 502), "ws://h"), ServerError)
-    assert isinstance(_translate_connect_error(ConnectionRefusedError(111, "refused"), "ws://h"), TransportError)
-    assert isinstance(_translate_connect_error(socket.timeout(), "ws://h"), TimeoutError)
+    assert isinstance(translate_connect_error(HandshakeError("x", 401), "ws://h"), AuthenticationError)
+    assert isinstance(translate_connect_error(HandshakeError("x", 403), "ws://h"), ForbiddenError)
+    assert isinstance(translate_connect_error(HandshakeError("x", 502), "ws://h"), ServerError)
+    assert isinstance(translate_connect_error(ConnectionRefusedError(111, "refused"), "ws://h"), TransportError)
+    assert isinstance(translate_connect_error(socket.timeout(), "ws://h"), TimeoutError)
 
 
 # --- GraphQL ---------------------------------------------------------------------------------
 
 def graphql_ready(token="tok"):
     clock = FakeClock()
-    core = _GraphQLCore(clock, lambda: 0.5, where="ws://test/graphql")
+    core = GraphQLCore(clock, lambda: 0.5, where="ws://test/graphql")
     core.connection_opened(clock(), token, None)
     assert sent(core) == [{"type": "connection_init", "payload": {"access_token": token}}]
     core.message_received(clock(), json.dumps({"type": "connection_ack"}))
@@ -618,17 +618,36 @@ def test_through_a_connect_proxy_then_tls(tmp_path, tls):
 
 # --- tokens: never the socket's business to spend the refresh token ------------------------------
 
+def socket_token(rt, stale=None):
+    """What a connection of ``rt`` runs for a token: its plan's token flow, on the client's runner."""
+    return rt._runner.run(rt._plan.token_flow(stale))
+
+
 def test_a_token_the_socket_already_used_is_renewed_through_the_rest_session():
     transport = FakeAuthTransport()
     client = DirectusClient(hostname="http://127.0.0.1:1", username="a@b.c", password="pw", transport=transport)
-    token, expires_at = client._access_token()
+    rt = client.realtime()
+    token, expires_at = socket_token(rt)
     assert transport.paths == ["auth/login"]
     # the REST manager still finds it usable, but the socket needs another one now
-    renewed, renewed_expiry = client._access_token(token)
+    renewed, renewed_expiry = socket_token(rt, token)
     assert renewed != token and transport.paths == ["auth/login", "auth/refresh"]
     assert client.tokens.refreshes == 1 and client.tokens.access_token == renewed
     # a token other than the stale one is taken as it is
-    assert client._access_token("older") == (renewed, renewed_expiry)
+    assert socket_token(rt, "older") == (renewed, renewed_expiry)
     assert transport.paths == ["auth/login", "auth/refresh"]
     static = DirectusClient(hostname="http://127.0.0.1:1", static_token="s", transport=transport)
-    assert static._access_token("s") == ("s", None)
+    assert socket_token(static.realtime(), "s") == ("s", None)
+
+
+def test_the_realtime_connection_is_made_of_its_plan_and_the_runner_alone():
+    client = DirectusClient(hostname="https://example.com/base/", static_token="s", proxies={})
+    rt = client.realtime(path="/ws", auth="strict", heartbeat=False, timeout=5.0, queue_size=7)
+    plan = rt._plan
+    assert plan.url == "https://example.com/base" and plan.credentials_kind == "static"
+    assert plan.connection_settings is client.connection_settings and rt._runner is client._runner
+    assert (plan.options.path, plan.options.auth, plan.options.heartbeat) == ("/ws", "strict", False)
+    assert (rt.timeout, rt.queue_size) == (5.0, 7) and not hasattr(rt, "client")
+    assert rt._clock is time.monotonic
+    with pytest.raises(ValueError, match="auth must be"):
+        client.realtime(auth="bearer")
