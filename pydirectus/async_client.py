@@ -14,10 +14,11 @@ protocol cores of ``realtime``).
 """
 
 from ._async.runner import AsyncFlowRunner, AsyncRunner, method_for
-from ._async.files import AsyncFilesMixin, AsyncTusMixin
 from ._core.realtime import RealtimeFlows
 from ._core.auth import access_token_flow
 from ._core.client import ClientBase
+from ._core.files import FileFlows
+from ._core.tus import TusFlows
 from .client import DirectusClient
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
@@ -26,7 +27,7 @@ from ._core.paging import PagingFlows
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, AsyncFilesMixin, PagingFlows, AsyncTusMixin, RealtimeFlows,
+class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows,
                           AsyncFlowRunner):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 
@@ -79,5 +80,5 @@ class AsyncDirectusClient(ClientBase, AsyncFilesMixin, PagingFlows, AsyncTusMixi
 
 install_helpers(AsyncDirectusClient, method_for)
 # the same operations as DirectusClient's; the hand-written ones are above (login, refresh, logout)
-# or come from AsyncFilesMixin and AsyncTusMixin (uploads, TUS)
+# or come from FileFlows and TusFlows (uploads, TUS) as helpers
 install_operations(AsyncDirectusClient, list(DirectusClient.operations.values()), asynchronous=True)

@@ -8,19 +8,19 @@ data, is what both clients share).
 
 from ._core.auth import access_token_flow
 from ._core.client import USER_AGENT, ClientBase
-from ._core.files import FilesMixin
+from ._core.files import FileFlows
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
 from ._core.paging import PagingFlows
 from ._core.realtime import RealtimeFlows
 from ._core.spec import load_spec
-from ._core.tus import TusMixin
+from ._core.tus import TusFlows
 from ._sync.runner import Runner, method_for
 
 __all__ = ["DirectusClient", "USER_AGENT"]
 
 
-class DirectusClient(ClientBase, FilesMixin, PagingFlows, TusMixin, RealtimeFlows):
+class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows):
     """A client of one Directus server.
 
     Authentication: a ``static_token`` takes precedence; otherwise ``username`` (the e-mail) and

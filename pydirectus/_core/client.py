@@ -154,6 +154,10 @@ class ClientBase:
         """The flow of a call of ``operation`` with bound arguments: what its method returns. The
         request is built now: a bad argument raises before anything is sent."""
         request = self._operation_request(operation, path_values, data, query_values)
+        if operation.payload == "multipart":  # its files are opened by effects first (see files.py)
+            from .files import multipart_call_flow
+            return multipart_call_flow(request, lambda ready: call_flow(self._session, operation, ready, data,
+                                                                        self.batch_limits, model))
         return call_flow(self._session, operation, request, data, self.batch_limits, model)
 
     def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,

@@ -1,13 +1,12 @@
 """Files and assets: streaming uploads, replacing a file's content, resumable downloads, asset URLs.
 
-``FilesMixin`` gives ``DirectusClient`` its file methods, and ``async_files.AsyncFilesMixin`` gives
-``AsyncDirectusClient`` the same ones as coroutines:
+The file methods of both clients, each written once in ``FileFlows``:
 
     upload_file(file, ...) -> File          POST /files, multipart, streamed
     upload_files([...]) -> [File, ...]      several files in one request
     replace_file(id, file, ...) -> File     PATCH /files/{id}: new content, same id and metadata
     download_file(id, dest, ...)            GET /assets/{id} into a path or a binary file object
-    iter_file(id, ...)                      the same content as a generator of chunks
+    iter_file(id, ...)                      the same content as an iterator of chunks
     asset_url(id, ...) -> str               a URL for an HTML page, without a token unless asked
 
 A file to upload can be a path, bytes, a binary file object or an iterable of bytes chunks (on the
@@ -18,24 +17,25 @@ rather than send half a file).
 
 A download that drops midway resumes with a Range request where it stopped, after checking that
 the server still serves the same file (ETag, Last-Modified, size); a body shorter than announced
-counts as a drop. Writing to a path goes through a temporary file in the same folder, renamed into
+counts as a drop. Writing to a path goes through a temporary file in the same folder, moved into
 place when complete, and never replaces an existing file unless asked. A file name chosen by the
 server (Content-Disposition) is reduced to a safe base name before it is used.
 
-How the two clients share it: every method is a *flow* written once in ``FileFlows``, a generator
-that checks the arguments, builds the requests, takes every decision (what to resume, whether the
-file changed, where the bytes go) and yields the I/O it needs as effects: ``Exchange`` (a request
-through the session policy), ``Read`` (from a streamed answer), ``Sleep``, ``Blocking`` (a large
-read of a local file) and ``Deliver`` (a chunk for the caller of ``iter_file``), all defined in
-``effects``. ``driver.FlowRunner`` performs them with the sync client, ``async_driver.AsyncFlowRunner``
-with the async one.
+How the two clients share it: every method is a helper (see ``helpers``), a flow that checks the
+arguments, builds the requests, takes every decision (what to resume, whether the file changed,
+where the bytes go) and yields the I/O it needs as effects (see ``effects``): requests through the
+session policy (``Send``, ``Sleep``, ``Authenticate``), ``Read`` from a streamed answer,
+``Deliver`` for the caller of ``iter_file``, and ``LocalFile`` for whatever touches the local file
+system: opening a file to send and finding its size, guessing a MIME type (the system's tables),
+checking a download's target, creating its temporary file, writing to it, moving it into place,
+and reading TUS chunks. Each client's runner performs them (``_sync/localfiles.py`` does the
+local-file operations; the async runner in a thread).
 
-Local files are read and written by the flows themselves, in both clients: uploads and downloads
-move 128 KiB at a time, a few microseconds of page cache work each, less than handing each chunk
-to a thread would cost the event loop. Only TUS chunks (megabytes) are read through ``Blocking``.
-
-Modules only these methods need (mimetypes above all, which reads system files) are imported when
-they are first used, so ``import pydirectus`` stays cheap.
+Two things stay method calls on the objects the room handed back, since no effect can do them:
+reading an open upload's chunks (``_FileContent.chunks``: the transport calls it while it sends
+the body) and cleaning up as a flow ends (closing an opened file, discarding a download's
+temporary file): a flow that is closed early (a cancelled task, an abandoned iterator) cannot
+yield any more.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from __future__ import annotations
 import os
 import re
 
-from .._sync.runner import FlowRunner
-from .effects import Blocking, Deliver, Exchange, FlowSteps, Read, Sleep, SourceFailed
+from .effects import Deliver, LocalFile, Read, Sleep, SourceFailed
 from ..errors import TransportError, error_from_response, is_whole
-from .records import Request, decode_raw, encode_json, is_item, models, quote_path_value
+from .helpers import helper
+from .records import Request, decode_raw, encode_json, header_int, is_item, models, quote_path_value
 from .multipart import BytesContent, Field, FilePart, IterableContent, MultipartEncoder
 from .query import encode_query
 
@@ -54,9 +54,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
     from typing import (Any, AsyncIterable, AsyncIterator, BinaryIO, Callable, Dict, Iterable, Iterator, List,
-                        Mapping, Optional, Sequence, Tuple, Union)
+                        Mapping, Optional, Protocol, Sequence, Tuple, Union)
 
-    from .effects import HelperFlow
+    from .effects import Delivering, Flow
     from .records import Response, ResponseStream
     from ..models import File, Item
     from .multipart import Chunk, ContentSource
@@ -72,7 +72,13 @@ if TYPE_CHECKING:  # typing is never imported at run time
     AsyncFileSource = Union[FileSource, AsyncIterable[bytes]]
     Progress = Callable[[int, Optional[int]], object]
 
-__all__ = ["FilesMixin", "FileFlows", "safe_filename", "disposition_filename"]
+    class Temporary(Protocol):
+        """A download's temporary file, as ``LocalFile("create_temporary", ...)`` gives it."""
+
+        def discard(self) -> None: ...
+
+__all__ = ["FileFlows", "safe_filename", "disposition_filename", "multipart_body", "multipart_call_flow",
+           "MultipartPayload"]
 
 # Bytes per chunk read from a file for an upload, and from the socket for a download. Chunks that
 # fit in the CPU's cache are copied twice (socket, file) while still in it: measured on loopback,
@@ -89,39 +95,24 @@ _RESERVED_FIELDS = {
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {"%s%d" % (p, n) for p in ("COM", "LPT") for n in range(1, 10)}
 _DISPOSITION_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+# what a compressed file is, whatever is inside it (report.csv.gz is a gzip file)
+_COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz",
+               "br": "application/x-brotli", "compress": "application/x-compress"}
 
 
 # --------------------------------------------------------------------------- content sources
 
 class _FileContent:
-    """A content source over a binary file object; reads at most the size it had when it was opened."""
+    """A content source over a binary file object (see ``localfiles.describe`` for ``replayable``,
+    ``start`` and ``size``); reads at most the size it had when it was opened. ``chunks`` is
+    called by the transport as it sends the body."""
 
-    size: Optional[int]
-
-    def __init__(self, handle: BinaryIO, owned: bool) -> None:
+    def __init__(self, handle: BinaryIO, owned: bool, replayable: bool, start: int, size: Optional[int]) -> None:
         self.handle = handle
-        self.owned = owned  # opened here from a path: closed here too
-        seekable = False
-        try:
-            seekable = bool(handle.seekable())
-        except (AttributeError, OSError, ValueError):
-            pass
-        self.replayable = seekable
-        self.start = handle.tell() if seekable else 0
-        self.size = None
-        if seekable:
-            size = None  # type: Optional[int]
-            try:
-                import stat
-                info = os.fstat(handle.fileno())
-                if stat.S_ISREG(info.st_mode):
-                    size = info.st_size
-            except (AttributeError, OSError, ValueError):  # io.BytesIO and friends have no fileno
-                pass
-            if size is None:
-                size = handle.seek(0, 2)
-                handle.seek(self.start)
-            self.size = max(0, size - self.start)
+        self.owned = owned  # opened from a path by the flow: closed by it too
+        self.replayable = replayable
+        self.start = start
+        self.size = size
 
     def chunks(self) -> Iterator[bytes]:
         handle, remaining = self.handle, self.size
@@ -204,34 +195,52 @@ def _check_progress(progress: object) -> None:
                         % (progress,))
 
 
-def _open_source(file: AsyncFileSource, asynchronous: bool = False) -> Tuple[ContentSource, Optional[str]]:
-    """(content source, the source's own file name or None) for what ``upload_file`` accepts.
+def _file_content_flow(handle: BinaryIO, owned: bool) -> Flow[_FileContent]:
+    """A content source over ``handle``: where it stands and its size come from ``describe``."""
+    replayable, start, size = yield LocalFile("describe", handle)
+    return _FileContent(handle, owned, replayable, start, size)
+
+
+def _source_path(file: Union[str, os.PathLike[str]]) -> str:
+    """The path ``file`` is (a str or an os.PathLike), checked."""
+    path = os.fspath(file)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError("the path of the file to upload is empty")
+    return path
+
+
+def _check_binary_file(file: object) -> None:
+    import io
+    if isinstance(file, io.TextIOBase):
+        raise TypeError("the file object must be opened in binary mode ('rb'), not text mode")
+    if getattr(file, "closed", False):
+        raise ValueError("the file object is closed")
+
+
+def _open_source_flow(file: AsyncFileSource, asynchronous: bool = False
+                      ) -> Flow[Tuple[ContentSource, Optional[str]]]:
+    """(content source, the source's own file name or None) for what ``upload_file`` accepts; a
+    path is opened here (FileNotFoundError, IsADirectoryError: before anything is sent).
 
     ``asynchronous``: for the async client, which can also read an async iterable.
     """
     if isinstance(file, (str, os.PathLike)):
-        path = os.fspath(file)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not path:
-            raise ValueError("the path of the file to upload is empty")
-        handle = open(path, "rb", buffering=0)  # FileNotFoundError, IsADirectoryError: before anything is sent
+        path = _source_path(file)
+        handle = yield LocalFile("open_to_read", path)
         try:
-            return _FileContent(handle, owned=True), os.path.basename(path)
+            return (yield from _file_content_flow(handle, True)), os.path.basename(path)
         except BaseException:
             handle.close()
             raise
     if isinstance(file, (bytes, bytearray, memoryview)):
         return BytesContent(file), None
     if hasattr(file, "read"):
-        import io
-        if isinstance(file, io.TextIOBase):
-            raise TypeError("the file object must be opened in binary mode ('rb'), not text mode")
-        if getattr(file, "closed", False):
-            raise ValueError("the file object is closed")
+        _check_binary_file(file)
         name = getattr(file, "name", None)
         # it has read(): a binary file object, which mypy cannot tell from hasattr
-        return (_FileContent(file, owned=False),  # type: ignore[arg-type]
+        return ((yield from _file_content_flow(file, False)),  # type: ignore[arg-type]
                 os.path.basename(name) if isinstance(name, str) else None)
     if hasattr(file, "__aiter__"):
         if not asynchronous:
@@ -243,27 +252,37 @@ def _open_source(file: AsyncFileSource, asynchronous: bool = False) -> Tuple[Con
     return _GuardedContent(IterableContent(file)), None
 
 
+def _close_source(source: object) -> None:
+    if isinstance(source, _FileContent):
+        source.close()
+
+
 def _close_sources(parts: Iterable[Union[Field, FilePart]]) -> None:
     for part in parts:
         if isinstance(part, FilePart):
-            source = part.source
-            if isinstance(source, _FileContent):
-                source.close()
+            _close_source(part.source)
 
 
 # --------------------------------------------------------------------------- form fields
 
-def _guess_type(filename: Optional[str]) -> Optional[str]:
+def _guess_type_flow(filename: Optional[str]) -> Flow[Optional[str]]:
+    """The MIME type of a file named ``filename``, from the system's tables; None when unknown."""
     if not filename:
         return None
-    import mimetypes
-    kind, encoding = mimetypes.guess_type(filename, strict=False)
-    # report.csv.gz is a gzip file, whatever is inside it
-    compressed = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz",
-                  "br": "application/x-brotli", "compress": "application/x-compress"}
+    kind, encoding = yield LocalFile("guess_type", filename)
     if encoding:
-        return compressed.get(encoding, "application/octet-stream")
-    return kind
+        return _COMPRESSED.get(encoding, "application/octet-stream")
+    guessed: Optional[str] = kind
+    return guessed
+
+
+def _first_guess_flow(*names: Optional[str]) -> Flow[Optional[str]]:
+    """The MIME type guessed from the first of ``names`` that tells one; None when none does."""
+    for name in names:
+        guessed = yield from _guess_type_flow(name)
+        if guessed:
+            return guessed
+    return None
 
 
 def _field_value(name: str, value: object) -> str:
@@ -304,26 +323,13 @@ class _Upload:
 
     parts: List[Union[Field, FilePart]]
 
-    def __init__(self, file: AsyncFileSource, filename: Optional[str], mime_type: Optional[str],
-                 fields: Mapping[str, Any], where: str, asynchronous: bool = False) -> None:
-        if filename is not None and not isinstance(filename, str):
-            raise TypeError("%s: filename must be a string, got %s" % (where, type(filename).__name__))
-        if mime_type is not None and not isinstance(mime_type, str):
-            raise TypeError("%s: mime_type must be a string, got %s" % (where, type(mime_type).__name__))
-        metadata = _metadata_fields(fields)
-        source, own_name = _open_source(file, asynchronous)
-        try:
-            name = filename or own_name or "file"
-            mime = mime_type or _guess_type(filename) or _guess_type(own_name) or "application/octet-stream"
-            self.part = FilePart("file", name, mime, source)
-        except BaseException:
-            if isinstance(source, _FileContent):
-                source.close()
-            raise
-        self.parts = metadata + [self.part]
+    def __init__(self, metadata: List[Field], part: FilePart, own_name: Optional[str],
+                 fields: Mapping[str, Any]) -> None:
+        self.part = part
+        self.parts = metadata + [part]
         self.own_name = own_name
         self.given_name = fields.get("filename_download")
-        self.size = source.size
+        self.size = part.source.size
         self.fields = {name: value.id if name == "folder" and is_item(value) else value
                        for name, value in fields.items() if value is not None}
 
@@ -346,8 +352,26 @@ class _Upload:
         return sent
 
 
-def _upload_entry(entry: Union[AsyncFileSource, Dict[str, Any]], common: Mapping[str, Any], index: int,
-                  asynchronous: bool, query_names: Sequence[str] = ()) -> _Upload:
+def _upload_of_flow(file: AsyncFileSource, filename: Optional[str], mime_type: Optional[str],
+                    fields: Mapping[str, Any], where: str, asynchronous: bool) -> Flow[_Upload]:
+    """One file to upload, checked, its content opened."""
+    if filename is not None and not isinstance(filename, str):
+        raise TypeError("%s: filename must be a string, got %s" % (where, type(filename).__name__))
+    if mime_type is not None and not isinstance(mime_type, str):
+        raise TypeError("%s: mime_type must be a string, got %s" % (where, type(mime_type).__name__))
+    metadata = _metadata_fields(fields)
+    source, own_name = yield from _open_source_flow(file, asynchronous)
+    try:
+        name = filename or own_name or "file"
+        mime = mime_type or (yield from _first_guess_flow(filename, own_name)) or "application/octet-stream"
+        return _Upload(metadata, FilePart("file", name, mime, source), own_name, fields)
+    except BaseException:
+        _close_source(source)
+        raise
+
+
+def _upload_entry_flow(entry: Union[AsyncFileSource, Dict[str, Any]], common: Mapping[str, Any], index: int,
+                       asynchronous: bool, query_names: Sequence[str] = ()) -> Flow[_Upload]:
     """An _Upload for one entry of ``upload_files``: a file, or a dict with "file" and its own fields."""
     where = "files[%d]" % index
     if isinstance(entry, dict):
@@ -364,7 +388,7 @@ def _upload_entry(entry: Union[AsyncFileSource, Dict[str, Any]], common: Mapping
         fields = dict(common, **options)
     else:
         file, filename, mime_type, fields = entry, None, None, dict(common)
-    return _Upload(file, filename, mime_type, fields, where, asynchronous)
+    return (yield from _upload_of_flow(file, filename, mime_type, fields, where, asynchronous))
 
 
 def _in_upload_order(records: List[Dict[str, Any]], uploads: Sequence[_Upload]) -> List[Dict[str, Any]]:
@@ -498,14 +522,6 @@ def _base_name(name: Optional[str]) -> str:
     return candidate.strip().lstrip(".").strip()
 
 
-def _header_int(headers: Headers, name: str) -> Optional[int]:
-    value = headers.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isdigit() else None
-
-
 def _identity(headers: Headers) -> Identity:
     """What tells one version of a file from another: (ETag, Last-Modified)."""
     return headers.get("ETag"), headers.get("Last-Modified")
@@ -515,96 +531,33 @@ def _same_identity(first: Identity, second: Identity) -> bool:
     return all(a == b for a, b in zip(first, second) if a is not None and b is not None)
 
 
-def _create_temporary(target: str) -> Tuple[str, BinaryIO]:
-    """A new temporary file beside ``target`` (same file system, so it can be renamed into place)."""
-    folder, name = os.path.split(target)
-    name = name.encode("utf-8")[:200].decode("utf-8", "ignore")  # room for the suffix within 255 bytes
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        path = os.path.join(folder, ".%s.%s.part" % (name, os.urandom(4).hex()))
-        try:
-            descriptor = os.open(path, flags, 0o666)  # the umask applies, as for any new file
-        except FileExistsError:
-            continue
-        return path, os.fdopen(descriptor, "wb")
-    raise FileExistsError("could not create a temporary file beside %s" % target)
-
-
-def _move_into_place(temporary: str, target: str, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(temporary, target)
-        return
-    try:
-        os.link(temporary, target)  # fails if target exists, even one created a moment ago
-    except FileExistsError:
-        raise FileExistsError("%s exists: pass overwrite=True to replace it" % target) from None
-    except (AttributeError, NotImplementedError, OSError):  # no hard links here (FAT, some mounts)
-        if os.path.lexists(target):
-            raise FileExistsError("%s exists: pass overwrite=True to replace it" % target) from None
-        os.rename(temporary, target)
-        return
-    os.unlink(temporary)
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 class _DownloadTarget:
-    """A download into a path: checked before anything is sent, named from the answer when the path
-    is a folder, written through a temporary file beside the target and renamed into place once the
-    content is complete (removed otherwise)."""
+    """A download into a path: checked before anything is sent (``check_download_target``), named
+    from the answer when the path is a folder, written through a temporary file beside the target
+    and moved into place once the content is complete (discarded otherwise)."""
 
-    temporary: Optional[str]  # these four: set by open(), which comes first
-    handle: Optional[BinaryIO]
-    folder: Optional[str]  # a folder given: the file's name comes from the answer
-    path: Optional[str]
-
-    def __init__(self, path: str, id_text: str, overwrite: bool) -> None:
-        separators = (os.sep,) + ((os.altsep,) if os.altsep else ())
+    def __init__(self, folder: Optional[str], path: Optional[str], id_text: str, overwrite: bool) -> None:
+        self.folder = folder  # a folder given: the file's name comes from the answer
+        self.path = path
         self.id_text = id_text
         self.overwrite = overwrite
-        self.temporary = self.handle = None
-        self.folder = self.path = None
-        if os.path.isdir(path) or path.endswith(separators):
-            if not os.path.isdir(path):
-                raise FileNotFoundError("no such folder: %s" % path)
-            self.folder = path
-            return
-        if os.path.lexists(path) and not overwrite:
-            raise FileExistsError("%s exists: pass overwrite=True to replace it" % path)
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise FileNotFoundError("no such folder: %s" % parent)
-        self.path = path
+        self.temporary: Optional[Temporary] = None  # set by open_flow, which comes first
 
-    def open(self, response: Response) -> None:
-        """Called with the first answer: the name it gives, when a folder was given, and the temporary file."""
+    def open_flow(self, response: Response) -> Flow[None]:
+        """With the first answer: the name it gives, when a folder was given, and the temporary file."""
         if self.path is None:
             name = disposition_filename(response.headers.get("Content-Disposition"))
-            self.path = os.path.join(self.folder,  # type: ignore[arg-type]  # no path: a folder was given
-                                     safe_filename(name, fallback=safe_filename(self.id_text)))
-            if os.path.lexists(self.path) and not self.overwrite:
-                raise FileExistsError("%s exists: pass overwrite=True to replace it" % self.path)
-        self.temporary, self.handle = _create_temporary(self.path)
+            self.path = os.path.join(self.folder or "", safe_filename(name, fallback=safe_filename(self.id_text)))
+        self.temporary = yield LocalFile("create_temporary", self.path, self.overwrite)
 
-    def write(self, chunk: bytes) -> None:
-        self.handle.write(chunk)  # type: ignore[union-attr]  # open() came first
-
-    def complete(self) -> None:
-        self.handle.close()  # type: ignore[union-attr]  # open() came first
-        _move_into_place(self.temporary, self.path, self.overwrite)  # type: ignore[arg-type]  # so did open()
-        self.temporary = None
+    def complete_flow(self) -> Flow[None]:
+        yield LocalFile("move_into_place", self.temporary, self.path, self.overwrite)
 
     def discard(self) -> None:
-        """Close the temporary file, and remove it unless it became the target."""
-        if self.handle is not None and not self.handle.closed:
-            self.handle.close()
+        """Close the temporary file, and remove it unless it became the target. A method of the
+        room's object, called as is: the flow may be closing, and then it cannot yield."""
         if self.temporary is not None:
-            _remove_quietly(self.temporary)
+            self.temporary.discard()
             self.temporary = None
 
 
@@ -630,16 +583,16 @@ def _resumed(response: Response, url: str, done: int, total: Optional[int],
         if total is not None and size is not None and size != total:
             raise changed
         return 0, total if total is not None else size
-    length = _header_int(headers, "Content-Length")
+    length = header_int(headers, "Content-Length")
     if total is not None and length is not None and length != total:
         raise changed
     return done, total if total is not None else length
 
 
-# --------------------------------------------------------------------------- the flows, shared
+# --------------------------------------------------------------------------- the methods
 
 class FileFlows:
-    """What both clients' file methods share: their flows (see the module docstring) and asset_url."""
+    """The file methods of both clients (see the module docstring), and asset_url."""
 
     if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
@@ -649,11 +602,105 @@ class FileFlows:
         operations: Dict[str, Operation]
 
         def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
-                         headers: Optional[Dict[str, str]], auth: bool) -> Request: ...
-
-        def _url_token(self) -> Optional[str]: ...
+                         headers: Optional[Mapping[str, str]], auth: bool) -> Request: ...
 
     # --- uploads -----------------------------------------------------------------------------
+    @helper("run")
+    def upload_file(self, file: FileSource, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
+                    title: Optional[str] = None, folder: Union[str, Item, None] = None,
+                    storage: Optional[str] = None, progress: Optional[Progress] = None,
+                    fields: Optional[Fields] = None, **metadata: Any) -> Flow[File]:
+        """Upload a file and return its record.
+
+        POST /files (multipart/form-data)
+
+        ``file``: a path, bytes, a binary file object (read from where it stands) or an iterable of
+        bytes chunks (a generator is sent with chunked encoding, since its size is unknown; the
+        async client takes an async iterable too). ``filename`` defaults to the path's or file
+        object's name (else ``"file"``); ``mime_type`` is guessed from it. ``title`` (Directus
+        derives one from the name otherwise), ``folder`` (a folder id), ``storage`` and any other
+        ``directus_files`` field (``description``, ``tags``, ``metadata``, ``filename_download``,
+        ...) are sent before the content, as Directus requires. ``progress(done, total)`` is called
+        as content goes out (``total`` None when unknown); an exception raised in it cancels the
+        upload. When the server does not let you read the record back (a role that may create
+        files but not read them), the File holds what was sent and its ``id`` is None.
+
+        ``fields`` (``["id", "title"]``) and the other global query parameters of ``create_file``
+        (``deep``, ``alias``, ``backlink``, ...) go in the URL: Directus answers with the new
+        record read through them.
+        """
+        metadata = dict(metadata, title=title, folder=folder, storage=storage, fields=fields)
+        record_fields, query = self._upload_query(metadata, "upload_file()")
+        upload = yield from _upload_of_flow(file, filename, mime_type, record_fields, "upload_file()",
+                                            self._asynchronous)
+        return (yield from self._upload_flow("POST", "/files", [upload], progress, query=query))[0]
+
+    @helper("run")
+    def upload_files(self, files: Iterable[Union[FileSource, Dict[str, Any]]], *,
+                     progress: Optional[Progress] = None, fields: Optional[Fields] = None,
+                     **metadata: Any) -> Flow[List[File]]:
+        """Upload several files in one request; their records, in the order given.
+
+        POST /files (multipart/form-data, one file part per file)
+
+        Each entry is a file as ``upload_file`` takes it, or a dict with the key ``"file"`` and that
+        file's own ``filename``, ``mime_type`` and fields. ``metadata`` fields are sent with every
+        file (a dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the
+        files. ``fields`` and the other global query parameters, for the whole request, as for
+        ``upload_file``.
+        """
+        _check_progress(progress)
+        if isinstance(files, (str, bytes, bytearray, memoryview, dict)) or not hasattr(files, "__iter__"):
+            raise TypeError("files must be a list of files (use upload_file for one), got %s" % type(files).__name__)
+        for name in ("filename", "mime_type"):
+            if name in metadata:
+                raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
+        record_fields, query = self._upload_query(dict(metadata, fields=fields), "upload_files()")
+        query_names = [param.name for param in self.operations["upload_files"].query_params.values()]
+        uploads = []  # type: List[_Upload]
+        try:
+            for index, entry in enumerate(files):
+                uploads.append((yield from _upload_entry_flow(entry, record_fields, index, self._asynchronous,
+                                                              query_names)))
+            if not uploads:
+                raise ValueError("files is empty: nothing to upload")
+        except BaseException:
+            _close_sources(part for upload in uploads for part in upload.parts)
+            raise
+        return (yield from self._upload_flow("POST", "/files", uploads, progress, query=query))
+
+    @helper("run")
+    def replace_file(self, id: Union[str, int], file: FileSource, *, filename: Optional[str] = None,
+                     mime_type: Optional[str] = None, progress: Optional[Progress] = None,
+                     fields: Optional[Fields] = None, **metadata: Any) -> Flow[File]:
+        """Replace the content of file ``id``: it keeps its id and metadata (title, folder, tags, ...).
+
+        PATCH /files/{id} (multipart/form-data)
+
+        ``filename_download`` stays as it is unless ``filename`` is given (the current record is
+        read first for it). ``mime_type`` defaults to a guess from ``filename``, else from the new
+        content's own name (a path's), else the current type. ``metadata`` fields update the record
+        at the same time. ``fields`` and the other global query parameters, and the other arguments,
+        as for ``upload_file``.
+        """
+        path = "/files/" + quote_path_value("id", id)
+        _check_progress(progress)
+        record_fields, query = self._upload_query(dict(metadata, fields=fields), "replace_file()")
+        upload = yield from _upload_of_flow(file, filename, mime_type, record_fields, "replace_file()",
+                                            self._asynchronous)
+        try:
+            guessed = mime_type or (yield from _first_guess_flow(filename, upload.own_name))
+            if filename is None or guessed is None:
+                # Directus takes the file part's name for the new filename_download: send the current one
+                request = self._raw_request("GET", path, {"fields": "filename_download,type"}, None, None, None, True)
+                current = decode_raw((yield from self._session.request_flow(request))) or {}
+                upload.rename(filename or current.get("filename_download") or upload.part.filename,
+                              guessed or current.get("type") or upload.part.content_type)
+        except BaseException:
+            _close_sources(upload.parts)
+            raise
+        return (yield from self._upload_flow("PATCH", path, [upload], progress, id, query))[0]
+
     def _upload_query(self, fields: Mapping[str, Any], where: str) -> Tuple[Dict[str, Any], str]:
         """(the record's fields, the URL's query) from an upload's keyword arguments.
 
@@ -676,57 +723,10 @@ class FileFlows:
             raise TypeError("%s: %s" % (where, error)) from None
         return record, "?" + text if text else ""
 
-    def _upload_file_flow(self, file: AsyncFileSource, filename: Optional[str], mime_type: Optional[str],
-                          fields: Mapping[str, Any], progress: Optional[Progress]) -> HelperFlow[File]:
-        fields, query = self._upload_query(fields, "upload_file()")
-        upload = _Upload(file, filename, mime_type, fields, "upload_file()", self._asynchronous)
-        return (yield from self._upload_flow("POST", "/files", [upload], progress, query=query))[0]
-
-    def _upload_files_flow(self, files: Iterable[Union[AsyncFileSource, Dict[str, Any]]], progress: Optional[Progress],
-                           fields: Mapping[str, Any]) -> HelperFlow[List[File]]:
-        _check_progress(progress)
-        if isinstance(files, (str, bytes, bytearray, memoryview, dict)) or not hasattr(files, "__iter__"):
-            raise TypeError("files must be a list of files (use upload_file for one), got %s" % type(files).__name__)
-        for name in ("filename", "mime_type"):
-            if name in fields:
-                raise TypeError("upload_files(): %s is per file: give {'file': ..., %r: ...} entries" % (name, name))
-        fields, query = self._upload_query(fields, "upload_files()")
-        query_names = [param.name for param in self.operations["upload_files"].query_params.values()]
-        uploads = []  # type: List[_Upload]
-        try:
-            for index, entry in enumerate(files):
-                uploads.append(_upload_entry(entry, fields, index, self._asynchronous, query_names))
-            if not uploads:
-                raise ValueError("files is empty: nothing to upload")
-        except BaseException:
-            _close_sources(part for upload in uploads for part in upload.parts)
-            raise
-        return (yield from self._upload_flow("POST", "/files", uploads, progress, query=query))
-
-    def _replace_file_flow(self, id: Union[str, int], file: AsyncFileSource, filename: Optional[str],
-                           mime_type: Optional[str], progress: Optional[Progress],
-                           fields: Mapping[str, Any]) -> HelperFlow[File]:
-        path = "/files/" + quote_path_value("id", id)
-        _check_progress(progress)
-        fields, query = self._upload_query(fields, "replace_file()")
-        upload = _Upload(file, filename, mime_type, fields, "replace_file()", self._asynchronous)
-        try:
-            guessed = mime_type or _guess_type(filename) or _guess_type(upload.own_name)
-            if filename is None or guessed is None:
-                # Directus takes the file part's name for the new filename_download: send the current one
-                request = self._raw_request("GET", path, {"fields": "filename_download,type"}, None, None, None, True)
-                current = decode_raw((yield Exchange(request))) or {}
-                upload.rename(filename or current.get("filename_download") or upload.part.filename,
-                              guessed or current.get("type") or upload.part.content_type)
-        except BaseException:
-            _close_sources(upload.parts)
-            raise
-        return (yield from self._upload_flow("PATCH", path, [upload], progress, id, query))[0]
-
     def _upload_flow(self, method: str, path: str, uploads: Sequence[_Upload], progress: Optional[Progress],
-                     id: Union[str, int, None] = None, query: str = "") -> HelperFlow[List[File]]:
+                     id: Union[str, int, None] = None, query: str = "") -> Flow[List[File]]:
         """Send the uploads as one multipart request; their records (File), in upload order.
-        ``query``: the URL's query string, with its ``?``, or empty."""
+        ``query``: the URL's query string, with its ``?``, or empty. The files are closed at the end."""
         parts = [part for upload in uploads for part in upload.parts]
         try:
             _check_progress(progress)
@@ -736,7 +736,7 @@ class FileFlows:
             if encoder.length is not None:
                 headers["Content-Length"] = str(encoder.length)
             request = Request(method, self.url + path + query, headers, encoder)
-            response = yield Exchange(request)  # type: Response
+            response = yield from self._session.request_flow(request)
         finally:
             _close_sources(parts)
         if response.status >= 300:
@@ -759,7 +759,9 @@ class FileFlows:
         The URL carries no token unless ``include_token=True``: then anyone holding the URL can
         read the file as you for as long as the token lives (a password session's access token
         expires after ACCESS_TOKEN_TTL; a static token until it is changed). Without it, the file
-        must be readable by the public role. Transforms as for ``download_file``.
+        must be readable by the public role. Transforms as for ``download_file``. This method
+        sends nothing: a password session needs a fresh access token already (after ``login()``,
+        or any other call), else DirectusError.
         """
         if not isinstance(include_token, bool):
             raise TypeError("include_token must be True or False, got %r" % (include_token,))
@@ -771,23 +773,66 @@ class FileFlows:
                 url += ("&" if "?" in url else "?") + "access_token=" + quote(token, safe="")
         return url
 
+    def _url_token(self) -> Optional[str]:
+        """The token ``asset_url`` puts in a URL: the client's access token flow, when it needs no
+        effect (a static token, a fresh access token, or no credentials). asset_url is a plain
+        method of both clients: it cannot log in or refresh."""
+        from .auth import access_token_flow
+        from ..errors import DirectusError
+        flow = access_token_flow(self._session)
+        try:
+            flow.send(None)
+        except StopIteration as done:  # the flow's result: (token, expiry)
+            token: Optional[str] = done.value[0]
+            return token
+        flow.close()
+        raise DirectusError("asset_url(include_token=True) needs a fresh access token: call login() (await it on "
+                            "the async client), or any other method, first")
+
     def _asset_url(self, id: Union[str, int], transform: Mapping[str, Any]) -> str:
         url = self.url + "/assets/" + quote_path_value("id", id)
         query = _asset_query(transform)
         return url + "?" + query if query else url
 
-    def _iter_file_flow(self, id: Union[str, int], chunk_size: int, progress: Optional[Progress],
-                        transform: Mapping[str, Any]) -> HelperFlow[None]:
-        """The flow of iter_file, its arguments checked now (before anything is sent)."""
+    @helper("iterate")
+    def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,
+                  **transform: Any) -> Delivering[bytes]:
+        """The content of file ``id`` as an iterator of chunks of at most ``chunk_size`` bytes.
+
+        GET /assets/{id}
+
+        The request goes out when iteration starts; a drop midway resumes where it stopped (see
+        the module docstring). Close the iterator (or finish it) to release the connection.
+        Transforms as for ``download_file``.
+        """
         url = self._asset_url(id, transform)
         _check_chunk_size(chunk_size)
         _check_progress(progress)
-        return self._asset_flow(url, chunk_size, progress)
+        yield from self._asset_flow(url, chunk_size, progress)
+        return None
 
-    def _download_file_flow(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], overwrite: bool,
-                            progress: Optional[Progress], chunk_size: int,
-                            transform: Mapping[str, Any]) -> HelperFlow[Optional[str]]:
-        """The flow of download_file, its arguments checked now (before anything is sent)."""
+    @helper("run")
+    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], *,
+                      overwrite: bool = False, progress: Optional[Progress] = None,
+                      chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Flow[Optional[str]]:
+        """Download the content of file ``id`` into ``dest``: a path, a folder, or a binary file object.
+
+        GET /assets/{id}
+
+        A path is written through a temporary file renamed into place once the content is complete
+        and verified; an existing file is not replaced unless ``overwrite=True`` (FileExistsError).
+        Into an existing folder (or a path ending with a separator) the file goes under the name
+        the server gives, reduced to a safe base name. Returns the path written, or None for a file
+        object (written from where it stands; it holds what arrived if the download fails). A drop
+        midway resumes with a Range request.
+        ``progress(done, total)`` is called as bytes arrive.
+
+        Image transforms: ``width``, ``height``, ``fit`` (cover, contain, inside, outside),
+        ``quality`` (1-100), ``format`` (auto, jpg, png, webp, tiff, avif), ``without_enlargement``,
+        ``focal_point_x``, ``focal_point_y``, ``transforms`` (a list of sharp steps, e.g.
+        ``[["blur", 10]]``) and ``key`` (a storage asset preset). ``download=True`` asks for an
+        attachment disposition.
+        """
         url = self._asset_url(id, transform)
         _check_chunk_size(chunk_size)
         _check_progress(progress)
@@ -799,41 +844,40 @@ class FileFlows:
                 path = os.fsdecode(path)
             if not path:
                 raise ValueError("dest is an empty path")
-            return self._download_to_path_flow(url, _DownloadTarget(path, str(id), overwrite), chunk_size, progress)
+            folder, file_path = yield LocalFile("check_download_target", path, overwrite)
+            target = _DownloadTarget(folder, file_path, str(id), overwrite)
+            try:
+                yield from self._asset_flow(url, chunk_size, progress, target=target)
+                yield from target.complete_flow()
+            finally:
+                target.discard()
+            return target.path
         if hasattr(dest, "write"):
             import io
             if isinstance(dest, io.TextIOBase):
                 raise TypeError("dest must be opened in binary mode ('wb'), not text mode")
             if getattr(dest, "closed", False):
                 raise ValueError("dest is closed")
-            return self._asset_flow(url, chunk_size, progress, write=dest.write)
+            yield from self._asset_flow(url, chunk_size, progress, sink=dest)
+            return None
         raise TypeError("dest must be a path or a binary file object, got %s" % type(dest).__name__)
 
-    def _download_to_path_flow(self, url: str, target: _DownloadTarget, chunk_size: int,
-                               progress: Optional[Progress]) -> HelperFlow[Optional[str]]:
-        try:
-            yield from self._asset_flow(url, chunk_size, progress, on_answer=target.open, write=target.write)
-            target.complete()
-        finally:
-            target.discard()
-        return target.path
-
-    def _open_asset_flow(self, url: str, offset: int) -> HelperFlow[Response]:
+    def _open_asset_flow(self, url: str, offset: int) -> Flow[Response]:
         """The streamed answer to GET ``url`` from byte ``offset`` on; an error status raises."""
         headers = dict(self._session.headers_for(True))
         headers["Accept"] = "*/*"
         if offset:
             headers["Range"] = "bytes=%d-" % offset
-        response = yield Exchange(Request("GET", url, headers, None, True, stream=True))  # type: Response
+        response = yield from self._session.request_flow(Request("GET", url, headers, None, True, stream=True))
         if response.status >= 300 or response.stream is None:
             raise error_from_response(response.status, response.headers, response.body or b"", "GET", url)
         return response
 
     def _asset_flow(self, url: str, chunk_size: int, progress: Optional[Progress],
-                    on_answer: Optional[Callable[[Response], object]] = None,
-                    write: Optional[Callable[[bytes], object]] = None) -> HelperFlow[None]:
-        """The content at ``url``, chunk by chunk, given to ``write`` (a local file's, see the module
-        docstring) or else delivered; drops and short bodies resume where they stopped.
+                    target: Optional[_DownloadTarget] = None, sink: Optional[object] = None) -> Flow[None]:
+        """The content at ``url``, chunk by chunk, written (``LocalFile("write", ...)``) into the
+        temporary file of ``target``, or into ``sink`` (a caller's binary file object), or else
+        delivered; drops and short bodies resume where they stopped.
 
         A resumed answer must be the same file: a 206 must start where we stopped, and a 200 (the
         server ignores Range for transformed images) must have the same size and validators; its
@@ -852,12 +896,13 @@ class FileFlows:
                 skip = 0
                 if first:
                     first = False
-                    total = _header_int(response.headers, "Content-Length")
+                    total = header_int(response.headers, "Content-Length")
                     if response.status == 206:  # a server that answers a plain GET with a range: trust it not
                         total = None
                     identity = _identity(response.headers)
-                    if on_answer is not None:
-                        on_answer(response)
+                    if target is not None:
+                        yield from target.open_flow(response)
+                        sink = target.temporary
                 else:
                     skip, total = _resumed(response, url, done, total, identity)
                 before = done
@@ -878,10 +923,10 @@ class FileFlows:
                     done += len(chunk)
                     if progress is not None:
                         progress(done, total)
-                    if write is None:
+                    if sink is None:
                         yield Deliver(chunk)
                     else:
-                        write(chunk)
+                        yield LocalFile("write", sink, chunk)
                 if failure is None:
                     if total is None or done >= total:
                         return
@@ -899,114 +944,22 @@ class FileFlows:
                 yield Sleep(retry.backoff(stalls - 1))
 
 
-# --------------------------------------------------------------------------- the sync client
+# --------------------------------------------------------------------------- multipart payloads of operations
 
-class FilesMixin(FileFlows, FlowRunner):
-    """The file and asset methods of DirectusClient (see the module docstring)."""
+class MultipartPayload:
+    """The body ``build_request`` gives an operation whose payload is ``multipart`` (``import_items``,
+    ...): ``data`` checked, its files not opened yet. ``multipart_call_flow`` makes the body of it
+    (opening files is an effect) before the request goes out; sending it as it is fails."""
 
-    if TYPE_CHECKING:
-        def _access_token(self) -> Tuple[Optional[str], Optional[float]]: ...
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self.data = data
 
-    def _url_token(self) -> Optional[str]:
-        return self._access_token()[0]
-
-    # --- uploads -----------------------------------------------------------------------------
-    def upload_file(self, file: FileSource, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
-                    title: Optional[str] = None, folder: Union[str, Item, None] = None,
-                    storage: Optional[str] = None, progress: Optional[Progress] = None,
-                    fields: Optional[Fields] = None, **metadata: Any) -> File:
-        """Upload a file and return its record.
-
-        POST /files (multipart/form-data)
-
-        ``file``: a path, bytes, a binary file object (read from where it stands) or an iterable of
-        bytes chunks (a generator is sent with chunked encoding, since its size is unknown; the
-        async client takes an async iterable too). ``filename`` defaults to the path's or file
-        object's name (else ``"file"``); ``mime_type`` is guessed from it. ``title`` (Directus
-        derives one from the name otherwise), ``folder`` (a folder id), ``storage`` and any other
-        ``directus_files`` field (``description``, ``tags``, ``metadata``, ``filename_download``,
-        ...) are sent before the content, as Directus requires. ``progress(done, total)`` is called
-        as content goes out (``total`` None when unknown); an exception raised in it cancels the
-        upload. When the server does not let you read the record back (a role that may create
-        files but not read them), the File holds what was sent and its ``id`` is None.
-
-        ``fields`` (``["id", "title"]``) and the other global query parameters of ``create_file``
-        (``deep``, ``alias``, ``backlink``, ...) go in the URL: Directus answers with the new
-        record read through them.
-        """
-        metadata = dict(metadata, title=title, folder=folder, storage=storage, fields=fields)
-        return self._run(self._upload_file_flow(file, filename, mime_type, metadata, progress))
-
-    def upload_files(self, files: Iterable[Union[FileSource, Dict[str, Any]]], *,
-                     progress: Optional[Progress] = None, fields: Optional[Fields] = None,
-                     **metadata: Any) -> List[File]:
-        """Upload several files in one request; their records, in the order given.
-
-        POST /files (multipart/form-data, one file part per file)
-
-        Each entry is a file as ``upload_file`` takes it, or a dict with the key ``"file"`` and that
-        file's own ``filename``, ``mime_type`` and fields. ``metadata`` fields are sent with every
-        file (a dict entry's own fields win). ``progress(done, total)`` counts the bytes of all the
-        files. ``fields`` and the other global query parameters, for the whole request, as for
-        ``upload_file``.
-        """
-        return self._run(self._upload_files_flow(files, progress, dict(metadata, fields=fields)))
-
-    def replace_file(self, id: Union[str, int], file: FileSource, *, filename: Optional[str] = None,
-                     mime_type: Optional[str] = None, progress: Optional[Progress] = None,
-                     fields: Optional[Fields] = None, **metadata: Any) -> File:
-        """Replace the content of file ``id``: it keeps its id and metadata (title, folder, tags, ...).
-
-        PATCH /files/{id} (multipart/form-data)
-
-        ``filename_download`` stays as it is unless ``filename`` is given (the current record is
-        read first for it). ``mime_type`` defaults to a guess from ``filename``, else from the new
-        content's own name (a path's), else the current type. ``metadata`` fields update the record
-        at the same time. ``fields`` and the other global query parameters, and the other arguments,
-        as for ``upload_file``.
-        """
-        metadata = dict(metadata, fields=fields)
-        return self._run(self._replace_file_flow(id, file, filename, mime_type, progress, metadata))
-
-    # --- downloads ---------------------------------------------------------------------------
-    def iter_file(self, id: Union[str, int], *, chunk_size: int = 64 * 1024, progress: Optional[Progress] = None,
-                  **transform: Any) -> Iterator[bytes]:
-        """The content of file ``id`` as a generator of chunks of at most ``chunk_size`` bytes.
-
-        GET /assets/{id}
-
-        The request goes out when iteration starts; a drop midway resumes where it stopped (see
-        the module docstring). Close the generator (or finish it) to release the connection.
-        Transforms as for ``download_file``.
-        """
-        return self._iterate(FlowSteps(self._iter_file_flow(id, chunk_size, progress, transform)))
-
-    def download_file(self, id: Union[str, int], dest: Union[str, os.PathLike[str], BinaryIO], *,
-                      overwrite: bool = False, progress: Optional[Progress] = None,
-                      chunk_size: int = _DOWNLOAD_CHUNK, **transform: Any) -> Optional[str]:
-        """Download the content of file ``id`` into ``dest``: a path, a folder, or a binary file object.
-
-        GET /assets/{id}
-
-        A path is written through a temporary file renamed into place once the content is complete
-        and verified; an existing file is not replaced unless ``overwrite=True`` (FileExistsError).
-        Into an existing folder (or a path ending with a separator) the file goes under the name
-        the server gives, reduced to a safe base name. Returns the path written, or None for a file
-        object (written from where it stands; it holds what arrived if the download fails). A drop
-        midway resumes with a Range request.
-        ``progress(done, total)`` is called as bytes arrive.
-
-        Image transforms: ``width``, ``height``, ``fit`` (cover, contain, inside, outside),
-        ``quality`` (1-100), ``format`` (auto, jpg, png, webp, tiff, avif), ``without_enlargement``,
-        ``focal_point_x``, ``focal_point_y``, ``transforms`` (a list of sharp steps, e.g.
-        ``[["blur", 10]]``) and ``key`` (a storage asset preset). ``download=True`` asks for an
-        attachment disposition.
-        """
-        return self._run(self._download_file_flow(id, dest, overwrite, progress, chunk_size, transform))
+    def __iter__(self) -> Iterator[bytes]:
+        raise RuntimeError("a multipart payload goes out through multipart_call_flow, which opens its files")
 
 
-def multipart_body(data: object) -> MultipartEncoder:
-    """The multipart body of an operation whose payload is ``multipart`` (``import_items``, ...).
+def multipart_body(data: object) -> MultipartPayload:
+    """The multipart payload of an operation (``import_items``, ...), checked without opening its files.
 
     ``data`` maps form names to values: a string, number, boolean, list or dict is a field; bytes,
     a binary file object, a path given as ``pathlib.Path`` (a plain string is a field value), or a
@@ -1014,22 +967,66 @@ def multipart_body(data: object) -> MultipartEncoder:
     """
     if not isinstance(data, dict) or not data:
         raise TypeError("a multipart payload is a non-empty dict of form fields and files, got %r" % (data,))
+    for name, value in data.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError("form names must be non-empty strings, got %r" % (name,))
+        content = value[1] if isinstance(value, tuple) and 2 <= len(value) <= 3 else value
+        if content is value and not _is_file_value(value):
+            _field_value(name, value)  # a bad field raises now
+        elif isinstance(content, (str, os.PathLike)):
+            _source_path(content)
+        elif hasattr(content, "read"):
+            _check_binary_file(content)
+        elif not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError("form %r: a file's content is bytes, a binary file object or a path, got %s"
+                            % (name, type(content).__name__))
+    return MultipartPayload(dict(data))
+
+
+def _is_file_value(value: object) -> bool:
+    return isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")
+
+
+def multipart_encoder_flow(payload: MultipartPayload) -> Flow[MultipartEncoder]:
+    """The body of ``payload``: its files opened and their types guessed (effects). On failure,
+    what was opened is closed; on success the caller closes it (``close_body``)."""
     parts = []  # type: List[Union[Field, FilePart]]
     try:
-        for name, value in data.items():
-            if not isinstance(name, str) or not name:
-                raise TypeError("form names must be non-empty strings, got %r" % (name,))
+        for name, value in payload.data.items():
             filename = content_type = None  # type: Optional[str]
             if isinstance(value, tuple) and 2 <= len(value) <= 3:
                 filename, value, content_type = (tuple(value) + (None,))[:3]
-            elif not (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or hasattr(value, "read")):
+            elif not _is_file_value(value):
                 parts.append(Field(name, _field_value(name, value)))
                 continue
-            source, own_name = _open_source(value)
-            filename = filename or own_name or name
-            parts.append(FilePart(name, filename, content_type or _guess_type(filename) or
-                                  "application/octet-stream", source))
+            source, own_name = yield from _open_source_flow(value)
+            try:
+                filename = filename or own_name or name
+                guessed = content_type or (yield from _guess_type_flow(filename)) or "application/octet-stream"
+                parts.append(FilePart(name, filename, guessed, source))
+            except BaseException:
+                _close_source(source)
+                raise
         return MultipartEncoder(parts)
     except BaseException:
         _close_sources(parts)
         raise
+
+
+def multipart_call_flow(request: Request, call: Callable[[Request], Flow[Any]]) -> Flow[Any]:
+    """Run ``call`` (the flow of an operation's call) with ``request``, its ``MultipartPayload`` body
+    made into the multipart body first; the files it opened are closed at the end."""
+    payload = request.body
+    if not isinstance(payload, MultipartPayload):
+        return (yield from call(request))
+    encoder = yield from multipart_encoder_flow(payload)
+    try:
+        headers = dict(request.headers)
+        headers["Content-Type"] = encoder.content_type
+        if encoder.length is not None:
+            headers["Content-Length"] = str(encoder.length)
+        ready = Request(request.method, request.url, headers, encoder, request.auth, request.stream,
+                        request.follow_redirects)
+        return (yield from call(ready))
+    finally:
+        _close_sources(encoder.parts)

@@ -87,7 +87,7 @@ def is_item(value: object) -> bool:
 # and proxies refuse long request lines (Node's limit for the whole head is 16 KiB).
 MAX_URL_LENGTH = 8000
 
-__all__ = ["Request", "Response", "build_request", "build_raw_request", "decode_result", "decode_raw",
+__all__ = ["Request", "Response", "build_request", "header_int", "build_raw_request", "decode_result", "decode_raw",
            "quote_path_value", "encode_json", "check_header_values", "redirect_target"]
 
 
@@ -263,12 +263,11 @@ def build_request(base_url: str, operation: Operation, path_values: Mapping[str,
             return Request("SEARCH", base_url + path, headers, body, operation.auth)
     body = None
     if operation.payload == "multipart":
-        from .files import multipart_body  # uploads are rare: keep their modules off the common path
-        multipart = body = multipart_body(data)
-        headers = dict(headers)
-        headers["Content-Type"] = multipart.content_type
-        if multipart.length is not None:
-            headers["Content-Length"] = str(multipart.length)
+        # checked now; its files are opened, and its body made, by files.multipart_call_flow (opening
+        # a file is an effect), which ClientBase._call_flow runs. Uploads are rare: their module is
+        # kept off the common path.
+        from .files import multipart_body
+        body = multipart_body(data)
     elif operation.payload != "none" and (data is not None or operation.payload_required):
         _check_payload(operation, data)
         body = encode_json(data)
@@ -278,6 +277,17 @@ def build_request(base_url: str, operation: Operation, path_values: Mapping[str,
     # page after an e-mail check): following it would fetch a page meant for a browser
     return Request(operation.method, url, headers, body, operation.auth, operation.result == "stream",
                    operation.result != "none")
+
+
+def header_int(headers: Headers, name: str) -> Optional[int]:
+    """The value of header ``name`` as a whole number of 0 or more (a length, an offset); None when
+    the header is absent or is not one (digits only, spaces around allowed). Never raises: a caller
+    that needs the number says what its absence means."""
+    value = headers.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() and value.isascii() else None
 
 
 def build_raw_request(base_url: str, headers: Dict[str, str], method: str, path: str,

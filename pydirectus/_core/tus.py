@@ -5,26 +5,27 @@ five endpoints are written by hand here; the spec lists them as ``hand_written``
 ``upload_file_resumable`` sends a file chunk by chunk and, when a chunk is lost, asks the server
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
 
-Like the file methods (``files.py``), each method is a flow written once in ``TusFlows``;
-``TusMixin`` runs the flows for ``DirectusClient`` and ``async_files.AsyncTusMixin`` for
-``AsyncDirectusClient``.
+Like the file methods (``files.py``), each method is a helper written once in ``TusFlows``, for
+both clients: a flow whose requests go through the session policy and whose local-file work
+(opening the file, finding its size, reading each chunk) is ``LocalFile`` effects.
 """
 
 from __future__ import annotations
 
 from ..errors import DirectusError, ForbiddenError, TransportError, error_from_response, is_whole
-from .._sync.runner import FlowRunner
-from .effects import Blocking, Exchange
-from .records import Request, decode_result, quote_path_value
+from .effects import LocalFile
+from .files import _check_binary_file, _guess_type_flow, _source_path
+from .helpers import helper
+from .records import Request, decode_result, header_int, quote_path_value
 
-__all__ = ["TusMixin", "TusFlows"]
+__all__ = ["TusFlows"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     import os
     from typing import Any, BinaryIO, Callable, Dict, Mapping, Optional, Tuple, Union
 
-    from .effects import HelperFlow
+    from .effects import Flow
     from .records import Response
     from ..models import File
     from .policy import Session
@@ -47,46 +48,49 @@ def _encode_metadata(metadata: Mapping[str, Any]) -> str:
     return ",".join(pairs)
 
 
-def _header_int(response: Response, name: str) -> int:
-    value = response.headers.get(name)
-    try:
-        return int(value)  # type: ignore[arg-type]  # None raises TypeError, caught below
-    except (TypeError, ValueError):
-        raise DirectusError("the TUS answer lacks a valid %s header (got %r)" % (name, value)) from None
-
-
-def _read_at(handle: BinaryIO, position: int, size: int) -> bytes:
-    """``size`` bytes of ``handle`` from ``position`` (a TUS chunk: megabytes, read in a thread by the
-    async client)."""
-    handle.seek(position)
-    return handle.read(size)
+def _offset(response: Response) -> int:
+    """The Upload-Offset of a TUS answer, which must have one."""
+    offset = header_int(response.headers, "Upload-Offset")
+    if offset is None:
+        raise DirectusError("the TUS answer lacks a valid Upload-Offset header (got %r)"
+                            % (response.headers.get("Upload-Offset"),))
+    return offset
 
 
 class TusFlows:
-    """The TUS methods of both clients, as flows (see ``files.py``)."""
+    """The TUS methods of both clients (see the module docstring)."""
 
     if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
         _session: Session
         operations: Dict[str, Operation]
 
-        def _operation_request(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
-                               query_values: Mapping[str, Any]) -> Request: ...
+        def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                       query_values: Mapping[str, Any], model: Optional[type]) -> Flow[Any]: ...
 
     def _tus_flow(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
-                  body: Optional[bytes] = None) -> HelperFlow[Response]:
+                  body: Optional[bytes] = None) -> Flow[Response]:
         all_headers = dict(self._session.headers_for(True))
         all_headers["Tus-Resumable"] = _TUS_VERSION
         all_headers.update(headers or {})
         request = Request(method, self.url + path, all_headers, body)
-        response = yield Exchange(request)  # type: Response
+        response = yield from self._session.request_flow(request)
         if response.status >= 300:
             raise error_from_response(response.status, response.headers, response.body, method, request.url,
                                       response.attempts)
         return response
 
-    def _create_tus_upload_flow(self, length: int, filename: Optional[str], mime_type: Optional[str],
-                                metadata: Optional[Mapping[str, Any]]) -> HelperFlow[str]:
+    @helper("run")
+    def create_tus_upload(self, length: int, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
+                          metadata: Optional[Mapping[str, Any]] = None) -> Flow[str]:
+        """Start a resumable upload of ``length`` bytes; returns the upload's id.
+
+        POST /files/tus
+
+        ``metadata`` holds other fields of the file record Directus creates (``folder``, ``title``,
+        ``id`` of a file to replace, ...). Directus refuses an upload without a file name
+        (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
+        """
         if not is_whole(length):
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
@@ -106,7 +110,7 @@ class TusFlows:
         return upload_id
 
     def _send_tus_chunk_flow(self, id: str, offset: int,
-                             chunk: Union[bytes, bytearray, memoryview]) -> HelperFlow[Response]:
+                             chunk: Union[bytes, bytearray, memoryview]) -> Flow[Response]:
         """The answer to the PATCH of ``chunk`` at ``offset`` (its headers say where the upload stands)."""
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError("chunk must be bytes, got %s" % type(chunk).__name__)
@@ -114,58 +118,87 @@ class TusFlows:
             "PATCH", "/files/tus/" + quote_path_value("id", id),
             {"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}, bytes(chunk)))
 
-    def _upload_tus_chunk_flow(self, id: str, offset: int,
-                               chunk: Union[bytes, bytearray, memoryview]) -> HelperFlow[int]:
-        return _header_int((yield from self._send_tus_chunk_flow(id, offset, chunk)), "Upload-Offset")
+    @helper("run")
+    def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> Flow[int]:
+        """Send ``chunk`` (bytes) at byte ``offset`` of upload ``id``; returns the new offset.
 
-    def _read_tus_upload_offset_flow(self, id: str) -> HelperFlow[Tuple[int, Optional[int]]]:
+        PATCH /files/tus/{id}
+        """
+        return _offset((yield from self._send_tus_chunk_flow(id, offset, chunk)))
+
+    @helper("run")
+    def read_tus_upload_offset(self, id: str) -> Flow[Tuple[int, Optional[int]]]:
+        """How many bytes of upload ``id`` the server has: ``(offset, length)``.
+
+        HEAD /files/tus/{id}
+        """
         response = yield from self._tus_flow("HEAD", "/files/tus/" + quote_path_value("id", id))
-        length = response.headers.get("Upload-Length")
-        return _header_int(response, "Upload-Offset"), int(length) if length and length.isdigit() else None
+        return _offset(response), header_int(response.headers, "Upload-Length")
 
-    def _delete_tus_upload_flow(self, id: str) -> HelperFlow[None]:
+    @helper("run")
+    def delete_tus_upload(self, id: str) -> Flow[None]:
+        """Abandon upload ``id``.
+
+        DELETE /files/tus/{id}
+        """
         yield from self._tus_flow("DELETE", "/files/tus/" + quote_path_value("id", id))
 
-    def _read_tus_options_flow(self, id: str) -> HelperFlow[Dict[str, Any]]:
+    @helper("run")
+    def read_tus_options(self, id: str = "capabilities") -> Flow[Dict[str, Any]]:
+        """The server's TUS capabilities: ``{"version", "extensions", "max_size"}``.
+
+        OPTIONS /files/tus/{id}
+        """
         response = yield from self._tus_flow("OPTIONS", "/files/tus/" + quote_path_value("id", id))
-        max_size = response.headers.get("Tus-Max-Size")
         return {"version": response.headers.get("Tus-Version"),
                 "extensions": [name.strip() for name in (response.headers.get("Tus-Extension") or "").split(",")
                                if name.strip()],
-                "max_size": int(max_size) if max_size and max_size.isdigit() else None}
+                "max_size": header_int(response.headers, "Tus-Max-Size")}
 
-    def _upload_file_resumable_flow(self, file: Union[str, os.PathLike[str], BinaryIO], filename: Optional[str],
-                                    mime_type: Optional[str], metadata: Optional[Mapping[str, Any]], chunk_size: int,
-                                    progress: Optional[Callable[[int, Optional[int]], Any]],
-                                    max_resumes: int) -> HelperFlow[File]:
+    @helper("run")
+    def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *, filename: Optional[str] = None,
+                              mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+                              chunk_size: int = _DEFAULT_CHUNK,
+                              progress: Optional[Callable[[int, Optional[int]], Any]] = None,
+                              max_resumes: int = 10) -> Flow[File]:
+        """Upload a file chunk by chunk over TUS, resuming after lost chunks; returns its File.
+
+        ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
+        after each chunk. A chunk whose answer is lost is not resent blindly: the server is asked
+        for its offset first. When the lost answer was the last one, the server has already
+        forgotten the upload and DirectusError says the file may exist.
+        """
         import os
         if not is_whole(chunk_size, 1):
             raise ValueError("chunk_size must be a positive number of bytes")
-        opened = None
         if isinstance(file, (str, os.PathLike)):
-            opened = open(file, "rb")
-            handle = opened  # type: BinaryIO
-            filename = filename or os.path.basename(os.fspath(file))
+            path = _source_path(file)
+            handle: BinaryIO = yield LocalFile("open_to_read", path)
+            owned = True
+            filename = filename or os.path.basename(path)
         elif hasattr(file, "read") and hasattr(file, "seek"):
-            handle = file
+            _check_binary_file(file)
+            handle, owned = file, False  # it reads and seeks: a binary file object
             filename = filename or os.path.basename(getattr(file, "name", "") or "") or None
         else:
             raise TypeError("file must be a path or a seekable binary file object")
         try:
+            seekable, start, length = yield LocalFile("describe", handle)
+            if not seekable:
+                raise TypeError("file must be a path or a seekable binary file object")
             if mime_type is None and filename:
-                import mimetypes
-                mime_type = mimetypes.guess_type(filename)[0]
-            start = handle.tell()
-            length = handle.seek(0, 2) - start
+                mime_type = yield from _guess_type_flow(filename)
             # the server would answer both with a misleading "Upload-Metadata is invalid"
             if length == 0:
                 raise ValueError("Directus refuses empty TUS uploads; send an empty file with a plain upload")
             if not filename and not (metadata or {}).get("filename_download"):
                 raise ValueError("Directus needs a file name for a TUS upload: pass filename=")
-            upload_id = yield from self._create_tus_upload_flow(length, filename, mime_type, metadata)
+            # the helpers' own functions: on a client, self.create_tus_upload is the method that runs one
+            upload_id = yield from TusFlows.create_tus_upload(self, length, filename=filename, mime_type=mime_type,
+                                                              metadata=metadata)
             file_id, offset, resumes = None, 0, 0  # type: Optional[str], int, int
             while offset < length:
-                chunk = yield Blocking(_read_at, (handle, start + offset, min(chunk_size, length - offset)))
+                chunk = yield LocalFile("read_at", handle, start + offset, min(chunk_size, length - offset))
                 try:
                     response = yield from self._send_tus_chunk_flow(upload_id, offset, chunk)
                 except TransportError:
@@ -174,89 +207,28 @@ class TusFlows:
                         raise
                     offset = yield from self._tus_resume_offset_flow(upload_id)
                     continue
-                offset = _header_int(response, "Upload-Offset")
+                offset = _offset(response)
                 # Only the answer to the last chunk names the file record: partial uploads are
                 # hidden from /files, and Directus forgets the upload id once it is complete.
                 file_id = response.headers.get("Directus-File-Id") or file_id
                 if progress is not None:
                     progress(offset, length)
         finally:
-            if opened is not None:
-                opened.close()
+            if owned:
+                handle.close()  # the room's file object: a closing flow cannot yield an effect
         if not file_id:
             raise DirectusError("the TUS upload %s is complete but the server did not name its file record"
                                 % upload_id)
-        operation = self.operations["read_file"]
-        record = decode_result(operation, (yield Exchange(self._operation_request(operation, {"id": file_id}, None,
-                                                                                   {}))))  # type: File
+        record: File = yield from self._call_flow(self.operations["read_file"], {"id": file_id}, None, {}, None)
         return record
 
-    def _tus_resume_offset_flow(self, upload_id: str) -> HelperFlow[int]:
+    def _tus_resume_offset_flow(self, upload_id: str) -> Flow[int]:
         """Where to go on after a chunk whose answer was lost."""
         try:
-            return (yield from self._read_tus_upload_offset_flow(upload_id))[0]
+            return (yield from TusFlows.read_tus_upload_offset(self, upload_id))[0]
         except ForbiddenError:
             # Directus forgets an upload once its last byte is in, and only the lost answer named
             # the file it became: which record that is cannot be found out reliably.
             raise DirectusError("the answer to a chunk of TUS upload %s was lost and the server no longer "
                                 "knows the upload: it may have completed; look for the file before "
                                 "uploading again" % upload_id) from None
-
-
-class TusMixin(TusFlows, FlowRunner):
-    """The TUS methods of DirectusClient."""
-
-    def create_tus_upload(self, length: int, *, filename: Optional[str] = None, mime_type: Optional[str] = None,
-                          metadata: Optional[Mapping[str, Any]] = None) -> str:
-        """Start a resumable upload of ``length`` bytes; returns the upload's id.
-
-        POST /files/tus
-
-        ``metadata`` holds other fields of the file record Directus creates (``folder``, ``title``,
-        ``id`` of a file to replace, ...). Directus refuses an upload without a file name
-        (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
-        """
-        return self._run(self._create_tus_upload_flow(length, filename, mime_type, metadata))
-
-    def upload_tus_chunk(self, id: str, offset: int, chunk: Union[bytes, bytearray, memoryview]) -> int:
-        """Send ``chunk`` (bytes) at byte ``offset`` of upload ``id``; returns the new offset.
-
-        PATCH /files/tus/{id}
-        """
-        return self._run(self._upload_tus_chunk_flow(id, offset, chunk))
-
-    def read_tus_upload_offset(self, id: str) -> Tuple[int, Optional[int]]:
-        """How many bytes of upload ``id`` the server has: ``(offset, length)``.
-
-        HEAD /files/tus/{id}
-        """
-        return self._run(self._read_tus_upload_offset_flow(id))
-
-    def delete_tus_upload(self, id: str) -> None:
-        """Abandon upload ``id``.
-
-        DELETE /files/tus/{id}
-        """
-        self._run(self._delete_tus_upload_flow(id))
-
-    def read_tus_options(self, id: str = "capabilities") -> Dict[str, Any]:
-        """The server's TUS capabilities: ``{"version", "extensions", "max_size"}``.
-
-        OPTIONS /files/tus/{id}
-        """
-        return self._run(self._read_tus_options_flow(id))
-
-    def upload_file_resumable(self, file: Union[str, os.PathLike[str], BinaryIO], *, filename: Optional[str] = None,
-                              mime_type: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
-                              chunk_size: int = _DEFAULT_CHUNK,
-                              progress: Optional[Callable[[int, Optional[int]], Any]] = None,
-                              max_resumes: int = 10) -> File:
-        """Upload a file chunk by chunk over TUS, resuming after lost chunks; returns its File.
-
-        ``file`` is a path or a seekable binary file object. ``progress(done, total)`` is called
-        after each chunk. A chunk whose answer is lost is not resent blindly: the server is asked
-        for its offset first. When the lost answer was the last one, the server has already
-        forgotten the upload and DirectusError says the file may exist.
-        """
-        return self._run(self._upload_file_resumable_flow(file, filename, mime_type, metadata, chunk_size, progress,
-                                                          max_resumes))

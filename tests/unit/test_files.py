@@ -15,7 +15,8 @@ from pydirectus import DirectusClient, File, ForbiddenError, RateLimitedError, T
 from pydirectus._core.auth import Credentials
 from pydirectus._core.effects import Send, Sleep
 import pydirectus._core.files as files_module
-from pydirectus._core.files import FilesMixin, disposition_filename, safe_filename
+from pydirectus._core.files import FileFlows, disposition_filename, safe_filename
+from pydirectus._core.helpers import helpers_of
 from pydirectus._core.records import Request, Response
 from pydirectus._core.multipart import FilePart, MultipartEncoder
 from pydirectus._core.policy import Session
@@ -624,11 +625,16 @@ def test_disposition_filename(header, name):
 
 # ------------------------------------------------------------------------------------------ the package
 
-def test_file_methods_are_the_mixins_and_no_operation_shadows_them():
-    names = [name for name in dir(FilesMixin) if not name.startswith("_")]
+def test_file_methods_are_the_helpers_and_no_operation_shadows_them():
+    names = [name for name in dir(FileFlows) if not name.startswith("_")]
     assert {"upload_file", "upload_files", "replace_file", "download_file", "iter_file", "asset_url"} <= set(names)
+    helpers = helpers_of(DirectusClient)
     for name in names:
-        assert getattr(DirectusClient, name) is getattr(FilesMixin, name), name
+        method = getattr(DirectusClient, name)
+        if name == "asset_url":  # a plain method: it performs nothing
+            assert method is FileFlows.asset_url
+        else:
+            assert helpers[name][1] is vars(FileFlows)[name] and method.helper_function is vars(FileFlows)[name], name
 
 
 def test_import_stays_cheap():
@@ -645,8 +651,8 @@ def test_upload_body_is_streamed_not_buffered(tmp_path):
     path = tmp_path / "big.bin"
     with open(str(path), "wb") as handle:
         handle.truncate(64 * 1024 * 1024)
-    from pydirectus._core.files import _open_source
-    source, name = _open_source(str(path))
+    from pydirectus._core.files import _open_source_flow
+    source, name = perform_locally(_open_source_flow(str(path)))
     try:
         encoder = MultipartEncoder([FilePart("file", name, "application/octet-stream", source)])
         sizes = [memoryview(chunk).nbytes for chunk in encoder]
@@ -655,6 +661,63 @@ def test_upload_body_is_streamed_not_buffered(tmp_path):
         assert sum(sizes) == encoder.length
     finally:
         source.close()
+
+
+def perform_locally(flow, send=None):
+    """Run ``flow`` with nothing but a loop: ``LocalFile`` effects by ``_sync/localfiles.py``,
+    ``Send`` by ``send`` (a function of the Request); any other effect fails the test."""
+    from pydirectus._core.effects import LocalFile
+    from pydirectus._sync import localfiles
+    value, error = None, None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value = error = None
+        try:
+            if type(effect) is LocalFile:
+                value = getattr(localfiles, effect.operation)(*effect.args)
+            elif type(effect) is Send and send is not None:
+                value = send(effect.request)
+            else:
+                raise AssertionError("unexpected effect %r" % (effect,))
+        except Exception as exc:
+            error = exc
+
+
+def test_a_files_flow_runs_to_its_end_with_a_pure_effect_performer(tmp_path, monkeypatch):
+    # the flow of upload_file, driven by a loop that answers Send with a canned Response and
+    # LocalFile with localfiles: no runner, no transport, and the flow itself opens no file
+    import builtins
+    from pydirectus._core import files as core_files
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"hello")
+    client = DirectusClient(hostname="http://127.0.0.1:9", static_token="t", proxies={})
+    kind, upload_file = helpers_of(DirectusClient)["upload_file"]
+    assert kind == "run"
+    sent, opened = [], []
+    real_open = builtins.open
+
+    def watching_open(*args, **kwargs):
+        opened.append((sys._getframe(1).f_globals.get("__name__"), args[0]))
+        return real_open(*args, **kwargs)
+    monkeypatch.setattr(builtins, "open", watching_open)
+
+    def send(request):
+        body = b"".join(bytes(chunk) for chunk in request.body)
+        sent.append((request, body))
+        assert int(request.headers["Content-Length"]) == len(body)
+        return Response(200, {"Content-Type": "application/json"},
+                        b'{"data": {"id": "f1", "filename_download": "notes.txt", "type": "text/plain"}}')
+    record = perform_locally(upload_file(client, str(path), title="Notes"), send)
+    assert record.id == "f1" and record.filename_download == "notes.txt"
+    (request, body), = sent
+    assert request.method == "POST" and request.url.endswith("/files")
+    assert b'name="title"\r\n\r\nNotes' in body and body.count(b"hello") == 1
+    assert b"Content-Type: text/plain" in body
+    assert opened == [("pydirectus._sync.localfiles", str(path))]  # the room opened it, not the flow
+    assert "open(" not in open(core_files.__file__.replace(".pyc", ".py"), encoding="utf-8").read()
 
 
 # ------------------------------------------------------------------------------------------ fakes for both clients

@@ -225,12 +225,16 @@ def test_the_module_does_no_io():
 
 def test_multipart_payloads_of_spec_operations_build_fields_and_files(tmp_path):
     import pathlib
-    from pydirectus._core.files import multipart_body
+    from pydirectus._core.files import multipart_body, multipart_encoder_flow
+    from tests.unit.test_files import perform_locally
     path = tmp_path / "a.csv"
     path.write_bytes(b"x,y\n1,2\n")
-    body = multipart_body({"note": "hi", "count": 3, "meta": {"a": 1}, "file": pathlib.Path(str(path)),
-                           "raw": ("raw.bin", b"\x00\x01", "application/x-thing")})
+    # checked now; its files opened (LocalFile effects) by the flow that makes the body
+    payload = multipart_body({"note": "hi", "count": 3, "meta": {"a": 1}, "file": pathlib.Path(str(path)),
+                              "raw": ("raw.bin", b"\x00\x01", "application/x-thing")})
+    body = perform_locally(multipart_encoder_flow(payload))
     data = b"".join(bytes(chunk) for chunk in body)
+    body.parts[3].source.close()
     assert body.length == len(data)
     assert b'name="note"\r\n\r\nhi\r\n' in data and b'name="count"\r\n\r\n3\r\n' in data
     assert b'name="meta"\r\n\r\n{"a":1}\r\n' in data
