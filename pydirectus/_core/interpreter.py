@@ -19,6 +19,8 @@ from __future__ import annotations
 import builtins
 import sys
 
+from .spec import PAYLOADS, RESULTS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
     from types import CodeType, FunctionType
@@ -31,10 +33,8 @@ if TYPE_CHECKING:  # typing stays out of import time
 
 __all__ = ["install_operations", "bind", "bind_arguments", "describe", "MODEL_RESULTS"]
 
-MODEL_RESULTS = ("item", "items", "file", "files")
-_RETURNS = {"item": "Item", "items": "ItemList[Item]", "file": "File", "files": "ItemList[File]",
-            "json": "the decoded JSON (the answer's data member)", "bytes": "bytes",
-            "stream": "a stream of bytes to read and close", "none": "None"}
+# the result kinds whose methods take ``model=`` (spec.RESULTS says which)
+MODEL_RESULTS = tuple(name for name, kind in RESULTS.items() if kind.model)
 
 
 class _QueryFacts:
@@ -100,7 +100,7 @@ class _Layout:
         keyword_only = list(query.names)
         if operation.free_query:
             keyword_only.append("params")
-        if operation.result in MODEL_RESULTS:
+        if RESULTS[operation.result].model:
             keyword_only.append("model")
         self.positional = positional
         self.keyword_only = keyword_only
@@ -123,16 +123,15 @@ def describe(operation: Operation) -> str:
             lines.append("    %s%s%s" % (param.name, wire, ": " + param.doc if param.doc else ""))
     elif operation.payload != "none":
         lines.append("data: the request body (%s)%s." % (
-            {"object": "a dict", "array": "a list", "json": "a dict or a list",
-             "multipart": "form fields and files"}[operation.payload],
-            "" if operation.payload_required else ", optional"))
+            PAYLOADS[operation.payload].doc, "" if operation.payload_required else ", optional"))
     if operation.query_params:
         lines.append(_query_facts(operation.query_params).doc)
     if operation.free_query:
         lines.append("params: any query parameters, sent as they are (dicts and lists as JSON).")
-    if operation.result in MODEL_RESULTS:
+    result = RESULTS[operation.result]
+    if result.model:
         lines.append("model: an Item subclass to build the results with.")
-    lines.append("Returns: %s." % _RETURNS[operation.result])
+    lines.append("Returns: %s." % result.returns)
     if not operation.auth:
         lines.append("Sent without credentials.")
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """Encoding of query parameters into a URL query string, by the type the spec gives each one.
 
-Types: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects allowed, ``{"relation":
-{"collection": [...]}}`` for a many-to-any relation, or a string),
-``csv`` (a list joined by commas, or a string), ``json`` (any JSON value, or a string that already
-holds JSON), ``integer``, ``boolean`` and ``string``. A boolean the server reads by its presence
+Each type (``spec.QUERY_KINDS``) names its encoder here (``ENCODERS``) and how a SEARCH body
+carries it. The encoders: ``fields`` (a list of names, nested ``{"relation": [...]}`` objects
+allowed, ``{"relation": {"collection": [...]}}`` for a many-to-any relation, or a string), ``csv``
+(a list joined by commas, or a string), ``json`` (any JSON value, or a string that already holds
+JSON), ``integer``, ``boolean`` and ``string``. A boolean the server reads by its presence
 (the spec's ``"presence": true``) is sent as ``true`` when True and left out when False. Nothing
 here mutates its arguments.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import json
 
+from .spec import QUERY_KINDS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, Dict, List, Mapping
+    from typing import Any, Callable, Dict, List, Mapping
 
-    from .spec import QueryParam
+    from .spec import QueryKind, QueryParam
 
 __all__ = ["encode_query", "encode_free_query", "flatten_fields", "query_object", "quote"]
 
@@ -72,39 +75,66 @@ def flatten_fields(fields: object, prefix: str = "") -> List[str]:
     raise TypeError("fields: expected a string, a list or a dict, got %s" % type(fields).__name__)
 
 
-def _encode_value(name: str, kind: str, value: object) -> str:
-    if kind == "json":
-        if isinstance(value, (str, bytes)):
-            return value.decode() if isinstance(value, bytes) else value
-        try:
-            return json.dumps(value, separators=(",", ":"), default=json_default)
-        except TypeError as exc:
-            raise TypeError("query parameter %r: %s" % (name, exc)) from None
-    if kind == "csv":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return ",".join(value)
-        raise TypeError("query parameter %r: expected a string or a list of strings, got %r" % (name, value))
-    if kind == "fields":
-        if isinstance(value, str):
-            return value
-        return ",".join(flatten_fields(value))
-    if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("query parameter %r: expected an integer, got %r" % (name, value))
-        return str(value)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise TypeError("query parameter %r: expected True or False, got %r" % (name, value))
-        return "true" if value else "false"
-    if kind == "string":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        if not isinstance(value, str):
-            raise TypeError("query parameter %r: expected a string, got %r" % (name, value))
+def _encode_json(name: str, value: object) -> str:
+    if isinstance(value, (str, bytes)):
+        return value.decode() if isinstance(value, bytes) else value
+    try:
+        return json.dumps(value, separators=(",", ":"), default=json_default)
+    except TypeError as exc:
+        raise TypeError("query parameter %r: %s" % (name, exc)) from None
+
+
+def _encode_csv(name: str, value: object) -> str:
+    if isinstance(value, str):
         return value
-    raise ValueError("unknown query parameter type %r" % kind)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise TypeError("query parameter %r: expected a string or a list of strings, got %r" % (name, value))
+
+
+def _encode_fields(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return ",".join(flatten_fields(value))
+
+
+def _encode_integer(name: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("query parameter %r: expected an integer, got %r" % (name, value))
+    return str(value)
+
+
+def _encode_boolean(name: str, value: object) -> str:
+    if not isinstance(value, bool):
+        raise TypeError("query parameter %r: expected True or False, got %r" % (name, value))
+    return "true" if value else "false"
+
+
+def _encode_string(name: str, value: object) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise TypeError("query parameter %r: expected a string, got %r" % (name, value))
+    return value
+
+
+# the encoders a query kind names (spec.QUERY_KINDS: its ``encoding``): each checks a value and gives its text
+ENCODERS: Dict[str, Callable[[str, object], str]] = {
+    "fields": _encode_fields, "csv": _encode_csv, "json": _encode_json,
+    "integer": _encode_integer, "boolean": _encode_boolean, "string": _encode_string,
+}
+
+
+def _kind(kind: str) -> QueryKind:
+    found = QUERY_KINDS.get(kind)
+    if found is None:
+        raise ValueError("unknown query parameter type %r" % kind)
+    return found
+
+
+def _encode_value(name: str, kind: str, value: object) -> str:
+    """The text of ``value`` for a query parameter of type ``kind`` (a key of spec.QUERY_KINDS)."""
+    return ENCODERS[_kind(kind).encoding](name, value)
 
 
 def json_default(value: object) -> Any:
@@ -147,8 +177,9 @@ def encode_free_query(values: Mapping[str, object]) -> str:
     for name, value in values.items():
         if value is None:
             continue
-        kind = "json" if isinstance(value, (dict, list, tuple)) else "boolean" if isinstance(value, bool) else "string"
-        parts.append(quote(str(name), safe=_SAFE) + "=" + quote(_encode_value(name, kind, value), safe=_SAFE))
+        encode = _encode_json if isinstance(value, (dict, list, tuple)) else \
+            _encode_boolean if isinstance(value, bool) else _encode_string
+        parts.append(quote(str(name), safe=_SAFE) + "=" + quote(encode(name, value), safe=_SAFE))
     return "&".join(parts)
 
 
@@ -163,13 +194,13 @@ def query_object(values: Mapping[str, object], params: Mapping[str, QueryParam])
     for wire, value in values.items():
         if value is None:
             continue
-        kind = params[wire].type
-        text = _encode_value(wire, kind, value)  # the same checks as in a URL
+        kind = _kind(params[wire].type)
+        text = ENCODERS[kind.encoding](wire, value)  # the same checks as in a URL
         if params[wire].presence and value is False:
             continue
-        if kind in ("fields", "csv"):
+        if kind.search == "text":
             query[wire] = text
-        elif kind == "json":
+        elif kind.search == "json":
             query[wire] = json.loads(text)
         else:
             query[wire] = value

@@ -13,6 +13,7 @@ import re
 from . import query as _query
 from ..errors import error_from_response
 from .query import encode_query, query_object
+from .spec import RESULTS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -317,17 +318,18 @@ def build_raw_request(base_url: str, headers: Dict[str, str], method: str, path:
 def decode_result(operation: Operation, response: Response, model: Optional[Type[Item]] = None) -> Any:
     """What the method returns for ``response``; an error status raises its APIError."""
     status = response.status
-    result = operation.result
-    if result == "none" and 300 <= status < 400:
+    kind = RESULTS[operation.result]  # the spec's vocabulary: how this kind of result is read
+    decoding = kind.decoding
+    if decoding == "none" and 300 <= status < 400:
         return None  # the redirect is the answer (see build_request)
     if status >= 300:
         raise error_from_response(status, response.headers, response.body, response.method, response.url,
                                   response.attempts)
-    if result == "none":
+    if decoding == "none":
         return None
-    if result == "bytes":
+    if decoding == "bytes":
         return response.body
-    if result == "stream":
+    if decoding == "stream":
         return response.stream
     if response.body and "json" not in (response.headers.get("Content-Type") or "json"):
         return response.body  # a file the query asked for (export="csv", "xml" or "yaml"): its bytes
@@ -336,15 +338,14 @@ def decode_result(operation: Operation, response: Response, model: Optional[Type
         raise error_from_response(status, response.headers, response.body, response.method, response.url,
                                   response.attempts)
     data = document.get("data") if isinstance(document, dict) and "data" in document else document
-    if result == "json":
+    if decoding == "data":
         return data
     classes = _models or models()
-    if result in ("item", "file"):
+    cls = model or getattr(classes, kind.record or "Item")
+    if decoding == "record":
         if data is None:  # 204: written, but the user may not read it back
             return None
-        cls = model or (classes.File if result == "file" else classes.Item)
         return cls.from_dict(data)
-    cls = model or (classes.File if result == "files" else classes.Item)
     meta = document.get("meta") if isinstance(document, dict) else None
     if data is None:
         return classes.ItemList((), meta)

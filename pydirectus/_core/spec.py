@@ -22,12 +22,209 @@ if TYPE_CHECKING:  # typing stays out of import time
     QuerySets = Dict[str, Dict[str, "QueryParam"]]  # set name -> {wire name: QueryParam}
 
 __all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "load_user_spec", "lint_spec",
+           "MethodKind", "PayloadKind", "ResultKind", "QueryKind", "PathKind",
+           "OPERATION_METHODS", "PAYLOADS", "RESULTS", "QUERY_KINDS", "PATH_KINDS", "path_kind",
            "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
 
-METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "SEARCH", "HEAD", "OPTIONS")
-PAYLOAD_KINDS = ("none", "object", "array", "json", "multipart")
-RESULT_KINDS = ("item", "items", "file", "files", "json", "bytes", "stream", "none")
-QUERY_TYPES = ("fields", "json", "csv", "integer", "boolean", "string")
+
+# ------------------------------------------------------------------------------ the vocabulary
+# Every word the spec's fields may hold, each entry with what it means to each place that reads it:
+# the linter and spec/schema.json's enums (generated from these tables by spec/generate.py), the
+# interpreter (signatures, docstrings), records.decode_result, query.py's encoding, the stub and
+# reference generator, and the CLI. A new kind is one entry here (plus its decoding or encoding
+# when no existing one fits).
+
+class MethodKind:
+    """An HTTP method an operation may use. ``idempotent``: a retry after a failure once sent is safe
+    (what ``records.Request.idempotent`` says; a test checks that they agree)."""
+
+    __slots__ = ("name", "idempotent")
+
+    name: str
+    idempotent: bool
+
+    def __init__(self, name: str, idempotent: bool) -> None:
+        self.name = name
+        self.idempotent = idempotent
+
+    def __repr__(self) -> str:
+        return "MethodKind(%r)" % self.name
+
+
+class PayloadKind:
+    """What an operation's body is. ``stub``: the type of the ``data`` argument in the stubs (None:
+    no body); ``doc``: how the docstring names it."""
+
+    __slots__ = ("name", "stub", "doc")
+
+    name: str
+    stub: Optional[str]
+    doc: str
+
+    def __init__(self, name: str, stub: Optional[str], doc: str) -> None:
+        self.name = name
+        self.stub = stub
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return "PayloadKind(%r)" % self.name
+
+
+class ResultKind:
+    """What an operation's method returns.
+
+    ``decoding``: how records.decode_result reads the answer: ``none``, ``bytes`` (the body),
+    ``stream`` (the open answer), ``data`` (the JSON's data member), ``record`` (one record built
+    with ``record``, or the caller's ``model=``) or ``records`` (an ItemList of them; a GET whose
+    result lists records moves a long query to its SEARCH twin). ``record``: the models class
+    (``Item``, ``File``) of a record result, None otherwise; a ``model=`` argument applies exactly
+    when it is set. ``stub``: the return type in the stubs; ``model_stub``, ``model_bound``: the return
+    type and the TypeVar of the overload taking ``model=``. ``returns``: the docstring's words;
+    ``words``: the README table's. ``cli``: how the command line prints it: ``json`` (JSON on
+    standard output), ``bytes`` (raw, or into ``--output``), ``stream`` (the same, read then closed).
+    """
+
+    __slots__ = ("name", "decoding", "record", "stub", "model_stub", "model_bound", "returns", "words", "cli")
+
+    name: str
+    decoding: str
+    record: Optional[str]
+    stub: str
+    model_stub: Optional[str]
+    model_bound: Optional[str]
+    returns: str
+    words: str
+    cli: str
+
+    def __init__(self, name: str, decoding: str, stub: str, returns: str, words: str, cli: str = "json",
+                 record: Optional[str] = None, model_stub: Optional[str] = None,
+                 model_bound: Optional[str] = None) -> None:
+        self.name = name
+        self.decoding = decoding
+        self.record = record
+        self.stub = stub
+        self.model_stub = model_stub
+        self.model_bound = model_bound
+        self.returns = returns
+        self.words = words
+        self.cli = cli
+
+    @property
+    def model(self) -> bool:
+        """Whether the method takes ``model=`` (an Item subclass to build the records with)."""
+        return self.record is not None
+
+    def __repr__(self) -> str:
+        return "ResultKind(%r)" % self.name
+
+
+class QueryKind:
+    """The type of a query parameter. ``encoding``: how query.py checks and writes a value (the name
+    of one of its encoders: fields, csv, json, integer, boolean, string); ``search``: how a SEARCH
+    body carries it (``text``: the URL's text, ``json``: the JSON value, ``value``: the value as
+    given); ``stub``: its type in the stubs; ``cli``: the CLI's converter of a flag's text (text,
+    integer, boolean, json)."""
+
+    __slots__ = ("name", "encoding", "search", "stub", "cli")
+
+    name: str
+    encoding: str
+    search: str
+    stub: str
+    cli: str
+
+    def __init__(self, name: str, encoding: str, search: str, stub: str, cli: str) -> None:
+        self.name = name
+        self.encoding = encoding
+        self.search = search
+        self.stub = stub
+        self.cli = cli
+
+    def __repr__(self) -> str:
+        return "QueryKind(%r)" % self.name
+
+
+class PathKind:
+    """What a path parameter is, told by its name (the spec gives path parameters no type): ``names``
+    (empty: every other name), ``stub``: its type in the stubs, ``cli``: the CLI's converter."""
+
+    __slots__ = ("name", "names", "stub", "cli")
+
+    name: str
+    names: Tuple[str, ...]
+    stub: str
+    cli: str
+
+    def __init__(self, name: str, names: Tuple[str, ...], stub: str, cli: str = "text") -> None:
+        self.name = name
+        self.names = names
+        self.stub = stub
+        self.cli = cli
+
+    def __repr__(self) -> str:
+        return "PathKind(%r)" % self.name
+
+
+def _table(*entries: Any) -> Dict[str, Any]:
+    return {entry.name: entry for entry in entries}
+
+
+OPERATION_METHODS: Dict[str, MethodKind] = _table(
+    MethodKind("GET", idempotent=True),
+    MethodKind("POST", idempotent=False),
+    MethodKind("PATCH", idempotent=False),
+    MethodKind("PUT", idempotent=True),
+    MethodKind("DELETE", idempotent=True),
+    MethodKind("SEARCH", idempotent=True),
+    MethodKind("HEAD", idempotent=True),
+    MethodKind("OPTIONS", idempotent=True),
+)
+PAYLOADS: Dict[str, PayloadKind] = _table(
+    PayloadKind("none", None, "nothing"),
+    PayloadKind("object", "Mapping[str, Any]", "a dict"),
+    PayloadKind("array", "Sequence[Any]", "a list"),
+    PayloadKind("json", "Union[Mapping[str, Any], Sequence[Any]]", "a dict or a list"),
+    PayloadKind("multipart", "Any", "form fields and files"),
+)
+RESULTS: Dict[str, ResultKind] = _table(
+    ResultKind("item", "record", "Item", "Item", "Item", record="Item", model_stub="_M", model_bound="_M"),
+    ResultKind("items", "records", "ItemList[Item]", "ItemList[Item]", "ItemList of Item", record="Item",
+               model_stub="ItemList[_M]", model_bound="_M"),
+    ResultKind("file", "record", "File", "File", "File", record="File", model_stub="_F", model_bound="_F"),
+    ResultKind("files", "records", "ItemList[File]", "ItemList[File]", "ItemList of File", record="File",
+               model_stub="ItemList[_F]", model_bound="_F"),
+    ResultKind("json", "data", "Any", "the decoded JSON (the answer's data member)", "JSON"),
+    ResultKind("bytes", "bytes", "bytes", "bytes", "bytes", cli="bytes"),
+    ResultKind("stream", "stream", "Any", "a stream of bytes to read and close", "stream", cli="stream"),
+    ResultKind("none", "none", "None", "None", "None"),
+)
+QUERY_KINDS: Dict[str, QueryKind] = _table(
+    QueryKind("fields", "fields", "text", "Union[str, Sequence[Union[str, Mapping[str, Any]]]]", "text"),
+    QueryKind("json", "json", "json", "Any", "json"),
+    QueryKind("csv", "csv", "text", "Union[str, Sequence[str]]", "text"),
+    QueryKind("integer", "integer", "value", "int", "integer"),
+    QueryKind("boolean", "boolean", "value", "bool", "boolean"),
+    QueryKind("string", "string", "value", "str", "text"),
+)
+PATH_KINDS: Dict[str, PathKind] = _table(
+    PathKind("name", ("collection", "field", "provider"), "str"),
+    PathKind("id", (), "_Id"),  # a primary key: a string or an integer
+)
+
+
+def path_kind(name: str) -> PathKind:
+    """The kind of the path parameter called ``name``."""
+    for kind in PATH_KINDS.values():
+        if name in kind.names or not kind.names:
+            return kind
+    raise LookupError("no path kind for %r" % name)
+
+
+# the names alone, in table order (the linter's, and spec/schema.json's enums)
+METHODS = tuple(OPERATION_METHODS)
+PAYLOAD_KINDS = tuple(PAYLOADS)
+RESULT_KINDS = tuple(RESULTS)
+QUERY_TYPES = tuple(QUERY_KINDS)
 SPEC_RESOURCE = "endpoints.json"
 _PATH_PARAM = re.compile(r"{([^{}]*)}")
 _OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "payload", "result", "auth", "doc",
@@ -159,7 +356,7 @@ def load_spec(data: Optional[Entry] = None) -> List[Operation]:
     operations = [Operation(entry, query_sets) for entry in data["operations"]]
     searches = {op.path: op for op in operations if op.method == "SEARCH"}
     for operation in operations:
-        if operation.method == "GET" and operation.result in ("items", "files"):
+        if operation.method == "GET" and RESULTS[operation.result].decoding == "records":
             operation.search_operation = searches.get(operation.path)
     return operations
 
@@ -231,8 +428,8 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
         unknown = set(entry) - _OPERATION_KEYS
         if unknown:
             problems.append("%s: unknown keys %s" % (where, sorted(unknown)))
-        if entry.get("method") not in METHODS:
-            problems.append("%s: method %r is not one of %s" % (where, entry.get("method"), METHODS))
+        if entry.get("method") not in OPERATION_METHODS:
+            problems.append("%s: method %r is not one of %s" % (where, entry.get("method"), tuple(OPERATION_METHODS)))
         path = entry.get("path", "")
         if not (isinstance(path, str) and path.startswith("/")):
             problems.append("%s: path must start with /" % where)
@@ -247,10 +444,10 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
             if not (isinstance(variant, str) and variant.startswith("/")):
                 problems.append("%s: path variant %r must start with /" % (where, variant))
         payload = entry.get("payload")
-        if payload not in PAYLOAD_KINDS:
-            problems.append("%s: payload %r is not one of %s" % (where, payload, PAYLOAD_KINDS))
-        if entry.get("result") not in RESULT_KINDS:
-            problems.append("%s: result %r is not one of %s" % (where, entry.get("result"), RESULT_KINDS))
+        if payload not in PAYLOADS:
+            problems.append("%s: payload %r is not one of %s" % (where, payload, tuple(PAYLOADS)))
+        if entry.get("result") not in RESULTS:
+            problems.append("%s: result %r is not one of %s" % (where, entry.get("result"), tuple(RESULTS)))
         for flag in ("auth",) + tuple(k for k in ("payload_required", "free_query", "hand_written") if k in entry):
             if not isinstance(entry.get(flag), bool):
                 problems.append("%s: %s must be true or false" % (where, flag))
@@ -285,7 +482,7 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
         if reserved:
             problems.append("%s: parameter names reserved by the client: %s" % (where, ", ".join(sorted(reserved))))
     for index, entry in enumerate(data.get("left_out", [])):
-        if entry.get("method") not in METHODS or not str(entry.get("path", "")).startswith("/") \
+        if entry.get("method") not in OPERATION_METHODS or not str(entry.get("path", "")).startswith("/") \
                 or not str(entry.get("reason", "")).strip():
             problems.append("left_out #%d: needs a method, a path and a reason" % index)
     return problems
@@ -297,9 +494,9 @@ def _lint_params(where: str, params: List[Entry]) -> List[str]:
         name = param.get("name")
         if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
             problems.append("%s: query parameter name %r is not an identifier" % (where, name))
-        if param.get("type") not in QUERY_TYPES:
+        if param.get("type") not in QUERY_KINDS:
             problems.append("%s: query parameter %r has type %r, not one of %s"
-                            % (where, name, param.get("type"), QUERY_TYPES))
+                            % (where, name, param.get("type"), tuple(QUERY_KINDS)))
         unknown = set(param) - {"name", "wire", "type", "doc", "presence"}
         if unknown:
             problems.append("%s: query parameter %r has unknown keys %s" % (where, name, sorted(unknown)))

@@ -8,7 +8,12 @@ import pkgutil
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus._core.spec import METHODS, PAYLOAD_KINDS, QUERY_TYPES, RESULT_KINDS, lint_spec, load_spec
+from pydirectus import models
+from pydirectus._core import query, spec as vocabulary
+from pydirectus._core.interpreter import describe, install_operations
+from pydirectus._core.records import Request, Response, decode_result
+from pydirectus._core.spec import (METHODS, OPERATION_METHODS, PATH_KINDS, PAYLOAD_KINDS, PAYLOADS, QUERY_KINDS,
+                                   QUERY_TYPES, RESULT_KINDS, RESULTS, ResultKind, lint_spec, load_spec, path_kind)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -35,7 +40,8 @@ def test_every_operation_is_a_client_method():
     assert missing == [], "hand-written operations the client lacks"
 
 
-def test_json_schema_allows_exactly_the_kinds_the_interpreter_knows():
+def test_json_schema_allows_exactly_the_kinds_of_the_vocabulary():
+    # spec/generate.py writes these enums from the vocabulary; test_stub checks that it was run
     with open(os.path.join(ROOT, "spec", "schema.json")) as handle:
         schema = json.load(handle)
     op = schema["$defs"]["operation"]["properties"]
@@ -90,3 +96,55 @@ def test_every_boolean_query_parameter_says_whether_directus_reads_its_presence(
     params += [(op["name"], p) for op in spec["operations"] for p in op["query"] if isinstance(p, dict)]
     unsaid = [(where, p["name"]) for where, p in params if p["type"] == "boolean" and "presence" not in p]
     assert unsaid == []
+
+
+# --- the vocabulary (spec.py): every kind's entry names what the other places know
+
+def test_every_method_kind_says_what_requests_say_of_idempotence():
+    for kind in OPERATION_METHODS.values():
+        assert Request(kind.name, "http://directus.test/").idempotent is kind.idempotent, kind
+
+
+def test_every_query_kind_names_an_encoder_and_a_search_form():
+    for kind in QUERY_KINDS.values():
+        assert kind.encoding in query.ENCODERS and kind.search in ("text", "json", "value"), kind
+
+
+def test_every_result_kind_names_a_decoding_and_a_record_class():
+    for kind in RESULTS.values():
+        assert kind.decoding in ("none", "bytes", "stream", "data", "record", "records"), kind
+        assert kind.cli in ("json", "bytes", "stream"), kind
+        assert (kind.record is None) == (kind.model_stub is None) == (kind.model_bound is None), kind
+        assert kind.record is None or isinstance(getattr(models, kind.record), type), kind
+        assert (kind.record is not None) == (kind.decoding in ("record", "records")), kind
+
+
+def test_every_payload_has_a_stub_type_but_none():
+    assert [name for name, kind in PAYLOADS.items() if kind.stub is None] == ["none"]
+
+
+def test_path_kinds():
+    assert path_kind("collection").stub == "str" and path_kind("id").stub == "_Id"
+    assert path_kind("anything_else") is PATH_KINDS["id"]
+
+
+def test_a_new_result_kind_is_one_entry_of_the_vocabulary(monkeypatch):
+    # a kind that decodes like an existing one: the linter, the interpreter (model=, docstring) and
+    # decode_result take it from its entry alone
+    monkeypatch.setitem(RESULTS, "folder", ResultKind("folder", "record", "Item", "a folder's Item", "Item",
+                                                      record="Item", model_stub="_M", model_bound="_M"))
+    entry = {"name": "read_folder_record", "group": "folders", "method": "GET", "path": "/folders/{id}",
+             "path_params": ["id"], "query": [], "payload": "none", "result": "folder", "auth": True,
+             "doc": "Read a folder."}
+    assert lint_spec({"operations": [entry]}) == []
+    [operation] = load_spec({"operations": [entry]})
+    assert "Returns: a folder's Item." in describe(operation)
+
+    class Client:
+        pass
+    install_operations(Client, [operation])
+    assert "model" in Client.read_folder_record.__kwdefaults__
+    answer = Response(200, {"Content-Type": "application/json"}, b'{"data": {"id": "f1", "name": "Photos"}}')
+    record = decode_result(operation, answer)
+    assert isinstance(record, models.Item) and record.to_dict() == {"id": "f1", "name": "Photos"}
+    assert vocabulary.RESULTS is RESULTS
