@@ -23,36 +23,71 @@ import sys
 
 from . import DirectusClient, __version__
 from .errors import APIError, AuthenticationError, DirectusError, TransportError
-from ._core.interpreter import MODEL_RESULTS
+from ._core.spec import QUERY_KINDS, RESULTS, path_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
-    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+    from inspect import Parameter
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
     from ._core.spec import Operation
 
 EXIT_USAGE, EXIT_AUTH, EXIT_REFUSED, EXIT_SERVER = 2, 3, 4, 5
-_HAND_WRITTEN = {
-    "upload-file": "Upload a file (path), with metadata flags; prints its record.",
-    "download-file": "Download a file's content to a path, optionally transformed.",
-}
+
+# Client methods written by hand that have no spec entry yet, as commands of their group: their doc
+# is their docstring's. A hand-written method that has a spec entry ("hand_written": true) takes its
+# group and doc from it, so an entry added to the spec replaces its line here.
+_NOT_IN_SPEC = {"upload_file": "files", "download_file": "files"}
 
 
 def _command(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _operations() -> Dict[str, Operation]:
-    return {_command(op.name): op for op in DirectusClient.operations.values() if not op.hand_written}
+class _HandWritten:
+    """A command for a client method written by hand: its arguments come from the method's signature."""
+
+    __slots__ = ("name", "group", "doc", "description")
+
+    name: str
+    group: str
+    doc: str
+    description: str
+
+    def __init__(self, name: str, group: str, doc: str, description: str) -> None:
+        self.name = name
+        self.group = group
+        self.doc = doc
+        self.description = description
+
+
+def _commands() -> Dict[str, Union[Operation, _HandWritten]]:
+    """Every command, in spec order: an Operation for a generated method, a _HandWritten otherwise."""
+    commands: Dict[str, Union[Operation, _HandWritten]] = {}
+    for operation in DirectusClient.operations.values():
+        if operation.hand_written:
+            commands[_command(operation.name)] = _HandWritten(
+                operation.name, operation.group, operation.doc,
+                "\n".join([operation.doc, ""] + ["%s %s" % (operation.method, path)
+                                                 for path in (operation.path,) + operation.path_variants]))
+        else:
+            commands[_command(operation.name)] = operation
+    for name, group in _NOT_IN_SPEC.items():
+        method = getattr(DirectusClient, name, None)
+        if name not in DirectusClient.operations and method is not None:
+            paragraphs = (method.__doc__ or name).strip().split("\n\n")
+            doc = paragraphs[0].strip().splitlines()[0]
+            commands[_command(name)] = _HandWritten(name, group, doc, "\n\n".join(
+                " ".join(line.strip() for line in paragraph.splitlines()) for paragraph in paragraphs[:2]))
+    return commands
 
 
 def _overview() -> str:
     lines = ["usage: python -m pydirectus [--url URL] [--token TOKEN | --email E --password P] COMMAND [ARGS]",
              "", "Commands, by group (python -m pydirectus COMMAND --help for one):"]
     groups: Dict[str, List[Tuple[str, str]]] = {}
-    for command, operation in _operations().items():
-        groups.setdefault(operation.group, []).append((command, operation.doc))
-    groups.setdefault("files", []).extend(sorted(_HAND_WRITTEN.items()))
+    for command, target in _commands().items():
+        groups.setdefault(target.group, []).append((command, target.doc))
     for group, commands in groups.items():
         lines.append("\n%s:" % group)
         lines.extend("  %-34s %s" % (command, doc) for command, doc in commands)
@@ -84,20 +119,39 @@ def _json_value(text: str) -> Any:
     return json.loads(text)
 
 
-def _typed(kind: str) -> Callable[[str], Any]:
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _file_bytes(text: str) -> bytes:
+    """A file's content (``-``: standard input's)."""
+    if text == "-":
+        return sys.stdin.buffer.read()
+    with open(text, "rb") as handle:
+        return handle.read()
+
+
+# the converters of a flag's text that the vocabulary's kinds name (spec.QUERY_KINDS, PATH_KINDS: cli)
+_CONVERTERS: Dict[str, Callable[[str], Any]] = {
+    "text": str, "integer": int, "boolean": _boolean, "json": _json_value, "bytes": _file_bytes,
+}
+
+
+# what a hand-written method's argument taking that converter's value says in its help
+_HELP = {"json": "JSON, @file.json, or - for standard input",
+         "bytes": "a file whose content is sent (- for standard input)", "integer": "an integer"}
+
+
+def _converter(name: str) -> Callable[[str], Any]:
+    function = _CONVERTERS[name]
+
     def convert(text: str) -> Any:
-        if kind == "integer":
-            return int(text)
-        if kind == "boolean":
-            if text.lower() in ("true", "1", "yes"):
-                return True
-            if text.lower() in ("false", "0", "no"):
-                return False
-            raise ValueError("expected true or false")
-        if kind == "json":
-            return _json_value(text)
-        return text
-    convert.__name__ = kind
+        return function(text)
+    convert.__name__ = name  # what argparse names in its message: "invalid integer value: 'x'"
     return convert
 
 
@@ -106,7 +160,7 @@ def _operation_parser(command: str, operation: Operation) -> argparse.ArgumentPa
                                      description="%s\n\n%s %s" % (operation.doc, operation.method, operation.path),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     for name in operation.path_params:
-        parser.add_argument(name)
+        parser.add_argument(name, type=_converter(path_kind(name).cli))
     for param in operation.body_params:
         if param.required:
             parser.add_argument(param.name, type=_json_or_text, help=param.doc or None)
@@ -119,11 +173,12 @@ def _operation_parser(command: str, operation: Operation) -> argparse.ArgumentPa
     if operation.query_params:
         parser.add_argument("--query", type=_json_value, help="query parameters as one JSON object")
     for query_param in operation.query_params.values():
-        parser.add_argument("--" + _command(query_param.name), dest=query_param.name, type=_typed(query_param.type),
+        parser.add_argument("--" + _command(query_param.name), dest=query_param.name,
+                            type=_converter(QUERY_KINDS[query_param.type].cli),
                             help=query_param.doc or query_param.type)
     if operation.free_query:
         parser.add_argument("--params", type=_json_value, help="any query parameters, as a JSON object")
-    if operation.result in ("bytes", "stream"):
+    if RESULTS[operation.result].cli in ("bytes", "stream"):
         parser.add_argument("--output", "-o", help="write the answer to this file instead of standard output")
     return parser
 
@@ -135,21 +190,122 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
-def _files_parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pydirectus " + command, description=_HAND_WRITTEN[command])
-    if command == "upload-file":
-        parser.add_argument("path")
-        for name in ("title", "folder", "filename", "storage"):
-            parser.add_argument("--" + name)
-    else:
-        parser.add_argument("id")
-        parser.add_argument("dest")
-        parser.add_argument("--overwrite", action="store_true")
-        for name in ("width", "height", "quality"):
-            parser.add_argument("--" + name, type=int)
-        for name in ("fit", "format", "key"):
-            parser.add_argument("--" + name)
-    return parser
+def _annotation_text(parameter: Parameter) -> str:
+    """A parameter's annotation as written, without Optional[...] (a string: the package's modules
+    use ``from __future__ import annotations``)."""
+    annotation = parameter.annotation
+    if annotation is parameter.empty:
+        return ""
+    if not isinstance(annotation, str):
+        import inspect
+        annotation = inspect.formatannotation(annotation)
+    text = annotation.strip("'\"").replace(" ", "")
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional["):-1]
+    return text
+
+
+def _signature_converter(parameter: Parameter) -> str:
+    """The converter (a key of _CONVERTERS) of a hand-written method's parameter, from its annotation."""
+    text = _annotation_text(parameter)
+    if text == "int":
+        return "integer"
+    if text == "bool":
+        return "boolean"
+    if text.startswith(("Mapping[", "Dict[", "Sequence[Any", "List[Any")):
+        return "json"
+    if text.startswith("Union[bytes"):
+        return "bytes"
+    return "text"
+
+
+class _Signature:
+    """The command line of a hand-written method: a parser built from its signature, and how a
+    parse becomes the call's arguments."""
+
+    __slots__ = ("parser", "positional", "variadic", "free", "progress", "flags")
+
+    parser: argparse.ArgumentParser
+    positional: List[str]
+    variadic: Optional[str]
+    free: Optional[str]
+    progress: bool
+    flags: List[str]
+
+    def __init__(self, command: str, target: _HandWritten) -> None:
+        import inspect
+        parameters = list(inspect.signature(getattr(DirectusClient, target.name)).parameters.values())
+        if parameters and parameters[0].kind in (parameters[0].POSITIONAL_ONLY, parameters[0].POSITIONAL_OR_KEYWORD):
+            parameters = parameters[1:]  # the client itself
+        self.positional, self.variadic, self.free, self.progress, self.flags = [], None, None, False, []
+        parser = argparse.ArgumentParser(prog="python -m pydirectus " + command, description=target.description,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        for parameter in parameters:
+            name = parameter.name
+            if name == "progress":  # the CLI's progress bar, on a terminal
+                self.progress = True
+            elif parameter.kind is parameter.VAR_KEYWORD:
+                self.free = name
+                parser.epilog = ("Any other --name VALUE is one of the %s arguments (VALUE as JSON when it "
+                                 "parses, else as text; --name alone is true)." % name)
+            elif parameter.kind is parameter.VAR_POSITIONAL:
+                continue
+            elif parameter.kind is parameter.KEYWORD_ONLY:
+                flag = "--" + _command(name)
+                self.flags.append(flag)
+                kind = _signature_converter(parameter)
+                if kind == "boolean" and parameter.default is False:
+                    parser.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS)
+                else:
+                    parser.add_argument(flag, dest=name, type=_converter(kind), default=argparse.SUPPRESS,
+                                        metavar=name.upper(), help=_HELP.get(kind))
+            elif _annotation_text(parameter).startswith("Iterable["):  # several values: the rest of the line
+                self.variadic = name
+                parser.add_argument(name, nargs="+")
+            else:
+                self.positional.append(name)
+                kind = _signature_converter(parameter)
+                if parameter.default is parameter.empty:
+                    parser.add_argument(name, type=_converter(kind), help=_HELP.get(kind))
+                else:
+                    parser.add_argument(name, type=_converter(kind), nargs="?", default=argparse.SUPPRESS,
+                                        help=_HELP.get(kind))
+        self.parser = parser
+
+    def parse(self, command: str, rest: List[str]) -> Tuple[List[Any], Dict[str, Any]]:
+        """(positional values, keyword values) of the call that ``rest`` asks for."""
+        words, free = self._free_flags(rest)
+        arguments = dict(vars(self.parser.parse_args(words)))
+        positional = [arguments.pop(name) for name in self.positional if name in arguments]
+        if self.variadic is not None:
+            positional.append(arguments.pop(self.variadic))
+        arguments.update(free)
+        if self.progress:
+            arguments["progress"] = _progress(command)
+        return positional, arguments
+
+    def _free_flags(self, rest: List[str]) -> Tuple[List[str], Dict[str, Any]]:
+        """``rest`` less the ``--name value`` flags the signature does not name (its **arguments)."""
+        if self.free is None:
+            return rest, {}
+        words: List[str] = []
+        free: Dict[str, Any] = {}
+        index = 0
+        while index < len(rest):
+            word = rest[index]
+            index += 1
+            flag, equals, value = word.partition("=")
+            if not word.startswith("--") or word == "--" or flag in self.flags or flag in ("--help",):
+                words.append(word)
+                continue
+            if not equals:
+                if index < len(rest) and not rest[index].startswith("--"):
+                    value = rest[index]
+                    index += 1
+                else:
+                    value = "true"
+            free[flag[2:].replace("-", "_")] = _json_or_text(value)
+        return words, free
 
 
 def _progress(label: str) -> Optional[Callable[[int, Optional[int]], None]]:
@@ -207,32 +363,27 @@ class _Usage(Exception):
 
 
 def _run(options: argparse.Namespace, command: str, rest: List[str]) -> Any:
-    if command in _HAND_WRITTEN:
-        arguments = dict(vars(_files_parser(command).parse_args(rest)))
-        with _client(options) as client:
-            if command == "upload-file":
-                path = arguments.pop("path")
-                fields = {k: v for k, v in arguments.items() if v is not None}
-                return client.upload_file(path, progress=_progress("upload"), **fields)
-            transform = {k: v for k, v in arguments.items() if k not in ("id", "dest", "overwrite") and v is not None}
-            client.download_file(arguments["id"], arguments["dest"], overwrite=arguments["overwrite"],
-                                 progress=_progress("download"), **transform)
-            return None
-    operations = _operations()
-    operation = operations.get(command) or operations.get(_command(command))
-    if operation is None:
+    commands = _commands()
+    target = commands.get(command) or commands.get(_command(command))
+    if target is None:
         raise _Usage("unknown command %r (python -m pydirectus --help lists them)" % command)
+    if isinstance(target, _HandWritten):
+        positional, keywords = _Signature(command, target).parse(command, rest)
+        with _client(options) as client:
+            return getattr(client, target.name)(*positional, **keywords)
+    operation = target
     arguments = dict(vars(_operation_parser(command, operation).parse_args(rest)))
     output = arguments.pop("output", None)
     positional = [arguments.pop(name) for name in operation.path_params]
     keywords = {key: value for key, value in arguments.items() if value is not None}
+    printing = RESULTS[operation.result].cli
     with _client(options) as client:
         result = getattr(client, operation.name)(*positional, **keywords)
-        if operation.result == "stream" and result is not None:
+        if printing == "stream" and result is not None:
             with result:
                 _print(result, output)
             return None
-        if operation.result in MODEL_RESULTS or output is None:
+        if printing == "json" or output is None:
             return result
         _print(result, output)
         return None
