@@ -13,9 +13,8 @@ protocol cores of ``realtime``).
         articles = await directus.read_items("articles", limit=10)
 """
 
-from ._async.runner import AsyncFlowRunner, AsyncRunner, method_for
+from ._async.runner import AsyncRunner, method_for
 from ._core.realtime import RealtimeFlows
-from ._core.auth import access_token_flow
 from ._core.client import ClientBase
 from ._core.files import FileFlows
 from ._core.tus import TusFlows
@@ -27,8 +26,7 @@ from ._core.paging import PagingFlows
 __all__ = ["AsyncDirectusClient"]
 
 
-class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows,
-                          AsyncFlowRunner):
+class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows):
     """An asyncio client of one Directus server: ``DirectusClient``'s operations as coroutines.
 
     The arguments are ``DirectusClient``'s (see its docstring), plus ``max_connections``: how
@@ -62,16 +60,6 @@ class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, Realtime
 
     async def __aexit__(self, *exc_info):
         await self.aclose()
-
-    # what the mixins' AsyncFlowRunner performs (Call, Exchange) and realtime asks: they go with them
-    async def _call(self, operation, path_values, data, query_values, model):
-        return await self._runner.run(self._call_flow(operation, path_values, data, query_values, model))
-
-    async def _send(self, request):
-        return await self._runner.run(self._session.request_flow(request))
-
-    async def _access_token(self, stale=None):
-        return await self._runner.run(access_token_flow(self._session, stale))
 
     async def aclose(self):
         """Close the pooled connections."""

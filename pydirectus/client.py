@@ -6,7 +6,6 @@ and performs I/O: running the shared flows with the sync driver (``ClientBase``,
 data, is what both clients share).
 """
 
-from ._core.auth import access_token_flow
 from ._core.client import USER_AGENT, ClientBase
 from ._core.files import FileFlows
 from ._core.helpers import install_helpers
@@ -68,16 +67,6 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
 
     def __exit__(self, *exc_info):
         self.close()
-
-    # what the mixins' FlowRunner performs (Call, Exchange) and realtime asks: they go with them
-    def _call(self, operation, path_values, data, query_values, model):
-        return self._runner.run(self._call_flow(operation, path_values, data, query_values, model))
-
-    def _send(self, request):
-        return self._runner.run(self._session.request_flow(request))
-
-    def _access_token(self, stale=None):
-        return self._runner.run(access_token_flow(self._session, stale))
 
     def close(self):
         """Close the pooled connections."""

@@ -12,22 +12,19 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .._core.effects import (Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, LocalFile, Read, Send,
-                             Sleep, SourceFailed)
+from .._core.effects import Authenticate, Deliver, FlowSteps, LocalFile, Read, Send, Sleep, SourceFailed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
-    from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Type, TypeVar
+    from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
-    from .._core.effects import Flow, HelperFlow
+    from .._core.effects import Flow
     from .._core.records import AsyncTransport, Request, Response
-    from .._core.spec import Operation
-    from ..models import Item
 
     T = TypeVar("T")
 
-__all__ = ["AsyncRunner", "method_for", "AsyncFlowRunner"]
+__all__ = ["AsyncRunner", "method_for"]
 
 _END = object()  # what next() gives for a flow that ended before its first effect
 
@@ -155,50 +152,3 @@ def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     else:
         raise ValueError("no async method for a helper of kind %r" % (kind,))
     return method
-
-
-class AsyncFlowRunner:
-    """Performs the effects of the helpers' flows with the async client: where they meet its I/O
-    (``driver.FlowRunner``'s twin, each effect awaited)."""
-
-    if TYPE_CHECKING:  # what AsyncDirectusClient, which mixes this in, brings
-        _runner: AsyncRunner
-
-        async def _call(self, operation: Operation, path_values: Dict[str, object], data: object,
-                        query_values: Dict[str, object], model: Optional[Type[Item]]) -> Any: ...
-
-        async def _send(self, request: Request) -> Response: ...
-
-    async def _run(self, flow: HelperFlow[T]) -> T:
-        """Run a flow that delivers nothing to its end; what it returns."""
-        steps = FlowSteps(flow)
-        async for _ in self._iterate(steps):
-            raise RuntimeError("a flow run for its result delivered something")
-        result: T = steps.result  # FlowSteps walks any flow: its result is the flow's
-        return result
-
-    async def _iterate(self, steps: FlowSteps) -> AsyncIterator[Any]:
-        """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
-        with steps:  # cancelled or closed early: the flow is closed, and what it holds open with it
-            for effect in steps:
-                if type(effect) is Deliver:
-                    yield effect.data
-                    continue
-                try:
-                    steps.value = await self._perform(effect)
-                except Exception as error:  # not CancelledError: it ends the run
-                    steps.fail(error)
-
-    async def _perform(self, effect: Any) -> Any:  # a HelperEffect, dispatched on type(effect) through ``kind``
-        kind = type(effect)
-        if kind is Call:
-            return await self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)
-        if kind is Exchange:
-            return await self._send(effect.request)
-        if kind is Read:
-            return await effect.stream.read(effect.size)
-        if kind is Sleep:
-            return await self._runner.sleep(effect.seconds)
-        if kind is Blocking:  # reading megabytes of a local file: in a thread, the loop goes on
-            return await asyncio.get_running_loop().run_in_executor(None, effect.function, *effect.args)
-        raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))

@@ -1,31 +1,24 @@
-"""The effects flows yield, for a driver or a client to perform.
+"""The effects flows yield, for a runner to perform.
 
 A flow is a generator: it yields an effect, the performer does it and sends back the result (or
 throws the exception it raised). Written this way, a flow holds the logic and no I/O, and the sync
-and the async client run the very same flows.
+and the async client run the very same flows, each with its room's runner (``_sync/runner.py``,
+``_async/runner.py``).
 
-Two levels of flows:
-
-- policy flows (``policy``, ``auth``, ``bulk``) yield ``Send``, ``Sleep`` and ``Authenticate``;
-  ``driver.SyncDriver`` performs them with sockets, ``time.sleep`` and a ``threading.Lock``,
-  ``async_driver.AsyncDriver`` with asyncio;
-- the helpers' flows (``paging``, ``files``, ``tus``) work a level above, with the client: they
-  yield ``Exchange`` (a request through the session policy), ``Call`` (an operation of the
-  spec), ``Read`` (from a streamed answer), ``Sleep``, ``Blocking`` (a long call, such as reading
-  megabytes of a local file) and ``Deliver`` (a value for whoever iterates the flow);
-  ``driver.FlowRunner`` and ``async_driver.AsyncFlowRunner`` perform them, walking the flow with
-  ``FlowSteps``.
+One vocabulary for every flow: ``Send`` (a request, to the transport), ``Sleep``, ``Authenticate``
+(a login or refresh under the client's lock), ``Read`` (from a streamed answer), ``Deliver`` (a
+value for whoever iterates the flow) and ``LocalFile`` (an operation on the local file system).
+A helper's flow sends its requests through the session policy (``session.request_flow``) or an
+operation's call (``ClientBase._call_flow``), which are flows of the same effects.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, Callable, Dict, Generator, Optional, Tuple, Type, TypeVar, Union
+    from typing import Any, Generator, Optional, TypeVar, Union
 
     from .records import Request, ResponseStream
-    from ..models import Item
-    from .spec import Operation
 
     T = TypeVar("T")
     # What flows yield, for their runner to perform.
@@ -35,15 +28,9 @@ if TYPE_CHECKING:  # typing is never imported at run time
     # A flow run for what it delivers (Deliver(a T) each time); its result, None, is typed
     # Optional[T] only so that the alias names T (spec/generate.py types the helpers from it).
     Delivering = Generator[Effect, Any, Optional[T]]
-    # The helpers' flows before they move to the one vocabulary (Exchange, Call, Blocking go with them).
-    HelperEffect = Union["Exchange", "Call", "Read", "Sleep", "Blocking", "Deliver", "LocalFile"]
-    HelperFlow = Generator[HelperEffect, Any, T]
 
-__all__ = ["Send", "Sleep", "Authenticate", "Exchange", "Call", "Read", "Blocking", "Deliver", "LocalFile", "SourceFailed",
-           "FlowSteps"]
+__all__ = ["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile", "SourceFailed", "FlowSteps"]
 
-
-# --- the effects of policy flows, performed by the drivers --------------------------------------------
 
 class Send:
     """Send ``request``; the result is its Response, or a TransportError is thrown in."""
@@ -77,33 +64,6 @@ class Authenticate:
         self.flow = flow
 
 
-# --- the effects of the helpers' flows, performed by the client's flow runner ------------------------
-
-class Exchange:
-    """Send ``request`` through the client's session policy (credentials, retries, redirects); the
-    result is its Response, or the error is thrown in."""
-
-    __slots__ = ("request",)
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-
-
-class Call:
-    """Call ``operation`` with bound ``path_values`` and ``query_values`` (no payload), its result
-    made of ``model``; the result is what the operation's method would return, or its error is
-    thrown in."""
-
-    __slots__ = ("operation", "path_values", "query_values", "model")
-
-    def __init__(self, operation: Operation, path_values: Dict[str, object], query_values: Dict[str, object],
-                 model: Optional[Type[Item]]) -> None:
-        self.operation = operation
-        self.path_values = path_values
-        self.query_values = query_values
-        self.model = model
-
-
 class Read:
     """Read at most ``size`` bytes of a streamed answer; the result is bytes (b"" at its end), or the
     TransportError of a drop is thrown in."""
@@ -113,17 +73,6 @@ class Read:
     def __init__(self, stream: ResponseStream, size: int) -> None:
         self.stream = stream
         self.size = size
-
-
-class Blocking:
-    """Call ``function(*args)``, which blocks for a while (reading megabytes of a local file): the
-    async client runs it in a thread. The result is what it returns."""
-
-    __slots__ = ("function", "args")
-
-    def __init__(self, function: Callable[..., Any], args: Tuple[Any, ...]) -> None:
-        self.function = function
-        self.args = args
 
 
 class Deliver:

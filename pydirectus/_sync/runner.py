@@ -9,22 +9,19 @@ from __future__ import annotations
 import threading
 import time
 
-from .._core.effects import (Authenticate, Blocking, Call, Deliver, Exchange, FlowSteps, LocalFile, Read, Send,
-                             Sleep, SourceFailed)
+from .._core.effects import Authenticate, Deliver, FlowSteps, LocalFile, Read, Send, Sleep, SourceFailed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from logging import Logger
-    from typing import Any, Callable, Dict, Iterator, Optional, Type, TypeVar
+    from typing import Any, Callable, Iterator, Optional, TypeVar
 
-    from .._core.effects import Flow, HelperFlow
+    from .._core.effects import Flow
     from .._core.records import Request, Response, Transport
-    from .._core.spec import Operation
-    from ..models import Item
 
     T = TypeVar("T")
 
-__all__ = ["Runner", "method_for", "FlowRunner"]
+__all__ = ["Runner", "method_for"]
 
 _END = object()  # what next() gives for a flow that ended before its first effect
 
@@ -135,49 +132,3 @@ def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     else:
         raise ValueError("no sync method for a helper of kind %r" % (kind,))
     return method
-
-
-class FlowRunner:
-    """Performs the effects of the helpers' flows with the sync client: where they meet its I/O."""
-
-    if TYPE_CHECKING:  # what DirectusClient, which mixes this in, brings
-        _runner: Runner
-
-        def _call(self, operation: Operation, path_values: Dict[str, object], data: object,
-                  query_values: Dict[str, object], model: Optional[Type[Item]]) -> Any: ...
-
-        def _send(self, request: Request) -> Response: ...
-
-    def _run(self, flow: HelperFlow[T]) -> T:
-        """Run a flow that delivers nothing to its end; what it returns."""
-        steps = FlowSteps(flow)
-        for _ in self._iterate(steps):
-            raise RuntimeError("a flow run for its result delivered something")
-        result: T = steps.result  # FlowSteps walks any flow: its result is the flow's
-        return result
-
-    def _iterate(self, steps: FlowSteps) -> Iterator[Any]:
-        """Perform the effects of the flow of ``steps`` (FlowSteps); yield what it delivers."""
-        with steps:  # closed early: the flow is closed, and what it holds open with it
-            for effect in steps:
-                if type(effect) is Deliver:
-                    yield effect.data
-                    continue
-                try:
-                    steps.value = self._perform(effect)
-                except Exception as error:  # the flow decides: it resumes, retries, or lets it go
-                    steps.fail(error)
-
-    def _perform(self, effect: Any) -> Any:  # a HelperEffect, dispatched on type(effect) through ``kind``
-        kind = type(effect)
-        if kind is Call:
-            return self._call(effect.operation, effect.path_values, None, effect.query_values, effect.model)
-        if kind is Exchange:
-            return self._send(effect.request)
-        if kind is Read:
-            return effect.stream.read(effect.size)
-        if kind is Sleep:
-            return self._runner.sleep(effect.seconds)
-        if kind is Blocking:
-            return effect.function(*effect.args)
-        raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
