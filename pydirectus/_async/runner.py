@@ -139,16 +139,20 @@ class AsyncRunner:
 
 def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """The async client's method for a helper of ``kind`` (see ``_core/helpers.py``)."""
+    method: Callable[..., Any]
     if kind == "run":
-        async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        async def coroutine_method(self: Any, *args: Any, **kwargs: Any) -> Any:
             return await self._runner.run(function(self, *args, **kwargs))
+        method = coroutine_method
     elif kind == "iterate":
-        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def iterating_method(self: Any, *args: Any, **kwargs: Any) -> Any:
             return self._runner.iterate(function(self, *args, **kwargs))
+        method = iterating_method
     elif kind == "realtime":
-        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def realtime_method(self: Any, *args: Any, **kwargs: Any) -> Any:
             from .realtime import AsyncRealtime
             return AsyncRealtime(function(self, *args, **kwargs), self._runner)
+        method = realtime_method
     else:
         raise ValueError("no async method for a helper of kind %r" % (kind,))
     return method

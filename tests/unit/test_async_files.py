@@ -421,3 +421,46 @@ def test_every_operation_of_the_spec_is_an_async_method():
         method = getattr(AsyncDirectusClient, operation.name)
         assert inspect.iscoroutinefunction(method), operation.name
         assert "%s %s" % (operation.method, operation.path) in method.__doc__, operation.name
+
+
+def test_an_operations_multipart_payload_opens_its_files_by_effects_and_closes_them(perform, tmp_path):
+    # import_items takes a file: build_request only checks the payload; the call's flow opens the
+    # path (LocalFile), sends it, and closes it once the call is over
+    import pathlib
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"id,name\n1,Ada\n")
+    opened = []
+
+    def handler(seen):
+        opened.append(form_parts(seen))
+        return reply(204, b"", content_type=None)
+    with FakeServer(handler) as server:
+        perform(server, lambda client: client.import_items("people", {"file": pathlib.Path(str(path))}))
+    (parts,) = opened
+    assert parts == [("file", "rows.csv", "text/csv", b"id,name\n1,Ada\n")]
+    with pytest.raises(TypeError, match="form names"):
+        DirectusClient(hostname="http://127.0.0.1:9", static_token="t", proxies={}).import_items("people", {3: b"x"})
+
+
+def test_asset_url_never_logs_in_on_either_client(perform):
+    # one definition for both clients: the token comes from the access token flow when it needs
+    # no effect; a password session that has not logged in yet raises, and nothing is sent
+    def handler(seen):
+        return reply(200, {"data": {"access_token": "A1", "refresh_token": "R1", "expires": 900000}})
+    with FakeServer(handler) as server:
+        def before_login(client):
+            with pytest.raises(DirectusError, match="login"):
+                client.asset_url("f", include_token=True)
+            return server.requests[:]
+        assert perform(server, before_login, static_token=None, username="a@b.c", password="pw") == []
+
+        def after_login(client):
+            result = client.login()
+            if inspect.isawaitable(result):
+                async def then():
+                    await result
+                    return client.asset_url("f", include_token=True)
+                return then()
+            return client.asset_url("f", include_token=True)
+        assert perform(server, after_login, static_token=None, username="a@b.c", password="pw") == (
+            server.url + "/assets/f?access_token=A1")

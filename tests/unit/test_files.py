@@ -795,3 +795,25 @@ class TusServer:
 
     def __exit__(self, *exc_info):
         self.server.close()
+
+
+@pytest.mark.parametrize("value, number", [
+    ("0", 0), ("12", 12), (" 42 ", 42), (None, None), ("", None), ("-1", None), ("+3", None), ("1.5", None),
+    ("abc", None), ("\u00b2", None), ("\u0661\u0662", None),
+])
+def test_header_int_is_a_whole_number_or_none_and_never_raises(value, number):
+    # one parser for files (Content-Length) and TUS (Upload-Offset, Upload-Length, Tus-Max-Size):
+    # absent or malformed is None, and the caller says what that means
+    from pydirectus._core.records import header_int
+    headers = {} if value is None else {"Upload-Offset": value}
+    assert header_int(headers, "Upload-Offset") == number
+
+
+def test_a_tus_answer_without_an_offset_is_an_error():
+    from pydirectus import DirectusError
+
+    def handler(seen):
+        return reply(204, b"", headers={"Tus-Resumable": "1.0.0"}, content_type=None)
+    with FakeServer(handler) as server, client_for(server) as client:
+        with pytest.raises(DirectusError, match="Upload-Offset"):
+            client.upload_tus_chunk("up-1", 0, b"abc")
