@@ -18,7 +18,7 @@ from ._core.realtime import RealtimeFlows
 from ._core.client import ClientBase
 from ._core.files import FileFlows
 from ._core.tus import TusFlows
-from .client import DirectusClient
+from .client import DirectusClient, read_json_file
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
 from ._core.paging import PagingFlows
@@ -50,6 +50,8 @@ class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, Realtime
         return AsyncHTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
                                   read_timeout=settings.read_timeout, proxies=settings.proxies,
                                   max_connections=settings.max_connections)
+
+    _read_json_file = staticmethod(read_json_file)
 
     def _new_runner(self, transport, logger, sleep, clock):
         import time

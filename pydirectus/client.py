@@ -1,10 +1,12 @@
-"""DirectusClient: the spec's operations as methods, on a session policy and an HTTP transport.
+"""DirectusClient: the spec's operations and the helpers as methods, run by the sync room.
 
-The operation methods (``read_items``, ``create_item``, ...) are installed from the spec when this
-module is imported; see ``interpreter``. What is written by hand here is what is not an operation
-and performs I/O: running the shared flows with the sync driver (``ClientBase``, construction and extension from
-data, is what both clients share).
+The packaged spec is read here; the operations (``read_items``, ``create_item``, ...) and the
+helpers (``upload_file``, ``iter_items``, ``realtime``, ...) are installed when this module is
+imported (see ``_core/interpreter.py`` and ``_core/helpers.py``). What is written here is only what
+ties ``ClientBase`` to its room: the TLS context, the transport, the runner, and closing.
 """
+
+from __future__ import annotations
 
 from ._core.client import USER_AGENT, ClientBase
 from ._core.files import FileFlows
@@ -16,7 +18,36 @@ from ._core.spec import load_spec
 from ._core.tus import TusFlows
 from ._sync.runner import Runner, method_for
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing stays out of import time
+    import os
+    from typing import Any, Dict, Union
+
 __all__ = ["DirectusClient", "USER_AGENT"]
+
+
+def packaged_spec() -> Dict[str, Any]:
+    """The endpoint spec shipped in this package, read through the package's own loader (as
+    ``pkgutil.get_data`` does, without importing it), so that a copy vendored under another name
+    or imported from a zip file finds it too."""
+    import json
+    import os
+    import sys
+    package = sys.modules[__package__ or ""]
+    loader = package.__spec__.loader if package.__spec__ is not None else None
+    if loader is None or package.__file__ is None:
+        raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % __package__)
+    # every loader of a package (a folder's, a zip's) is a ResourceLoader, which typeshed does not say
+    data: bytes = loader.get_data(os.path.join(os.path.dirname(package.__file__), "endpoints.json"))  # type: ignore[attr-defined]
+    spec: Dict[str, Any] = json.loads(data.decode("utf-8"))
+    return spec
+
+
+def read_json_file(path: Union[str, os.PathLike[str]]) -> Any:
+    """The JSON document in the file at ``path`` (a spec given to ``extend``)."""
+    import json
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows):
@@ -58,6 +89,8 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
                              read_timeout=settings.read_timeout, proxies=settings.proxies,
                              max_idle_per_origin=settings.max_connections)
 
+    _read_json_file = staticmethod(read_json_file)
+
     def _new_runner(self, transport, logger, sleep, clock):
         import time
         return Runner(transport, logger, sleep or time.sleep, clock or time.monotonic)
@@ -74,4 +107,6 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
 
 
 install_helpers(DirectusClient, method_for)
-install_operations(DirectusClient, load_spec())
+_SPEC = packaged_spec()
+ClientBase.spec_query_sets = _SPEC["query_sets"]
+install_operations(DirectusClient, load_spec(_SPEC))

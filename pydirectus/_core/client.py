@@ -3,6 +3,8 @@ from data. Each client adds its room: its transport and its runner."""
 
 from __future__ import annotations
 
+import os
+
 from ..errors import is_whole
 from .auth import Credentials, login_now_flow, logout_now_flow, refresh_now_flow
 from .bulk import BatchLimits, call_flow
@@ -16,7 +18,6 @@ from .spec import load_user_spec
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
     import logging
-    import os
     import ssl
     from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
@@ -82,11 +83,12 @@ class ClientBase:
 
     _asynchronous = False  # whether operations are installed as coroutine methods
     operations: Dict[str, Operation]  # the spec's operations by name (set by install_operations)
+    spec_query_sets: Dict[str, Any]  # the packaged spec's query sets, which extensions may name (set by client.py)
 
     def __init__(self, hostname: Optional[str] = None, static_token: Optional[str] = None,
                  username: Optional[str] = None, password: Optional[str] = None,
                  ssl_verify: Union[bool, str] = True, logger: Optional[logging.Logger] = None, *,
-                 email: Optional[str] = None, otp: Optional[str] = None, provider: Optional[str] = None,
+                 email: Optional[str] = None, otp: Union[str, Callable[[], str], None] = None, provider: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, retries: Union[int, RetryPolicy] = 3, deadline: Optional[float] = 300.0,
                  proxies: Optional[Mapping[str, str]] = None, user_agent: Optional[str] = None,
@@ -128,6 +130,10 @@ class ClientBase:
 
     def _new_tls_context(self, verify: bool, cafile: Optional[str]) -> ssl.SSLContext:
         raise NotImplementedError  # each client brings its own (reading CA files is I/O)
+
+    @staticmethod
+    def _read_json_file(path: Union[str, os.PathLike[str]]) -> Any:
+        raise NotImplementedError  # each client brings its own (reading a file is I/O)
 
     def _new_transport(self, settings: ConnectionSettings) -> Any:
         raise NotImplementedError  # each client brings its own
@@ -219,8 +225,9 @@ class ClientBase:
                                              "doc": "Greet someone."}])
             Client(hostname=..., static_token=...).greet("Ada")
         """
+        document = cls._read_json_file(spec) if isinstance(spec, (str, os.PathLike)) else spec
         subclass = type(name or cls.__name__, (cls,), {"__module__": cls.__module__})
-        install_operations(subclass, load_user_spec(spec), inherited=cls.operations,
+        install_operations(subclass, load_user_spec(document, cls.spec_query_sets), inherited=cls.operations,
                            asynchronous=cls._asynchronous)
         return subclass
 

@@ -293,7 +293,7 @@ def header_int(headers: Headers, name: str) -> Optional[int]:
 
 def build_raw_request(base_url: str, headers: Dict[str, str], method: str, path: str,
                       params: Optional[Mapping[str, object]] = None, json: object = None, data: Optional[Body] = None,
-                      extra_headers: Optional[Dict[str, str]] = None, auth: bool = True) -> Request:
+                      extra_headers: Optional[Mapping[str, str]] = None, auth: bool = True) -> Request:
     """The Request of ``DirectusClient.request``: any method and path, checked before sending."""
     if not isinstance(method, str) or not method.isalpha():
         raise ValueError("method must be an HTTP method name, got %r" % (method,))

@@ -1,18 +1,12 @@
-"""Loading the endpoint spec (``endpoints.json`` in this package) into Operation records.
-
-The spec is the single source of truth for what the client can call; its format is documented in
-the repository's ``spec/README.md`` and ``spec/schema.json``. It is read through the package's own
-loader, as ``pkgutil.get_data`` does, so a copy of this package vendored under another name or
-imported from a zip file finds it too.
+"""The endpoint spec (``endpoints.json``, read by ``client.py``) as Operation records, and its
+vocabulary: the single source of truth for what the client can call. Its format is documented in
+the repository's ``spec/README.md`` and ``spec/schema.json``.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
-import os
 import re
-import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
@@ -225,7 +219,7 @@ METHODS = tuple(OPERATION_METHODS)
 PAYLOAD_KINDS = tuple(PAYLOADS)
 RESULT_KINDS = tuple(RESULTS)
 QUERY_TYPES = tuple(QUERY_KINDS)
-SPEC_RESOURCE = "endpoints.json"
+
 _PATH_PARAM = re.compile(r"{([^{}]*)}")
 _OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "payload", "result", "auth", "doc",
                    "body", "payload_required", "free_query", "hand_written", "path_variants"}
@@ -332,24 +326,8 @@ class Operation:
         return "<Operation %s: %s %s>" % (self.name, self.method, self.path)
 
 
-def read_resource(name: str) -> bytes:
-    """The bytes of a file of the package (beside its client.py), through the package's loader (a folder or a zip file).
-
-    What ``pkgutil.get_data(__package__, name)`` does, without importing pkgutil (and typing).
-    """
-    package = sys.modules[(__package__ or "").rpartition(".")[0]]  # the package's top, above _core
-    loader = package.__spec__.loader if package.__spec__ is not None else None
-    if loader is None or package.__file__ is None:
-        raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % __package__)
-    # every loader of a package (a folder's, a zip's) is a ResourceLoader, which typeshed does not say
-    data: bytes = loader.get_data(os.path.join(os.path.dirname(package.__file__), name))  # type: ignore[attr-defined]
-    return data
-
-
-def load_spec(data: Optional[Entry] = None) -> List[Operation]:
-    """The operations of the spec, in spec order. ``data`` (a dict) replaces the packaged spec."""
-    if data is None:
-        data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
+def load_spec(data: Entry) -> List[Operation]:
+    """The operations of the spec ``data`` (a parsed endpoints.json), in spec order."""
     query_sets: QuerySets = {}
     for name, params in data.get("query_sets", {}).items():
         query_sets[name] = {param.wire: param for param in (QueryParam(**p) for p in params)}
@@ -361,21 +339,17 @@ def load_spec(data: Optional[Entry] = None) -> List[Operation]:
     return operations
 
 
-def load_user_spec(spec: Union[str, os.PathLike[str], List[Entry], Entry]) -> List[Operation]:
+def load_user_spec(spec: Union[List[Entry], Entry], query_sets: Entry) -> List[Operation]:
     """Operations a user describes in the spec format: a dict with ``operations`` (and optionally
-    ``query_sets``), a list of operations, or the path of a JSON file holding either.
+    ``query_sets``), or a list of operations.
 
-    The packaged query sets (``@global``) can be referred to. Raises ValueError with every problem.
+    The packaged ``query_sets`` (``@global``) can be referred to. Raises ValueError with every problem.
     """
-    if isinstance(spec, (str, os.PathLike)):
-        with open(spec, encoding="utf-8") as handle:
-            spec = json.load(handle)
     if isinstance(spec, list):
         spec = {"operations": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("operations"), list):
         raise TypeError("a spec is a dict with an 'operations' list, a list of operations, or a JSON file path")
-    packaged = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
-    data = {"query_sets": dict(packaged["query_sets"], **spec.get("query_sets", {})),
+    data: Entry = {"query_sets": dict(query_sets, **spec.get("query_sets", {})),
             "operations": [dict(entry) for entry in spec["operations"]]}
     for entry in data["operations"]:  # path_params may be left out: the template says them
         entry.setdefault("path_params", _PATH_PARAM.findall(entry.get("path", "")))
@@ -390,10 +364,8 @@ def load_user_spec(spec: Union[str, os.PathLike[str], List[Entry], Entry]) -> Li
     return load_spec(data)
 
 
-def left_out(data: Optional[Entry] = None) -> List[Entry]:
-    """The endpoints the spec leaves out on purpose: a list of {method, path, reason}."""
-    if data is None:
-        data = json.loads(read_resource(SPEC_RESOURCE).decode("utf-8"))
+def left_out(data: Entry) -> List[Entry]:
+    """The endpoints the spec ``data`` leaves out on purpose: a list of {method, path, reason}."""
     return list(data.get("left_out", []))
 
 

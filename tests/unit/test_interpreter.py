@@ -1,5 +1,6 @@
 """The interpreter: methods with real signatures and docstrings; bad arguments refused before sending."""
 
+from pydirectus.client import packaged_spec
 import inspect
 import os
 
@@ -133,7 +134,7 @@ def test_operations_cannot_shadow_hand_written_methods():
             pass
 
     with pytest.raises(TypeError, match="already defines read_items"):
-        install_operations(Custom, load_spec())
+        install_operations(Custom, load_spec(packaged_spec()))
 
 
 def test_constructor_checks_its_arguments():

@@ -1,5 +1,6 @@
 """The endpoint spec: the packaged one is sound, and the linter catches each kind of mistake."""
 
+from pydirectus.client import packaged_spec
 import copy
 import json
 import os
@@ -28,7 +29,7 @@ def test_packaged_spec_is_sound():
 
 def test_every_operation_is_a_client_method():
     missing = []
-    for operation in load_spec():
+    for operation in load_spec(packaged_spec()):
         method = getattr(DirectusClient, operation.name, None)
         if operation.hand_written:
             if not callable(method):

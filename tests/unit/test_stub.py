@@ -59,15 +59,19 @@ def runtime_shape(function):
 
 
 def public_runtime_methods(cls=DirectusClient):
-    from pydirectus._core.client import ClientBase
+    """Every public method of ``cls``, wherever it is written (ClientBase, the core's mixins, the
+    client itself), but the helpers typed with overloads (KEYWORD_HELPERS)."""
     names = {}
-    for name, value in list(vars(ClientBase).items()) + list(vars(cls).items()):
-        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__", "__aenter__", "__aexit__"):
-            continue
-        if isinstance(value, classmethod):
-            names[name] = value.__func__  # the stub writes cls like the function's first parameter
-        elif inspect.isfunction(value):
-            names[name] = value
+    for klass in reversed(cls.__mro__[:-1]):  # not object's
+        for name, value in vars(klass).items():
+            if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__", "__aenter__", "__aexit__"):
+                continue
+            if name in KEYWORD_HELPERS:
+                continue
+            if isinstance(value, classmethod):
+                names[name] = value.__func__  # the stub writes cls like the function's first parameter
+            elif inspect.isfunction(value):
+                names[name] = getattr(cls, name) if name in vars(cls) else value
     return names
 
 
