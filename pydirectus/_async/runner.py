@@ -116,10 +116,12 @@ class AsyncRunner:
                 return await self.run(effect.flow)
         if kind is Read:
             return await effect.stream.read(effect.size)
-        if kind is LocalFile:  # a local file: in a thread, the loop goes on
+        if kind is LocalFile:
             from .._sync import localfiles
-            return await asyncio.get_running_loop().run_in_executor(
-                None, getattr(localfiles, effect.operation), *effect.args)
+            operation = getattr(localfiles, effect.operation)
+            if effect.operation in localfiles.QUICK:  # less than a thread's handoff: in the loop
+                return operation(*effect.args)
+            return await asyncio.get_running_loop().run_in_executor(None, operation, *effect.args)
         raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
 
     async def _send(self, request: Request) -> Response:
