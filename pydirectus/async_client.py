@@ -1,4 +1,4 @@
-"""AsyncDirectusClient: the spec's operations as coroutine methods, on the same session policy.
+"""AsyncDirectusClient: the spec's operations as coroutine methods, on the same request policy.
 
 Every operation of ``DirectusClient`` is here as an ``async def`` with the same name, signature and
 docstring, installed by the same interpreter from the same spec. Authentication, refresh, replay

@@ -1,4 +1,4 @@
-"""Credentials, the token state of a password session, and the flows that log in, refresh and log out.
+"""Credentials, the token state of a password policy, and the flows that log in, refresh and log out.
 
 Everything here is free of I/O: the flows yield effects (see ``effects``) and a driver performs
 them. Directus facts this relies on: ``expires`` in a login or refresh answer is in milliseconds;
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
     from .effects import Flow
-    from .policy import Session
+    from .policy import RequestPolicy
 
 __all__ = ["Credentials", "TokenState", "access_token_flow", "authenticate_flow", "logout_flow", "login_now_flow",
            "refresh_now_flow", "logout_now_flow"]
@@ -98,7 +98,7 @@ class Credentials:
 
 
 class TokenState:
-    """The tokens of a password session. Plain data: each driver guards it with its own lock.
+    """The tokens of a password policy. Plain data: each driver guards it with its own lock.
 
     ``generation`` grows at every change, so a caller can tell whether someone else already
     refreshed the token it saw fail. ``logins`` and ``refreshes`` count what happened.
@@ -155,68 +155,68 @@ class TokenState:
             "with token" if self.access_token else "without token")
 
 
-def _auth_request(session: Session, path: str, payload: Mapping[str, Optional[str]]) -> Request:
-    headers = dict(session.base_headers)
+def _auth_request(policy: RequestPolicy, path: str, payload: Mapping[str, Optional[str]]) -> Request:
+    headers = dict(policy.base_headers)
     headers["Content-Type"] = "application/json"
-    return Request("POST", session.base_url + path, headers, encode_json(payload), auth=False)
+    return Request("POST", policy.base_url + path, headers, encode_json(payload), auth=False)
 
 
-def _login(session: Session) -> Flow[None]:
-    credentials = session.credentials
+def _login(policy: RequestPolicy) -> Flow[None]:
+    credentials = policy.credentials
     payload = credentials.login_payload()
     path = "/auth/login"
     if credentials.provider:
         path += "/" + quote_path_value("provider", credentials.provider)
-    request = _auth_request(session, path, payload)
-    response = yield from session.send_with_retries(request)
+    request = _auth_request(policy, path, payload)
+    response = yield from policy.send_with_retries(request)
     if response.status != 200:
         raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
                                   response.attempts)
-    session.tokens.store(response.json()["data"], session.clock())
-    session.tokens.logins += 1
+    policy.tokens.store(response.json()["data"], policy.clock())
+    policy.tokens.logins += 1
 
 
-def authenticate_flow(session: Session, seen_generation: int) -> Flow[None]:
-    """Make ``session.tokens`` hold a usable access token. Runs under the authentication lock.
+def authenticate_flow(policy: RequestPolicy, seen_generation: int) -> Flow[None]:
+    """Make ``policy.tokens`` hold a usable access token. Runs under the authentication lock.
 
     ``seen_generation`` is the token generation the caller saw expire or fail. If another caller
     has replaced that token meanwhile, its result is reused; otherwise the refresh token is spent,
     and when it is dead (or its answer was lost), the client logs in again with the password.
     """
-    tokens = session.tokens
-    if tokens.generation != seen_generation and tokens.usable(session.clock()):
+    tokens = policy.tokens
+    if tokens.generation != seen_generation and tokens.usable(policy.clock()):
         return
-    if session.credentials.kind != "password":
+    if policy.credentials.kind != "password":
         raise AuthenticationError("the client has no password to log in with")
     if tokens.refresh_token is not None:
-        request = _auth_request(session, "/auth/refresh",
+        request = _auth_request(policy, "/auth/refresh",
                                 {"refresh_token": tokens.refresh_token, "mode": "json"})
         tokens.refresh_token = None  # single use: whatever happens next, it is spent
         try:
-            response = yield from session.send_with_retries(request)
+            response = yield from policy.send_with_retries(request)
         except TransportError as error:
             if not error.may_have_been_processed:
                 raise
             response = None  # the refresh may have rotated the tokens: only a login is safe now
         if response is not None and response.status == 200:
-            tokens.store(response.json()["data"], session.clock())
+            tokens.store(response.json()["data"], policy.clock())
             tokens.refreshes += 1
             return
         if response is not None and response.status != 401:
             raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
                                       response.attempts)
-    yield from _login(session)
+    yield from _login(policy)
 
 
-def logout_flow(session: Session) -> Flow[None]:
+def logout_flow(policy: RequestPolicy) -> Flow[None]:
     """Revoke the refresh token on the server and forget the tokens."""
-    tokens = session.tokens
+    tokens = policy.tokens
     refresh_token = tokens.refresh_token
     tokens.clear()
     if refresh_token is None:
         return
-    request = _auth_request(session, "/auth/logout", {"refresh_token": refresh_token, "mode": "json"})
-    response = yield from session.send_with_retries(request)
+    request = _auth_request(policy, "/auth/logout", {"refresh_token": refresh_token, "mode": "json"})
+    response = yield from policy.send_with_retries(request)
     if response.status >= 300:
         raise error_from_response(response.status, response.headers, response.body, "POST", request.url,
                                   response.attempts)
@@ -224,26 +224,26 @@ def logout_flow(session: Session) -> Flow[None]:
 
 # What login(), refresh() and logout() of both clients run: each under the authentication lock.
 
-def login_now_flow(session: Session) -> Flow[None]:
+def login_now_flow(policy: RequestPolicy) -> Flow[None]:
     """Log in now (or refresh, when there is a refresh token), one at a time like every request."""
-    yield Authenticate(authenticate_flow(session, session.tokens.generation))
+    yield Authenticate(authenticate_flow(policy, policy.tokens.generation))
 
 
-def refresh_now_flow(session: Session) -> Flow[None]:
+def refresh_now_flow(policy: RequestPolicy) -> Flow[None]:
     """Rotate the tokens now: refresh, or log in when there is nothing to refresh."""
-    if session.credentials.kind != "password":
+    if policy.credentials.kind != "password":
         raise TypeError("refresh() needs a client that logs in with username and password")
-    yield Authenticate(authenticate_flow(session, session.tokens.generation))
+    yield Authenticate(authenticate_flow(policy, policy.tokens.generation))
 
 
-def logout_now_flow(session: Session) -> Flow[None]:
+def logout_now_flow(policy: RequestPolicy) -> Flow[None]:
     """Revoke the refresh token and forget the tokens, while no login or refresh runs."""
-    yield Authenticate(logout_flow(session))
+    yield Authenticate(logout_flow(policy))
 
 
-def access_token_flow(session: Session, stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:
+def access_token_flow(policy: RequestPolicy, stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:
     """A flow (run it with the client's driver): a usable access token and its expiry on the
-    session's clock (None: never), and one other than ``stale`` when the session can make one.
+    policy's clock (None: never), and one other than ``stale`` when the credentials can make one.
 
     For a static token it is the token, without credentials (None, None). A password session logs
     in or refreshes first when needed, one at a time like every request does. Whoever needs the
@@ -253,14 +253,14 @@ def access_token_flow(session: Session, stale: Optional[str] = None) -> Flow[Tup
     client's authentication lock); the session's single-use refresh token is spent where the REST
     session expects it, and never elsewhere.
     """
-    credentials = session.credentials
+    credentials = policy.credentials
     if credentials.kind == "static":
         return credentials.static_token, None
     if credentials.kind == "none":
         return None, None
-    tokens = session.tokens
-    if not tokens.usable(session.clock()):
-        yield from login_now_flow(session)
+    tokens = policy.tokens
+    if not tokens.usable(policy.clock()):
+        yield from login_now_flow(policy)
     if stale is not None and tokens.access_token == stale:
-        yield Authenticate(authenticate_flow(session, tokens.generation))
+        yield Authenticate(authenticate_flow(policy, tokens.generation))
     return tokens.access_token, tokens.expires_at

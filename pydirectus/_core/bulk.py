@@ -21,10 +21,10 @@ if TYPE_CHECKING:  # typing stays out of import time
     from .effects import Flow
     from .records import Response
     from ..models import Item
-    from .policy import Session
+    from .policy import RequestPolicy
     from .spec import Operation
 
-__all__ = ["BulkWriteError", "BatchLimits", "call_flow", "chunkable", "chunked_write_flow",
+__all__ = ["BulkWriteError", "BatchLimits", "chunkable", "chunked_write_flow",
            "refused_for_batch_size"]
 
 _BATCH_LIMIT = re.compile(r"max batch mutation limit of (\d+)")
@@ -136,21 +136,7 @@ def refused_for_batch_size(response: Response) -> bool:
         response.body.decode("utf-8", "replace")) is not None  # type: ignore[union-attr]  # buffered: body is bytes
 
 
-def call_flow(session: Session, operation: Operation, request: Request, data: object, limits: BatchLimits,
-              model: Optional[Type[Item]] = None) -> Flow[Any]:
-    """One call of an operation: a single request, or chunks when the write is too large (or the
-    server refuses its size); the result is what the method returns."""
-    split = chunkable(operation, data) if request.body is not None else None
-    if split is not None and (len(split[0]) > limits.max_items
-                              or len(request.body) > limits.max_bytes):  # type: ignore[arg-type]  # JSON: bytes
-        return (yield from chunked_write_flow(session, operation, request.url, request.headers, data, limits, model))
-    response = yield from session.request_flow(request)
-    if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):  # nothing was written
-        return (yield from chunked_write_flow(session, operation, request.url, request.headers, data, limits, model))
-    return decode_result(operation, response, model)
-
-
-def chunked_write_flow(session: Session, operation: Operation, url: str, headers: Mapping[str, str], data: object,
+def chunked_write_flow(policy: RequestPolicy, operation: Operation, url: str, headers: Mapping[str, str], data: object,
                        limits: BatchLimits, model: Optional[Type[Item]] = None) -> Flow[Any]:
     """Send a bulk write in chunks; the result is what the method returns, merged over the chunks.
 
@@ -170,7 +156,7 @@ def chunked_write_flow(session: Session, operation: Operation, url: str, headers
         body = prefix + b",".join(parts[first:first + count]) + suffix
         request = Request(operation.method, url, headers, body, operation.auth)
         try:
-            response = yield from session.request_flow(request)
+            response = yield from policy.request_flow(request)
         except TransportError as error:
             state = "uncertain" if error.may_have_been_processed else "failed"
             _fail(error, states + [(first, count, state)], plan[position + 1:], merged, meta, operation)

@@ -7,11 +7,11 @@ import os
 
 from ..errors import is_whole
 from .auth import Credentials, login_now_flow, logout_now_flow, refresh_now_flow
-from .bulk import BatchLimits, call_flow
+from .bulk import BatchLimits
 from .helpers import helper
 from .interpreter import install_operations
 from .records import build_raw_request, build_request, check_header_values, decode_raw
-from .policy import Session
+from .policy import RequestPolicy
 from .retry import RetryPolicy
 from .spec import load_user_spec
 
@@ -126,7 +126,7 @@ class ClientBase:
         check_header_values(headers)
         retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
         self._runner = self._new_runner(transport, logger, sleep, clock)
-        self._session = Session(self.url, self._credentials, headers, retry, self._runner.clock, deadline)
+        self._policy = RequestPolicy(self.url, self._credentials, headers, retry, self._runner.clock, deadline)
 
     def _new_tls_context(self, verify: bool, cafile: Optional[str]) -> ssl.SSLContext:
         raise NotImplementedError  # each client brings its own (reading CA files is I/O)
@@ -148,12 +148,12 @@ class ClientBase:
     @property
     def tokens(self) -> TokenState:
         """The token state of a password session (counts ``logins`` and ``refreshes``)."""
-        return self._session.tokens
+        return self._policy.tokens
 
     def _operation_request(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
                            query_values: Mapping[str, Any]) -> Request:
         return build_request(self.url, operation, path_values, data, query_values,
-                             self._session.headers_for(operation.auth))
+                             self._policy.headers_for(operation.auth))
 
     def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
                    query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]:
@@ -162,13 +162,13 @@ class ClientBase:
         request = self._operation_request(operation, path_values, data, query_values)
         if operation.payload == "multipart":  # its files are opened by effects first (see files.py)
             from .files import multipart_call_flow
-            return multipart_call_flow(request, lambda ready: call_flow(self._session, operation, ready, data,
+            return multipart_call_flow(request, lambda ready: self._policy.call_flow(operation, ready, data,
                                                                         self.batch_limits, model))
-        return call_flow(self._session, operation, request, data, self.batch_limits, model)
+        return self._policy.call_flow(operation, request, data, self.batch_limits, model)
 
     def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
                      headers: Optional[Mapping[str, str]], auth: bool) -> Request:
-        return build_raw_request(self.url, self._session.headers_for(auth), method, path, params, json, data,
+        return build_raw_request(self.url, self._policy.headers_for(auth), method, path, params, json, data,
                                  headers, auth)
 
     @helper("run")
@@ -183,7 +183,7 @@ class ClientBase:
         has one), the bytes of a non-JSON answer, or None for an empty one.
         """
         request = self._raw_request(method, path, params, json, data, headers, auth)
-        return decode_raw((yield from self._session.request_flow(request)))
+        return decode_raw((yield from self._policy.request_flow(request)))
 
     @helper("run")
     def login(self) -> Flow[None]:
@@ -191,7 +191,7 @@ class ClientBase:
 
         POST /auth/login (POST /auth/login/{provider} for a client made with ``provider=``)
         """
-        return login_now_flow(self._session)
+        return login_now_flow(self._policy)
 
     @helper("run")
     def refresh(self) -> Flow[None]:
@@ -202,7 +202,7 @@ class ClientBase:
 
         POST /auth/refresh
         """
-        return refresh_now_flow(self._session)
+        return refresh_now_flow(self._policy)
 
     @helper("run")
     def logout(self) -> Flow[None]:
@@ -210,7 +210,7 @@ class ClientBase:
 
         POST /auth/logout. The next request logs in again.
         """
-        return logout_now_flow(self._session)
+        return logout_now_flow(self._policy)
 
     @classmethod
     def extend(cls: Type[_Client], spec: SpecSource, name: Optional[str] = None) -> Type[_Client]:

@@ -8,7 +8,7 @@ and the async client run the very same flows, each with its room's runner (``_sy
 One vocabulary for every flow: ``Send`` (a request, to the transport), ``Sleep``, ``Authenticate``
 (a login or refresh under the client's lock), ``Read`` (from a streamed answer), ``Deliver`` (a
 value for whoever iterates the flow) and ``LocalFile`` (an operation on the local file system).
-A helper's flow sends its requests through the session policy (``session.request_flow``) or an
+A helper's flow sends its requests through the request policy (``session.request_flow``) or an
 operation's call (``ClientBase._call_flow``), which are flows of the same effects.
 """
 

@@ -12,7 +12,7 @@ The file methods of both clients, each written once in ``FileFlows``:
 A file to upload can be a path, bytes, a binary file object or an iterable of bytes chunks (on the
 async client, an async iterable too). It is read while it is sent, never held in memory; the
 multipart framing comes from ``multipart.py``. A path, bytes or a seekable file object can be sent
-again after a connection failure; a generator or a pipe only once (the session policy gives up
+again after a connection failure; a generator or a pipe only once (the request policy gives up
 rather than send half a file).
 
 A download that drops midway resumes with a Range request where it stopped, after checking that
@@ -24,7 +24,7 @@ server (Content-Disposition) is reduced to a safe base name before it is used.
 How the two clients share it: every method is a helper (see ``helpers``), a flow that checks the
 arguments, builds the requests, takes every decision (what to resume, whether the file changed,
 where the bytes go) and yields the I/O it needs as effects (see ``effects``): requests through the
-session policy (``Send``, ``Sleep``, ``Authenticate``), ``Read`` from a streamed answer,
+request policy (``Send``, ``Sleep``, ``Authenticate``), ``Read`` from a streamed answer,
 ``Deliver`` for the caller of ``iter_file``, and ``LocalFile`` for whatever touches the local file
 system: opening a file to send and finding its size, guessing a MIME type (the system's tables),
 checking a download's target, creating its temporary file, writing to it, moving it into place,
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .records import Response, ResponseStream
     from ..models import File, Item
     from .multipart import Chunk, ContentSource
-    from .policy import Session
+    from .policy import RequestPolicy
     from .spec import Operation
     from .http11 import Headers
 
@@ -597,7 +597,7 @@ class FileFlows:
     if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
         logger: Logger
-        _session: Session
+        _policy: RequestPolicy
         _asynchronous: bool
         operations: Dict[str, Operation]
 
@@ -693,7 +693,7 @@ class FileFlows:
             if filename is None or guessed is None:
                 # Directus takes the file part's name for the new filename_download: send the current one
                 request = self._raw_request("GET", path, {"fields": "filename_download,type"}, None, None, None, True)
-                current = decode_raw((yield from self._session.request_flow(request))) or {}
+                current = decode_raw((yield from self._policy.request_flow(request))) or {}
                 upload.rename(filename or current.get("filename_download") or upload.part.filename,
                               guessed or current.get("type") or upload.part.content_type)
         except BaseException:
@@ -731,12 +731,12 @@ class FileFlows:
         try:
             _check_progress(progress)
             encoder = MultipartEncoder(parts, progress=_guarded(progress))
-            headers = dict(self._session.headers_for(True))
+            headers = dict(self._policy.headers_for(True))
             headers["Content-Type"] = encoder.content_type
             if encoder.length is not None:
                 headers["Content-Length"] = str(encoder.length)
             request = Request(method, self.url + path + query, headers, encoder)
-            response = yield from self._session.request_flow(request)
+            response = yield from self._policy.request_flow(request)
         finally:
             _close_sources(parts)
         if response.status >= 300:
@@ -779,7 +779,7 @@ class FileFlows:
         method of both clients: it cannot log in or refresh."""
         from .auth import access_token_flow
         from ..errors import DirectusError
-        flow = access_token_flow(self._session)
+        flow = access_token_flow(self._policy)
         try:
             flow.send(None)
         except StopIteration as done:  # the flow's result: (token, expiry)
@@ -864,11 +864,11 @@ class FileFlows:
 
     def _open_asset_flow(self, url: str, offset: int) -> Flow[Response]:
         """The streamed answer to GET ``url`` from byte ``offset`` on; an error status raises."""
-        headers = dict(self._session.headers_for(True))
+        headers = dict(self._policy.headers_for(True))
         headers["Accept"] = "*/*"
         if offset:
             headers["Range"] = "bytes=%d-" % offset
-        response = yield from self._session.request_flow(Request("GET", url, headers, None, True, stream=True))
+        response = yield from self._policy.request_flow(Request("GET", url, headers, None, True, stream=True))
         if response.status >= 300 or response.stream is None:
             raise error_from_response(response.status, response.headers, response.body or b"", "GET", url)
         return response
@@ -935,7 +935,7 @@ class FileFlows:
             finally:
                 stream.close()
             stalls = 0 if done > before else stalls + 1
-            retry = self._session.retry
+            retry = self._policy.retry
             if stalls > retry.retries:
                 raise failure
             self.logger.debug("download of %s dropped at %d of %s bytes (%s): resuming", url, done,

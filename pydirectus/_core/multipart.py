@@ -26,7 +26,7 @@ otherwise ``length`` is None and the transport sends the body with chunked encod
 A body that went out may have to go out again (a retry after a connection failure): ``rewind()``
 says whether it can and makes the next iteration start over. It does no I/O itself; a source seeks
 or reopens when it is iterated again. A body whose one-shot source was already (partly) read
-cannot be rewound, and the session policy then gives up instead of sending half a file.
+cannot be rewound, and the request policy then gives up instead of sending half a file.
 
 Directus reads a file's form fields (title, folder, storage, ...) before the file part and starts
 afresh after each file, so put each file's fields right before it (``files.py`` does).

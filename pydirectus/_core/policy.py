@@ -1,10 +1,11 @@
-"""The session policy: what happens around every request, as generator flows free of I/O.
+"""The request policy: what happens around every request, as generator flows free of I/O.
 
 ``request_flow`` attaches the credentials (logging in lazily, refreshing shortly before expiry),
 sends the request with retries, and on 401 TOKEN_EXPIRED refreshes and replays it once.
 A request is never sent without credentials because authentication failed: the failure is
-raised instead. The flows yield effects (``effects.Send``, ``Sleep``, ``Authenticate``); the
-sync driver performs them today, an async driver can perform them unchanged.
+raised instead. ``call_flow`` is every operation call's path: one request, or a bulk write in
+chunks (``bulk``), decoded into what the method returns. The flows yield effects (``Send``,
+``Sleep``, ``Authenticate``) that each room's runner performs.
 
 A request is sent again only if its body can be: bytes always can; a streamed body (an upload)
 has a ``rewind()`` that makes its next iteration start over and answers False when it cannot (a
@@ -14,21 +15,26 @@ one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks w
 from __future__ import annotations
 
 from .auth import TokenState, authenticate_flow
+from .bulk import chunkable, chunked_write_flow, refused_for_batch_size
 from .effects import Authenticate, Send, Sleep
 from ..errors import Attempt, AuthenticationError, TimeoutError, TransportError, answer_error_code
-from .records import redirect_target
+from .records import decode_result, redirect_target
 from .retry import is_read_timeout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Callable, Dict, List, Optional, Union
+    from typing import Any, Callable, Dict, List, Optional, Type, Union
+
+    from ..models import Item
+    from .bulk import BatchLimits
+    from .spec import Operation
 
     from .auth import Credentials
     from .effects import Flow
     from .records import Body, Request, Response
     from .retry import RetryBudget, RetryPolicy
 
-__all__ = ["Session", "MAX_REDIRECTS"]
+__all__ = ["RequestPolicy", "MAX_REDIRECTS"]
 
 MAX_REDIRECTS = 5
 
@@ -68,7 +74,7 @@ def _is_token_expired(response: Response) -> bool:
     return response.status == 401 and answer_error_code(response.body) == "TOKEN_EXPIRED"
 
 
-class Session:
+class RequestPolicy:
     """The I/O-free state of one client: where, who, and how to retry.
 
     ``clock`` is a monotonic clock in seconds (injectable for tests); ``deadline`` bounds the
@@ -151,6 +157,19 @@ class Session:
             history.append(_attempt(request, failure, delay))
             retry_number += 1
             yield Sleep(delay)
+
+    def call_flow(self, operation: Operation, request: Request, data: object, limits: BatchLimits,
+                  model: Optional[Type[Item]] = None) -> Flow[Any]:
+        """One call of ``operation``: a single request, or chunks when the write is too large (or
+        the server refuses its size); the result is what the method returns."""
+        split = chunkable(operation, data) if request.body is not None else None
+        if split is not None and (len(split[0]) > limits.max_items
+                                  or len(request.body) > limits.max_bytes):  # type: ignore[arg-type]  # JSON: bytes
+            return (yield from chunked_write_flow(self, operation, request.url, request.headers, data, limits, model))
+        response = yield from self.request_flow(request)
+        if split is not None and len(split[0]) > 1 and refused_for_batch_size(response):  # nothing was written
+            return (yield from chunked_write_flow(self, operation, request.url, request.headers, data, limits, model))
+        return decode_result(operation, response, model)
 
     def request_flow(self, request: Request) -> Flow[Response]:
         """Send one API request with credentials, retries, one replay after TOKEN_EXPIRED, and

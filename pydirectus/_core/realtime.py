@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
     from .auth import Credentials
     from .client import ConnectionSettings
     from .effects import Flow
-    from .policy import Session
+    from .policy import RequestPolicy
     from .records import Request
     from .websocket import ClientConnection, Closed, _Event
 
@@ -367,7 +367,7 @@ class ProtocolCore:
         return path
 
     def connection_opened(self, now: float, token: Optional[str], expires_at: Optional[float]) -> None:
-        """The WebSocket handshake succeeded; ``token`` (or None) authenticates the session."""
+        """The WebSocket handshake succeeded; ``token`` (or None) authenticates the policy."""
         if self.state == "closed":
             return
         self.state = "authenticating"
@@ -1381,7 +1381,7 @@ class RealtimePlan:
     factories bound to the client, for its runner to run: ``token_flow(stale)`` (a usable access
     token and its expiry, another than ``stale`` when the session can make one: see
     ``auth.access_token_flow``) and ``discovery_flow()`` (GET /server/info through the client's
-    session, its decoded answer: where the socket settings not given are read)."""
+    policy, its decoded answer: where the socket settings not given are read)."""
 
     __slots__ = ("url", "connection_settings", "user_agent", "credentials_kind", "options", "token_flow",
                  "discovery_flow")
@@ -1406,7 +1406,7 @@ class RealtimeFlows:
     if TYPE_CHECKING:  # what ClientBase, which this is mixed with, brings
         url: str
         connection_settings: ConnectionSettings
-        _session: Session
+        _policy: RequestPolicy
         _credentials: Credentials
 
         def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
@@ -1437,14 +1437,14 @@ class RealtimeFlows:
         """
         from .client import USER_AGENT  # here: the client module imports the mixins
         options = RealtimeOptions(path, auth, heartbeat, graphql_path, timeout, queue_size, max_size, clock, random)
-        session = self._session
+        policy = self._policy
 
         def token_flow(stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:
-            return access_token_flow(session, stale)
+            return access_token_flow(policy, stale)
 
         def discovery_flow() -> Flow[Any]:
             request = self._raw_request("GET", "/server/info", None, None, None, None, True)
-            return decode_raw((yield from session.request_flow(request)))
+            return decode_raw((yield from policy.request_flow(request)))
 
         return RealtimePlan(self.url, self.connection_settings, USER_AGENT, self._credentials.kind, options,
                             token_flow, discovery_flow)

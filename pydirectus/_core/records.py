@@ -139,7 +139,7 @@ class Response:
 
     A streamed response has ``body`` None and ``stream``, an object with ``read(n)`` and
     ``close()`` that the caller must close. ``attempts`` is the request's history when it was
-    tried more than once (``errors.Attempt`` records, set by the session policy).
+    tried more than once (``errors.Attempt`` records, set by the request policy).
     """
 
     __slots__ = ("status", "headers", "body", "stream", "method", "url", "attempts")

@@ -6,7 +6,7 @@ five endpoints are written by hand here; the spec lists them as ``hand_written``
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
 
 Like the file methods (``files.py``), each method is a helper written once in ``TusFlows``, for
-both clients: a flow whose requests go through the session policy and whose local-file work
+both clients: a flow whose requests go through the request policy and whose local-file work
 (opening the file, finding its size, reading each chunk) is ``LocalFile`` effects.
 """
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .effects import Flow
     from .records import Response
     from ..models import File
-    from .policy import Session
+    from .policy import RequestPolicy
     from .spec import Operation
 
 _TUS_VERSION = "1.0.0"
@@ -62,7 +62,7 @@ class TusFlows:
 
     if TYPE_CHECKING:  # what the clients, which mix this in, bring
         url: str
-        _session: Session
+        _policy: RequestPolicy
         operations: Dict[str, Operation]
 
         def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
@@ -70,11 +70,11 @@ class TusFlows:
 
     def _tus_flow(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
                   body: Optional[bytes] = None) -> Flow[Response]:
-        all_headers = dict(self._session.headers_for(True))
+        all_headers = dict(self._policy.headers_for(True))
         all_headers["Tus-Resumable"] = _TUS_VERSION
         all_headers.update(headers or {})
         request = Request(method, self.url + path, all_headers, body)
-        response = yield from self._session.request_flow(request)
+        response = yield from self._policy.request_flow(request)
         if response.status >= 300:
             raise error_from_response(response.status, response.headers, response.body, method, request.url,
                                       response.attempts)

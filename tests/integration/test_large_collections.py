@@ -67,7 +67,7 @@ def test_items_inserted_during_iteration_are_never_yielded_twice(client, big):
     writer_done = threading.Event()
 
     def insert_while_iterating():
-        with DirectusClient(hostname=client.url, static_token=client._session.credentials.static_token) as writer:
+        with DirectusClient(hostname=client.url, static_token=client._policy.credentials.static_token) as writer:
             for i in range(20):
                 writer.create_items(big, [{"title": "new %d-%d" % (i, j)} for j in range(25)])
         writer_done.set()

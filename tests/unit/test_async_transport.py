@@ -498,12 +498,11 @@ def test_every_operation_has_the_sync_signature_and_docstring():
 
 
 def test_both_clients_run_the_same_policy_flows(monkeypatch):
-    """Both clients perform the very same flows: bulk.call_flow, which runs Session.request_flow
+    """Both clients perform the very same flows: RequestPolicy.call_flow, which runs request_flow
     or chunked_write_flow; only the drivers differ."""
-    import pydirectus._core.bulk as bulk
     import pydirectus._core.policy as policy
     ran = []
-    request_flow, chunked, call = policy.Session.request_flow, bulk.chunked_write_flow, bulk.call_flow
+    request_flow, chunked, call = policy.RequestPolicy.request_flow, policy.chunked_write_flow, policy.RequestPolicy.call_flow
 
     def counting_request_flow(session, request):
         ran.append("request_flow")
@@ -516,9 +515,9 @@ def test_both_clients_run_the_same_policy_flows(monkeypatch):
     def counting_call(*args, **kwargs):
         ran.append("call_flow")
         return call(*args, **kwargs)
-    monkeypatch.setattr(policy.Session, "request_flow", counting_request_flow)
-    monkeypatch.setattr(bulk, "chunked_write_flow", counting_chunked)
-    monkeypatch.setattr("pydirectus._core.client.call_flow", counting_call)  # ClientBase._call_flow, both clients
+    monkeypatch.setattr(policy.RequestPolicy, "request_flow", counting_request_flow)
+    monkeypatch.setattr(policy, "chunked_write_flow", counting_chunked)
+    monkeypatch.setattr(policy.RequestPolicy, "call_flow", counting_call)
 
     async def main():
         async with client_for(server, batch_size=2) as client:

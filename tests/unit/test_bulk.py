@@ -9,7 +9,7 @@ from pydirectus._core.auth import Credentials
 from pydirectus._core.bulk import BatchLimits, _encode_parts, _plan, chunkable, chunked_write_flow
 from pydirectus.errors import TransportError
 from pydirectus._core.records import Response
-from pydirectus._core.policy import Session
+from pydirectus._core.policy import RequestPolicy
 from pydirectus._core.retry import RetryPolicy
 from tests.unit.test_policy import Clock, Headers, Script
 
@@ -21,7 +21,7 @@ def answer(status, document):
 
 
 def session():
-    return Session("http://h", Credentials(static_token="t"), {}, RetryPolicy(0), Clock())
+    return RequestPolicy("http://h", Credentials(static_token="t"), {}, RetryPolicy(0), Clock())
 
 
 def test_what_is_chunkable():

@@ -296,7 +296,7 @@ def test_a_one_shot_body_is_not_sent_again(make_client):
 def test_timeouts_and_retries_are_on_by_default(make_client):
     client = make_client(hostname="http://127.0.0.1:9")
     assert client.transport.connect_timeout == 10.0 and client.transport.read_timeout == 60.0
-    assert client._session.deadline == 300.0 and client._session.retry.retries == 3
+    assert client._policy.deadline == 300.0 and client._policy.retry.retries == 3
 
 
 def test_bad_credentials_are_never_retried_and_a_failed_login_is_not_cached(make_client):
@@ -383,7 +383,7 @@ def test_a_brownout_sends_at_most_the_retry_budget(make_client):
                 thread.start()
             for thread in threads:
                 thread.join()
-            budget = client._session.budget
+            budget = client._policy.budget
     calls = 8 * 25
     assert len(errors) == calls  # every call raised
     assert calls < len(server.requests) <= 1.2 * calls + 10, len(server.requests)
@@ -417,7 +417,7 @@ def test_a_flaky_server_still_answers_99_percent_of_calls(make_client):
                     succeeded += 1
                 except pydirectus.ServerError:
                     pass
-            refused = client._session.budget.refused
+            refused = client._policy.budget.refused
     failed_first = len(server.requests) - 400
     assert failed_first >= 20  # the fault really happened (about 40 of 400)
     assert succeeded >= 396 and refused == 0, (succeeded, refused)
@@ -457,7 +457,7 @@ def test_a_wait_the_server_asked_for_is_not_drawn_from_the_budget(make_client):
                                                      retries=RetryPolicy(3, budget_reserve=1)) as client:
         for _ in range(30):
             client.request("GET", "/items/things")
-        assert client._session.budget.refused == 0
+        assert client._policy.budget.refused == 0
     assert len(server.requests) == 60 and sleeps.sleeps == [1.0] * 30
 
 

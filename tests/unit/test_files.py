@@ -19,7 +19,7 @@ from pydirectus._core.files import FileFlows, disposition_filename, safe_filenam
 from pydirectus._core.helpers import helpers_of
 from pydirectus._core.records import Request, Response
 from pydirectus._core.multipart import FilePart, MultipartEncoder
-from pydirectus._core.policy import Session
+from pydirectus._core.policy import RequestPolicy
 from pydirectus._core.retry import RetryPolicy
 from tests.fakeserver import FakeServer, reply
 
@@ -377,7 +377,7 @@ def drive(session, request, outcomes):
 
 
 def test_the_policy_rewinds_a_body_before_a_retry_and_stops_when_it_cannot():
-    session = Session("http://h", Credentials(static_token="t"), {}, RetryPolicy(3, random=lambda: 0.0),
+    session = RequestPolicy("http://h", Credentials(static_token="t"), {}, RetryPolicy(3, random=lambda: 0.0),
                       lambda: 0.0)
     lost = TransportError("reset while sending", method="POST", url="http://h/files")
     ok = Response(200, {}, b"{}")

@@ -1,4 +1,4 @@
-"""The session policy flows, driven effect by effect without any socket or sleep."""
+"""The request policy flows, driven effect by effect without any socket or sleep."""
 
 import json
 
@@ -8,7 +8,7 @@ from pydirectus._core.auth import Credentials
 from pydirectus._core.effects import Authenticate, Send, Sleep
 from pydirectus.errors import AuthenticationError, TransportError
 from pydirectus._core.records import Request, Response
-from pydirectus._core.policy import Session
+from pydirectus._core.policy import RequestPolicy
 from pydirectus._core.retry import RetryPolicy
 
 
@@ -83,7 +83,7 @@ class Script:
 
 
 def password_session(retries=2, otp=None):
-    return Session("http://h", Credentials(email="a@b.c", password="pw", otp=otp), {"Accept": "application/json"},
+    return RequestPolicy("http://h", Credentials(email="a@b.c", password="pw", otp=otp), {"Accept": "application/json"},
                    RetryPolicy(retries, random=lambda: 0.5), Clock())
 
 
@@ -96,7 +96,7 @@ def post(path="/items/a"):
 
 
 def test_static_token_is_sent_as_is():
-    session = Session("http://h", Credentials(static_token="st"), {}, RetryPolicy(0), Clock())
+    session = RequestPolicy("http://h", Credentials(static_token="st"), {}, RetryPolicy(0), Clock())
     assert session.headers_for(True)["Authorization"] == "Bearer st"
     assert "Authorization" not in session.headers_for(False)
     script = Script(session, [EXPIRED])
@@ -195,7 +195,7 @@ def test_requests_without_auth_never_carry_a_token():
 
 
 def test_retries_connection_failures_for_any_method_with_backoff():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(3, random=lambda: 0.5), Clock())
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(3, random=lambda: 0.5), Clock())
     refused = TransportError("refused", may_have_been_processed=False)
     script = Script(session, [refused, refused, OK])
     assert script.run(session.request_flow(post())) is OK
@@ -203,7 +203,7 @@ def test_retries_connection_failures_for_any_method_with_backoff():
 
 
 def test_a_post_that_may_have_been_processed_is_never_resent():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(3), Clock())
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(3), Clock())
     lost = TransportError("reset", may_have_been_processed=True)
     script = Script(session, [lost])
     with pytest.raises(TransportError) as caught:
@@ -213,7 +213,7 @@ def test_a_post_that_may_have_been_processed_is_never_resent():
 
 
 def test_get_is_retried_after_a_lost_answer_and_429_honours_retry_after():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(3, random=lambda: 0.5), Clock())
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(3, random=lambda: 0.5), Clock())
     lost = TransportError("reset", may_have_been_processed=True)
     limited = answer(429, {"errors": [{"message": "x", "extensions": {"code": "REQUESTS_EXCEEDED"}}]},
                      Retry_After="2")
@@ -223,7 +223,7 @@ def test_get_is_retried_after_a_lost_answer_and_429_honours_retry_after():
 
 
 def test_retry_after_above_the_cap_gives_up_at_once():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(3, max_retry_after=10), Clock())
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(3, max_retry_after=10), Clock())
     limited = answer(503, {"errors": [{"message": "x", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]},
                      Retry_After="120")
     script = Script(session, [limited])
@@ -232,21 +232,21 @@ def test_retry_after_above_the_cap_gives_up_at_once():
 
 def test_server_errors_and_4xx_are_not_retried():
     for status in (500, 400, 403, 404):
-        session = Session("http://h", Credentials(), {}, RetryPolicy(3), Clock())
+        session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(3), Clock())
         response = answer(status, {"errors": [{"message": "x", "extensions": {"code": "X"}}]})
         script = Script(session, [response])
         assert script.run(session.request_flow(get())) is response and len(script.sent) == 1
 
 
 def test_retries_zero_disables_them():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(0), Clock())
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(0), Clock())
     refused = TransportError("refused")
     with pytest.raises(TransportError):
         Script(session, [refused]).run(session.request_flow(get()))
 
 
 def test_deadline_bounds_the_retries():
-    session = Session("http://h", Credentials(), {}, RetryPolicy(10, random=lambda: 1.0, backoff_base=4), Clock(),
+    session = RequestPolicy("http://h", Credentials(), {}, RetryPolicy(10, random=lambda: 1.0, backoff_base=4), Clock(),
                       deadline=10.0)
     refused = TransportError("refused")
     script = Script(session, [refused] * 10)

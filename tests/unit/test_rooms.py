@@ -136,12 +136,12 @@ def perform(flow):
             raise AssertionError("an effect this test does not answer: %r" % (effect,))
 
 credentials = auth.Credentials("a-token", None, None, None, None, None)
-session = policy.Session("http://directus.test", credentials, {"Accept": "application/json"},
+request_policy = policy.RequestPolicy("http://directus.test", credentials, {"Accept": "application/json"},
                          retry.RetryPolicy(2), lambda: 0.0, 60.0)
 operation = operations["read_items"]
 request = records.build_request("http://directus.test", operation, {"collection": "articles"}, None,
-                                {"limit": 1}, session.headers_for(True))
-items = perform(bulk.call_flow(session, operation, request, None, bulk.BatchLimits(), None))
+                                {"limit": 1}, request_policy.headers_for(True))
+items = perform(request_policy.call_flow(operation, request, None, bulk.BatchLimits(), None))
 assert [item["title"] for item in items] == ["a"], items
 assert performed == ["Send"], performed
 assert touched == [], touched

@@ -241,8 +241,8 @@ def test_random_secret_markers_never_show_in_logs_reprs_or_tracebacks(caplog):
         clients = [DirectusClient(hostname=server.url, username="me@x.io", password=secrets["password"], proxies={}),
                    DirectusClient(hostname=server.url, static_token=secrets["static"], proxies={})]
         for client in clients:
-            texts += [repr(client), str(client), repr(client.tokens), repr(client._session),
-                      repr(client._session.credentials), repr(client.transport)]
+            texts += [repr(client), str(client), repr(client.tokens), repr(client._policy),
+                      repr(client._policy.credentials), repr(client.transport)]
             for call in (lambda: client.read_items("a"), lambda: client.create_item("a", {"x": 1}),
                          lambda: client.request("GET", "/x"), lambda: client.refresh()):
                 try:

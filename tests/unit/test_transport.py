@@ -182,7 +182,7 @@ def test_debug_logs_never_show_credentials(caplog):
     with FakeServer(handler) as server, caplog.at_level(logging.DEBUG, logger="pydirectus"):
         with DirectusClient(hostname=server.url, username="a@b.c", password="PASSWORD-SECRET", proxies={}) as client:
             client.read_items("a")
-            texts = [repr(client), str(client), repr(client.tokens), repr(client._session.credentials)]
+            texts = [repr(client), str(client), repr(client.tokens), repr(client._policy.credentials)]
         with DirectusClient(hostname=server.url, static_token="STATIC-SECRET", proxies={}) as client:
             client.read_items("a")
             texts.append(repr(client))
