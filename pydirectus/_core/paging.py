@@ -82,11 +82,11 @@ def _page_size(page_size: object) -> int:
 class _Iteration:
     """What ``iter_items`` was asked, checked before anything is sent."""
 
-    def __init__(self, client: PagingFlows, collection: str, query: Optional[Mapping[str, Any]], page_size: int,
-                 arguments: Dict[str, Any]) -> None:
+    def __init__(self, listing: Tuple[Operation, Tuple[str, ...]], collection: str, query: Optional[Mapping[str, Any]],
+                 page_size: int, arguments: Dict[str, Any]) -> None:
         self.page_size = _page_size(page_size)
         self.collection = collection
-        self.operation, path_args = client._list_operation(collection)
+        self.operation, path_args = listing
         self.path_values, _, query_values, self.model = bind(self.operation, path_args,
                                                              dict(arguments, query=query))
         for param in self.operation.query_params.values():
@@ -100,90 +100,7 @@ class _Iteration:
         self.query_values = query_values
 
 
-def _primary_key_flow(client: PagingFlows, collection: str) -> Flow[Tuple[str, bool]]:
-    """The primary key's name, and whether it can be paged by keyset (an integer: Directus offers
-    no _gt on uuid fields). Learnt once per client and collection."""
-    cache = client.__dict__.setdefault("_primary_keys", {})  # type: Dict[str, Tuple[str, bool]]
-    if collection not in cache:
-        operation = client.operations["read_fields_by_collection"]
-        fields = yield from client._call_flow(operation, bind(operation, (collection,), {})[0], None, {}, None)
-        keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
-        key = keys[0] if keys else {"field": "id", "type": None}  # type: Dict[str, Any]
-        cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
-    return cache[collection]
 
-
-def _items_flow(client: PagingFlows, plan: _Iteration) -> Flow[None]:
-    """Deliver every item of ``plan``, read a page at a time."""
-    key, orderable = yield from _primary_key_flow(client, plan.collection)
-    query_values = plan.query_values
-    sort = _sort_fields(query_values.get("sort"))
-    keyset = orderable and plan.offset == 0 and sort in ([], [key], ["-" + key])
-    descending = sort == ["-" + key]
-    added_key = False
-    fields = query_values.get("fields")
-    if keyset and fields is not None:
-        names = fields.split(",") if isinstance(fields, str) else flatten_fields(fields)
-        if "*" not in names and key not in names:
-            query_values = dict(query_values, fields=names + [key])
-            added_key = True
-    user_filter = query_values.get("filter")
-    page_size, limit = plan.page_size, plan.limit
-    yielded = 0
-    last = None
-    while limit is None or yielded < limit:
-        size = page_size if limit is None else min(page_size, limit - yielded)
-        page_query = dict(query_values, limit=size)
-        if keyset:
-            page_query["sort"] = ["-" + key if descending else key]
-            if last is not None:
-                after = {key: {"_lt" if descending else "_gt": last}}
-                page_query["filter"] = {"_and": [user_filter, after]} if user_filter else after
-        else:
-            page_query["offset"] = plan.offset + yielded
-        try:
-            page = yield from client._call_flow(plan.operation, plan.path_values, None, page_query, plan.model)
-        except InvalidQueryError as error:
-            learnt = _learnt_page_size(error, size)
-            if learnt is None:
-                raise
-            page_size = learnt
-            continue
-        if keyset and page:
-            last = page[-1][key]
-        for item in page:
-            if added_key:
-                del item[key]
-            yield Deliver(item)
-        yielded += len(page)
-        if len(page) < size:
-            return
-
-
-def _aggregate_flow(client: PagingFlows, operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any], grouped: bool,
-                    limit: Optional[int]) -> Flow[Any]:
-    """The aggregates, numbers as numbers: one dict, or a list of every group's (read a page at a
-    time, never with limit=-1)."""
-    if not grouped:
-        rows = yield from client._call_flow(operation, path_values, None, query_values, None)
-        return {name: _number(value) for name, value in rows[0].items()} if rows else {}
-    groups = []  # type: List[Dict[str, Any]]
-    page_size = _GROUP_PAGE_SIZE
-    while limit is None or len(groups) < limit:
-        size = page_size if limit is None else min(page_size, limit - len(groups))
-        try:
-            rows = yield from client._call_flow(operation, path_values, None,
-                                               dict(query_values, limit=size, offset=len(groups)), None)
-        except InvalidQueryError as error:
-            learnt = _learnt_page_size(error, size)
-            if learnt is None:
-                raise
-            page_size = learnt
-            continue
-        groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
-        if len(rows) < size:
-            break
-    return groups
 
 
 class PagingFlows:
@@ -233,7 +150,7 @@ class PagingFlows:
         Directus cannot compare), page by offset. Arguments are checked before anything is sent;
         the first request goes out when the first item is asked for.
         """
-        return _items_flow(self, _Iteration(self, collection, query, page_size, arguments))
+        return self._items_flow(_Iteration(self._list_operation(collection), collection, query, page_size, arguments))
 
     @helper("run")
     def count_items(self, collection: str, query: Optional[Mapping[str, Any]] = None, *, filter: Any = None,
@@ -266,5 +183,88 @@ class PagingFlows:
         operation, path_args = self._list_operation(collection)
         arguments = {name: chosen.get(name) for name in ("group_by", "filter", "search", "sort", "limit")}
         path_values, _, query_values, _ = bind(operation, path_args, dict(arguments, aggregate=wanted, query=query))
-        return _aggregate_flow(self, operation, path_values, query_values, bool(chosen.get("group_by")),
-                               chosen.get("limit"))
+        return self._aggregate_flow(operation, path_values, query_values, bool(chosen.get("group_by")),
+                                    chosen.get("limit"))
+
+    def _primary_key_flow(self, collection: str) -> Flow[Tuple[str, bool]]:
+        """The primary key's name, and whether it can be paged by keyset (an integer: Directus offers
+        no _gt on uuid fields). Learnt once per client and collection."""
+        cache = self.__dict__.setdefault("_primary_keys", {})  # type: Dict[str, Tuple[str, bool]]
+        if collection not in cache:
+            operation = self.operations["read_fields_by_collection"]
+            fields = yield from self._call_flow(operation, bind(operation, (collection,), {})[0], None, {}, None)
+            keys = [f for f in fields if (f.get("schema") or {}).get("is_primary_key")]
+            key = keys[0] if keys else {"field": "id", "type": None}  # type: Dict[str, Any]
+            cache[collection] = (key["field"], key.get("type") in ("integer", "bigInteger"))
+        return cache[collection]
+
+    def _items_flow(self, plan: _Iteration) -> Flow[None]:
+        """Deliver every item of ``plan``, read a page at a time."""
+        key, orderable = yield from self._primary_key_flow(plan.collection)
+        query_values = plan.query_values
+        sort = _sort_fields(query_values.get("sort"))
+        keyset = orderable and plan.offset == 0 and sort in ([], [key], ["-" + key])
+        descending = sort == ["-" + key]
+        added_key = False
+        fields = query_values.get("fields")
+        if keyset and fields is not None:
+            names = fields.split(",") if isinstance(fields, str) else flatten_fields(fields)
+            if "*" not in names and key not in names:
+                query_values = dict(query_values, fields=names + [key])
+                added_key = True
+        user_filter = query_values.get("filter")
+        page_size, limit = plan.page_size, plan.limit
+        yielded = 0
+        last = None
+        while limit is None or yielded < limit:
+            size = page_size if limit is None else min(page_size, limit - yielded)
+            page_query = dict(query_values, limit=size)
+            if keyset:
+                page_query["sort"] = ["-" + key if descending else key]
+                if last is not None:
+                    after = {key: {"_lt" if descending else "_gt": last}}
+                    page_query["filter"] = {"_and": [user_filter, after]} if user_filter else after
+            else:
+                page_query["offset"] = plan.offset + yielded
+            try:
+                page = yield from self._call_flow(plan.operation, plan.path_values, None, page_query, plan.model)
+            except InvalidQueryError as error:
+                learnt = _learnt_page_size(error, size)
+                if learnt is None:
+                    raise
+                page_size = learnt
+                continue
+            if keyset and page:
+                last = page[-1][key]
+            for item in page:
+                if added_key:
+                    del item[key]
+                yield Deliver(item)
+            yielded += len(page)
+            if len(page) < size:
+                return
+
+    def _aggregate_flow(self, operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any], grouped: bool,
+                        limit: Optional[int]) -> Flow[Any]:
+        """The aggregates, numbers as numbers: one dict, or a list of every group's (read a page at a
+        time, never with limit=-1)."""
+        if not grouped:
+            rows = yield from self._call_flow(operation, path_values, None, query_values, None)
+            return {name: _number(value) for name, value in rows[0].items()} if rows else {}
+        groups = []  # type: List[Dict[str, Any]]
+        page_size = _GROUP_PAGE_SIZE
+        while limit is None or len(groups) < limit:
+            size = page_size if limit is None else min(page_size, limit - len(groups))
+            try:
+                rows = yield from self._call_flow(operation, path_values, None,
+                                                   dict(query_values, limit=size, offset=len(groups)), None)
+            except InvalidQueryError as error:
+                learnt = _learnt_page_size(error, size)
+                if learnt is None:
+                    raise
+                page_size = learnt
+                continue
+            groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
+            if len(rows) < size:
+                break
+        return groups
