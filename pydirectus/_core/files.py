@@ -1,41 +1,9 @@
 """Files and assets: streaming uploads, replacing a file's content, resumable downloads, asset URLs.
 
-The file methods of both clients, each written once in ``FileFlows``:
-
-    upload_file(file, ...) -> File          POST /files, multipart, streamed
-    upload_files([...]) -> [File, ...]      several files in one request
-    replace_file(id, file, ...) -> File     PATCH /files/{id}: new content, same id and metadata
-    download_file(id, dest, ...)            GET /assets/{id} into a path or a binary file object
-    iter_file(id, ...)                      the same content as an iterator of chunks
-    asset_url(id, ...) -> str               a URL for an HTML page, without a token unless asked
-
-A file to upload can be a path, bytes, a binary file object or an iterable of bytes chunks (on the
-async client, an async iterable too). It is read while it is sent, never held in memory; the
-multipart framing comes from ``multipart.py``. A path, bytes or a seekable file object can be sent
-again after a connection failure; a generator or a pipe only once (the request policy gives up
-rather than send half a file).
-
-A download that drops midway resumes with a Range request where it stopped, after checking that
-the server still serves the same file (ETag, Last-Modified, size); a body shorter than announced
-counts as a drop. Writing to a path goes through a temporary file in the same folder, moved into
-place when complete, and never replaces an existing file unless asked. A file name chosen by the
-server (Content-Disposition) is reduced to a safe base name before it is used.
-
-How the two clients share it: every method is a helper (see ``helpers``), a flow that checks the
-arguments, builds the requests, takes every decision (what to resume, whether the file changed,
-where the bytes go) and yields the I/O it needs as effects (see ``effects``): requests through the
-request policy (``Send``, ``Sleep``, ``Authenticate``), ``Read`` from a streamed answer,
-``Deliver`` for the caller of ``iter_file``, and ``LocalFile`` for whatever touches the local file
-system: opening a file to send and finding its size, guessing a MIME type (the system's tables),
-checking a download's target, creating its temporary file, writing to it, moving it into place,
-and reading TUS chunks. Each client's runner performs them (``_sync/localfiles.py`` does the
-local-file operations; the async runner in a thread).
-
-Two things stay method calls on the objects the room handed back, since no effect can do them:
-reading an open upload's chunks (``_FileContent.chunks``: the transport calls it while it sends
-the body) and cleaning up as a flow ends (closing an opened file, discarding a download's
-temporary file): a flow that is closed early (a cancelled task, an abandoned iterator) cannot
-yield any more.
+The file methods of both clients (``upload_file``, ``upload_files``, ``replace_file``,
+``download_file``, ``iter_file``, ``asset_url``), each a helper written once in ``FileFlows``: a
+flow that takes every decision and yields its I/O as effects, ``LocalFile`` for the local file
+system (``_sync/localfiles.py`` performs those).
 """
 
 from __future__ import annotations
@@ -78,7 +46,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
         def discard(self) -> None: ...
 
 __all__ = ["FileFlows", "safe_filename", "disposition_filename", "multipart_body", "multipart_call_flow",
-           "MultipartPayload"]
+           "MultipartPayload", "source_path", "check_binary_file", "guess_type_flow"]
 
 # Bytes per chunk read from a file for an upload, and from the socket for a download. Chunks that
 # fit in the CPU's cache are copied twice (socket, file) while still in it: measured on loopback,
@@ -104,8 +72,11 @@ _COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz":
 
 class _FileContent:
     """A content source over a binary file object (see ``localfiles.describe`` for ``replayable``,
-    ``start`` and ``size``); reads at most the size it had when it was opened. ``chunks`` is
-    called by the transport as it sends the body."""
+    ``start`` and ``size``: a seekable file can be sent again after a connection failure, a pipe
+    only once); reads at most the size it had when it was opened. ``chunks`` and ``close`` are
+    method calls, not effects: the transport calls ``chunks`` as it sends the body, and ``close``
+    runs as a flow ends, when a flow closed early (a cancelled task, an abandoned iterator) can
+    yield no more."""
 
     def __init__(self, handle: BinaryIO, owned: bool, replayable: bool, start: int, size: Optional[int]) -> None:
         self.handle = handle
@@ -201,7 +172,7 @@ def _file_content_flow(handle: BinaryIO, owned: bool) -> Flow[_FileContent]:
     return _FileContent(handle, owned, replayable, start, size)
 
 
-def _source_path(file: Union[str, os.PathLike[str]]) -> str:
+def source_path(file: Union[str, os.PathLike[str]]) -> str:
     """The path ``file`` is (a str or an os.PathLike), checked."""
     path = os.fspath(file)
     if isinstance(path, bytes):
@@ -211,7 +182,8 @@ def _source_path(file: Union[str, os.PathLike[str]]) -> str:
     return path
 
 
-def _check_binary_file(file: object) -> None:
+def check_binary_file(file: object) -> None:
+    """Raise unless ``file`` is a binary file object still open."""
     import io
     if isinstance(file, io.TextIOBase):
         raise TypeError("the file object must be opened in binary mode ('rb'), not text mode")
@@ -227,7 +199,7 @@ def _open_source_flow(file: AsyncFileSource, asynchronous: bool = False
     ``asynchronous``: for the async client, which can also read an async iterable.
     """
     if isinstance(file, (str, os.PathLike)):
-        path = _source_path(file)
+        path = source_path(file)
         handle = yield LocalFile("open_to_read", path)
         try:
             return (yield from _file_content_flow(handle, True)), os.path.basename(path)
@@ -237,7 +209,7 @@ def _open_source_flow(file: AsyncFileSource, asynchronous: bool = False
     if isinstance(file, (bytes, bytearray, memoryview)):
         return BytesContent(file), None
     if hasattr(file, "read"):
-        _check_binary_file(file)
+        check_binary_file(file)
         name = getattr(file, "name", None)
         # it has read(): a binary file object, which mypy cannot tell from hasattr
         return ((yield from _file_content_flow(file, False)),  # type: ignore[arg-type]
@@ -265,7 +237,7 @@ def _close_sources(parts: Iterable[Union[Field, FilePart]]) -> None:
 
 # --------------------------------------------------------------------------- form fields
 
-def _guess_type_flow(filename: Optional[str]) -> Flow[Optional[str]]:
+def guess_type_flow(filename: Optional[str]) -> Flow[Optional[str]]:
     """The MIME type of a file named ``filename``, from the system's tables; None when unknown."""
     if not filename:
         return None
@@ -279,7 +251,7 @@ def _guess_type_flow(filename: Optional[str]) -> Flow[Optional[str]]:
 def _first_guess_flow(*names: Optional[str]) -> Flow[Optional[str]]:
     """The MIME type guessed from the first of ``names`` that tells one; None when none does."""
     for name in names:
-        guessed = yield from _guess_type_flow(name)
+        guessed = yield from guess_type_flow(name)
         if guessed:
             return guessed
     return None
@@ -974,12 +946,13 @@ def multipart_body(data: object) -> MultipartPayload:
         if content is value and not _is_file_value(value):
             _field_value(name, value)  # a bad field raises now
         elif isinstance(content, (str, os.PathLike)):
-            _source_path(content)
+            source_path(content)
         elif hasattr(content, "read"):
-            _check_binary_file(content)
-        elif not isinstance(content, (bytes, bytearray, memoryview)):
-            raise TypeError("form %r: a file's content is bytes, a binary file object or a path, got %s"
-                            % (name, type(content).__name__))
+            check_binary_file(content)
+        elif not isinstance(content, (bytes, bytearray, memoryview)) and (
+                isinstance(content, dict) or is_item(content) or not hasattr(content, "__iter__")):
+            raise TypeError("form %r: a file's content is bytes, a binary file object, a path or an iterable of "
+                            "bytes chunks, got %s" % (name, type(content).__name__))
     return MultipartPayload(dict(data))
 
 
@@ -1002,7 +975,7 @@ def multipart_encoder_flow(payload: MultipartPayload) -> Flow[MultipartEncoder]:
             source, own_name = yield from _open_source_flow(value)
             try:
                 filename = filename or own_name or name
-                guessed = content_type or (yield from _guess_type_flow(filename)) or "application/octet-stream"
+                guessed = content_type or (yield from guess_type_flow(filename)) or "application/octet-stream"
                 parts.append(FilePart(name, filename, guessed, source))
             except BaseException:
                 _close_source(source)

@@ -442,6 +442,25 @@ def test_an_operations_multipart_payload_opens_its_files_by_effects_and_closes_t
         DirectusClient(hostname="http://127.0.0.1:9", static_token="t", proxies={}).import_items("people", {3: b"x"})
 
 
+def test_an_operations_multipart_file_may_be_an_iterable_of_chunks(perform):
+    # (filename, chunks, type): a generator is streamed as the file part, on both clients
+    def rows():
+        yield b'[{"title": "one"},'
+        yield b' {"title": "two"}]'
+    sent = []
+
+    def handler(seen):
+        sent.append(form_parts(seen))
+        return reply(204, b"", content_type=None)
+    with FakeServer(handler) as server:
+        perform(server, lambda client: client.import_items("people", {"file": ("rows.json", rows(),
+                                                                                "application/json")}))
+    assert sent == [[("file", "rows.json", "application/json", b'[{"title": "one"}, {"title": "two"}]')]]
+    with pytest.raises(TypeError, match="iterable of bytes chunks"):
+        DirectusClient(hostname="http://127.0.0.1:9", static_token="t", proxies={}).import_items(
+            "people", {"file": ("rows.json", 42)})
+
+
 def test_asset_url_never_logs_in_on_either_client(perform):
     # one definition for both clients: the token comes from the access token flow when it needs
     # no effect; a password session that has not logged in yet raises, and nothing is sent

@@ -30,6 +30,7 @@ client = module.DirectusClient(hostname="http://127.0.0.1:%d" % listener.getsock
 items = client.read_items("articles", query={"limit": 10})
 assert items[0]["title"] == "vendored" and type(items[0]).__module__.startswith(name), type(items[0]).__module__
 assert len(client.operations) > 50
+assert client.logger.name == name, client.logger.name  # its records go to the package's own logger
 assert "pydirectus" not in sys.modules or name == "pydirectus", "imported the original package"
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("requests", "httpx", "urllib3", "typing_extensions"))
 assert not heavy, heavy

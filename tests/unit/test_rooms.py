@@ -159,3 +159,41 @@ def test_core_touches_no_socket_file_thread_clock_or_event_loop():
                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("pure: "), result.stdout
+
+
+def _package_sources():
+    for folder, _, names in os.walk(PACKAGE):
+        for name in names:
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)
+
+
+def test_each_hand_written_method_is_written_once_for_both_clients():
+    import inspect
+    import re
+
+    from pydirectus import DirectusClient
+    from pydirectus._core.helpers import helpers_of
+    from pydirectus.async_client import AsyncDirectusClient
+    sync, asynchronous = helpers_of(DirectusClient), helpers_of(AsyncDirectusClient)
+    assert set(sync) == set(asynchronous) and len(sync) >= 19
+    texts = [open(path, encoding="utf-8").read() for path in _package_sources()]
+    for name, (kind, function) in sync.items():
+        assert asynchronous[name] == (kind, function), name  # the very same function
+        definitions = sum(len(re.findall(r"^\s*(?:async )?def %s\(" % name, text, re.M)) for text in texts)
+        assert definitions == 1, "%s is defined %d times" % (name, definitions)
+        assert inspect.signature(getattr(DirectusClient, name)) == inspect.signature(getattr(AsyncDirectusClient, name))
+        assert getattr(DirectusClient, name).__doc__ == getattr(AsyncDirectusClient, name).__doc__ == function.__doc__
+        assert inspect.iscoroutinefunction(getattr(AsyncDirectusClient, name)) == (kind == "run"), name
+    # the constructor too
+    assert DirectusClient.__init__ is AsyncDirectusClient.__init__
+
+
+def test_no_private_name_is_imported_across_modules():
+    crossings = []
+    for path in _package_sources():
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                crossings.extend("%s: %s" % (os.path.relpath(path, PACKAGE), alias.name) for alias in node.names
+                                 if alias.name.startswith("_") and not alias.name.startswith("__"))
+    assert crossings == []
