@@ -13,7 +13,7 @@ import pytest
 
 from pydirectus import DirectusClient, File, ForbiddenError, RateLimitedError, TransportError
 from pydirectus._core.auth import Credentials
-from pydirectus._core.effects import Send, Sleep
+from pydirectus._core.effects import Send
 import pydirectus._core.files as files_module
 from pydirectus._core.files import FileFlows, disposition_filename, safe_filename
 from pydirectus._core.helpers import helpers_of
@@ -356,24 +356,21 @@ class Body:
 
 
 def drive(session, request, outcomes):
-    """Run the request flow, answering each Send from ``outcomes``; the requests sent and the result."""
-    flow = session.request_flow(request)
-    sent, value, error = [], None, None
-    while True:
-        try:
-            effect = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return sent, stop.value
-        value = error = None
-        if isinstance(effect, Send):
-            sent.append(effect.request)
-            outcome = outcomes.pop(0)
-            if isinstance(outcome, Exception):
-                error = outcome
-            else:
-                value = outcome
-        else:
-            assert isinstance(effect, Sleep)
+    """Run the request flow with the sync runner, its transport answering from ``outcomes``; the
+    requests sent and the result."""
+    import logging
+    from pydirectus._sync.runner import Runner
+    from tests.mocktransport import MockTransport
+    sent = []
+
+    def answer(sent_request):
+        sent.append(sent_request)
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+    runner = Runner(MockTransport(answer), logging.getLogger("pydirectus.test"), lambda seconds: None)
+    return sent, runner.run(session.request_flow(request))
 
 
 def test_the_policy_rewinds_a_body_before_a_retry_and_stops_when_it_cannot():

@@ -1,15 +1,17 @@
 """The request policy flows, driven effect by effect without any socket or sleep."""
 
 import json
+import logging
 
 import pytest
 
 from pydirectus._core.auth import Credentials
-from pydirectus._core.effects import Authenticate, Send, Sleep
 from pydirectus.errors import AuthenticationError, TransportError
 from pydirectus._core.records import Request, Response
 from pydirectus._core.policy import RequestPolicy
 from pydirectus._core.retry import RetryPolicy
+from pydirectus._sync.runner import Runner
+from tests.mocktransport import MockTransport
 
 
 class Clock:
@@ -40,40 +42,49 @@ BAD_CREDENTIALS = answer(401, {"errors": [{"message": "Invalid user credentials.
 OK = answer(200, {"data": {"id": 1}})
 
 
+class _CountingLock:
+    """The runner's authentication lock, counting how many times it is taken."""
+
+    def __init__(self):
+        self.taken = 0
+
+    def __enter__(self):
+        self.taken += 1
+
+    def __exit__(self, *exc_info):
+        return None
+
+
 class Script:
-    """Runs a flow like the driver does, answering each Send from a list, recording everything."""
+    """The sync runner itself, its transport answering each request from a list; records what was
+    sent, slept and locked."""
 
     def __init__(self, session, answers):
         self.session = session
         self.answers = list(answers)
         self.sent = []
         self.slept = []
-        self.locked = 0
+        self.runner = Runner(MockTransport(self._answer), logging.getLogger("pydirectus.test"), self._sleep,
+                             session.clock)
+        self.runner.auth_lock = self.lock = _CountingLock()
+
+    def _answer(self, request):
+        self.sent.append(request)
+        result = self.answers.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _sleep(self, seconds):
+        self.slept.append(seconds)
+        self.session.clock.now += seconds
+
+    @property
+    def locked(self):
+        return self.lock.taken
 
     def run(self, flow):
-        value = error = None
-        while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value
-            value = error = None
-            if isinstance(effect, Send):
-                self.sent.append(effect.request)
-                result = self.answers.pop(0)
-                if isinstance(result, Exception):
-                    error = result
-                else:
-                    value = result
-            elif isinstance(effect, Sleep):
-                self.slept.append(effect.seconds)
-                self.session.clock.now += effect.seconds
-            elif isinstance(effect, Authenticate):
-                self.locked += 1
-                try:
-                    value = self.run(effect.flow)
-                except Exception as exc:
-                    error = exc
+        return self.runner.run(flow)
 
     def paths(self):
         return [r.url.replace("http://h", "") for r in self.sent]
