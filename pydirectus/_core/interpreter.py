@@ -137,28 +137,6 @@ def describe(operation: Operation) -> str:
     return "\n".join(lines)
 
 
-def bind_arguments(operation: Operation, layout: _Layout, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Bound:
-    """``bind_values`` for a call given as ``args`` and ``kwargs`` (hand-written helpers calling an
-    operation with their caller's arguments), checked as Python checks a method's arguments."""
-    positional = layout.positional
-    name = operation.name
-    if len(args) > len(positional):
-        raise TypeError("%s() takes %d positional arguments but %d were given"
-                        % (name, len(positional), len(args)))
-    values = dict(zip(positional, args))
-    for key in kwargs:
-        if key in values:
-            raise TypeError("%s() got multiple values for argument %r" % (name, key))
-        if key not in layout.accepted:
-            raise TypeError("%s() got an unexpected keyword argument %r" % (name, key))
-    values.update(kwargs)
-    missing = [p for p in layout.required if p not in values]
-    if missing:
-        raise TypeError("%s() missing required argument%s: %s"
-                        % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
-    return bind_values(operation, layout, values)
-
-
 def bind_values(operation: Operation, layout: _Layout, values: Mapping[str, Any]) -> Bound:
     """Check the values of a call, by parameter name (an absent one is None); return (path values,
     data, query values by wire name, model). Runs on every call."""
@@ -211,8 +189,27 @@ def _layout_of(operation: Operation) -> _Layout:
 
 
 def bind(operation: Operation, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> Bound:
-    """``bind_arguments`` for hand-written helpers that call an operation with a caller's arguments."""
-    return bind_arguments(operation, _layout_of(operation), args, kwargs)
+    """A helper's call of ``operation`` with its caller's ``args`` and ``kwargs``, checked as Python
+    checks a method's arguments, then as ``bind_values`` checks a method's values."""
+    layout = _layout_of(operation)
+    positional = layout.positional
+    name = operation.name
+    if len(args) > len(positional):
+        raise TypeError("%s() takes %d positional arguments but %d were given"
+                        % (name, len(positional), len(args)))
+    values = dict(zip(positional, args))
+    for key in kwargs:
+        if key in values:
+            raise TypeError("%s() got multiple values for argument %r" % (name, key))
+        if key not in layout.accepted:
+            raise TypeError("%s() got an unexpected keyword argument %r" % (name, key))
+    values.update(kwargs)
+    missing = [p for p in layout.required if p not in values]
+    if missing:
+        raise TypeError("%s() missing required argument%s: %s"
+                        % (name, "s" if len(missing) > 1 else "", ", ".join(repr(m) for m in missing)))
+    return bind_values(operation, layout, values)
+
 
 
 # The bodies every method is made of: ``_run`` is the operation's binder and call, put in the

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 
 from pydirectus import DirectusClient
-from pydirectus._core.interpreter import _Layout, bind_arguments
+from pydirectus._core.interpreter import bind
 from pydirectus._core.records import build_request
 from pydirectus._core.query import flatten_fields
 
@@ -15,7 +15,7 @@ OPS = DirectusClient.operations
 
 def url_for(name, *args, **kwargs):
     operation = OPS[name]
-    path, data, query, model = bind_arguments(operation, _Layout(operation), args, kwargs)
+    path, data, query, model = bind(operation, args, kwargs)
     return build_request("http://h/base", operation, path, data, query, {}).url
 
 
@@ -89,7 +89,7 @@ def test_a_long_query_moves_to_the_body_of_a_search():
     operation = OPS["read_items"]
     keys = list(range(2000))
     filter_ = {"id": {"_in": keys}}
-    path, data, query, model = bind_arguments(operation, _Layout(operation), ("articles",),
+    path, data, query, model = bind(operation, ("articles",),
                                               {"filter": filter_, "fields": ["id", {"author": ["name"]}],
                                                "limit": 5, "sort": "-id,title"})
     request = build_request("http://h", operation, path, data, query, {"Accept": "application/json"})
