@@ -208,6 +208,12 @@ _CLASS_BY_CODE: Dict[str, Type[APIError]] = {
 }
 
 
+def class_for_code(code: object) -> Optional[Type[APIError]]:
+    """The APIError subclass of a Directus error code (REST, GraphQL, the realtime socket's); None
+    for a code not listed."""
+    return _CLASS_BY_CODE.get(code) if isinstance(code, str) else None
+
+
 def _class_for_status(status: int) -> Type[APIError]:
     if status == 401:
         return AuthenticationError
@@ -240,10 +246,11 @@ def parse_retry_after(value: Optional[str], now_epoch: Optional[float] = None) -
     return max(0.0, when.timestamp() - now_epoch)
 
 
-def is_whole(value: object, minimum: int = 0) -> TypeGuard[int]:
-    """Whether ``value`` is an int (not a bool: True is an int to Python) of at least ``minimum``:
-    the check of every count, size and position argument, each raising its own message."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+def is_whole(value: object, minimum: Optional[int] = 0) -> TypeGuard[int]:
+    """Whether ``value`` is an int (not a bool: True is an int to Python) of at least ``minimum``
+    (None: any int): the check of every count, size and position argument, each raising its own
+    message."""
+    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
 
 
 def error_code(errors: object) -> Any:
@@ -280,7 +287,7 @@ def error_from_response(status: int, headers: Headers, body: Optional[bytes], me
     if errors:
         code = error_code(errors)
         message = str(errors[0].get("message") or code or "error")
-        cls = _CLASS_BY_CODE.get(code) or _class_for_status(status)
+        cls = class_for_code(code) or _class_for_status(status)
     else:
         code = None
         snippet = body[:_SNIPPET_LENGTH].decode("utf-8", "replace").strip()

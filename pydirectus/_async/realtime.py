@@ -1,26 +1,13 @@
-"""Directus realtime for ``AsyncDirectusClient``: the sync realtime client's protocol, on asyncio.
+"""Directus realtime for ``AsyncDirectusClient``: the protocol of ``_core/realtime.py`` on asyncio.
 
     async with client.realtime() as rt:
         async for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
             print(event.type, event.data)
 
-Everything that is not I/O comes from ``_core/realtime.py``: the protocol cores (``DirectusCore``,
-``GraphQLCore``: subscriptions and their queues, replies by uid, the token schedule, liveness, the
-reconnect backoff), the sans-I/O WebSocket, settings discovery, event decoding and what the public
-classes do without waiting. ``client.realtime()`` gives a ``RealtimePlan``; ``AsyncRealtime(plan,
-runner)`` is made of it and the client's runner (which runs the plan's token and discovery flows),
-without touching the client. This module adds the asyncio side: ``_AsyncConnection`` drives a core
-on asyncio streams (TCP, TLS with the client's settings, an HTTP CONNECT proxy) from one task per
-connection, and the public classes await where the sync ones block. The clock is
-``time.monotonic`` unless ``realtime(clock=...)`` names another.
-
-The guarantees are the sync client's: handshake, strict and public authentication; the token
-changed on the socket before it expires; the server's pings answered and a silent connection
-treated as dead; reconnection with full-jitter backoff, each subscription sent again exactly once
-after a ``reconnected`` marker; a refused subscription raising from its own iteration only;
-bounded queues with ``gap`` markers. Everything runs in the event loop that opened the
-connection (use one realtime object from one loop); closing it, or cancelling the task that
-waits for it, leaves no task running and no socket open.
+``_AsyncConnection`` drives a core on asyncio streams from one task per connection; the public
+classes await where the sync ones (``_sync/realtime.py``) block. Use one realtime object from
+the one event loop that opened it; closing it, or cancelling the task waiting on it, leaves no
+task running and no socket open.
 """
 
 from __future__ import annotations
@@ -34,7 +21,7 @@ from .transport import open_tunnel
 from ..errors import TransportError
 from .._core.realtime import (CLOSE_TIMEOUT, WAIT, ConnectionBase, DirectusEndpoint, Endpoint, GraphQLEndpoint,
                               ItemsBase, RealtimeEvent, SubscriptionBase, message_to_send)
-from .._sync.realtime import _keep_alive, _socket_route  # the socket-opening side, shared with the sync room
+from .._sync.transport import keep_alive, socket_route  # where sockets go, shared with the sync room
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
@@ -42,10 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
                         TypeVar, Union)
 
     from ..models import Item
-    from .._core.realtime import Opened, ProtocolCore, RealtimePlan, Wait
-    from .._sync.realtime import _Route
+    from .._core.realtime import Clock, Opened, ProtocolCore, RealtimePlan, Wait
+    from .._sync.transport import SocketRoute
     from .runner import AsyncRunner
-    from .._core.websocket import Closed, _Event
+    from .._core.websocket import Closed, Event
 
     _E = TypeVar("_E", bound="_AsyncEndpoint")
     _T = TypeVar("_T")
@@ -61,8 +48,8 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def _open_stream(route: _Route) -> _Stream:
-    """(reader, writer) along ``route`` (see realtime._socket_route): through the proxy's CONNECT
+async def _open_stream(route: SocketRoute) -> _Stream:
+    """(reader, writer) along ``route`` (see transport.socket_route): through the proxy's CONNECT
     tunnel when there is one, then TLS when there is a context; TCP keepalive on."""
     host, port, proxy, proxy_headers, context = route
     server_hostname = host if context else None
@@ -71,7 +58,7 @@ async def _open_stream(route: _Route) -> _Stream:
     else:
         reader, writer = await open_tunnel(host, port, proxy, proxy_headers, lambda sock: asyncio.open_connection(
             sock=sock, ssl=context, server_hostname=server_hostname))
-    _keep_alive(writer.get_extra_info("socket"))
+    keep_alive(writer.get_extra_info("socket"))
     return reader, writer
 
 
@@ -100,8 +87,9 @@ class _AsyncConnection(ConnectionBase):
     if TYPE_CHECKING:
         token_fetch: Optional[asyncio.Task[None]]
 
-    def __init__(self, endpoint: Endpoint, core: ProtocolCore) -> None:
-        super().__init__(endpoint, core)
+    def __init__(self, endpoint: Endpoint, core: ProtocolCore, plan: RealtimePlan, runner: Any,
+                 clock: Clock) -> None:
+        super().__init__(endpoint, core, plan, runner, clock)
         self.reader = self.writer = None
         self._task: Optional[asyncio.Task[None]] = None
         self._wakeup: Optional[asyncio.Future[None]] = None
@@ -154,13 +142,13 @@ class _AsyncConnection(ConnectionBase):
         clock = self.clock
         deadline = clock() + timeout
         try:
-            reader, writer = await asyncio.wait_for(_open_stream(_socket_route(self.plan)), timeout)
+            reader, writer = await asyncio.wait_for(_open_stream(socket_route(self.plan)), timeout)
         except asyncio.TimeoutError:  # on 3.8 to 3.10 not the socket.timeout the error translation knows
             raise socket.timeout("connecting took longer than %s s" % timeout) from None
         try:
             ws = self.new_websocket(token)
             writer.write(ws.handshake_request())
-            events: Optional[List[_Event]] = None
+            events: Optional[List[Event]] = None
             while events is None:
                 try:
                     data = await asyncio.wait_for(reader.read(65536), max(0.0, deadline - clock()))

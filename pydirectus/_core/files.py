@@ -381,7 +381,7 @@ def _in_upload_order(records: List[Dict[str, Any]], uploads: Sequence[_Upload]) 
 # --------------------------------------------------------------------------- assets
 
 def _positive_int(name: str, value: object, maximum: Optional[int] = None) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole(value, None):
         raise TypeError("%s must be an integer, got %r" % (name, value))
     if value < 1 or (maximum is not None and value > maximum):
         raise ValueError("%s must be between 1 and %s, got %d" % (name, maximum or "any", value))

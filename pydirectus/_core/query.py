@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import is_whole
 from .spec import QUERY_KINDS
 
 TYPE_CHECKING = False
@@ -99,7 +100,7 @@ def _encode_fields(name: str, value: object) -> str:
 
 
 def _encode_integer(name: str, value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole(value, None):
         raise TypeError("query parameter %r: expected an integer, got %r" % (name, value))
     return str(value)
 

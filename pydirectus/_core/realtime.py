@@ -1,30 +1,8 @@
-"""Directus realtime, the part that decides: the protocols, their state, and what the sync and the
-async room share. Nothing here touches a socket, a thread, a clock or an event loop: the rooms
-(``_sync/realtime.py``, ``_async/realtime.py``) bring the I/O, the clock and the random source.
-
-- The protocol cores: ``DirectusCore`` speaks Directus's JSON protocol on ``/websocket`` and
-  ``GraphQLCore`` graphql-transport-ws on ``/graphql``, both on ``ProtocolCore``: subscriptions
-  with bounded queues (``SubscriptionState``), replies matched by string uid (``PendingRequest``),
-  the token schedule, liveness and the reconnect backoff. They take text messages, the time and
-  tokens in, and hand out the messages to send and what their driver must do (fetch a token,
-  close, wait, reconnect).
-- What both rooms' connections and public classes share: ``ConnectionBase`` (the URL, the
-  WebSocket of each attempt (``websocket.ClientConnection``), moving messages between core and
-  WebSocket, the bookkeeping of a connection's end, waits as polls answering ``WAIT``),
-  ``Endpoint``, ``DirectusEndpoint`` and ``GraphQLEndpoint`` (settings discovery as a flow, the
-  core, subscribing), ``SubscriptionBase``, ``ItemsBase`` and ``SocketExchange`` (a request and
-  its reply, as polls).
-- ``RealtimeFlows``: the one ``realtime()`` method of both clients, a helper of kind
-  ``"realtime"`` (see ``helpers``): it returns a ``RealtimePlan``, and each client's room makes
-  its realtime connection of it and the client's runner (``Realtime``, ``AsyncRealtime``).
-
-Directus facts this relies on (measured against 12.4.0, see shared/realtime-notes.md): the
-server never answers RFC 6455 pings, it pings with ``{"type":"ping"}`` and closes a client silent
-for one period; a token expiring on the socket drops the events of the gap, so the socket
-re-authenticates before expiry with a token from the client's own token manager (never spending
-the REST session's single-use refresh token on the socket); errors without a uid belong to the
-connection; a subscribe error carries its uid; a server restart loses the events of the outage,
-hence the ``reconnected`` marker.
+"""Directus realtime, the part that decides: the protocol cores (``DirectusCore`` on ``/websocket``,
+``GraphQLCore`` on ``/graphql``), and what the sync and the async room share (``ConnectionBase``,
+the endpoints, subscriptions, requests on the socket). Nothing here touches a socket, a thread, a
+clock or an event loop: the rooms (``_sync/realtime.py``, ``_async/realtime.py``) bring those, and
+make their ``Realtime`` of the ``RealtimePlan`` that ``RealtimeFlows.realtime()`` returns.
 """
 
 from __future__ import annotations
@@ -33,7 +11,8 @@ import collections
 import json
 
 from ..errors import (APIError, AuthenticationError, BadRequestError, DirectusError, ForbiddenError,
-                      RateLimitedError, ServerError, TimeoutError, TransportError, _CLASS_BY_CODE, error_code)
+                      RateLimitedError, ServerError, TimeoutError, TransportError, class_for_code, error_code,
+                      is_whole)
 from .auth import access_token_flow
 from .helpers import helper
 from .records import decode_raw, models
@@ -52,11 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out
     from .effects import Flow
     from .policy import RequestPolicy
     from .records import Request
-    from .websocket import ClientConnection, Closed, _Event
+    from .websocket import ClientConnection, Closed, Event
 
     Clock = Callable[[], float]
     # a freshly opened connection: (stream, WebSocket, token, its expiry, the events after the handshake)
-    Opened = Tuple[Any, ClientConnection, Optional[str], Optional[float], List[_Event]]
+    Opened = Tuple[Any, ClientConnection, Optional[str], Optional[float], List[Event]]
     Settings = Dict[str, Any]
     TokenFlow = Callable[[Optional[str]], Flow[Tuple[Optional[str], Optional[float]]]]
     _T = TypeVar("_T")
@@ -66,6 +45,12 @@ __all__ = ["RealtimeFlows", "RealtimePlan", "RealtimeOptions", "RealtimeEvent", 
            "ConnectionBase", "SubscriptionBase", "ItemsBase", "SocketExchange", "message_to_send", "Endpoint",
            "GraphQLEndpoint", "DirectusEndpoint", "CLOSE_TIMEOUT", "DEFAULT_QUEUE_SIZE", "DEFAULT_MAX_SIZE"]
 
+# Directus facts this relies on (measured against 12.4.0): the server never answers RFC 6455 pings,
+# it pings with {"type":"ping"} and closes a client silent for one period; a token expiring on the
+# socket drops the events of the gap, so the socket re-authenticates before expiry with a token
+# from the client's own token manager (never spending the REST session's single-use refresh token
+# on the socket); errors without a uid belong to the connection; a subscribe error carries its uid;
+# a server restart loses the events of the outage, hence the "reconnected" marker.
 DEFAULT_QUEUE_SIZE = 1000
 DEFAULT_HEARTBEAT = 30.0     # Directus's WEBSOCKETS_HEARTBEAT_PERIOD default
 GRAPHQL_KEEPALIVE = 15.0     # graphql-ws has no server heartbeat: we ping this often when idle
@@ -92,7 +77,7 @@ def _error_from_message(message: Dict[str, Any], where: str) -> APIError:
         error = {}
     code: Any = error.get("code")  # as the server sent it
     text = str(error.get("message") or code or "error")
-    cls: Type[APIError] = _SOCKET_CODES.get(code) or _CLASS_BY_CODE.get(code) or BadRequestError
+    cls: Type[APIError] = _SOCKET_CODES.get(code) or class_for_code(code) or BadRequestError
     if isinstance(code, str) and code.startswith("INTERNAL"):
         cls = ServerError
     errors = [{"message": text, "extensions": {"code": code}}]
@@ -104,7 +89,7 @@ def _graphql_error(errors: List[Any], where: str) -> APIError:
     """The DirectusError of a GraphQL ``errors`` list."""
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     code = error_code(errors)
-    cls: Type[APIError] = _CLASS_BY_CODE.get(code) or BadRequestError
+    cls: Type[APIError] = class_for_code(code) or BadRequestError
     return cls(str(first.get("message") or code or "GraphQL error"), status=_STATUS_OF_CLASS.get(cls, 400),
                code=code, errors=[e for e in errors if isinstance(e, dict)], method="WS graphql", url=where)
 
@@ -265,7 +250,7 @@ class ProtocolCore:
     ``ready``, ``waiting`` (lost: waiting to reconnect), ``closed`` (for good: ``fatal`` says why
     when it was not the application's ``close()``).
 
-    The driver calls ``connection_opened``, ``message_received``, ``connection_lost``,
+    The room's connection calls ``connection_opened``, ``message_received``, ``connection_lost``,
     ``connect_failed``, ``token_ready``/``token_failed`` and ``tick`` (with the time), then sends
     ``take_outgoing()``, fetches a token when ``token_wanted``, closes the socket when
     ``close_wanted``, and wakes up again by ``next_deadline()``. Test hooks: ``answer_pings``,
@@ -319,6 +304,12 @@ class ProtocolCore:
         self.answer_pings = True
         self.proactive_reauth = True
         self.reactive_reauth = True
+
+    @property
+    def token_refused(self) -> bool:
+        """Whether the server refused a token (on the upgrade or in the auth message) since the
+        last connection became ready: the next attempt asks for another."""
+        return bool(self._unauthorized or self._auth_failures)
 
     # --- helpers -------------------------------------------------------------------------
     def _next_uid(self, prefix: str) -> str:
@@ -458,7 +449,7 @@ class ProtocolCore:
         return delay
 
     def close(self) -> None:
-        """The application closes: end everything, ask the driver for a close handshake."""
+        """The application closes: end everything, ask the connection for a close handshake."""
         if self.state == "closed":
             return
         if self.state in ("authenticating", "ready"):
@@ -520,7 +511,7 @@ class ProtocolCore:
         self.reauth_at = max(now + MIN_REAUTH_INTERVAL, expires_at - JWT_SECOND_SLACK - margin)
 
     def token_ready(self, now: float, token: Optional[str], expires_at: Optional[float]) -> None:
-        """The token the driver fetched because ``token_wanted`` was set."""
+        """The token the connection fetched because ``token_wanted`` was set."""
         self.token_wanted = False
         if self.state != "ready" or token is None:
             return
@@ -588,7 +579,7 @@ class DirectusCore(ProtocolCore):
             raise ValueError("collection must be a non-empty string, got %r" % (collection,))
         if event is not None and event not in _EVENTS:
             raise ValueError("event must be one of %s, or None for all, got %r" % (", ".join(_EVENTS), event))
-        if item is not None and (isinstance(item, bool) or not isinstance(item, (str, int))):
+        if item is not None and not (isinstance(item, str) or is_whole(item, None)):
             raise ValueError("item must be a primary key (str or int), got %r" % (item,))
         if query is not None and not isinstance(query, dict):
             raise ValueError("query must be a dict (the Directus query object), got %r" % (query,))
@@ -796,7 +787,7 @@ class GraphQLCore(ProtocolCore):
             self.subscriptions.pop(subscription.uid, None)
 
 
-# --- what the sync and the async driver share (no I/O) ---------------------------------------
+# --- what the sync and the async room share (no I/O) ---------------------------------------
 
 if TYPE_CHECKING:  # for type checkers, a value of its own type, so that ``is WAIT`` tells it apart
     class Wait(enum.Enum):
@@ -836,8 +827,8 @@ class ConnectionBase:
     tokens, moving messages between the core and the WebSocket, and the bookkeeping of a
     connection's end. A subclass brings the I/O: ``guard`` (a context manager around every use of
     the core), ``notify()`` (wake the waiters), ``wake()`` (wake the connection's own loop),
-    ``adopt(stream)`` and ``discard(stream)``. What it needs of its endpoint it has here: the
-    ``plan`` (see ``RealtimePlan``), the ``runner`` that runs its flows, the ``clock``, the ``logger``."""
+    ``adopt(stream)`` and ``discard(stream)``. Its endpoint gives it the ``plan`` (see
+    ``RealtimePlan``), the ``runner`` that runs its flows and the ``clock``."""
 
     ws: ClientConnection  # of the connection installed last (None before the first): used only once one is
 
@@ -849,11 +840,12 @@ class ConnectionBase:
         def adopt(self, stream: Any) -> None: ...
         def discard(self, stream: Any) -> None: ...
 
-    def __init__(self, endpoint: Endpoint, core: ProtocolCore) -> None:
+    def __init__(self, endpoint: Endpoint, core: ProtocolCore, plan: RealtimePlan, runner: Any,
+                 clock: Clock) -> None:
         self.realtime = endpoint
-        self.plan = endpoint._plan
-        self.runner: Any = endpoint._runner  # the client's Runner or AsyncRunner
-        self.clock = endpoint._clock
+        self.plan = plan
+        self.runner: Any = runner  # the client's Runner or AsyncRunner
+        self.clock = clock
         self.logger = endpoint.logger
         self.core = core
         self.path: Optional[str] = None  # the WebSocket path below the base URL, known once the settings are
@@ -877,8 +869,7 @@ class ConnectionBase:
 
     def attempt_token_flow(self) -> Generator[Any, Any, Tuple[Optional[str], Optional[float]]]:
         """The flow fetching the token of the next attempt: another one when the last was refused."""
-        core = self.core
-        stale = self._attempt_token if (core._unauthorized or core._auth_failures) else None
+        stale = self._attempt_token if self.core.token_refused else None
         return self.plan.token_flow(stale)
 
     def new_websocket(self, token: Optional[str]) -> ClientConnection:
@@ -891,7 +882,7 @@ class ConnectionBase:
                                 headers=[("User-Agent", self.plan.user_agent)], max_size=self.realtime.max_size)
 
     @staticmethod
-    def handshake_step(ws: ClientConnection, data: bytes) -> Optional[List[_Event]]:
+    def handshake_step(ws: ClientConnection, data: bytes) -> Optional[List[Event]]:
         """Feed handshake bytes: the events that came after ``Accepted`` once it came, else None."""
         from .websocket import Accepted
         if not data:
@@ -942,7 +933,7 @@ class ConnectionBase:
                 break
         return ws.data_to_send()
 
-    def handle_events(self, events: List[_Event]) -> Optional[Closed]:
+    def handle_events(self, events: List[Event]) -> Optional[Closed]:
         """Feed WebSocket events to the core; the Closed event, if any."""
         from .websocket import Closed, TextMessage
         now = self.clock()
@@ -1183,7 +1174,8 @@ class Endpoint:
         self.user_agent = plan.user_agent
 
     def _new_connection(self) -> ConnectionBase:
-        connection: ConnectionBase = self._connection_class(self, self._new_core())
+        connection: ConnectionBase = self._connection_class(self, self._new_core(), self._plan, self._runner,
+                                                            self._clock)
         self._connection = connection
         return connection
 
@@ -1229,16 +1221,17 @@ class Endpoint:
 class GraphQLEndpoint(Endpoint):
     """GraphQL subscriptions (graphql-transport-ws) on the server's ``/graphql`` socket, sync or async."""
 
-    def __init__(self, realtime: DirectusEndpoint) -> None:
-        super().__init__(realtime._plan, realtime._runner, realtime._clock, realtime._random)
-        self._realtime = realtime
+    def __init__(self, plan: RealtimePlan, runner: Any, clock: Clock, random: Clock,
+                 discovery_flow: Callable[[], Generator[Any, Any, Settings]]) -> None:
+        super().__init__(plan, runner, clock, random)
+        self._settings_flow = discovery_flow  # the Realtime's discovery, of the GraphQL settings
 
     def _new_core(self) -> GraphQLCore:
         return GraphQLCore(self._clock, self._random, queue_size=self.queue_size, request_timeout=self.timeout,
                             auth_timeout=self.timeout)
 
     def _discovery_flow(self) -> Generator[Any, Any, Settings]:
-        return self._realtime._discovery_flow(graphql=True)
+        return self._settings_flow()
 
     @staticmethod
     def _configure(core: ProtocolCore, settings: Settings) -> str:
@@ -1336,7 +1329,8 @@ class DirectusEndpoint(Endpoint):
 
     def _graphql_endpoint(self) -> GraphQLEndpoint:
         if self._graphql is None:
-            self._graphql = self._graphql_class(self)
+            self._graphql = self._graphql_class(self._plan, self._runner, self._clock, self._random,
+                                                lambda: self._discovery_flow(graphql=True))
         return self._graphql
 
     def _exchange(self, connection: ConnectionBase, message: Mapping[str, Any], kind: str,

@@ -11,7 +11,7 @@ import json
 import re
 
 from . import query as _query
-from ..errors import error_from_response
+from ..errors import error_from_response, is_whole
 from .query import encode_query, query_object
 from .spec import RESULTS
 
@@ -215,7 +215,7 @@ def quote_path_value(name: str, value: object) -> str:
     """``value`` quoted as exactly one path segment; empty, ``.``, ``..`` and control characters refused."""
     if value is None:
         raise TypeError("path parameter %r is required, got None" % name)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if not (isinstance(value, str) or is_whole(value, None)):
         raise TypeError("path parameter %r must be a string or an integer, got %r" % (name, value))
     text = str(value)
     if _PLAIN_SEGMENT.fullmatch(text):  # the common case: names, numbers, UUIDs

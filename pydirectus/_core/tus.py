@@ -5,16 +5,14 @@ five endpoints are written by hand here; the spec lists them as ``hand_written``
 ``upload_file_resumable`` sends a file chunk by chunk and, when a chunk is lost, asks the server
 how far it got and goes on from there: nothing is sent twice and nothing is skipped.
 
-Like the file methods (``files.py``), each method is a helper written once in ``TusFlows``, for
-both clients: a flow whose requests go through the request policy and whose local-file work
-(opening the file, finding its size, reading each chunk) is ``LocalFile`` effects.
+Each method is a helper written once in ``TusFlows`` for both clients, as in ``files.py``.
 """
 
 from __future__ import annotations
 
 from ..errors import DirectusError, ForbiddenError, TransportError, error_from_response, is_whole
 from .effects import LocalFile
-from .files import _check_binary_file, _guess_type_flow, _source_path
+from .files import check_binary_file, guess_type_flow, source_path
 from .helpers import helper
 from .records import Request, decode_result, header_int, quote_path_value
 
@@ -172,12 +170,12 @@ class TusFlows:
         if not is_whole(chunk_size, 1):
             raise ValueError("chunk_size must be a positive number of bytes")
         if isinstance(file, (str, os.PathLike)):
-            path = _source_path(file)
+            path = source_path(file)
             handle: BinaryIO = yield LocalFile("open_to_read", path)
             owned = True
             filename = filename or os.path.basename(path)
         elif hasattr(file, "read") and hasattr(file, "seek"):
-            _check_binary_file(file)
+            check_binary_file(file)
             handle, owned = file, False  # it reads and seeks: a binary file object
             filename = filename or os.path.basename(getattr(file, "name", "") or "") or None
         else:
@@ -187,7 +185,7 @@ class TusFlows:
             if not seekable:
                 raise TypeError("file must be a path or a seekable binary file object")
             if mime_type is None and filename:
-                mime_type = yield from _guess_type_flow(filename)
+                mime_type = yield from guess_type_flow(filename)
             # the server would answer both with a misleading "Upload-Metadata is invalid"
             if length == 0:
                 raise ValueError("Directus refuses empty TUS uploads; send an empty file with a plain upload")

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # typing is never imported at run time
 
 __all__ = [
     "ClientConnection", "HandshakeError", "ConnectionClosedError",
-    "Accepted", "TextMessage", "BinaryMessage", "Ping", "Pong", "Closed",
+    "Event", "Accepted", "TextMessage", "BinaryMessage", "Ping", "Pong", "Closed",
     "accept_key", "mask", "encode_frame", "is_valid_close_code",
     "OP_CONTINUATION", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG",
 ]
@@ -81,7 +81,9 @@ class ConnectionClosedError(Exception):
 
 # --- events ---------------------------------------------------------------------------------
 
-class _Event:
+class Event:
+    """What ``ClientConnection.receive_data`` hands out: one of the classes below."""
+
     __slots__: Tuple[str, ...] = ()
 
     def __eq__(self, other: object) -> bool:
@@ -93,7 +95,7 @@ class _Event:
             "%s=%r" % (name, getattr(self, name)) for name in self.__slots__))
 
 
-class Accepted(_Event):
+class Accepted(Event):
     """The server accepted the upgrade; ``subprotocol`` is the one it chose, or None."""
 
     __slots__ = ("subprotocol", "headers")
@@ -103,7 +105,7 @@ class Accepted(_Event):
         self.headers = headers or {}
 
 
-class TextMessage(_Event):
+class TextMessage(Event):
     """A whole text message (fragments already joined), as ``str``."""
 
     __slots__ = ("data",)
@@ -112,7 +114,7 @@ class TextMessage(_Event):
         self.data = data
 
 
-class BinaryMessage(_Event):
+class BinaryMessage(Event):
     """A whole binary message, as ``bytes``."""
 
     __slots__ = ("data",)
@@ -121,7 +123,7 @@ class BinaryMessage(_Event):
         self.data = data
 
 
-class Ping(_Event):
+class Ping(Event):
     """A ping frame; its pong is already queued in ``data_to_send()``."""
 
     __slots__ = ("payload",)
@@ -130,14 +132,14 @@ class Ping(_Event):
         self.payload = payload
 
 
-class Pong(_Event):
+class Pong(Event):
     __slots__ = ("payload",)
 
     def __init__(self, payload: bytes = b"") -> None:
         self.payload = payload
 
 
-class Closed(_Event):
+class Closed(Event):
     """The connection is closed: no more events will come.
 
     ``code`` and ``reason`` are the peer's (1005 for a close frame without a code, 1006 when the
@@ -312,7 +314,7 @@ class ClientConnection:
         return Accepted(subprotocol, headers)
 
     # --- receiving -----------------------------------------------------------------------
-    def receive_data(self, data: bytes) -> List[_Event]:
+    def receive_data(self, data: bytes) -> List[Event]:
         """Take bytes read from the socket (``b""``: the peer closed TCP); returns the events.
 
         Raises HandshakeError while the handshake reply is refused or invalid.
@@ -322,7 +324,7 @@ class ClientConnection:
         if not data:
             return [self._closed(ABNORMAL_CLOSURE, "")]
         self._buffer += data
-        events: List[_Event] = []
+        events: List[Event] = []
         if self.state == CONNECTING:
             accepted = self._receive_handshake()
             if accepted is None:
@@ -339,7 +341,7 @@ class ClientConnection:
             events.append(self._fail(failure.code, str(failure)))
         return events
 
-    def _next_frame_event(self) -> Union[_Event, Literal[True], None]:
+    def _next_frame_event(self) -> Union[Event, Literal[True], None]:
         """Parse one frame from the buffer: an event, True (a frame with no event yet), or None."""
         buffer = self._buffer
         if len(buffer) < 2:

@@ -4,16 +4,8 @@
         for event in rt.subscribe("articles", query={"fields": ["id", "title"]}):
             print(event.type, event.data)
 
-Everything that decides lives in ``_core/realtime.py`` (the protocol cores, subscriptions and
-their queues, settings discovery, what the public classes do without waiting); ``client.realtime()``
-gives a ``RealtimePlan``, and ``Realtime(plan, runner)`` is made of it and the client's runner,
-without touching the client. This module adds what blocks: ``_SyncConnection`` opens the socket
-(TCP, an HTTP CONNECT proxy, TLS with the client's settings), runs the handshake, and owns the
-socket from one reader thread: other threads hand it messages and wake it, so frames never
-interleave and TLS is never used from two threads. Tokens are fetched on a helper thread (the
-plan's token flow, run by the client's runner), so server pings are answered meanwhile. The
-clock is ``time.monotonic`` unless ``realtime(clock=...)`` names another.
-``_async/realtime.py`` is its asyncio twin, for ``AsyncDirectusClient``.
+``_SyncConnection`` owns the socket from one reader thread (see its docstring); the public
+classes block where the async ones (``_async/realtime.py``) await.
 """
 
 from __future__ import annotations
@@ -28,64 +20,30 @@ from ..errors import TransportError
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only: typing stays out of import time
     import socket
-    import ssl
     import threading
-    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Type, TypeVar, Union
 
     from ..models import Item
-    from .._core.realtime import Opened, ProtocolCore, RealtimePlan, Wait
-    from .._core.websocket import Closed, _Event
+    from .._core.realtime import Clock, Opened, ProtocolCore, RealtimePlan, Wait
+    from .._core.websocket import Closed, Event
     from .runner import Runner
 
-    # where a socket goes: (host, port, proxy (host, port) or None, proxy headers, SSL context or None)
-    _Route = Tuple[str, int, Optional[Tuple[str, int]], Dict[str, str], Optional[ssl.SSLContext]]
+    from .transport import SocketRoute
     _T = TypeVar("_T")
     _S = TypeVar("_S", bound="_SyncEndpoint")
 
 __all__ = ["Realtime", "Subscription", "RealtimeEvent", "RealtimeItems", "GraphQLRealtime"]
 
 
-# --- where the sockets go, and how they are opened -------------------------------------------
-
-def _socket_route(client: Any) -> _Route:
-    """Where the realtime sockets of ``client`` go, as its REST requests do:
-    ``(host, port, proxy, proxy_headers, ssl_context)``. ``proxy`` is the ``(host, port)`` of the
-    HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
-    ``ssl_context`` is the client's for wss://, None for ws://."""
-    from urllib.parse import urlsplit
-    from .._core.http11 import proxies_from, resolve_route
-    from .transport import make_ssl_context
-    settings = client.connection_settings
-    parts = urlsplit(client.url)
-    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies_from(settings.proxies))
-    context = None
-    if parts.scheme == "https":
-        context = settings.ssl_context or make_ssl_context()
-    return host, port, proxy, proxy_headers, context
-
-
-def _keep_alive(sock: socket.socket) -> None:
-    """TCP keepalive on ``sock``: a fallback probe for servers whose heartbeat is off (the kernel
-    notices a dead peer)."""
-    import socket
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
-        if hasattr(socket, name):
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-            except OSError:
-                pass
-
-
 # --- sync I/O ------------------------------------------------------------------------------
 
-def _open_socket(route: _Route, timeout: float) -> socket.socket:
-    """A connected socket along ``route`` (see _socket_route): through the proxy's CONNECT tunnel
-    when there is one, then TLS when there is a context; TCP keepalive on."""
-    from .transport import open_socket
+def _open_socket(route: SocketRoute, timeout: float) -> socket.socket:
+    """A connected socket along ``route`` (see transport.socket_route): through the proxy's CONNECT
+    tunnel when there is one, then TLS when there is a context; TCP keepalive on."""
+    from .transport import keep_alive, open_socket
     host, port, proxy, proxy_headers, context = route
     sock = open_socket(host, port, timeout, proxy, proxy_headers, context)
-    _keep_alive(sock)
+    keep_alive(sock)
     return sock
 
 
@@ -93,7 +51,8 @@ class _SyncConnection(ConnectionBase):
     """Drives one core over a blocking socket, from a reader thread that owns the socket.
 
     Every call into the core happens under ``condition``; application threads only change the
-    core and ``wake()`` the reader, which sends. Waiters on subscriptions and requests wait on
+    core and ``wake()`` the reader, which sends: frames never interleave and TLS is never used
+    from two threads. Waiters on subscriptions and requests wait on
     ``condition`` too; the reader notifies it after each change. Tokens are fetched on a helper
     thread, so server pings are answered meanwhile.
     """
@@ -103,9 +62,10 @@ class _SyncConnection(ConnectionBase):
     if TYPE_CHECKING:
         token_fetch: Optional[threading.Thread]
 
-    def __init__(self, endpoint: Endpoint, core: ProtocolCore) -> None:
+    def __init__(self, endpoint: Endpoint, core: ProtocolCore, plan: RealtimePlan, runner: Any,
+                 clock: Clock) -> None:
         import threading
-        super().__init__(endpoint, core)
+        super().__init__(endpoint, core, plan, runner, clock)
         self.condition = threading.Condition(threading.RLock())
         self.sock: Optional[socket.socket] = None
         self._thread: Optional[threading.Thread] = None
@@ -140,15 +100,16 @@ class _SyncConnection(ConnectionBase):
     def _open(self) -> Opened:
         """Fetch a token, connect and shake hands: (socket, ClientConnection, token, expiry, events)."""
         import socket
+        from .transport import socket_route
         token, expires_at = self.runner.run(self.attempt_token_flow())
         timeout = self.plan.connection_settings.connect_timeout or 10.0  # None (no bound) opens within 10 s
         clock = self.clock
         deadline = clock() + timeout
-        sock = _open_socket(_socket_route(self.plan), timeout)
+        sock = _open_socket(socket_route(self.plan), timeout)
         try:
             ws = self.new_websocket(token)
             sock.sendall(ws.handshake_request())
-            events: Optional[List[_Event]] = None
+            events: Optional[List[Event]] = None
             while events is None:
                 remaining = deadline - clock()
                 if remaining <= 0:

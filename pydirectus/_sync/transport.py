@@ -41,9 +41,13 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .._core.http11 import Address, Bytes, PoolKey, Proxy, Streamed
     from .._core.records import Request
 
-    Route = Tuple[PoolKey, bool, Dict[str, str], str]  # see HTTPTransport._route
+    from .._core.realtime import RealtimePlan
 
-__all__ = ["HTTPTransport", "make_ssl_context", "open_socket"]
+    Route = Tuple[PoolKey, bool, Dict[str, str], str]  # see HTTPTransport._route
+    # where a realtime socket goes: (host, port, proxy (host, port) or None, proxy headers, SSL context or None)
+    SocketRoute = Tuple[str, int, Optional[Proxy], Dict[str, str], Optional[SSLContext]]
+
+__all__ = ["HTTPTransport", "make_ssl_context", "open_socket", "socket_route", "keep_alive"]
 
 _CHUNK = 64 * 1024
 _SEND_SIZE = 1024 * 1024  # most one send() of a large body takes at once
@@ -89,6 +93,33 @@ def open_socket(host: str, port: int, timeout: float, proxy: Optional[Proxy] = N
         sock.close()
         raise
     return sock
+
+
+def socket_route(plan: RealtimePlan) -> SocketRoute:
+    """Where the realtime sockets of ``plan`` go, as the client's REST requests do:
+    ``(host, port, proxy, proxy_headers, ssl_context)``. ``proxy`` is the ``(host, port)`` of the
+    HTTP proxy to tunnel through with CONNECT (a WebSocket is tunnelled for ws:// too), or None;
+    ``ssl_context`` is the client's for wss://, None for ws://. Both rooms' sockets go by it."""
+    from urllib.parse import urlsplit
+    settings = plan.connection_settings
+    parts = urlsplit(plan.url)
+    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies_from(settings.proxies))
+    context = None
+    if parts.scheme == "https":
+        context = settings.ssl_context or make_ssl_context()
+    return host, port, proxy, proxy_headers, context
+
+
+def keep_alive(sock: Socket) -> None:
+    """TCP keepalive on a realtime socket: a fallback probe for servers whose heartbeat is off
+    (the kernel notices a dead peer)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+            except OSError:
+                pass
 
 
 def _after_sent_error(exc: BaseException, method: str, url: str, read_timeout: float) -> TransportError:

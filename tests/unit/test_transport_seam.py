@@ -1,4 +1,4 @@
-"""The transport seam (messages.Transport / AsyncTransport): a client runs on any object with
+"""The transport seam (_core.records.Transport / AsyncTransport): a client runs on any object with
 ``send`` and ``close``, here tests/mocktransport.py's; what the client connects with (TLS, proxies,
 timeouts) is its own ``connection_settings``, never guessed from the transport it was given."""
 
@@ -8,7 +8,7 @@ import pytest
 
 import pydirectus
 from pydirectus import RetryPolicy
-from pydirectus._sync.realtime import _socket_route
+from pydirectus._sync.transport import socket_route
 from tests.mocktransport import AsyncMockTransport, MockTransport, json_response
 
 
@@ -52,10 +52,10 @@ def test_realtime_connects_with_the_client_s_settings_not_the_transport_s(tmp_pa
     client = pydirectus.DirectusClient(hostname="https://directus.test", static_token="tok", ssl_context=context,
                                        proxies={"https": "http://proxy.test:3128"}, connect_timeout=4.0,
                                        transport=MockTransport(lambda request: json_response(200, {})))
-    host, port, proxy, _, used = _socket_route(client)
+    host, port, proxy, _, used = socket_route(client)
     assert (host, port, proxy, used) == ("directus.test", 443, ("proxy.test", 3128), context)
     assert client.connection_settings.connect_timeout == 4.0
     direct = pydirectus.DirectusClient(hostname="https://directus.test", static_token="tok", proxies={},
                                        ssl_context=context, transport=MockTransport(lambda request: None))
-    assert _socket_route(direct)[2] is None
+    assert socket_route(direct)[2] is None
     assert "connect_timeout=10.0" in repr(direct.connection_settings) and "tok" not in repr(direct.connection_settings)
