@@ -16,7 +16,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"  # the one place the version is written (the build reads it here)
 
-from ._core import records as _messages  # noqa: E402 - after __version__, which client.py imports
+from ._core import records as _records  # noqa: E402 - after __version__, which _core/client.py reads on import
 from ._core.bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
 from .errors import (APIError, Attempt, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
     if name == "AsyncDirectusClient":
         from .async_client import AsyncDirectusClient as found
     elif name in ("Item", "File", "ItemList"):
-        found = getattr(_messages.models(), name)
+        found = getattr(_records.models(), name)
     else:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
     globals()[name] = found

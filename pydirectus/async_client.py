@@ -1,13 +1,10 @@
-"""AsyncDirectusClient: the spec's operations as coroutine methods, on the same request policy.
+"""AsyncDirectusClient: the spec's operations and the helpers as coroutine methods, run by the async room.
 
 Every operation of ``DirectusClient`` is here as an ``async def`` with the same name, signature and
-docstring, installed by the same interpreter from the same spec. Authentication, refresh, replay
-after TOKEN_EXPIRED, re-login, retries, redirects and chunked bulk writes are the very flows the
-sync client runs (``policy``, ``auth``, ``bulk``), performed by ``async_driver.AsyncDriver`` over
-``async_transport.AsyncHTTPTransport``. What is written here is only what awaits them. The
-helpers come from mixins that run the sync client's flows too: paging (``paging``), files and TUS
-(``async_files`` over the flows of ``files`` and ``tus``), realtime (``async_realtime`` over the
-protocol cores of ``realtime``).
+docstring, installed by the same interpreter from the same spec; the helpers run the same flows of
+``_core`` (``FileFlows``, ``PagingFlows``, ``TusFlows``, ``RealtimeFlows``). ``_async/runner.py``'s
+``AsyncRunner`` performs them over ``_async/transport.py``. What is written here is only what
+ties ``ClientBase`` to the async room.
 
     async with AsyncDirectusClient(hostname="http://127.0.0.1:8055", static_token="...") as directus:
         articles = await directus.read_items("articles", limit=10)

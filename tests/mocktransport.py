@@ -1,5 +1,5 @@
-"""Transports that answer from a function, without sockets: the seam of ``messages.Transport``
-and ``messages.AsyncTransport`` (as httpx's MockTransport), for tests of everything above it.
+"""Transports that answer from a function, without sockets: the seam of ``_core.records.Transport``
+and ``AsyncTransport`` (as httpx's MockTransport), for tests of everything above it.
 
     def handler(request):
         return json_response(200, {"data": []})

@@ -1,6 +1,6 @@
 """Credentials, the token state of a password policy, and the flows that log in, refresh and log out.
 
-Everything here is free of I/O: the flows yield effects (see ``effects``) and a driver performs
+Everything here is free of I/O: the flows yield effects (see ``effects``) and a room's runner performs
 them. Directus facts this relies on: ``expires`` in a login or refresh answer is in milliseconds;
 refresh tokens are single use (each refresh rotates the pair); an expired access token is 401
 TOKEN_EXPIRED; a dead refresh token is 401 INVALID_CREDENTIALS.
@@ -98,7 +98,7 @@ class Credentials:
 
 
 class TokenState:
-    """The tokens of a password policy. Plain data: each driver guards it with its own lock.
+    """The tokens of a password policy. Plain data: each runner guards it with its own lock.
 
     ``generation`` grows at every change, so a caller can tell whether someone else already
     refreshed the token it saw fail. ``logins`` and ``refreshes`` count what happened.
@@ -242,7 +242,7 @@ def logout_now_flow(policy: RequestPolicy) -> Flow[None]:
 
 
 def access_token_flow(policy: RequestPolicy, stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:
-    """A flow (run it with the client's driver): a usable access token and its expiry on the
+    """A flow (run it with the client's runner): a usable access token and its expiry on the
     policy's clock (None: never), and one other than ``stale`` when the credentials can make one.
 
     For a static token it is the token, without credentials (None, None). A password session logs

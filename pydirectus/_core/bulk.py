@@ -4,7 +4,7 @@ Directus refuses a batch above MAX_BATCH_MUTATION (400 "Exceeded max batch mutat
 and a body above MAX_PAYLOAD_SIZE (1 MB by default). ``chunked_write_flow`` splits by both, learns
 the server's batch limit from that refusal (which comes before anything is written) and carries on
 with smaller chunks, and when a chunk fails, raises a BulkWriteError that says which chunks were
-committed and which were not, so nothing is lost silently. Free of I/O: a driver runs the flow.
+committed and which were not, so nothing is lost silently. Free of I/O: a runner runs the flow.
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """The effects flows yield, for a runner to perform.
 
-A flow is a generator: it yields an effect, the performer does it and sends back the result (or
-throws the exception it raised). Written this way, a flow holds the logic and no I/O, and the sync
-and the async client run the very same flows, each with its room's runner (``_sync/runner.py``,
-``_async/runner.py``).
-
-One vocabulary for every flow: ``Send`` (a request, to the transport), ``Sleep``, ``Authenticate``
-(a login or refresh under the client's lock), ``Read`` (from a streamed answer), ``Deliver`` (a
-value for whoever iterates the flow) and ``LocalFile`` (an operation on the local file system).
-A helper's flow sends its requests through the request policy (``session.request_flow``) or an
-operation's call (``ClientBase._call_flow``), which are flows of the same effects.
+A flow is a generator: it yields an effect, the runner (``_sync/runner.py``, ``_async/runner.py``)
+does it and sends back the result, or throws the exception it raised. So a flow holds the logic
+and no I/O, and both clients run the very same flows.
 """
 
 from __future__ import annotations

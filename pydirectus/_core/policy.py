@@ -6,10 +6,6 @@ A request is never sent without credentials because authentication failed: the f
 raised instead. ``call_flow`` is every operation call's path: one request, or a bulk write in
 chunks (``bulk``), decoded into what the method returns. The flows yield effects (``Send``,
 ``Sleep``, ``Authenticate``) that each room's runner performs.
-
-A request is sent again only if its body can be: bytes always can; a streamed body (an upload)
-has a ``rewind()`` that makes its next iteration start over and answers False when it cannot (a
-one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks when it is read.
 """
 
 from __future__ import annotations
@@ -40,7 +36,10 @@ MAX_REDIRECTS = 5
 
 
 def _rewound(body: Optional[Body]) -> bool:
-    """Whether ``body`` can be sent again, made ready to be (see the module docstring)."""
+    """Whether ``body`` can be sent again, made ready to be. Bytes always can; a streamed body (an
+    upload) has a ``rewind()`` that makes its next iteration start over, and answers False when it
+    cannot (a one-shot stream already partly sent). ``rewind()`` does no I/O: the body seeks when
+    it is read."""
     if body is None or isinstance(body, (bytes, bytearray, memoryview, str)):
         return True
     rewind = getattr(body, "rewind", None)

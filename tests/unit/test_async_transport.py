@@ -1,4 +1,4 @@
-"""The async transport, driver and client against scripted servers on loopback: framing, integrity,
+"""The async transport, runner and client against scripted servers on loopback: framing, integrity,
 timeouts, the pool's bound, cancellation, streaming, proxies; and the flows shared with the sync client.
 
 Each test runs its coroutine with asyncio.run: pytest is the only test dependency.

@@ -1,5 +1,5 @@
 """The realtime layer without a Directus: the I/O-free cores driven by scripted server messages with
-a fake clock and random source, and the sync driver against a loopback fake WebSocket server for what
+a fake clock and random source, and the sync room against a loopback fake WebSocket server for what
 a real server cannot be made to do."""
 
 import json
@@ -96,7 +96,7 @@ def test_proactive_reauth_before_the_jwt_can_expire():
     assert not core.token_wanted
     clock.now = 1003.0
     core.tick(clock())
-    assert core.token_wanted and core.token == token  # the driver fetches a token other than this one
+    assert core.token_wanted and core.token == token  # the connection fetches a token other than this one
     new = jwt(5, iat=1700000003)
     core.token_ready(clock(), new, 1008.0)
     auth = sent(core)
@@ -489,7 +489,7 @@ def test_graphql_close_codes(code, fatal):
     assert (core.state == "closed") is fatal
 
 
-# --- the sync driver against a loopback fake server -------------------------------------------
+# --- the sync room against a loopback fake server -------------------------------------------
 
 def static_client(url):
     return DirectusClient(hostname=url, static_token="static-token", proxies={})

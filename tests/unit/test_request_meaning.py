@@ -1,6 +1,6 @@
 """Requests that Directus reads as the caller meant (issue 15 §1), checked on what goes out.
 
-Each test looks at the request pydirectus sends: its URL (built by ``messages.build_request``, as
+Each test looks at the request pydirectus sends: its URL (built by ``records.build_request``, as
 the client sends it) or, through a loopback fake server, the whole request of both clients. The
 server's side of each case is shown by tests/integration/test_request_meaning.py.
 """
