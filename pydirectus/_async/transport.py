@@ -1,28 +1,9 @@
-"""The async transport: HTTP/1.1 over asyncio, the async twin of ``transport.HTTPTransport``.
+"""The async transport: HTTP/1.1 over asyncio, the async twin of ``_sync/transport.py``.
 
 ``AsyncHTTPTransport.send(request) -> Response`` (a coroutine) with a keep-alive pool per origin
-bounded by ``max_connections`` (callers beyond the bound wait their turn), separate connect and
-read timeouts, TLS verified by default, HTTP(S)_PROXY and NO_PROXY honoured like urllib does
-(absolute-form requests to an http proxy, a CONNECT tunnel for https), streamed request bodies
-(bytes, or an iterable or async iterable of chunks: sent with Content-Length when the headers give
-it, chunked otherwise) and streamed responses (``AsyncResponseStream``).
-
-The integrity rules are the sync transport's: failing to connect or to write the request is
-``may_have_been_processed=False``; anything after the request was written is True; a body shorter
-than its Content-Length, or a broken chunked body, raises; a body above ``max_body_size`` raises.
-Cancelling a request closes its connection and frees its place in the pool.
-
-Each connection is an ``asyncio.Protocol`` (``_Connection``) that gathers what it receives in one
-buffer and wakes the request waiting on it once the buffer holds what that request asked for: a
-small answer costs one wake-up of the request's task, where asyncio streams cost several futures
-and coroutine layers per read. The HTTP/1.1 messages are written and parsed by the codec both
-transports share (``_core.http11``: ``request_head``, ``parse_head``, ``Headers``, ``BodyFraming``):
-a status line, header lines, and a body framed by Content-Length, by chunked encoding, or by the
-end of the connection; HEAD, 1xx, 204 and 304 answers have no body.
-
-``open_tunnel`` opens a CONNECT tunnel through an HTTP proxy (``http11.tunnel_request`` and
-``tunnel_answer``, as the sync ``open_socket``); the realtime client opens its WebSockets through
-it too.
+bounded by ``max_connections`` (callers beyond the bound wait their turn), with the sync
+transport's timeouts, proxies, streaming and integrity rules, and the HTTP/1.1 codec both share
+(``_core/http11.py``). Cancelling a request closes its connection and frees its place in the pool.
 """
 
 from __future__ import annotations
@@ -128,6 +109,9 @@ async def open_tunnel(host: str, port: int, proxy: Proxy, proxy_headers: Mapping
 
 class _Connection(asyncio.Protocol):
     """One socket: the bytes received on it, and the request (at most one) waiting for more.
+    An ``asyncio.Protocol`` gathering into one buffer rather than asyncio streams: a small answer
+    costs one wake-up of the request's task, where streams cost several futures and coroutine
+    layers per read.
 
     ``wait(wanted)`` gives a future that the connection resolves once its buffer holds ``wanted``
     bytes, or the peer closed, or the server stayed quiet for ``read_timeout`` (then it fails with

@@ -1,33 +1,8 @@
 """multipart/form-data request bodies, streamed, without any I/O of their own.
 
 ``MultipartEncoder`` lays out form fields and file parts in the order given and hands the body
-out chunk by chunk: the framing (boundaries, part headers) it makes itself; the content of a file
-part comes from a *content source* and is passed through, never gathered in memory. Reading a file
-is the source's business (``files.py`` has sources for paths and file objects), so this module
-does no I/O and is tested with plain bytes.
-
-A content source has three members, and a fourth when it is asynchronous:
-
-    size         the number of bytes it yields, or None when unknown (a generator, a pipe)
-    replayable   whether ``chunks()`` may be called again to start over (a path, a seekable file,
-                 bytes), or only once (a generator, a pipe)
-    chunks()     an iterator of the content as bytes-like chunks, from the start (an async
-                 iterator when ``asynchronous``)
-    asynchronous True for a source whose chunks must be awaited (an async generator); a body with
-                 such a source can only be sent with ``async for`` (by the async transport)
-
-The encoder's body is one generator (``_body``) for both ways of sending, so the framing and every
-check are written once: it reads plain sources itself, and yields an async source's iterator when
-it needs that source's next chunk, to be sent the chunk back by ``async for``'s driver.
-
-When every part's size is known the encoder knows the body's ``length`` (sent as Content-Length);
-otherwise ``length`` is None and the transport sends the body with chunked encoding.
-
-A body that went out may have to go out again (a retry after a connection failure): ``rewind()``
-says whether it can and makes the next iteration start over. It does no I/O itself; a source seeks
-or reopens when it is iterated again. A body whose one-shot source was already (partly) read
-cannot be rewound, and the request policy then gives up instead of sending half a file.
-
+out chunk by chunk; a file part's content comes from a *content source* (see ``ContentSource``;
+``files.py`` has those for paths and file objects) and is passed through, never gathered in memory.
 Directus reads a file's form fields (title, folder, storage, ...) before the file part and starts
 afresh after each file, so put each file's fields right before it (``files.py`` does).
 """
@@ -46,6 +21,13 @@ if TYPE_CHECKING:  # typing is never imported at run time
     Chunk = Union[bytes, bytearray, memoryview]
 
     class ContentSource(Protocol):
+        """What a file part's content comes from. ``size``: the number of bytes it yields, or None
+        when unknown (a generator, a pipe); ``replayable``: whether ``chunks()`` may be called
+        again to start over (a path, a seekable file, bytes), or only once (a generator, a pipe);
+        ``chunks()``: the content as bytes-like chunks, from the start. A source may have
+        ``asynchronous`` True: its chunks are awaited (an async iterator), and a body with it
+        can only be sent with ``async for`` (by the async transport)."""
+
         @property
         def size(self) -> Optional[int]: ...
 
@@ -271,7 +253,10 @@ class MultipartEncoder:
         return all(part.source.replayable for part in self.parts if isinstance(part, FilePart))
 
     def rewind(self) -> bool:
-        """Make the next iteration start from the beginning; False if it cannot (see the module doc)."""
+        """Make the next iteration start from the beginning (a retry after a connection failure);
+        False if it cannot: a one-shot source was already (partly) read, and the request policy
+        then gives up instead of sending half a file. No I/O here: a source seeks or reopens when
+        it is iterated again."""
         if not self._started:
             return True
         if not self.replayable:
@@ -300,7 +285,8 @@ class MultipartEncoder:
         return self._body()
 
     def _body(self) -> Body:
-        """The body's chunks. A plain source is read here; for an async one the generator yields the
+        """The body's chunks, one generator for both ways of sending, so the framing and every check
+        are written once. A plain source is read here; for an async one the generator yields the
         source's iterator and is sent its next chunk back (None once it is exhausted).
 
         The last chunk of each file goes out in one piece with the framing after it (the CRLF

@@ -1,24 +1,10 @@
 """A sans-I/O WebSocket client (RFC 6455): bytes in, events out, no sockets, no threads.
 
-``ClientConnection`` does everything a client must do on the wire and nothing else:
-
-- the opening handshake: ``handshake_request()`` gives the request bytes, and the reply is read
-  from the bytes fed to ``receive_data`` (what follows the head is kept for the frame parser);
-  the ``Sec-WebSocket-Accept`` key, ``Upgrade``, ``Connection``, extensions and the subprotocol
-  are checked;
-- framing with 7, 16 and 64-bit lengths; every frame it sends is masked with a fresh key;
-- reassembly of fragmented messages, with control frames allowed between the fragments;
-- incremental UTF-8 validation of text across frames (a character may be split between frames);
-- a message size limit, enforced on frame headers before anything is buffered;
-- automatic answers: a pong for every ping, the echo of the peer's close frame;
-- the close handshake and the validation of close codes.
-
-Feed it with ``receive_data(bytes)`` (``b""`` for end of file), which returns the events decoded
-(``Accepted``, ``TextMessage``, ``BinaryMessage``, ``Ping``, ``Pong``, ``Closed``), and write
-``data_to_send()`` to the socket after every call. A protocol violation by the peer "fails the
-connection" as RFC 6455 section 7.1.7 says: a close frame with 1002, 1007 or 1009 is queued and a
-``Closed`` event with an ``error`` is returned. The sync realtime client drives it with a socket;
-an async one can drive the very same object with asyncio streams.
+``ClientConnection`` does what a client must do on the wire: the opening handshake, masked
+framing, reassembly of fragments, incremental UTF-8 validation, a message size limit checked
+before anything is buffered, automatic pongs and the close handshake. Feed it
+``receive_data(bytes)`` (``b""`` for end of file), which returns the events decoded, and write
+``data_to_send()`` to the socket after every call. Both realtime rooms drive it.
 """
 
 from __future__ import annotations
@@ -157,7 +143,9 @@ class Closed(Event):
 
 
 class _Failure(Exception):
-    """A protocol violation by the peer: fail the connection with ``code``."""
+    """A protocol violation by the peer: fail the connection with ``code`` (RFC 6455 section
+    7.1.7): a close frame with 1002, 1007 or 1009 is queued and a ``Closed`` event with an
+    ``error`` is returned."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

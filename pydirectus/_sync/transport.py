@@ -1,16 +1,10 @@
 """The sync transport: the one seam where bytes meet a socket.
 
-``HTTPTransport.send(request) -> Response`` with a keep-alive pool per origin
-(``urllib.request.urlopen`` opens a new connection for every request), safe to share across
+``HTTPTransport.send(request) -> Response`` with a keep-alive pool per origin, safe to share across
 threads; separate connect and read timeouts; TLS verified by default; HTTP(S)_PROXY and NO_PROXY
-honoured the way urllib honours them.
-
-``open_socket`` opens the connections (TCP, the CONNECT tunnel through a proxy, TLS), the
-realtime sockets' too; the requests and answers on them are written and read here, with the
-HTTP/1.1 codec both transports share (``_core.http11``: ``request_head``, ``parse_head``,
-``Headers``, ``BodyFraming``): a status line, header lines, and a body framed by Content-Length,
-by chunked encoding, or by the end of the connection. ``http.client``'s own exchange parses
-headers with the ``email`` package and costs several times the CPU of the rest of a request.
+honoured the way urllib honours them. ``open_socket`` opens the connections, the realtime sockets'
+too. Messages are written and read with ``_core/http11.py`` (``http.client`` parses headers with
+the ``email`` package, several times the CPU of the rest of a request).
 
 Failures become TransportErrors that say whether the request may have reached the server:
 failing to connect or to write the request is ``may_have_been_processed=False``; anything after
