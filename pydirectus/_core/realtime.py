@@ -528,7 +528,7 @@ class ProtocolCore:
         """Send the new token on the open connection (GraphQL sockets need none)."""
 
     # --- requests ------------------------------------------------------------------------
-    def request(self, now: float, message: Mapping[str, Any], kind: str, timeout: Optional[float] = None) -> PendingRequest:
+    def send_request(self, now: float, message: Mapping[str, Any], kind: str, timeout: Optional[float] = None) -> PendingRequest:
         """Send ``message`` with a fresh uid; the PendingRequest its reply resolves."""
         if self.state != "ready":
             raise TransportError("the realtime connection is not ready (%s)" % self.state, url=self.where)
@@ -1105,7 +1105,7 @@ class SocketExchange:
         core = self.core
         if core.state == "ready":
             clock = self.clock
-            self.request = core.request(clock(), self.message, self.kind, max(0.0, self.deadline - clock()))
+            self.request = core.send_request(clock(), self.message, self.kind, max(0.0, self.deadline - clock()))
             return self.request
         if core.state == "closed":
             raise core.fatal or TransportError("the realtime connection is closed", url=core.where)

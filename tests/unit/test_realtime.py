@@ -225,7 +225,7 @@ def test_an_error_on_an_active_subscription_is_an_event():
 
 def test_errors_without_uid_go_to_the_connection():
     core, clock = ready_core()
-    request = core.request(clock(), {"type": "items", "action": "read", "collection": "a"}, "items")
+    request = core.send_request(clock(), {"type": "items", "action": "read", "collection": "a"}, "items")
     receive(core, clock, {"type": "server", "status": "error",
                           "error": {"code": "INVALID_PAYLOAD", "message": "Unable to parse the incoming message."}})
     receive(core, clock, {"type": "server", "status": "error",
@@ -279,8 +279,8 @@ def test_unknown_message_types_are_ignored():
 
 def test_interleaved_replies_reach_their_callers():
     core, clock = ready_core()
-    first = core.request(clock(), {"type": "items", "action": "read", "collection": "a", "id": 1}, "items")
-    second = core.request(clock(), {"type": "items", "action": "read", "collection": "a", "id": 2}, "items")
+    first = core.send_request(clock(), {"type": "items", "action": "read", "collection": "a", "id": 1}, "items")
+    second = core.send_request(clock(), {"type": "items", "action": "read", "collection": "a", "id": 2}, "items")
     uids = [message["uid"] for message in sent(core)]
     assert len(set(uids)) == 2 and all(isinstance(uid, str) for uid in uids)
     receive(core, clock, {"type": "items", "data": {"id": 2}, "uid": uids[1]})
@@ -292,7 +292,7 @@ def test_interleaved_replies_reach_their_callers():
 
 def test_an_unanswered_request_times_out():
     core, clock = ready_core(request_timeout=5.0)
-    request = core.request(clock(), {"type": "nonsense"}, "nonsense")
+    request = core.send_request(clock(), {"type": "nonsense"}, "nonsense")
     clock.now += 4.9
     core.tick(clock())
     assert not request.done
@@ -304,7 +304,7 @@ def test_an_unanswered_request_times_out():
 def test_requests_need_a_ready_connection():
     core, clock = make_core()
     with pytest.raises(TransportError):
-        core.request(clock(), {"type": "ping"}, "ping")
+        core.send_request(clock(), {"type": "ping"}, "ping")
 
 
 # --- heartbeat and liveness -----------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_reconnect_resubscribes_each_subscription_exactly_once_after_a_marker():
     second = core.subscribe("articles", event="create")
     sent(core)
     receive(core, clock, {"type": "subscription", "event": "init", "data": [], "uid": first.uid})
-    request = core.request(clock(), {"type": "ping"}, "ping")
+    request = core.send_request(clock(), {"type": "ping"}, "ping")
     core.connection_lost(clock(), TransportError("eof"), 1006)
     assert core.state == "waiting"
     assert isinstance(request.error, TransportError) and request.error.may_have_been_processed
@@ -421,7 +421,7 @@ def test_which_connect_failures_end_the_retries(error, fatal_after):
 def test_close_ends_subscriptions_and_requests():
     core, clock = ready_core()
     subscription = core.subscribe("articles")
-    request = core.request(clock(), {"type": "ping"}, "ping")
+    request = core.send_request(clock(), {"type": "ping"}, "ping")
     core.close()
     assert core.state == "closed" and core.close_wanted == (1000, "")
     assert subscription.status == "ended" and isinstance(request.error, TransportError)
