@@ -196,6 +196,33 @@ def tls_server_context(tmp_path):
     return context, str(tmp_path / "cert.pem")
 
 
+def tls_answering_server(context, answer):
+    """A TLS server on loopback for one keep-alive connection: each request's head is recorded in
+    ``seen`` and answered with the bytes ``answer``. Returns (its port, seen)."""
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    seen = []
+
+    def serve():
+        conn, _ = listener.accept()
+        listener.close()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    part = tls.recv(65536)
+                    if not part:
+                        return
+                    data += part
+                head, _, data = data.partition(b"\r\n\r\n")
+                seen.append(head.decode())
+                tls.sendall(answer)
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], seen
+
+
 # --- scripts both clients' tests run ---------------------------------------------------------------
 
 def ping_then_drop(pongs, subscribes):

@@ -226,12 +226,8 @@ class PagingFlows:
                     page_query["filter"] = {"_and": [user_filter, after]} if user_filter else after
             else:
                 page_query["offset"] = plan.offset + yielded
-            try:
-                page = yield from self._call_flow(plan.operation, plan.path_values, None, page_query, plan.model)
-            except InvalidQueryError as error:
-                learnt = _learnt_page_size(error, size)
-                if learnt is None:
-                    raise
+            page, learnt = yield from self._page_flow(plan.operation, plan.path_values, page_query, plan.model)
+            if learnt is not None:
                 page_size = learnt
                 continue
             if keyset and page:
@@ -255,16 +251,24 @@ class PagingFlows:
         page_size = _GROUP_PAGE_SIZE
         while limit is None or len(groups) < limit:
             size = page_size if limit is None else min(page_size, limit - len(groups))
-            try:
-                rows = yield from self._call_flow(operation, path_values, None,
-                                                   dict(query_values, limit=size, offset=len(groups)), None)
-            except InvalidQueryError as error:
-                learnt = _learnt_page_size(error, size)
-                if learnt is None:
-                    raise
+            rows, learnt = yield from self._page_flow(operation, path_values,
+                                                      dict(query_values, limit=size, offset=len(groups)), None)
+            if learnt is not None:
                 page_size = learnt
                 continue
             groups.extend({name: _number(value) for name, value in row.items()} for row in rows)
             if len(rows) < size:
                 break
         return groups
+
+    def _page_flow(self, operation: Operation, path_values: Dict[str, Any], query_values: Dict[str, Any],
+                   model: Optional[Type[Item]]) -> Flow[Tuple[List[Any], Optional[int]]]:
+        """(the page's rows, None), or ([], the server's QUERY_LIMIT_MAX) when it refused the page's
+        ``limit`` for being above it; any other refusal raises."""
+        try:
+            return (yield from self._call_flow(operation, path_values, None, query_values, model)), None
+        except InvalidQueryError as error:
+            learnt = _learnt_page_size(error, query_values["limit"])
+            if learnt is None:
+                raise
+            return [], learnt

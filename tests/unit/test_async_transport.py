@@ -732,31 +732,11 @@ def test_a_connection_the_server_closed_while_idle_is_replaced():
 
 def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
     import ssl
-    import threading
-    from tests.fakerealtime import tls_server_context
     from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
+    from tests.fakerealtime import tls_answering_server, tls_server_context
     context, ca_file = tls_server_context(tmp_path)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    seen = []
-
-    def serve_tls():
-        conn, _ = listener.accept()
-        with context.wrap_socket(conn, server_side=True) as tls:
-            data = b""
-            while True:
-                while b"\r\n\r\n" not in data:
-                    part = tls.recv(65536)
-                    if not part:
-                        return
-                    data += part
-                head, _, data = data.partition(b"\r\n\r\n")
-                seen.append(head.decode())
-                tls.sendall(reply(200, {"data": {"tls": True}}))
-    threading.Thread(target=serve_tls, daemon=True).start()
+    port, seen = tls_answering_server(context, reply(200, {"data": {"tls": True}}))
     proxy = Relay()
-    port = listener.getsockname()[1]
 
     async def main():
         transport = AsyncHTTPTransport(proxies={"https": "http://127.0.0.1:%d" % proxy.port},
@@ -770,7 +750,6 @@ def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
         bodies, stats = run(main())
     finally:
         proxy.close()
-        listener.close()
     assert bodies == [b'{"data": {"tls": true}}'] * 3 and stats["opened"] == 1
     assert proxy.heads == ["CONNECT 127.0.0.1:%d HTTP/1.1" % port]  # one tunnel for the three requests
     assert all(head.startswith("GET /items/a HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port) for head in seen)

@@ -284,30 +284,11 @@ def test_the_connect_request_and_the_proxys_answer_are_written_and_read_once_for
 
 def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
     import ssl
-    from tests.fakerealtime import tls_server_context
     from tests.integration.test_realtime import Relay  # a CONNECT proxy on loopback
+    from tests.fakerealtime import tls_answering_server, tls_server_context
     context, ca_file = tls_server_context(tmp_path)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    seen = []
-
-    def serve_tls():
-        conn, _ = listener.accept()
-        with context.wrap_socket(conn, server_side=True) as tls:
-            data = b""
-            while True:
-                while b"\r\n\r\n" not in data:
-                    part = tls.recv(65536)
-                    if not part:
-                        return
-                    data += part
-                head, _, data = data.partition(b"\r\n\r\n")
-                seen.append(head.decode())
-                tls.sendall(reply(200, {"data": {"tls": True}}))
-    threading.Thread(target=serve_tls, daemon=True).start()
+    port, seen = tls_answering_server(context, reply(200, {"data": {"tls": True}}))
     proxy = Relay()
-    port = listener.getsockname()[1]
     transport = HTTPTransport(proxies={"https": "http://u:p@127.0.0.1:%d" % proxy.port},
                               ssl_context=ssl.create_default_context(cafile=ca_file))
     try:
@@ -315,7 +296,6 @@ def test_https_through_a_connect_tunnel_keeps_one_verified_connection(tmp_path):
         transport.close()
     finally:
         proxy.close()
-        listener.close()
     assert bodies == [b'{"data": {"tls": true}}'] * 3
     assert proxy.heads == ["CONNECT 127.0.0.1:%d HTTP/1.1" % port]  # one tunnel for the three requests
     assert all(head.startswith("GET /items/a HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port) for head in seen)
