@@ -4,7 +4,7 @@
 
 A fast HTTP/1.1 keep-alive server runs in another process, so only the client's own CPU is counted
 (time.process_time of this process). The floor is a bare http.client loop plus json.loads; the
-seed's style (a new connection per request) is the urlopen row; requests.RequestPolicy and httpx.Client
+seed's style (a new connection per request) is the urlopen row; requests.Session and httpx.Client
 are measured when importable (tests/benchmarks/run.py installs them in its own venv). The async
 client's row runs its reads one after another in one ``asyncio.run`` (the loop's own CPU included),
 and its ratio to the sync client is printed under the table. The machine's noise moves single
@@ -174,11 +174,11 @@ def clients(base, token, path):
         import requests
 
         def with_requests():
-            session = requests.RequestPolicy()
+            session = requests.Session()
             session.trust_env = False
             session.headers["Authorization"] = "Bearer " + token
             return lambda: session.get(base + path).json()
-        found.append(("requests %s RequestPolicy.get + .json()" % requests.__version__, with_requests))
+        found.append(("requests %s Session.get + .json()" % requests.__version__, with_requests))
     except ImportError:
         pass
     try:
