@@ -33,10 +33,11 @@ def packaged_spec() -> Dict[str, Any]:
     import json
     import os
     import sys
-    package = sys.modules[__package__ or ""]
+    name = __name__.rpartition(".")[0]  # not __package__: Python 3.8's zipimport sets it only after the import
+    package = sys.modules[name]
     loader = package.__spec__.loader if package.__spec__ is not None else None
     if loader is None or package.__file__ is None:
-        raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % __package__)
+        raise RuntimeError("pydirectus cannot find its own files: its package %r has no loader" % name)
     # every loader of a package (a folder's, a zip's) is a ResourceLoader, which typeshed does not say
     data: bytes = loader.get_data(os.path.join(os.path.dirname(package.__file__), "endpoints.json"))  # type: ignore[attr-defined]
     spec: Dict[str, Any] = json.loads(data.decode("utf-8"))

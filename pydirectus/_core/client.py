@@ -112,7 +112,7 @@ class ClientBase:
         self._credentials = Credentials(static_token, email, password, otp, provider, identifier)
         if logger is None:
             import logging
-            logger = logging.getLogger((__package__ or "").rpartition(".")[0])  # the package's own name
+            logger = logging.getLogger(__name__.rsplit(".", 2)[0])  # the package's own name, above _core.client
         self.logger = logger
         if ssl_context is None and self.url.startswith("https:"):
             ssl_context = self._new_tls_context(ssl_verify is not False, ssl_verify if isinstance(ssl_verify, str) else None)

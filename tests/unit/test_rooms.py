@@ -74,7 +74,8 @@ version = [line.split('"')[1] for line in open(os.path.join(root, "pydirectus", 
 core_modules = sorted(name[:-3] for name in os.listdir(os.path.join(root, "pydirectus", "_core"))
                       if name.endswith(".py") and name != "__init__.py")
 
-BLOCKED = ("socket", "_socket", "ssl", "_ssl", "select", "selectors", "threading", "_thread", "asyncio",
+# (not _thread: Python 3.8's dataclasses, which the models use, imports it for its reprs)
+BLOCKED = ("socket", "_socket", "ssl", "_ssl", "select", "selectors", "threading", "asyncio",
            "time", "subprocess", "concurrent", "concurrent.futures", "multiprocessing", "signal", "logging")
 saved = {name: sys.modules.get(name) for name in BLOCKED}  # put back at the end, for the interpreter's exit
 for name in BLOCKED:
