@@ -1429,7 +1429,6 @@ class RealtimeFlows:
         seconds) and ``random`` (floats in [0, 1), for the reconnect backoff) are for tests.
         Nothing is sent before ``connect()``, ``with`` / ``async with`` or the first ``subscribe()``.
         """
-        from .client import USER_AGENT  # here: the client module imports the mixins
         options = RealtimeOptions(path, auth, heartbeat, graphql_path, timeout, queue_size, max_size, clock, random)
         policy = self._policy
 
@@ -1440,5 +1439,6 @@ class RealtimeFlows:
             request = self._raw_request("GET", "/server/info", None, None, None, None, True)
             return decode_raw((yield from policy.request_flow(request)))
 
-        return RealtimePlan(self.url, self.connection_settings, USER_AGENT, self._credentials.kind, options,
+        user_agent = policy.base_headers["User-Agent"]  # the client's own, user_agent= included
+        return RealtimePlan(self.url, self.connection_settings, user_agent, self._credentials.kind, options,
                             token_flow, discovery_flow)

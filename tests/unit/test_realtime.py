@@ -651,3 +651,7 @@ def test_the_realtime_connection_is_made_of_its_plan_and_the_runner_alone():
     assert rt._clock is time.monotonic
     with pytest.raises(ValueError, match="auth must be"):
         client.realtime(auth="bearer")
+    # the socket says who it is as the client's requests do: the default, or the client's user_agent=
+    assert plan.user_agent.startswith("pydirectus/")
+    named = DirectusClient(hostname="https://example.com", static_token="s", proxies={}, user_agent="app/1.0")
+    assert named.realtime()._plan.user_agent == "app/1.0"
