@@ -15,12 +15,13 @@ import threading
 
 
 class LoopbackServer:
-    """``url`` (https with ``tls_context``, whose handshake runs before ``handle``), ``port`` and
+    """``url`` (https with ``tls_context``, whose handshake runs before ``handle``; ``receive_buffer``
+    sets the accepted sockets' SO_RCVBUF), ``port`` and
     ``connections`` (how many were accepted; ``number`` counts from 1). ``close()``, or leaving a
     ``with``, stops accepting and cuts every open connection; it waits for the accept thread, not for
     the handlers' threads (a handler may sleep on purpose), which end with their connection cut."""
 
-    def __init__(self, port=0, tls_context=None):
+    def __init__(self, port=0, tls_context=None, receive_buffer=None):
         self.tls_context = tls_context
         self.connections = 0
         self._lock = threading.Lock()
@@ -28,6 +29,8 @@ class LoopbackServer:
         self._closed = False
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if receive_buffer is not None:  # inherited by the accepted sockets: a peer that fills up sooner
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.listener.bind(("127.0.0.1", port))
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]

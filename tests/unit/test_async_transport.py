@@ -16,6 +16,7 @@ from pydirectus import DirectusClient
 from pydirectus.async_client import AsyncDirectusClient
 from pydirectus._async.transport import AsyncHTTPTransport
 from pydirectus._core.records import Request
+from tests.loopback import LoopbackServer
 from tests.fakeserver import FakeServer, reply
 
 ITEMS = {"data": [{"id": 1, "title": "a"}], "meta": {"total_count": 1}}
@@ -544,31 +545,22 @@ def test_import_pydirectus_does_not_import_asyncio():
 
 # --------------------------------------------------------------------------- flow control and quiet time
 
+class RawServer(LoopbackServer):
+    """Hands each connection to ``session(conn)``: for what FakeServer cannot do (not reading for a
+    while, a small receive buffer)."""
+
+    def __init__(self, session):
+        self.session = session
+        LoopbackServer.__init__(self, receive_buffer=64 * 1024)
+
+    def handle(self, conn, number):
+        self.session(conn)
+
+
 def serve_raw(session):
-    """A loopback server that hands each accepted socket to ``session(conn)`` in a thread: for
-    what FakeServer cannot do (not reading for a while, a small receive buffer). Returns (url, close)."""
-    import threading
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # inherited by accepted sockets
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    conns = []
-
-    def accept():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conns.append(conn)
-            threading.Thread(target=session, args=(conn,), daemon=True).start()
-    threading.Thread(target=accept, daemon=True).start()
-
-    def close():
-        listener.close()
-        for conn in conns:
-            conn.close()
-    return "http://127.0.0.1:%d" % listener.getsockname()[1], close
+    """(url, close) of a RawServer running ``session``."""
+    server = RawServer(session)
+    return server.url, server.close
 
 
 def read_chunked_request(conn):
