@@ -1,4 +1,4 @@
-"""Realtime against real Directus 12.4.0 servers: the groups of Part 3 of shared/realtime-notes.md.
+"""Realtime against real Directus 12.4.0 servers: connection, subscriptions, token expiry, reconnects.
 
 Server A is in handshake mode with a 2 s heartbeat, a 3 s auth timeout and 5 s access tokens;
 server B is in strict mode with the heartbeat off. The slow scenarios run side by side: two idle
