@@ -39,7 +39,10 @@ def test_item_is_a_mapping_and_an_object():
 
 
 def test_item_without_id_key():
-    assert Item.from_dict({"key": "x"}).id is None
+    # a record keyed otherwise (a singleton, a custom primary key): id is None, nothing is invented
+    item = Item.from_dict({"key": "x"})
+    assert item.id is None and "id" not in item and item.to_dict() == {"key": "x"} and item["key"] == "x"
+    assert Item.from_dict({"id": 0}).id == 0  # a falsy key is still the key
 
 
 def test_typed_subclass_keeps_unknown_fields_and_fills_defaults():
