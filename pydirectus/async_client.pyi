@@ -12,11 +12,11 @@ from ._core.files import AsyncFileSource, Fields, Progress
 from ._core.records import AsyncTransport
 from ._core.retry import RetryPolicy
 from ._core.spec import Operation
-from .models import File, Item, ItemList
+from .models import File, Item, ItemList, Model
 
 __all__ = ["AsyncDirectusClient"]
 
-_M = TypeVar("_M", bound=Item)
+_M = TypeVar("_M", bound=Model)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
@@ -27,6 +27,7 @@ class AsyncDirectusClient:
     connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
+    collection_models: Dict[str, Type[Model]]
     @property
     def tokens(self) -> TokenState: ...
     async def __aenter__(self) -> "AsyncDirectusClient": ...

@@ -4,14 +4,16 @@
     python -m pydirectus create-item articles --data '{"title": "Hello"}'
     python -m pydirectus upload-file ./photo.jpg --title "A photo"
     python -m pydirectus download-file <id> ./photo.jpg --width 320
+    python -m pydirectus models --out app/directus_models.py   # typed models of the schema (codegen.py)
     python -m pydirectus --help            # every operation, by group
 
 The server and credentials come from DIRECTUS_URL and DIRECTUS_TOKEN (or DIRECTUS_EMAIL and
 DIRECTUS_PASSWORD), or from --url, --token, --email and --password. Path parameters and required
 body members are positional; query parameters are flags (JSON for filter, deep, aggregate, ...), or
 --query with a JSON object; a payload is --data with JSON, @file or - for standard input. Output is
-JSON, indented on a terminal. Exit codes: 0 success, 2 usage, 3 authentication, 4 a request the
-server refused (4xx), 5 a server or connection failure.
+JSON, indented on a terminal. Exit codes: 0 success, 1 ``models --check``: the file no longer matches
+the schema, 2 usage, 3 authentication, 4 a request the server refused (4xx), 5 a server or
+connection failure.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ if TYPE_CHECKING:  # typing stays out of import time
 
     from ._core.spec import Operation
 
-EXIT_USAGE, EXIT_AUTH, EXIT_REFUSED, EXIT_SERVER = 2, 3, 4, 5
+EXIT_STALE, EXIT_USAGE, EXIT_AUTH, EXIT_REFUSED, EXIT_SERVER = 1, 2, 3, 4, 5
+MODELS_DOC = "Write typed models and clients of the server's schema into a Python module"
 
 # Client methods written by hand that have no spec entry yet, as commands of their group: their doc
 # is their docstring's. A hand-written method that has a spec entry ("hand_written": true) takes its
@@ -88,12 +91,13 @@ def _overview() -> str:
     groups: Dict[str, List[Tuple[str, str]]] = {}
     for command, target in _commands().items():
         groups.setdefault(target.group, []).append((command, target.doc))
+    groups.setdefault("schema", []).append(("models", MODELS_DOC))
     for group, commands in groups.items():
         lines.append("\n%s:" % group)
         lines.extend("  %-34s %s" % (command, doc) for command, doc in commands)
     lines += ["", "Environment: DIRECTUS_URL, DIRECTUS_TOKEN, DIRECTUS_EMAIL, DIRECTUS_PASSWORD.",
-              "Exit codes: 0 ok, 2 usage, 3 authentication, 4 refused by the server (4xx), 5 server or "
-              "connection failure."]
+              "Exit codes: 0 ok, 1 models --check: the schema changed, 2 usage, 3 authentication, 4 refused by "
+              "the server (4xx), 5 server or connection failure."]
     return "\n".join(lines)
 
 
@@ -362,6 +366,56 @@ class _Usage(Exception):
     pass
 
 
+def _models_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pydirectus models", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=MODELS_DOC + ": a dataclass per user collection, and Directus and AsyncDirectus, clients "
+        "whose item methods return them (typed for mypy and pyright). See pydirectus/codegen.py for the types.",
+        epilog="Exit codes: 0 written (or up to date with --check), 1 --check: the file does not match the "
+               "server's schema, 2 usage, 3 authentication, 4 refused, 5 server failure.")
+    parser.add_argument("--out", required=True, help="the module to write (or to check), e.g. app/directus_models.py")
+    parser.add_argument("--import-name", default="pydirectus",
+                        help="the name the module imports the library by (for a vendored copy; default pydirectus)")
+    parser.add_argument("--collections", help="only these user collections, comma-separated (default: all)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing: exit 1 when the file no longer matches the server's schema (for CI)")
+    return parser
+
+
+def _models(options: argparse.Namespace, rest: List[str]) -> int:
+    """The ``models`` command: write (or check) the generated module; its exit status."""
+    from . import codegen
+    arguments = _models_parser().parse_args(rest)
+    if not all(part.isidentifier() for part in arguments.import_name.split(".")):
+        raise _Usage("--import-name must be a module name, got %r" % arguments.import_name)
+    only = [name.strip() for name in arguments.collections.split(",") if name.strip()] \
+        if arguments.collections else None
+    with _client(options) as client:
+        schema, version = codegen.read_schema(client, only)
+        url = client.url
+    if arguments.check:
+        try:
+            with open(arguments.out, encoding="utf-8") as handle:
+                written = codegen.header_hash(handle.read())
+        except OSError as error:
+            print("error: %s: %s" % (arguments.out, error.strerror or error), file=sys.stderr)
+            return EXIT_STALE
+        if written != codegen.schema_hash(schema):
+            print("%s does not match the schema of %s (%s, the server's: %s): run python -m pydirectus models "
+                  "again" % (arguments.out, url, written or "no schema hash", codegen.schema_hash(schema)),
+                  file=sys.stderr)
+            return EXIT_STALE
+        print("%s matches the schema of %s" % (arguments.out, url), file=sys.stderr)
+        return 0
+    text = codegen.render_module(schema, url, version, arguments.import_name)
+    with open(arguments.out, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print("wrote %s: %d models (%s)" % (arguments.out, len(schema["collections"]),
+                                        ", ".join(entry["collection"] for entry in schema["collections"])),
+          file=sys.stderr)
+    return 0
+
+
 def _run(options: argparse.Namespace, command: str, rest: List[str]) -> Any:
     commands = _commands()
     target = commands.get(command) or commands.get(_command(command))
@@ -432,6 +486,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         import logging
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     try:
+        if command == "models":
+            return _models(options, rest)
         _print(_run(options, command, rest))
         return 0
     except _Usage as error:

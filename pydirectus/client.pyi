@@ -12,14 +12,14 @@ from ._core.records import Transport
 from ._core.retry import RetryPolicy
 from ._core.spec import Operation
 from ._sync.realtime import Realtime
-from .models import File, Item, ItemList
+from .models import File, Item, ItemList, Model
 
 __all__ = ["DirectusClient"]
 
 __version__: str
 USER_AGENT: str
 
-_M = TypeVar("_M", bound=Item)
+_M = TypeVar("_M", bound=Model)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
@@ -30,6 +30,7 @@ class DirectusClient:
     connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
+    collection_models: Dict[str, Type[Model]]
     @property
     def tokens(self) -> TokenState: ...
     def __enter__(self) -> "DirectusClient": ...

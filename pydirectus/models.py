@@ -12,12 +12,17 @@ it. Declare your own typed models as dataclass subclasses::
         title: str = ""
 
     articles = client.read_items("articles", model=Article)
+
+``Model`` is the base of the models ``python -m pydirectus models`` generates (pydirectus/codegen.py):
+an Item at run time; for type checkers, a mapping without Item's catch-all attribute access, so that
+a misspelt field is an error. A model's ``_pydirectus_convert`` (set by the generated module) maps
+declared fields to a function of (value, record) that builds the value: dates, nested models.
 """
 
 import dataclasses
 from collections.abc import MutableMapping
 
-__all__ = ["Item", "File", "ItemList"]
+__all__ = ["Item", "Model", "File", "ItemList"]
 
 
 
@@ -47,8 +52,11 @@ class Item(MutableMapping):
             object.__setattr__(self, "_extra", data)
             return self
         extra = {}
+        convert = cls.__dict__.get("_pydirectus_convert")
         for key, value in data.items():
             if key in declared:
+                if convert is not None and value is not None and key in convert:
+                    value = convert[key](value, data)
                 object.__setattr__(self, key, value)
             else:
                 extra[key] = value
@@ -136,6 +144,11 @@ class Item(MutableMapping):
 
 
 Item.__hash__ = None  # mutable mapping: not hashable, like dict
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class Model(Item):
+    """The base of generated typed models (see the module's docstring): an Item at run time."""
 
 
 @dataclasses.dataclass(eq=False, repr=False)

@@ -2,23 +2,27 @@
 from typing import Any, Dict, Iterator, List, MutableMapping, Optional, Type, TypeVar
 
 _T = TypeVar("_T")
-_Self = TypeVar("_Self", bound="Item")
+_Self = TypeVar("_Self", bound="Model")
 
-__all__ = ["Item", "File", "ItemList"]
+__all__ = ["Item", "Model", "File", "ItemList"]
 
-class Item(MutableMapping[str, Any]):
+# Model is Item's base here and its subclass at run time: the base of generated models, without
+# Item's catch-all __getattr__, so that a type checker flags a misspelt field of a generated model.
+class Model(MutableMapping[str, Any]):
     @classmethod
     def from_dict(cls: Type[_Self], data: Dict[str, Any]) -> _Self: ...
     # A property at run time (the primary key, whatever its field is called); an attribute here,
     # so that a model may declare its key as a field (``id: Optional[int] = None``).
     id: Any
     def to_dict(self) -> Dict[str, Any]: ...
-    def __getattr__(self, name: str) -> Any: ...
     def __getitem__(self, key: str) -> Any: ...
     def __setitem__(self, key: str, value: Any) -> None: ...
     def __delitem__(self, key: str) -> None: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int: ...
+
+class Item(Model):
+    def __getattr__(self, name: str) -> Any: ...
 
 class File(Item):
     id: Optional[str]

@@ -39,7 +39,7 @@ STUB_HEADER = '''\
 
 __all__ = ["{name}"]
 {module_names}
-_M = TypeVar("_M", bound=Item)
+_M = TypeVar("_M", bound=Model)
 _F = TypeVar("_F", bound=File)
 _Id = Union[str, int]
 
@@ -50,6 +50,7 @@ class {name}:
     connection_settings: ConnectionSettings
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
+    collection_models: Dict[str, Type[Model]]
     @property
     def tokens(self) -> TokenState: ...
     {async_}def __{a}enter__(self) -> "{name}": ...
@@ -64,7 +65,7 @@ STUB_IMPORTS = {
     "typing": {"Any", "AsyncIterator", "Callable", "Dict", "Iterator", "Mapping", "Optional", "Sequence", "Type",
                "TypeVar", "Union", "overload"},
     "._core.auth": {"TokenState"}, "._core.bulk": {"BatchLimits"}, "._core.client": {"ConnectionSettings"},
-    "._core.spec": {"Operation"}, ".models": {"File", "Item", "ItemList"},
+    "._core.spec": {"Operation"}, ".models": {"File", "Item", "ItemList", "Model"},
 }
 # what differs between the two clients' stubs
 CLIENTS = {

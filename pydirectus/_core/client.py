@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # typing stays out of import time
 
 __all__ = ["ClientBase", "ConnectionSettings", "USER_AGENT"]
 
+_ITEM_RESULTS = frozenset(("item", "items"))  # the results collection_models applies to (not files)
+
 
 def _user_agent() -> str:
     import sys
@@ -84,6 +86,9 @@ class ClientBase:
     _asynchronous = False  # whether operations are installed as coroutine methods
     operations: Dict[str, Operation]  # the spec's operations by name (set by install_operations)
     spec_query_sets: Dict[str, Any]  # the packaged spec's query sets, which extensions may name (set by client.py)
+    # The model of each collection's items when a call gives no ``model=``: empty here, filled by the
+    # typed clients ``python -m pydirectus models`` generates (a dict lookup per items call, no more).
+    collection_models: Dict[str, Type[Item]] = {}
 
     def __init__(self, hostname: Optional[str] = None, static_token: Optional[str] = None,
                  username: Optional[str] = None, password: Optional[str] = None,
@@ -159,6 +164,8 @@ class ClientBase:
                    query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]:
         """The flow of a call of ``operation`` with bound arguments: what its method returns. The
         request is built now: a bad argument raises before anything is sent."""
+        if model is None and self.collection_models and operation.result in _ITEM_RESULTS:
+            model = self.collection_models.get(path_values.get("collection", ""))
         request = self._operation_request(operation, path_values, data, query_values)
         if operation.payload == "multipart":  # its files are opened by effects first (see files.py)
             from .files import multipart_call_flow

@@ -12,6 +12,7 @@ here mutates its arguments.
 from __future__ import annotations
 
 import json
+import sys
 
 from ..errors import is_whole
 from .spec import QUERY_KINDS
@@ -145,6 +146,9 @@ def json_default(value: object) -> Any:
         return to_dict()
     if hasattr(value, "isoformat"):  # date, datetime, time
         return value.isoformat()
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once decimal is imported
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        return str(value)  # as Directus answers decimals: exact, in a string
     raise TypeError("%s is not JSON serializable" % type(value).__name__)
 
 
