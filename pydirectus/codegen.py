@@ -11,9 +11,10 @@ mypy and pyright and returns ``BlogPosts`` instances at run time, without ``mode
 How Directus types become Python types:
 
 - string, text, uuid, hash, (unknown types) -> ``str`` (``Any`` for a type this module does not know)
-- integer, bigInteger -> ``int``; float -> ``float``; boolean -> ``bool``
+- integer, bigInteger -> ``int`` (a bigInteger's string made an int); float -> ``float``;
+  boolean -> ``bool`` (SQLite's 0 and 1 made booleans)
 - decimal -> ``decimal.Decimal``, built at run time from the server's string or number (and sent
-  back as its string)
+  back as its string). Directus on SQLite reports a decimal field as float: it is typed ``float``
 - dateTime, timestamp -> ``datetime.datetime``; date -> ``datetime.date``; time -> ``datetime.time``,
   parsed at run time (ISO 8601; a trailing ``Z`` is UTC); sent back in ISO form
 - json, geometry -> ``JSON`` (dicts, lists, strings, numbers, booleans, None); csv -> ``List[str]``
@@ -52,7 +53,7 @@ SCALARS = {
     "time": "datetime.time",
 }
 # the run-time converter (a function of the generated module) of the types that need one
-CONVERTERS = {"decimal": "_decimal", "dateTime": "_datetime", "timestamp": "_datetime", "date": "_date",
+CONVERTERS = {"boolean": "_boolean", "bigInteger": "_integer", "decimal": "_decimal", "dateTime": "_datetime", "timestamp": "_datetime", "date": "_date",
               "time": "_time"}
 RELATION_SPECIALS = ("o2m", "m2m", "m2a", "translations", "files")
 # names a field cannot take: the mapping methods of Item, and what the dataclass machinery uses
@@ -393,6 +394,12 @@ def render_module(schema: Dict[str, Any], url: str, version: Optional[str], impo
         "",
         "if not TYPE_CHECKING:  # how values are built at run time (Model.from_dict calls these)",
         "    import datetime",
+        "",
+        "    def _boolean(value, record):",
+        "        return bool(value) if isinstance(value, int) else value  # SQLite answers 0 or 1 without cast-boolean",
+        "",
+        "    def _integer(value, record):",
+        "        return int(value) if isinstance(value, str) else value  # PostgreSQL answers a bigint as a string",
         "",
         "    def _decimal(value, record):",
         "        from decimal import Decimal  # imported on first use: import stays cheap",

@@ -3,7 +3,6 @@ tests/codegen_schema.py): mypy --strict and pyright strict report nothing (tests
 
 import asyncio
 import datetime
-from decimal import Decimal
 from typing import Iterator, List, Optional, Union
 
 from pydirectus import Item, ItemList
@@ -17,7 +16,7 @@ first: Articles = articles[0]
 title: str = first.title
 views: int = first.views
 body: Optional[str] = first.body
-price: Optional[Decimal] = first.price
+rating: Optional[float] = first.rating
 published_on: Optional[datetime.datetime] = first.published_on
 author: Optional[Union[str, Authors]] = first.author
 if isinstance(first.author, Authors):

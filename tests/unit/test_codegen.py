@@ -139,6 +139,8 @@ def test_values_and_relations_are_built_at_run_time(generated):
     assert isinstance(article.cover, File)
     assert article["unknown"] == "kept" and article.views is None  # left out by the query: None
     assert generated.Articles.from_dict({"id": 2, "author": "a-1"}).author == "a-1"
+    assert generated.Articles.from_dict({"published": 1, "big": "9007199254740993"}).published is True
+    assert generated.Articles.from_dict({"big": "9007199254740993"}).big == 9007199254740993
     assert b'"price":"12.50"' in __import__("pydirectus")._records.encode_json(article)
     assert b'"published_on":"2024-05-01T10:20:30"' in __import__("pydirectus")._records.encode_json(article)
 
