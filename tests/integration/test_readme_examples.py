@@ -239,9 +239,26 @@ def test_the_readme_has_examples_and_they_parse():
         compile(example.code, example.name, "exec")
 
 
+@pytest.fixture(scope="module")
+def generated_models(readme_server, user_directory):
+    """directus_models.py in the examples' directory, as the README's ``python -m pydirectus models``
+    writes it for the server's schema (the typed-models examples import it)."""
+    import subprocess
+    import sys
+    environment = dict(os.environ, PYTHONPATH=ROOT, DIRECTUS_URL=readme_server.url,
+                       DIRECTUS_TOKEN=readme_server.token)
+    result = subprocess.run([sys.executable, "-m", "pydirectus", "models", "--out", "directus_models.py"],
+                            cwd=str(user_directory), env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    yield
+    sys.modules.pop("directus_models", None)
+
+
 @pytest.mark.parametrize("example", RUN, ids=[example.name for example in RUN])
-def test_readme_example(example, readme_server, user_directory, monkeypatch):
+def test_readme_example(example, readme_server, user_directory, generated_models, monkeypatch):
     monkeypatch.chdir(user_directory)
+    monkeypatch.syspath_prepend(str(user_directory))
     run_example(example, readme_server)
 
 
