@@ -26,7 +26,7 @@ from ._core.retry import RetryPolicy  # noqa: E402
 
 __all__ = [
     "DirectusClient", "AsyncDirectusClient", "__version__", "RetryPolicy",
-    "Item", "File", "ItemList",
+    "Item", "Model", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
     "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
     "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError", "Attempt",
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .async_client import AsyncDirectusClient  # noqa: F401
-    from .models import File, Item, ItemList  # noqa: F401
+    from .models import File, Item, ItemList, Model  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
     found: Any
     if name == "AsyncDirectusClient":
         from .async_client import AsyncDirectusClient as found
-    elif name in ("Item", "File", "ItemList"):
+    elif name in ("Item", "Model", "File", "ItemList"):
         found = getattr(_records.models(), name)
     else:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -27,8 +27,9 @@ How Directus types become Python types:
 - a nullable field is ``Optional[...]``; every field defaults to None at run time (a field a
   ``fields=`` query leaves out is None, whatever its type)
 
-A field whose name is not a Python identifier, or that would hide a mapping method (``items``,
-``keys``, ``get``, ...), is not declared: it stays reachable as ``record["name"]``.
+A field whose name is not a Python identifier, that would hide a mapping method (``items``,
+``keys``, ``get``, ...) or a name the annotations use (``str``, ``Optional``, a model's name, ...),
+is not declared: it stays reachable as ``record["name"]``.
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ __all__ = ["schema_of", "read_schema", "schema_hash", "render_module", "header_h
 # the Directus field types and the Python type each becomes
 SCALARS = {
     "string": "str", "text": "str", "uuid": "str", "hash": "str",
-    "integer": "int", "bigInteger": "int", "float": "float", "decimal": "Decimal", "boolean": "bool",
+    "integer": "int", "bigInteger": "int", "float": "float", "decimal": "_Decimal", "boolean": "bool",
     "json": "JSON", "csv": "List[str]",
-    "dateTime": "datetime.datetime", "timestamp": "datetime.datetime", "date": "datetime.date",
-    "time": "datetime.time",
+    "dateTime": "_dt.datetime", "timestamp": "_dt.datetime", "date": "_dt.date", "time": "_dt.time",
 }
 # the run-time converter (a function of the generated module) of the types that need one
 CONVERTERS = {"boolean": "_boolean", "bigInteger": "_integer", "decimal": "_decimal", "dateTime": "_datetime", "timestamp": "_datetime", "date": "_date",
@@ -60,8 +60,13 @@ RELATION_SPECIALS = ("o2m", "m2m", "m2a", "translations", "files")
 RESERVED_FIELDS = frozenset((
     "keys", "items", "values", "get", "pop", "popitem", "clear", "update", "setdefault", "to_dict", "from_dict",
 ))
+# names of the module a class must not take (the typing names too: TYPING_NAMES)
 RESERVED_CLASSES = frozenset(("Directus", "AsyncDirectus", "Item", "Model", "File", "ItemList", "JSON", "MODELS",
-                              "Decimal", "datetime", "TYPE_CHECKING"))
+                              "TYPE_CHECKING", "Callable", "Dict", "Sequence"))
+# names the annotations use: a field of that name would hide them in its class (the datetime module
+# and Decimal are imported as _dt and _Decimal, which no declared field can be)
+ANNOTATION_NAMES = frozenset(("JSON", "Optional", "Union", "List", "Any", "str", "int", "float", "bool", "File",
+                              "Item"))
 TYPING_NAMES = ("Any", "AsyncIterator", "Dict", "Iterator", "List", "Literal", "Mapping", "Optional", "Sequence", "Type",
                 "TypeVar",
                 "Union", "overload")
@@ -82,7 +87,7 @@ def class_name(collection: str) -> str:
     name = "".join(word[:1].upper() + word[1:] for word in words) or "Collection"
     if name[0].isdigit():
         name = "C" + name
-    if name in RESERVED_CLASSES or keyword.iskeyword(name):
+    if name in RESERVED_CLASSES or name in TYPING_NAMES or keyword.iskeyword(name):
         name += "Item"
     return name
 
@@ -111,7 +116,7 @@ def schema_of(collections: Sequence[Any], fields: Sequence[Any], relations: Sequ
             continue  # system collections, and folders (collections without a table)
         if only is not None and name not in only:
             continue
-        names[name] = {"singleton": bool(meta.get("singleton")), "note": meta.get("note") or ""}
+        names[name] = {"singleton": bool(meta.get("singleton"))}
     if only is not None:
         missing = sorted(set(only) - set(names))
         if missing:
@@ -131,7 +136,7 @@ def schema_of(collections: Sequence[Any], fields: Sequence[Any], relations: Sequ
             "field": field["field"], "type": field.get("type"),
             "nullable": bool(schema.get("is_nullable", True)) if field.get("schema") else True,
             "primary_key": bool(schema.get("is_primary_key")),
-            "special": sorted(meta.get("special") or []), "note": meta.get("note") or "",
+            "special": sorted(meta.get("special") or []),
             "sort": meta.get("sort") or 0, "id": meta.get("id") or 0,
         })
     result = []
@@ -253,7 +258,8 @@ class _Module:
             if field is None:
                 continue
             if not field.name.isidentifier() or keyword.iskeyword(field.name) or field.name in RESERVED_FIELDS \
-                    or field.name.startswith("_"):
+                    or field.name.startswith("_") or field.name in ANNOTATION_NAMES \
+                    or field.name in self.classes.values():
                 self.skipped.append("%s.%s" % (name, field.name))
                 lines.append("    # %r (%s) is not declared: read it as item[%r]" % (field.name, field.annotation,
                                                                                      field.name))
@@ -366,8 +372,8 @@ def render_module(schema: Dict[str, Any], url: str, version: Optional[str], impo
         "",
         "TYPE_CHECKING = False",
         "if TYPE_CHECKING:  # typing stays out of import time",
-        "    import datetime",
-        "    from decimal import Decimal",
+        "    {datetime}",
+        "    {decimal}",
         "    from typing import {typing}",
         "",
         "    from %s import AsyncDirectusClient" % import_name,
@@ -487,7 +493,12 @@ def render_module(schema: Dict[str, Any], url: str, version: Optional[str], impo
         "        return AsyncDirectus",
     ]
     text = "\n".join(lines).rstrip() + "\n"
-    used = set(re.findall(r"[A-Za-z_]+", text.replace("{typing}", "").replace("{models}", "")))
+    code = text.split("from __future__ import annotations", 1)[1]  # past the module's docstring and header
+    code = re.sub(r'#[^\n]*|"""[^\n]*"""', "", code.replace("{typing}", "").replace("{models}", ""))
+    used = set(re.findall(r"[A-Za-z_]+", code))  # the names the code uses (comments and docstrings left out)
     typing = [name for name in TYPING_NAMES if name in used]
     models_used = [name for name in ("File", "Item", "ItemList", "Model") if name in used]
+    for placeholder, line, used_name in (("{datetime}", "import datetime as _dt", "_dt"),
+                                         ("{decimal}", "from decimal import Decimal as _Decimal", "_Decimal")):
+        text = text.replace("    %s\n" % placeholder, "    %s\n" % line if used_name in used else "")
     return text.replace("{typing}", ", ".join(typing)).replace("{models}", ", ".join(models_used))

@@ -68,6 +68,10 @@ FIELDS = [
     _field("comments", "text", "text"),
     _field("tags", "id", "integer", nullable=False, primary=True),
     _field("tags", "name", "string"),
+    _field("tags", "datetime", "dateTime"),  # a name the annotations would use, were it not _dt
+    _field("tags", "str", "string"),  # names a field cannot take in its class
+    _field("tags", "Optional", "string"),
+    _field("tags", "Articles", "string"),
     _field("articles_tags", "id", "integer", nullable=False, primary=True),
     _field("articles_tags", "articles_id", "integer"),
     _field("articles_tags", "tags_id", "integer"),

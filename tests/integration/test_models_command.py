@@ -127,8 +127,8 @@ def test_the_module_has_a_model_per_user_collection_and_a_header(server, generat
                  "    price: Optional[float] = _absent()",  # SQLite: Directus reports decimal fields as float
                  "    published: bool = _absent()", "    data: Optional[JSON] = _absent()",
                  "    keywords: Optional[List[str]] = _absent()", "    big: Optional[int] = _absent()",
-                 "    published_on: Optional[datetime.datetime] = _absent()",
-                 "    day: Optional[datetime.date] = _absent()", "    at: Optional[datetime.time] = _absent()",
+                 "    published_on: Optional[_dt.datetime] = _absent()",
+                 "    day: Optional[_dt.date] = _absent()", "    at: Optional[_dt.time] = _absent()",
                  "    author: Optional[Union[str, Authors]] = _absent()",
                  "    cover: Optional[Union[str, File]] = _absent()",
                  "    comments: List[Union[int, Comments]] = _absent()",

@@ -75,6 +75,15 @@ def test_class_names_are_pascal_case():
     assert codegen.class_name("2fa") == "C2fa"
     assert codegen.class_name("item") == "ItemItem"
     assert codegen.class_name("directus") == "DirectusItem"
+    assert codegen.class_name("list") == "ListItem" and codegen.class_name("optional") == "OptionalItem"
+
+
+def test_fields_that_would_hide_a_name_of_the_annotations_are_not_declared():
+    text = codegen.render_module(schema(), canned.URL, None)
+    for name in ("str", "Optional", "Articles"):
+        assert "    # %r (Optional[str]) is not declared: read it as item[%r]" % (name, name) in text
+    assert "    datetime: Optional[_dt.datetime] = _absent()" in text  # the module is imported as _dt
+    assert "# version: unknown" in text
 
 
 def test_the_schema_keeps_user_collections_only_and_can_be_narrowed():
@@ -99,10 +108,10 @@ def test_the_header_holds_url_version_and_a_hash_that_follows_the_schema():
 def test_field_types(generated):
     text = module_text()
     for line in ("    id: int = _absent()", "    title: str = _absent()", "    body: Optional[str] = _absent()",
-                 "    price: Optional[Decimal] = _absent()", "    published: bool = _absent()",
+                 "    price: Optional[_Decimal] = _absent()", "    published: bool = _absent()",
                  "    data: Optional[JSON] = _absent()", "    keywords: Optional[List[str]] = _absent()",
-                 "    published_on: Optional[datetime.datetime] = _absent()",
-                 "    day: Optional[datetime.date] = _absent()", "    at: Optional[datetime.time] = _absent()",
+                 "    published_on: Optional[_dt.datetime] = _absent()",
+                 "    day: Optional[_dt.date] = _absent()", "    at: Optional[_dt.time] = _absent()",
                  "    place: Optional[JSON] = _absent()", "    rating: Optional[float] = _absent()",
                  "    author: Optional[Union[str, Authors]] = _absent()",
                  "    cover: Optional[Union[str, File]] = _absent()",
@@ -219,3 +228,10 @@ def test_the_generated_module_and_scripts_pass_both_type_checkers(tmp_path):
         pytest.skip(missing)
     problems = typecheck_models.check(tmp_path, module_text())
     assert not problems, "\n".join(problems)
+
+
+def test_only_what_the_module_uses_is_imported():
+    text = codegen.render_module(schema(["authors"]), canned.URL, canned.VERSION)
+    assert "_Decimal" not in text and "_dt" not in text and "File" not in text
+    assert "import datetime as _dt" in module_text() and "from decimal import Decimal as _Decimal" in module_text()
+    compile(text, "directus_models.py", "exec")
