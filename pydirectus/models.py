@@ -138,6 +138,10 @@ class Item(MutableMapping):
         data.update(self._extra)
         return data
 
+    def to_payload(self):
+        """What is sent when this record is a request's body: ``to_dict()`` (see Model's)."""
+        return self.to_dict()
+
     def __repr__(self):
         fields = ", ".join("%s=%r" % item for item in self.to_dict().items())
         return "%s(%s)" % (type(self).__name__, fields)
@@ -149,6 +153,15 @@ Item.__hash__ = None  # mutable mapping: not hashable, like dict
 @dataclasses.dataclass(eq=False, repr=False)
 class Model(Item):
     """The base of generated typed models (see the module's docstring): an Item at run time."""
+
+    def to_payload(self):
+        """What is sent when this record is a request's body: its fields, less the declared ones
+        that are None (unset: ``Articles(title="Hi")`` creates with the server's defaults for the
+        rest). To set a field to null, send a dict: ``{"body": None}``."""
+        declared = _declared_fields(type(self))
+        data = {name: self.__dict__[name] for name in declared if self.__dict__.get(name) is not None}
+        data.update(self._extra)
+        return data
 
 
 @dataclasses.dataclass(eq=False, repr=False)

@@ -141,7 +141,7 @@ def _encode_value(name: str, kind: str, value: object) -> str:
 
 def json_default(value: object) -> Any:
     """How JSON bodies and query values encode what json cannot: Items as their dicts, dates in ISO."""
-    to_dict = getattr(value, "to_dict", None)
+    to_dict = getattr(value, "to_payload", None) or getattr(value, "to_dict", None)  # Items send to_payload()
     if to_dict is not None:
         return to_dict()
     if hasattr(value, "isoformat"):  # date, datetime, time

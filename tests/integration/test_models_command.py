@@ -180,6 +180,9 @@ def test_the_typed_client_returns_models_with_values_and_relations(server, gener
         assert isinstance(translation, models.ArticlesTranslations) and translation.headline == "Hi"
         assert isinstance(translation.languages_code, models.Languages) and translation.languages_code.name == "English"
 
+        made = client.create_item("articles", models.Articles(title="Made", views=1, published=False))
+        assert isinstance(made, models.Articles) and made.title == "Made" and made.comments == []
+
         listed = client.read_items("articles", fields=["id", "title"])
         assert isinstance(listed[0], models.Articles) and listed[0].title == "Hello" and listed[0].views is None
         assert all(isinstance(entry, models.Articles) for entry in client.iter_items("articles", page_size=1))

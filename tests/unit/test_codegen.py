@@ -4,6 +4,7 @@ without ``model=``, ``--check``, and the module under mypy --strict and pyright 
 
 import datetime
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -235,3 +236,13 @@ def test_only_what_the_module_uses_is_imported():
     assert "_Decimal" not in text and "_dt" not in text and "File" not in text
     assert "import datetime as _dt" in module_text() and "from decimal import Decimal as _Decimal" in module_text()
     compile(text, "directus_models.py", "exec")
+
+
+def test_a_model_sent_as_a_body_leaves_its_unset_fields_out(generated):
+    from pydirectus._core.records import encode_json
+    article = generated.Articles(title="Hi", views=0, published=False)
+    assert article.to_payload() == {"title": "Hi", "views": 0, "published": False}
+    assert article.to_dict()["body"] is None  # the mapping still has every field
+    article["extra"] = 1
+    assert json.loads(encode_json(article)) == {"title": "Hi", "views": 0, "published": False, "extra": 1}
+    assert encode_json(Item.from_dict({"a": None})) == b'{"a":null}'  # a plain Item sends what it holds
