@@ -53,12 +53,13 @@ SCALARS = {
     "dateTime": "_dt.datetime", "timestamp": "_dt.datetime", "date": "_dt.date", "time": "_dt.time",
 }
 # the run-time converter (a function of the generated module) of the types that need one
-CONVERTERS = {"boolean": "_boolean", "bigInteger": "_integer", "decimal": "_decimal", "dateTime": "_datetime", "timestamp": "_datetime", "date": "_date",
-              "time": "_time"}
+CONVERTERS = {"boolean": "_boolean", "bigInteger": "_integer", "decimal": "_decimal", "dateTime": "_datetime",
+              "timestamp": "_datetime", "date": "_date", "time": "_time"}
 RELATION_SPECIALS = ("o2m", "m2m", "m2a", "translations", "files")
-# names a field cannot take: the mapping methods of Item, and what the dataclass machinery uses
+# names a field cannot take: the methods of Item (a mapping)
 RESERVED_FIELDS = frozenset((
     "keys", "items", "values", "get", "pop", "popitem", "clear", "update", "setdefault", "to_dict", "from_dict",
+    "to_payload",
 ))
 # names of the module a class must not take (the typing names too: TYPING_NAMES)
 RESERVED_CLASSES = frozenset(("Directus", "AsyncDirectus", "Item", "Model", "File", "ItemList", "JSON", "MODELS",
@@ -67,13 +68,11 @@ RESERVED_CLASSES = frozenset(("Directus", "AsyncDirectus", "Item", "Model", "Fil
 # and Decimal are imported as _dt and _Decimal, which no declared field can be)
 ANNOTATION_NAMES = frozenset(("JSON", "Optional", "Union", "List", "Any", "str", "int", "float", "bool", "File",
                               "Item"))
-TYPING_NAMES = ("Any", "AsyncIterator", "Dict", "Iterator", "List", "Literal", "Mapping", "Optional", "Sequence", "Type",
-                "TypeVar",
-                "Union", "overload")
+TYPING_NAMES = ("Any", "AsyncIterator", "Dict", "Iterator", "List", "Literal", "Mapping", "Optional", "Sequence",
+                "Type", "TypeVar", "Union", "overload")
 HEADER = re.compile(r"^# schema: (sha256:[0-9a-f]{64})$", re.M)
 
-# the client methods the typed clients type per collection, and how: (method, extra positional
-# parameters after the collection, returns: "one" or "many" or "iter")
+# the client methods the typed clients type per collection: (method, "one" record or "many")
 TYPED_METHODS = (
     ("read_items", "many"), ("search_items", "many"), ("read_item", "one"), ("create_items", "many"),
     ("create_item", "one"), ("update_items", "many"), ("update_items_batch", "many"), ("update_item", "one"),
@@ -180,13 +179,12 @@ def header_hash(text: str) -> Optional[str]:
 
 
 class _Field:
-    __slots__ = ("name", "annotation", "converter", "doc")
+    __slots__ = ("name", "annotation", "converter")
 
-    def __init__(self, name: str, annotation: str, converter: Optional[str], doc: str) -> None:
+    def __init__(self, name: str, annotation: str, converter: Optional[str]) -> None:
         self.name = name
         self.annotation = annotation
         self.converter = converter
-        self.doc = doc
 
 
 class _Module:
@@ -206,7 +204,6 @@ class _Module:
         self.m2o = {(relation["collection"], relation["field"]): relation for relation in schema["relations"]}
         self.o2m = {(relation["related_collection"], relation["one_field"]): relation
                     for relation in schema["relations"] if relation["related_collection"] and relation["one_field"]}
-        self.skipped: List[str] = []
         self.converters: List[str] = []
 
     def key_type(self, collection: Optional[str]) -> str:
@@ -220,7 +217,6 @@ class _Module:
     def field(self, collection: str, entry: Dict[str, Any]) -> Optional[_Field]:
         name, kind, special = entry["field"], entry["type"], entry["special"]
         relation = self.m2o.get((collection, name))
-        doc = "%s (%s%s)" % (name, kind, ", " + ", ".join(special) if special else "")
         if kind == "alias" or "no-data" in special:
             relation = self.o2m.get((collection, name))
             if relation is None or not any(tag in special for tag in RELATION_SPECIALS):
@@ -228,7 +224,7 @@ class _Module:
             many = relation["collection"]
             model = self.model_of(many)
             return _Field(name, "List[Union[%s, %s]]" % (self.key_type(many), model),
-                          "_many(%s)" % model, doc)
+                          "_many(%s)" % model)
         if relation is not None and relation["related_collection"]:  # a many-to-one (a file field)
             target = relation["related_collection"]
             model = self.model_of(target)
@@ -243,7 +239,7 @@ class _Module:
             converter = CONVERTERS.get(kind)
         if entry["nullable"] and annotation != "Any":
             annotation = "Optional[%s]" % annotation
-        return _Field(name, annotation, converter, doc)
+        return _Field(name, annotation, converter)
 
     def model_lines(self, collection: Dict[str, Any]) -> List[str]:
         name = collection["collection"]
@@ -260,7 +256,6 @@ class _Module:
             if not field.name.isidentifier() or keyword.iskeyword(field.name) or field.name in RESERVED_FIELDS \
                     or field.name.startswith("_") or field.name in ANNOTATION_NAMES \
                     or field.name in self.classes.values():
-                self.skipped.append("%s.%s" % (name, field.name))
                 lines.append("    # %r (%s) is not declared: read it as item[%r]" % (field.name, field.annotation,
                                                                                      field.name))
                 continue
@@ -279,11 +274,11 @@ class _Module:
         from ._core.paging import ITER_ITEMS_REFUSED
         from ._core.spec import PAYLOADS, QUERY_KINDS, path_kind
         operations = DirectusClient.operations
-        prefix = "async " if asynchronous else ""
         lines: List[str] = []
         singletons = {collection["collection"] for collection in self.schema["collections"] if collection["singleton"]}
 
-        def render(method: str, params: List[str], keywords: List[str], pairs: List[Tuple[str, str, str]]) -> None:
+        def render(method: str, params: List[str], keywords: List[str], pairs: List[Tuple[str, str, str]],
+                   prefix: str) -> None:
             for collection_type, model_param, returns in pairs:
                 lines.append("        @overload")
                 lines.append("        %sdef %s(" % (prefix, method))
@@ -314,14 +309,14 @@ class _Module:
         methods += [(name, shape, {collection: cls for collection, cls in self.classes.items()
                                    if collection in singletons}) for name, shape in SINGLETON_METHODS]
         for name, shape, classes in methods:
-            if name not in operations:
+            if name not in operations or not classes and name in dict(SINGLETON_METHODS):
                 continue
             params, keywords = parameters(name)
             wrap = "ItemList[%s]" if shape == "many" else "%s"
             pairs = [('Literal["%s"]' % collection, "model: None = None", wrap % cls)
                      for collection, cls in classes.items()]
             pairs += [("str", "model: None = None", wrap % "Item"), ("str", "model: Type[_M]", wrap % "_M")]
-            render(name, params, keywords, pairs)
+            render(name, params, keywords, pairs, "async " if asynchronous else "")
         params, keywords = parameters("read_items")
         keywords = ["page_size: int = 100"] + [keyword for keyword in keywords
                                                if keyword.split(":")[0] not in ITER_ITEMS_REFUSED]
@@ -329,11 +324,7 @@ class _Module:
         pairs = [('Literal["%s"]' % collection, "model: None = None", iterator % cls)
                  for collection, cls in self.classes.items()]
         pairs += [("str", "model: None = None", iterator % "Item"), ("str", "model: Type[_M]", iterator % "_M")]
-        # iter_items is a plain method (returning an async iterator on the async client)
-        saved = prefix
-        prefix = ""
-        render("iter_items", params, keywords, pairs)
-        prefix = saved
+        render("iter_items", params, keywords, pairs, "")  # a plain method, whose iterator is async on AsyncDirectus
         return lines
 
 
