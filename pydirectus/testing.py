@@ -516,17 +516,19 @@ def _is_our_server(pid: Optional[int], run_js: str) -> bool:
 
 def _terminate_server(pid: Optional[int], run_js: str, grace: float = _STOP_GRACE) -> None:
     """SIGTERM the server's process group (it leads one), SIGKILL if it is still there after `grace`."""
-    if pid is None:
+    if pid is None or not _is_our_server(pid, run_js):
         return
+    # Gone once its identity is: an exiting process loses its cmdline before it is a zombie or gone.
+    identity = process_start_time(pid)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        if not _is_our_server(pid, run_js):
+        if identity is None or process_start_time(pid) != identity:
             return
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _is_our_server(pid, run_js):
+        while time.monotonic() < deadline and process_start_time(pid) == identity:
             time.sleep(0.05)
 
 
