@@ -33,6 +33,18 @@ and marketplace URLs point at a port that Node refuses to connect to. A server w
 died (a test run killed with ``kill -9``) is stopped and removed by the next ``cleanup_stale()``, which
 every ``DirectusServer.start()`` calls first. Needs Linux or macOS; the one-time install also needs
 npm (or pip), python3, make and g++.
+
+A database server instead of SQLite (PostgreSQL, MySQL, ...): ``database=`` gives its ``DB_*`` settings.
+The server then bootstraps that database itself before its first start (install the system tables,
+create the admin; a no-op on a database already installed), and ``bootstrap=False`` skips that for a
+second server on the same database. Several servers of one deployment share the same KEY and SECRET
+(the defaults) and give the same ``STORAGE_LOCAL_ROOT`` in `env`:
+
+    database = {"DB_CLIENT": "pg", "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_DATABASE": "directus",
+                "DB_USER": "directus", "DB_PASSWORD": "secret"}
+    shared = {"STORAGE_LOCAL_ROOT": "/srv/uploads", "REDIS": "redis://127.0.0.1:6379"}
+    first = DirectusServer(shared, database=database).start()
+    second = DirectusServer(shared, database=database, bootstrap=False).start()
 """
 
 import argparse
@@ -86,6 +98,7 @@ _MANAGED_SETTINGS = {
     "HOST": "servers listen on 127.0.0.1 only",
     "DB_CLIENT": "servers use SQLite",
     "DB_FILENAME": "each start gets a fresh copy of the template database",
+    "DB_HOST": "pass database=... to use a database server",
     "ADMIN_EMAIL": "pass admin_email=...",
     "ADMIN_PASSWORD": "pass admin_password=...",
     "ADMIN_TOKEN": "pass admin_token=...",
@@ -647,6 +660,37 @@ class _PortTaken(Exception):
     pass
 
 
+def _check_database(database: Optional[Dict[str, str]]) -> Optional[Dict[str, str]]:
+    """The ``DB_*`` settings of a database server, checked; None for SQLite from the template."""
+    if database is None:
+        return None
+    checked = {str(key): str(value) for key, value in database.items()}
+    for key, value in checked.items():
+        if not key.startswith("DB_"):
+            raise ValueError("database= holds DB_* settings only, not %s" % key)
+        _env_line(key, value)
+    if not checked.get("DB_CLIENT"):
+        raise ValueError("database= needs DB_CLIENT (e.g. pg, mysql)")
+    return checked
+
+
+def _bootstrap(node: str, run_js: str, data_dir: str, config_path: str, timeout: float) -> None:
+    """``directus bootstrap`` against the configured database: installs the system tables and the
+    admin on an empty database, runs pending migrations on an installed one."""
+    log_path = os.path.join(data_dir, "bootstrap.log")
+    with open(log_path, "wb") as log:
+        try:
+            code = subprocess.call([node, run_js, "bootstrap"], cwd=data_dir,
+                                   env=_server_environment(config_path), stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DirectusStartError("directus bootstrap did not finish within %ss; log %s:\n%s"
+                                     % (timeout, log_path, _tail(log_path))) from None
+    if code != 0:
+        raise DirectusStartError("directus bootstrap failed (exit %d); log %s:\n%s"
+                                 % (code, log_path, _tail(log_path)))
+
+
 # ------------------------------------------------------------------ the server
 
 class DirectusServer:
@@ -665,17 +709,25 @@ class DirectusServer:
     killed, the next ``cleanup_stale()`` does (every ``start()`` runs it). `die_with_parent=True`
     (Linux) kills the server at once when the thread that started it dies, even by SIGKILL: start
     it from the main thread then.
+
+    `database`: the ``DB_*`` settings of a database server (``DB_CLIENT``, ``DB_HOST``, ``DB_PORT``,
+    ``DB_DATABASE``, ``DB_USER``, ``DB_PASSWORD``, ...) instead of a fresh SQLite copy. ``start()``
+    then runs ``directus bootstrap`` against it first (``bootstrap=False``: not, for a further
+    server on a database another one bootstrapped); ``stop()`` leaves the database as it is.
     """
 
     def __init__(self, env: Optional[Dict[str, str]] = None, *, version: str = DEFAULT_VERSION,
                  cache_dir: Optional[str] = None, admin_email: str = DEFAULT_EMAIL,
                  admin_password: str = DEFAULT_PASSWORD, admin_token: str = DEFAULT_TOKEN,
-                 start_timeout: float = 120, die_with_parent: bool = False):
+                 start_timeout: float = 120, die_with_parent: bool = False,
+                 database: Optional[Dict[str, str]] = None, bootstrap: bool = True):
         self.env = {str(key): str(value) for key, value in (env or {}).items()}
         for key in self.env:
             if key in _MANAGED_SETTINGS:
                 raise ValueError("%s cannot be set in env: %s" % (key, _MANAGED_SETTINGS[key]))
             _env_line(key, self.env[key])  # fail now, not at start, on what an env file cannot hold
+        self.database = _check_database(database)
+        self.bootstrap = bootstrap
         self.version = version
         self.cache_dir = cache_dir
         self.email = admin_email
@@ -712,7 +764,8 @@ class DirectusServer:
             raise RuntimeError("%r is already started" % self)
         cleanup_stale(self.cache_dir)
         installation = install(self.version, self.cache_dir)
-        template = _ensure_template(installation, self.email, self.password, self.token)
+        template = None if self.database else _ensure_template(installation, self.email, self.password,
+                                                                self.token)
         if "PORT" in self.env:  # the caller's port: no retry elsewhere
             self._launch(installation, template, owner_pid, int(self.env["PORT"]))
         else:
@@ -728,7 +781,7 @@ class DirectusServer:
             atexit.register(self.stop)
         return self
 
-    def _launch(self, installation: Installation, template: str, owner_pid: Optional[int],
+    def _launch(self, installation: Installation, template: Optional[str], owner_pid: Optional[int],
                 port: int) -> None:
         servers = os.path.join(installation.home, "servers")
         os.makedirs(servers, exist_ok=True)
@@ -743,10 +796,21 @@ class DirectusServer:
         self.url = "http://127.0.0.1:%d" % port
         settings = default_settings(self.data_dir, os.path.join(installation.home, "app"), port,
                                     self.email, self.password, self.token)
+        if self.database:
+            del settings["DB_CLIENT"], settings["DB_FILENAME"]
+            settings.update(self.database)
         settings.update(self.env)
         config_path = _prepare_data_dir(self.data_dir, settings)
-        shutil.copyfile(template, settings["DB_FILENAME"])
+        if template is not None:
+            shutil.copyfile(template, settings["DB_FILENAME"])
         self._spawn_args = (installation.node, config_path, record)
+        if self.database and self.bootstrap:
+            try:
+                _bootstrap(installation.node, installation.run_js, self.data_dir, config_path,
+                           max(self.start_timeout, 60.0))
+            except BaseException:
+                self.stop()
+                raise
         self._spawn("wb")
 
     def _spawn(self, log_mode: str) -> None:
