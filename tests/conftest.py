@@ -8,6 +8,9 @@
                       server with those Directus settings, started on first use, shared by every test
                       that asks for the same settings, stopped at the end of the session.
                       ``get()`` with no settings is `directus`.
+    directus_version  the Directus version those servers run: PYDIRECTUS_TEST_DIRECTUS_VERSION
+                      (e.g. ``11.17.4``; default pydirectus.testing.DEFAULT_VERSION, 12.4.0), or,
+                      with PYDIRECTUS_TEST_URL, what that server's ``GET /server/info`` says.
     collection        the name of a fresh collection on `directus` with the fields id (integer
                       primary key), title (string), body (text), views (integer) and published
                       (boolean, cast), deleted after the test.
@@ -18,6 +21,12 @@ its database (and so must the special servers of directus_factory, after a test 
 it does not, that test fails saying so and the server is restarted, so that one wedged server fails
 one test, not every test after it. Everything under tests/integration/ is marked ``integration``:
 ``-m "not integration"`` runs the unit tests without Directus.
+
+``-m conformance`` selects the conformance core: the integration tests that must pass on every
+supported Directus version (10.13.4, 11.17.4, 12.4.0; tests/run.py runs them against each), e.g.
+``PYDIRECTUS_TEST_DIRECTUS_VERSION=10.13.4 python -m pytest -m conformance tests/integration``.
+Where the versions legitimately differ, those tests read the version (``directus_version``) and
+assert that version's behaviour; they never skip.
 """
 
 import asyncio
@@ -32,8 +41,11 @@ from typing import NamedTuple
 
 import pytest
 
-from pydirectus.testing import DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN, DirectusServer
+from pydirectus.testing import DEFAULT_EMAIL, DEFAULT_PASSWORD, DEFAULT_TOKEN, DEFAULT_VERSION, DirectusServer
 from tests.rest import call
+
+# The Directus version the fixtures start (tests/run.py sets it for its conformance runs).
+DIRECTUS_VERSION = os.environ.get("PYDIRECTUS_TEST_DIRECTUS_VERSION") or DEFAULT_VERSION
 
 INTEGRATION_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "integration")
 
@@ -62,6 +74,13 @@ class ExternalDirectus(NamedTuple):
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: needs a real Directus server "
                                        "(applied to every test under tests/integration/)")
+    config.addinivalue_line("markers", "conformance: the conformance core, run against every supported "
+                                       "Directus version (PYDIRECTUS_TEST_DIRECTUS_VERSION)")
+
+
+def pytest_report_header(config):
+    return "pydirectus: Directus %s%s" % (DIRECTUS_VERSION, " (PYDIRECTUS_TEST_URL set: that server's)"
+                                          if os.environ.get("PYDIRECTUS_TEST_URL") else "")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -114,11 +133,27 @@ def directus():
         assert ping.status == 200, "PYDIRECTUS_TEST_URL=%s does not answer /server/ping: %s" % (url, ping)
         yield server
         return
-    server = DirectusServer(die_with_parent=True).start()  # raises, with the log's tail, if it cannot
+    server = DirectusServer(version=DIRECTUS_VERSION, die_with_parent=True).start()  # raises, with the log's tail, if it cannot
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def directus_version(directus):
+    """The version of the `directus` server as a tuple of ints, e.g. (11, 17, 4): asked of the
+    server itself (``GET /server/info`` with the admin token), so that tests assert what that
+    version does; checked against PYDIRECTUS_TEST_DIRECTUS_VERSION when this session started it."""
+    info = call(directus.url, "GET", "/server/info", token=directus.token)
+    assert info.status == 200, "GET /server/info: %s" % (info,)
+    data = info.body["data"]
+    text = data.get("version") or (data.get("directus") or {}).get("version")  # 10.x: data.directus.version
+    assert text, "GET /server/info names no version: %s" % (data,)
+    version = tuple(int(part) for part in text.split("-")[0].split("+")[0].split("."))
+    if isinstance(directus, DirectusServer):
+        assert text == directus.version, "asked for Directus %s, the server says %s" % (directus.version, text)
+    return version
 
 
 # How long the shared server may take to answer a request that needs its database, under load,
@@ -190,7 +225,7 @@ def directus_factory(request):
         key = frozenset(settings.items())
         if key not in started:
             try:
-                started[key] = DirectusServer(settings, die_with_parent=True).start()
+                started[key] = DirectusServer(settings, version=DIRECTUS_VERSION, die_with_parent=True).start()
                 _SPECIAL_SERVERS.append(started[key])
             except Exception as error:  # remembered: later tests with these settings fail fast
                 started[key] = error

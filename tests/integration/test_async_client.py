@@ -9,9 +9,14 @@ Each test runs its coroutine with asyncio.run (pytest is the only test dependenc
 import asyncio
 import time
 
+import pytest
+
 from pydirectus import Item, ItemList
 from pydirectus.async_client import AsyncDirectusClient
 from tests.rest import call
+
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
 
 
 def run(coroutine):

@@ -4,8 +4,13 @@ downloads running concurrently). What both clients share runs on both in test_fi
 
 import asyncio
 
+import pytest
+
 from pydirectus.async_client import AsyncDirectusClient
 from tests.integration.test_files import CONTENT, SHA, sha256
+
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
 
 
 def test_async_generator_sources_and_concurrent_transfers(directus, tmp_path):

@@ -14,6 +14,9 @@ from pydirectus import ForbiddenError, TimeoutError
 from pydirectus.async_client import AsyncDirectusClient
 from tests.integration.test_realtime import articles_a, server_a  # noqa: F401 (fixtures)
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 
 def static_client(server, **kwargs):
     kwargs.setdefault("proxies", {})

@@ -10,6 +10,9 @@ import pytest
 import pydirectus
 from tests.rest import call
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 
 @pytest.fixture
 def client(each_client):

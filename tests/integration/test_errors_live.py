@@ -6,6 +6,9 @@ import pytest
 
 import pydirectus
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 
 @pytest.fixture
 def client(each_client):

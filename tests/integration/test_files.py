@@ -17,6 +17,9 @@ from pydirectus import File
 from tests.integration.groups_support import GROUPS_SERVER_SETTINGS
 from tests.loopback import LoopbackServer, read_head
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 CONTENT = os.urandom(3 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(CONTENT).hexdigest()
 

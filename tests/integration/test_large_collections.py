@@ -11,6 +11,9 @@ from pydirectus import BulkWriteError, DirectusClient
 from tests.conftest import COLLECTION_FIELDS, remove_collection
 from tests.rest import call
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 
 @pytest.fixture(scope="module")
 def limited(directus_factory):

@@ -22,6 +22,9 @@ from tests.conftest import CLIENT_KINDS, COLLECTION_FIELDS, ClientMaker, remove_
 from tests.loopback import LoopbackServer, read_head
 from tests.rest import call
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 SERVER_A = dict(WEBSOCKETS_ENABLED="true", WEBSOCKETS_HEARTBEAT_PERIOD="2", WEBSOCKETS_REST_AUTH_TIMEOUT="3",
                 ACCESS_TOKEN_TTL="5s")
 SERVER_B = dict(WEBSOCKETS_ENABLED="true", WEBSOCKETS_REST_AUTH="strict", WEBSOCKETS_HEARTBEAT_ENABLED="false")

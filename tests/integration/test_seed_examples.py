@@ -18,6 +18,9 @@ from tests.conftest import remove_collection
 from tests.integration.test_readme_examples import create_collections, rest
 from tests.rest import call
 
+# The conformance core: runs against every supported Directus version (tests/conftest.py).
+pytestmark = pytest.mark.conformance
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SEED_COLLECTIONS = {
