@@ -264,12 +264,12 @@ def make_ca(folder: str) -> Tuple[str, str, str]:
 # ------------------------------------------------------------------ nginx
 
 LOG_FIELDS = ("msec", "method", "uri", "status", "bytes_sent", "body_bytes_sent", "content_encoding",
-              "gzip_ratio", "content_type", "accept_encoding", "retry_after", "upstream", "upstream_status",
-              "request_time")
+              "gzip_ratio", "content_type", "accept_encoding", "range", "retry_after", "upstream",
+              "upstream_status", "request_time")
 # One field per LOG_FIELDS entry, separated by a tab; "-" for an empty one.
 _LOG_FORMAT = "\\t".join(("$msec", "$request_method", "$request_uri", "$status", "$bytes_sent",
                           "$body_bytes_sent", "$sent_http_content_encoding", "$gzip_ratio",
-                          "$sent_http_content_type", "$http_accept_encoding", "$sent_http_retry_after",
+                          "$sent_http_content_type", "$http_accept_encoding", "$http_range", "$sent_http_retry_after",
                           "$upstream_addr", "$upstream_status", "$request_time"))
 
 
