@@ -9,6 +9,7 @@ transport's timeouts, proxies, streaming and integrity rules, and the HTTP/1.1 c
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 import time
@@ -16,7 +17,8 @@ from collections import deque
 
 from ..errors import TransportError
 from .._core.records import Response
-from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, CutShort, HeadTooLarge, ProtocolFailure,
+from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, ContentDecoder, CutShort, HeadTooLarge,
+                            ProtocolFailure, UndecodableBody, content_decoder,
                             after_sent_error, connect_error, encode_chunk, frame_chunk, host_header, idle_limit,
                             parse_head, proxies_from, read_timeout_error, request_head, resolve_route, send_error,
                             split_url, too_large_error, tunnel_answer, tunnel_request)
@@ -424,7 +426,7 @@ class AsyncResponseStream:
     """
 
     def __init__(self, transport: AsyncHTTPTransport, pool: _Pool, connection: _Connection, response: Response,
-                 body: _Body, method: str, url: str) -> None:
+                 body: _Body, method: str, url: str, decoder: Optional[ContentDecoder] = None) -> None:
         self._transport = transport
         self._pool = pool
         self._connection = connection
@@ -432,9 +434,35 @@ class AsyncResponseStream:
         self._body: Optional[_Body] = body
         self._method = method
         self._url = url
+        self._decoder = decoder
 
     async def read(self, amount: Optional[int] = None) -> bytes:
-        """Up to ``amount`` bytes (everything left when None); b"" at the end."""
+        """Up to ``amount`` bytes (everything left when None); b"" at the end. A compressed answer
+        is decoded as it is read: ``amount`` counts decoded bytes."""
+        if self._decoder is None:
+            return await self._read_raw(amount)
+        decoder = self._decoder
+        parts: List[bytes] = []
+        try:
+            while amount != 0:
+                if decoder.pending:
+                    data = decoder.decode(b"", amount or 0)
+                else:
+                    raw = await self._read_raw(_CHUNK)
+                    if not raw:
+                        decoder.end()
+                        break
+                    data = decoder.decode(raw, amount or 0)
+                if data:
+                    if amount is not None:
+                        return data
+                    parts.append(data)
+        except UndecodableBody as exc:
+            self._abort()
+            raise _after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
+        return b"".join(parts)
+
+    async def _read_raw(self, amount: Optional[int]) -> bytes:
         body = self._body
         if body is None:
             return b""
@@ -505,7 +533,7 @@ class AsyncHTTPTransport:
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.proxies = proxies_from(proxies)
+        self.proxies = proxies_from(proxies, os.environ)
         self.max_connections = max_connections
         self.max_body_size = max_body_size
         self._clock = clock
@@ -714,11 +742,15 @@ class AsyncHTTPTransport:
                 whole = await self._write(connection, head, body, chunked, method, url)
             try:
                 status, headers, length, chunked_answer, close = await connection.read_head(method)
+                decoder = content_decoder(headers) if length != 0 else None
+                if decoder is not None:  # the length of the compressed bytes says nothing about the content
+                    headers = headers.without("Content-Length")
                 response = Response(status, headers, None, None, method, url)
                 # an answer before the whole body went out: the connection is out of step after it
                 framing = _Body(connection, length, chunked_answer, close or not whole)
                 if request.stream and 200 <= status < 300:
-                    response.stream = AsyncResponseStream(self, pool, connection, response, framing, method, url)
+                    response.stream = AsyncResponseStream(self, pool, connection, response, framing, method, url,
+                                                          decoder)
                     if framing.done:
                         await response.stream.read(1)  # an empty body: the connection goes back at once
                     return response
@@ -726,6 +758,8 @@ class AsyncHTTPTransport:
                     response.body = await self._read_sized_body(connection, length, method, url)
                 else:
                     response.body = await self._read_framed_body(framing, method, url)
+                if decoder is not None:
+                    response.body = decoder.decode_all(response.body, self.max_body_size)
             except _READ_FAILURES as exc:
                 if not whole:  # closed with no answer before taking the whole body: nothing was acted on
                     raise send_error(exc, method, url) from None

@@ -495,8 +495,13 @@ def _base_name(name: Optional[str]) -> str:
 
 
 def _identity(headers: Headers) -> Identity:
-    """What tells one version of a file from another: (ETag, Last-Modified)."""
-    return headers.get("ETag"), headers.get("Last-Modified")
+    """What tells one version of a file from another: (ETag, Last-Modified). The ETag is compared
+    weakly: a proxy that compresses an answer marks its ETag weak (nginx: ``W/"..."``), and the
+    identity-encoded answer to a resuming Range request carries the same tag strong."""
+    etag = headers.get("ETag")
+    if etag is not None and etag[:2] == "W/":
+        etag = etag[2:]
+    return etag, headers.get("Last-Modified")
 
 
 def _same_identity(first: Identity, second: Identity) -> bool:

@@ -2,7 +2,8 @@
 
 Where a request goes (``proxies_from``, ``resolve_route``, ``host_header``), the request head
 (``request_head``) and the chunked framing of a streamed body (``frame_chunk``), the answer's head
-(``parse_head``, ``Headers``) and the framing of its body (``BodyFraming``, ``chunk_size``), the
+(``parse_head``, ``Headers``), the framing of its body (``BodyFraming``, ``chunk_size``) and its
+content coding (``ContentDecoder``, ``content_decoder``: gzip and deflate, streamed), the
 CONNECT tunnel's request and the check of the proxy's answer (``tunnel_request``,
 ``tunnel_answer``), and the failures inside an answer (``ProtocolFailure``) with the
 TransportErrors they become (``after_sent_error``). The transports bring the reads and writes.
@@ -27,9 +28,10 @@ if TYPE_CHECKING:  # typing is never imported at run time
     Proxy = Address  # (host, port) of an HTTP proxy
     PoolKey = Tuple[str, str, int, Optional[Proxy]]  # (scheme, host, port, proxy)
     ParsedHead = Tuple[int, "Headers", Optional[int], bool, bool]  # see parse_head
+    from zlib import _Decompress as Decompressor
 
-__all__ = ["HEAD_LIMIT", "LAST_CHUNK", "Headers", "ProtocolFailure", "Malformed", "CutShort", "HeadTooLarge",
-           "proxies_from", "resolve_route", "host_header", "split_url", "request_head", "frame_chunk",
+__all__ = ["HEAD_LIMIT", "LAST_CHUNK", "ACCEPT_ENCODING", "Headers", "ProtocolFailure", "Malformed", "CutShort",
+           "HeadTooLarge", "UndecodableBody", "DecodedTooLarge", "ContentDecoder", "content_decoder", "proxies_from", "resolve_route", "host_header", "split_url", "request_head", "frame_chunk",
            "encode_chunk", "parse_head", "chunk_size", "BodyFraming", "idle_limit", "tunnel_request",
            "tunnel_answer", "connect_error", "send_error", "too_large_error", "read_timeout_error",
            "after_sent_error"]
@@ -49,21 +51,50 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 # --- where a request goes --------------------------------------------------------------------
 
-def proxies_from(proxies: Optional[Mapping[str, str]]) -> Dict[str, str]:
+def proxies_from(proxies: Optional[Mapping[str, str]], environ: Mapping[str, str]) -> Dict[str, str]:
     """The proxies to route with (``resolve_route``): those given (``{}``: none), or, for None,
-    HTTP(S)_PROXY and friends from the environment, as urllib reads them."""
+    HTTP(S)_PROXY, NO_PROXY and friends from ``environ`` (the room passes ``os.environ``), read
+    as ``urllib.request.getproxies_environment`` reads them: a lower-case name wins, and the
+    upper-case HTTP_PROXY is ignored under CGI (REQUEST_METHOD set), where a client's ``Proxy:``
+    header could have set it."""
     if proxies is not None:
         return dict(proxies)
-    import urllib.request
-    return urllib.request.getproxies_environment()
+    found: Dict[str, str] = {}
+    for name, value in environ.items():
+        if value and name[-6:].lower() == "_proxy":
+            found[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in environ:
+        found.pop("http", None)
+    for name, value in environ.items():  # lower-case names last: they win
+        if name[-6:] == "_proxy":
+            if value:
+                found[name[:-6].lower()] = value
+            else:
+                found.pop(name[:-6].lower(), None)
+    return found
+
+
+def _bypasses_proxy(host: str, no_proxy: Optional[str]) -> bool:
+    """Whether NO_PROXY (comma-separated names, each matching itself and its subdomains; ``*``:
+    every host) exempts ``host`` from the proxy, as urllib decides it."""
+    if not no_proxy:
+        return False
+    if no_proxy.strip() == "*":
+        return True
+    host = host.lower()
+    for name in no_proxy.split(","):
+        name = name.strip().lstrip(".").lower()
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str]
                   ) -> Tuple[str, int, Optional[Proxy], Dict[str, str]]:
     """Where a URL's requests go: ``(host, port, proxy, proxy_headers)``, proxy being
-    ``(host, port)`` of the HTTP proxy to use, or None; NO_PROXY (in ``proxies`` as "no", or the
-    environment's) is honoured as urllib does. Both transports and the realtime sockets route
-    with this."""
+    ``(host, port)`` of the HTTP proxy to use, or None; NO_PROXY (``proxies["no"]``, as
+    ``proxies_from`` reads it) is honoured as urllib does. Both transports and the realtime
+    sockets route with this."""
     if scheme not in _DEFAULT_PORTS:
         raise ValueError("unsupported URL scheme %r: use http or https" % scheme)
     parts = urlsplit("//" + netloc)
@@ -71,9 +102,7 @@ def resolve_route(scheme: str, netloc: str, proxies: Mapping[str, str]
     if not host:
         raise ValueError("the URL has no host: %r" % netloc)
     proxy_url = proxies.get(scheme)
-    import urllib.request
-    # in urllib.request since Python 2, undocumented, and not in typeshed
-    if not proxy_url or urllib.request.proxy_bypass_environment(host, proxies):  # type: ignore[attr-defined]
+    if not proxy_url or _bypasses_proxy(host, proxies.get("no")):
         return host, port, None, {}
     proxy = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
     headers: Dict[str, str] = {}
@@ -159,9 +188,10 @@ def request_head(method: str, target: str, host: str, headers: Mapping[str, str]
                  body: Optional[Body]) -> Tuple[bytes, Optional[Union[bytes, Streamed]], bool]:
     """(head bytes, body, whether the body goes chunked): the request line and headers, and the
     body to send after them (bytes, an iterable of chunks, or None). Host, Content-Length and
-    Transfer-Encoding are added when the caller did not set them, as http.client does."""
+    Transfer-Encoding are added when the caller did not set them, as http.client does, and
+    Accept-Encoding: ACCEPT_ENCODING (identity for a Range request) unless the caller set one."""
     lines = ["%s %s HTTP/1.1" % (method, target)]
-    has_host = has_length = has_encoding = has_accept_encoding = False
+    has_host = has_length = has_encoding = has_accept_encoding = has_range = False
     for name, value in headers.items():
         lowered = name.lower()
         if lowered == "host":
@@ -172,11 +202,14 @@ def request_head(method: str, target: str, host: str, headers: Mapping[str, str]
             has_encoding = True
         elif lowered == "accept-encoding":
             has_accept_encoding = True
+        elif lowered == "range":
+            has_range = True
         lines.append("%s: %s" % (name, value))
     if not has_host:
         lines.insert(1, "Host: " + host)
     if not has_accept_encoding:
-        lines.append("Accept-Encoding: identity")
+        # a Range counts bytes of the stored file, which only an unencoded answer carries as they are
+        lines.append("Accept-Encoding: identity" if has_range else "Accept-Encoding: " + ACCEPT_ENCODING)
     for name, value in proxy_headers.items():
         lines.append("%s: %s" % (name, value))
     chunked = has_encoding  # a caller's Transfer-Encoding can only be chunked: the one framing we know
@@ -251,6 +284,11 @@ class Headers:
     def __len__(self) -> int:
         return len(self._items)
 
+    def without(self, name: str) -> Headers:
+        """A copy without the header ``name`` (any case)."""
+        key = name.lower()
+        return Headers([item for item in self._items if item[0].lower() != key])
+
     def __repr__(self) -> str:
         return "Headers(%r)" % (self._items,)
 
@@ -272,6 +310,16 @@ class CutShort(ProtocolFailure):
 
 class HeadTooLarge(ProtocolFailure):
     pass
+
+
+class UndecodableBody(ProtocolFailure):
+    """A compressed body that cannot be decoded: corrupt, cut short, or in a coding not asked for."""
+
+
+class DecodedTooLarge(ProtocolFailure):
+    def __init__(self, max_body_size: int) -> None:
+        super().__init__(max_body_size)
+        self.max_body_size = max_body_size
 
 
 def parse_head(head: bytes, method: str) -> Optional[ParsedHead]:
@@ -377,6 +425,114 @@ class BodyFraming:
         return data
 
 
+# --- content codings -------------------------------------------------------------------------
+
+# What the client asks for (Accept-Encoding) and can undo: both are in zlib, in every Python.
+ACCEPT_ENCODING = "gzip, deflate"
+_GZIP_WBITS = 16 + 15   # a gzip header and trailer around deflate data
+_ZLIB_WBITS = 15        # "deflate" as RFC 9110 defines it: a zlib stream
+_RAW_WBITS = -15        # "deflate" as some servers send it: bare deflate data
+
+
+class ContentDecoder:
+    """Undoes an answer's Content-Encoding (gzip or deflate) as its bytes arrive.
+
+    ``decode(data, limit)`` returns at most ``limit`` decoded bytes (0: no limit) and keeps the
+    rest of ``data`` (``pending``) for the next call, which then passes b"": so a stream never
+    holds more than what its reader asked for, however well the body compresses. ``end()``, once
+    the body's last byte was passed, raises UndecodableBody if the compressed data was cut short.
+    Corrupt data raises UndecodableBody too. A gzip body of several members is decoded whole.
+    """
+
+    __slots__ = ("coding", "_decompressor", "_tail")
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._decompressor: Optional[Decompressor] = None  # made once the stream's first bytes are here
+        self._tail = b""
+
+    @property
+    def pending(self) -> bool:
+        """Whether compressed bytes passed earlier are waiting: call ``decode(b"", limit)``."""
+        return bool(self._tail) and self._decompressor is not None
+
+    def decode(self, data: bytes, limit: int = 0) -> bytes:
+        import zlib  # here, not at import time: only a compressed answer needs it
+        if self._tail:
+            data = self._tail + data
+        decompressor = self._decompressor
+        if decompressor is None:
+            if self.coding == "gzip":
+                wbits = _GZIP_WBITS
+            elif len(data) < 2:
+                self._tail = data  # too little to tell a zlib stream from bare deflate data
+                return b""
+            else:  # a zlib header (RFC 1950) or, as some servers send for "deflate", bare deflate data
+                wbits = _ZLIB_WBITS if data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0 else _RAW_WBITS
+            decompressor = self._decompressor = zlib.decompressobj(wbits)
+        try:
+            if decompressor.eof:
+                if data:
+                    decompressor = self._next_member(data)
+                else:
+                    self._tail = b""
+                    return b""
+            decoded = decompressor.decompress(data, limit)
+        except zlib.error as exc:
+            raise UndecodableBody("the %s-compressed answer is corrupt (%s)" % (self.coding, exc)) from None
+        self._tail = decompressor.unconsumed_tail
+        if decompressor.eof and decompressor.unused_data:
+            self._tail += decompressor.unused_data
+        return decoded
+
+    def _next_member(self, data: bytes) -> Decompressor:
+        """After a gzip member's end: the next member starts in ``data``; anything else is an error."""
+        import zlib
+        if self.coding != "gzip" or data[:2] != b"\x1f\x8b":
+            raise UndecodableBody("the %s-compressed answer has %d stray bytes after its end"
+                                  % (self.coding, len(data)))
+        decompressor = self._decompressor = zlib.decompressobj(_GZIP_WBITS)
+        return decompressor
+
+    def end(self) -> None:
+        """The body ended: it must have ended where its compressed data does."""
+        if self.pending:
+            return  # decoded data is still pending: the reader has not taken it all yet
+        if self._decompressor is None or not self._decompressor.eof:
+            raise UndecodableBody("the %s-compressed answer was cut short: its compressed data does not end"
+                                  % self.coding)
+
+    def decode_all(self, data: bytes, max_size: int) -> bytes:
+        """The whole decoded body of ``data`` (a whole answer), or DecodedTooLarge above ``max_size``
+        (found after decoding at most ``max_size + 1`` bytes: a small bomb stays small)."""
+        parts = [self.decode(data, max_size + 1)]
+        size = len(parts[0])
+        while self.pending and size <= max_size:
+            parts.append(self.decode(b"", max_size + 1 - size))
+            size += len(parts[-1])
+        if size > max_size:
+            raise DecodedTooLarge(max_size)
+        self.end()
+        return b"".join(parts)
+
+
+def content_decoder(headers: Headers) -> Optional[ContentDecoder]:
+    """The decoder an answer's Content-Encoding asks for: None for none (or identity); a coding
+    the client did not ask for, or several codings, raise UndecodableBody saying which."""
+    value = headers.get("Content-Encoding")
+    if value is None:
+        return None
+    codings = [coding.strip().lower() for coding in value.split(",") if coding.strip().lower() != "identity"]
+    if not codings:
+        return None
+    if len(codings) == 1:
+        coding = {"x-gzip": "gzip"}.get(codings[0], codings[0])
+        if coding in ("gzip", "deflate"):
+            return ContentDecoder(coding)
+    raise UndecodableBody("the answer's Content-Encoding is %r, which pydirectus does not decode (it asks for %s)"
+                          % (value, ACCEPT_ENCODING))
+
+
 def idle_limit(response: Response) -> float:
     """How long the server keeps an idle connection open (its Keep-Alive timeout), less a safety margin."""
     keep_alive = response.headers.get("Keep-Alive")
@@ -432,6 +588,10 @@ def after_sent_error(exc: BaseException, method: str, url: str) -> TransportErro
                               method=method, url=url, may_have_been_processed=True)
     if isinstance(exc, Malformed):
         return TransportError("malformed answer: %s" % exc, method=method, url=url, may_have_been_processed=True)
+    if isinstance(exc, UndecodableBody):
+        return TransportError(str(exc), method=method, url=url, may_have_been_processed=True)
+    if isinstance(exc, DecodedTooLarge):
+        return too_large_error(method, url, exc.max_body_size)
     if isinstance(exc, HeadTooLarge):
         return TransportError("the answer's head is larger than %d bytes" % HEAD_LIMIT, method=method, url=url,
                               may_have_been_processed=True)

@@ -14,13 +14,15 @@ body, raises.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
 import time
 
 from ..errors import TransportError
-from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, CutShort, HeadTooLarge, ProtocolFailure,
+from .._core.http11 import (HEAD_LIMIT, LAST_CHUNK, BodyFraming, ContentDecoder, CutShort, HeadTooLarge,
+                            ProtocolFailure, UndecodableBody, content_decoder,
                             after_sent_error, connect_error, encode_chunk, frame_chunk, host_header, idle_limit,
                             parse_head, proxies_from, read_timeout_error, request_head, resolve_route, send_error,
                             split_url, too_large_error, tunnel_answer, tunnel_request)
@@ -97,7 +99,8 @@ def socket_route(plan: RealtimePlan) -> SocketRoute:
     from urllib.parse import urlsplit
     settings = plan.connection_settings
     parts = urlsplit(plan.url)
-    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies_from(settings.proxies))
+    proxies = proxies_from(settings.proxies, os.environ)
+    host, port, proxy, proxy_headers = resolve_route(parts.scheme, parts.netloc, proxies)
     context = None
     if parts.scheme == "https":
         context = settings.ssl_context or make_ssl_context()
@@ -272,7 +275,7 @@ class _ResponseStream:
     """
 
     def __init__(self, transport: HTTPTransport, key: PoolKey, connection: _Connection, response: Response,
-                 body: _Body, method: str, url: str) -> None:
+                 body: _Body, method: str, url: str, decoder: Optional[ContentDecoder] = None) -> None:
         self._transport = transport
         self._key = key
         self._connection = connection
@@ -280,9 +283,35 @@ class _ResponseStream:
         self._body: Optional[_Body] = body
         self._method = method
         self._url = url
+        self._decoder = decoder
 
     def read(self, amount: Optional[int] = None) -> bytes:
-        """Up to ``amount`` bytes (everything left when None); b"" at the end."""
+        """Up to ``amount`` bytes (everything left when None); b"" at the end. A compressed answer
+        is decoded as it is read: ``amount`` counts decoded bytes."""
+        if self._decoder is None:
+            return self._read_raw(amount)
+        decoder = self._decoder
+        parts: List[bytes] = []
+        try:
+            while amount != 0:
+                if decoder.pending:
+                    data = decoder.decode(b"", amount or 0)
+                else:
+                    raw = self._read_raw(_CHUNK)
+                    if not raw:
+                        decoder.end()
+                        break
+                    data = decoder.decode(raw, amount or 0)
+                if data:
+                    if amount is not None:
+                        return data
+                    parts.append(data)
+        except UndecodableBody as exc:
+            self.close()
+            raise _after_sent_error(exc, self._method, self._url, self._transport.read_timeout) from None
+        return b"".join(parts)
+
+    def _read_raw(self, amount: Optional[int]) -> bytes:
         body = self._body
         if body is None:
             return b""
@@ -339,7 +368,7 @@ class HTTPTransport:
         self.ssl_context = ssl_context
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.proxies = proxies_from(proxies)
+        self.proxies = proxies_from(proxies, os.environ)
         self.max_idle_per_origin = max_idle_per_origin
         self.max_body_size = max_body_size
         self._clock = clock
@@ -454,15 +483,20 @@ class HTTPTransport:
                 if answer is not None:
                     break
             status, headers, length, chunked_answer, close = answer
+            decoder = content_decoder(headers) if length != 0 else None
+            if decoder is not None:  # the length of the compressed bytes says nothing about the content
+                headers = headers.without("Content-Length")
             response = Response(status, headers, None, None, method, url)
             # an answer before the whole body went out: the connection is out of step after it
             framing = _Body(connection, length, chunked_answer, close or not whole)
             if request.stream and 200 <= status < 300:
-                response.stream = _ResponseStream(self, key, connection, response, framing, method, url)
+                response.stream = _ResponseStream(self, key, connection, response, framing, method, url, decoder)
                 if framing.done:  # an empty body: the connection goes back at once
                     response.stream.read(1)
                 return response
             response.body = self._read_body(connection, framing, method, url)
+            if decoder is not None:
+                response.body = decoder.decode_all(response.body, self.max_body_size)
         except _READ_FAILURES as exc:
             connection.close()
             if not whole:  # closed with no answer before taking the whole body: nothing was acted on
