@@ -145,6 +145,18 @@ request = records.build_request("http://directus.test", operation, {"collection"
 items = perform(request_policy.call_flow(operation, request, None, bulk.BatchLimits(), None))
 assert [item["title"] for item in items] == ["a"], items
 assert performed == ["Send"], performed
+
+# where requests go (the environment's proxies, as the rooms pass os.environ) and a compressed answer
+from pydirectus._core import http11
+import zlib
+proxies = http11.proxies_from(None, {"HTTPS_PROXY": "http://proxy.test:3128", "no_proxy": "directus.test"})
+assert http11.resolve_route("https", "directus.test", proxies)[2] is None
+assert http11.resolve_route("https", "other.test", proxies)[2] == ("proxy.test", 3128)
+compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip (the gzip module imports time)
+decoder = http11.content_decoder(http11.Headers([("Content-Encoding", "gzip")]))
+assert decoder.decode_all(compressor.compress(b"x" * 1000) + compressor.flush(), 1000) == b"x" * 1000
+assert "urllib.request" not in sys.modules and "http.client" not in sys.modules
+
 assert touched == [], touched
 print("pure: %d core modules imported, a call run to its end" % len(core_modules))
 for name, module in saved.items():  # as they were, for the interpreter's exit

@@ -1,6 +1,7 @@
 """The sync transport against scripted servers on loopback: keep-alive, integrity, timeouts, threads."""
 
 import io
+import os
 import socket
 import threading
 import time
@@ -318,3 +319,28 @@ def test_a_proxy_that_closes_during_connect_is_a_connect_failure():
         with pytest.raises(pydirectus.TransportError, match="cannot connect: the proxy closed") as caught:
             transport.send(Request("POST", "https://directus.example/items/a", {}, b"{}"))
     assert not caught.value.may_have_been_processed
+
+
+def test_proxies_are_read_from_the_environment_as_urllib_reads_them():
+    import urllib.request
+    from pydirectus._core.http11 import proxies_from, resolve_route
+    environments = [
+        {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:2", "NO_PROXY": "example.org"},
+        {"HTTP_PROXY": "http://upper:1", "REQUEST_METHOD": "GET", "HTTPS_PROXY": "http://s:3"},  # CGI
+        {"https_proxy": "http://s:3", "no_proxy": ".directus.test, other"},
+        {"HTTPS_PROXY": "http://s:3", "https_proxy": ""},  # an empty lower-case name removes it
+        {"ALL_PROXY": "http://a:4", "no_proxy": "*"},
+    ]
+    hosts = ["example.org", "api.example.org", "directus.test", "cms.directus.test", "other", "another", "x.y"]
+    for environ in environments:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in list(os.environ):
+                patch.delenv(name)
+            for name, value in environ.items():
+                patch.setenv(name, value)
+            expected = urllib.request.getproxies_environment()
+            assert proxies_from(None, environ) == expected, environ
+            for host in hosts:
+                bypass = urllib.request.proxy_bypass_environment(host, expected)
+                assert (resolve_route("http", host, expected)[2] is None) == (bypass or "http" not in expected), \
+                    (environ, host)
