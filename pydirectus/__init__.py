@@ -21,14 +21,14 @@ from ._core.bulk import BulkWriteError  # noqa: E402
 from .client import DirectusClient  # noqa: E402
 from .errors import (APIError, Attempt, AuthenticationError, BadRequestError, DirectusError,  # noqa: E402
                      ForbiddenError, InvalidPayloadError, InvalidQueryError, NotFoundError, RateLimitedError,
-                     ServerError, TimeoutError, TransportError, UniqueConflictError)
+                     ServerError, TimeoutError, TransportError, UniqueConflictError, UnsupportedOperationError)
 from ._core.retry import RetryPolicy  # noqa: E402
 
 __all__ = [
     "DirectusClient", "AsyncDirectusClient", "__version__", "RetryPolicy",
     "Item", "Model", "File", "ItemList",
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
-    "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
+    "UnsupportedOperationError", "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
     "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "BulkWriteError", "Attempt",
 ]
 

@@ -28,6 +28,7 @@ class AsyncDirectusClient:
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
     collection_models: Dict[str, Type[Model]]
+    server_version: Optional[str]  # a property that checks what it is given
     @property
     def tokens(self) -> TokenState: ...
     async def __aenter__(self) -> "AsyncDirectusClient": ...
@@ -58,6 +59,7 @@ class AsyncDirectusClient:
         batch_size: int = 500,
         max_batch_bytes: int = 921600,
         max_connections: int = 10,
+        server_version: Optional[str] = None,
         transport: Optional[AsyncTransport] = None,
         sleep: Optional[Callable[[float], Any]] = None,
         clock: Optional[Callable[[], float]] = None,

@@ -31,6 +31,7 @@ class DirectusClient:
     batch_limits: BatchLimits
     operations: Dict[str, Operation]
     collection_models: Dict[str, Type[Model]]
+    server_version: Optional[str]  # a property that checks what it is given
     @property
     def tokens(self) -> TokenState: ...
     def __enter__(self) -> "DirectusClient": ...
@@ -61,6 +62,7 @@ class DirectusClient:
         batch_size: int = 500,
         max_batch_bytes: int = 921600,
         max_connections: int = 10,
+        server_version: Optional[str] = None,
         transport: Optional[Transport] = None,
         sleep: Optional[Callable[[float], Any]] = None,
         clock: Optional[Callable[[], float]] = None,

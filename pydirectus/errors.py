@@ -4,7 +4,10 @@
     ├── APIError                   the server answered with an error status
     │   ├── AuthenticationError    401: bad credentials, expired or invalid token, wrong OTP
     │   ├── ForbiddenError         403, 404: forbidden or not found (alias NotFoundError;
-    │   │                          Directus answers 403 for a missing item, to hide existence)
+    │   │   │                      Directus answers 403 for a missing item, to hide existence)
+    │   │   └── UnsupportedOperationError   the server's Directus version lacks the operation
+    │   │                          (raised before sending when the version is known, else
+    │   │                          from its 404 ROUTE_NOT_FOUND)
     │   ├── BadRequestError        400 and other 4xx
     │   │   ├── InvalidPayloadError     INVALID_PAYLOAD, FAILED_VALIDATION, ...
     │   │   ├── InvalidQueryError       INVALID_QUERY
@@ -31,7 +34,7 @@ if TYPE_CHECKING:  # typing is never imported at run time; the attributes' types
 
 __all__ = [
     "DirectusError", "APIError", "AuthenticationError", "ForbiddenError", "NotFoundError",
-    "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
+    "UnsupportedOperationError", "BadRequestError", "InvalidPayloadError", "InvalidQueryError", "UniqueConflictError",
     "RateLimitedError", "ServerError", "TransportError", "TimeoutError", "Attempt",
 ]
 
@@ -96,6 +99,34 @@ class ForbiddenError(APIError):
 
 
 NotFoundError = ForbiddenError
+
+
+class UnsupportedOperationError(ForbiddenError):
+    """The server's Directus version does not have the operation (``read_policies`` on Directus 10).
+
+    Raised before anything is sent when the client knows the server's version (``server_version=``,
+    or learnt from ``server_info()``), else when the server answers 404 ROUTE_NOT_FOUND to an
+    operation that only some versions have. ``operation``: its name; ``versions``: the Directus
+    majors that have it; ``server_version``: the server's version, or None when it is not known.
+    ``status`` is None when nothing was sent, 404 otherwise. A ForbiddenError (NotFoundError), the
+    class a 404 maps to, so that existing ``except`` clauses still catch it.
+    """
+
+    operation: str
+    versions: Tuple[int, ...]
+    server_version: Optional[str]
+
+    def __init__(self, message: str, *, operation: str = "", versions: Iterable[int] = (),
+                 server_version: Optional[str] = None, **answer: Any) -> None:
+        super().__init__(message, **answer)
+        self.operation = operation
+        self.versions = tuple(versions)
+        self.server_version = server_version
+
+    def __str__(self) -> str:
+        if self.status is None:  # nothing was sent
+            return self.message
+        return "%s (%s %s %s)" % (self.message, self.status, self.method, self.url)
 
 
 class BadRequestError(APIError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import is_whole
+from ..errors import ForbiddenError, UnsupportedOperationError, is_whole
 from .auth import Credentials, login_now_flow, logout_now_flow, refresh_now_flow
 from .bulk import BatchLimits
 from .helpers import helper
@@ -13,7 +13,7 @@ from .interpreter import install_operations
 from .records import build_raw_request, build_request, check_header_values, decode_raw
 from .policy import RequestPolicy
 from .retry import RetryPolicy
-from .spec import load_user_spec
+from .spec import DIRECTUS_MAJORS, load_user_spec, server_major, versions_phrase
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
@@ -59,6 +59,51 @@ def base_url(hostname: object) -> str:
     return "%s://%s%s" % (parts.scheme, parts.netloc, parts.path.rstrip("/"))
 
 
+def unsupported_error(operation: Operation, server_version: Optional[str], **answer: Any) -> UnsupportedOperationError:
+    """The error of ``operation`` on a server that lacks it: ``server_version`` when known, else the
+    server's 404 ROUTE_NOT_FOUND (``answer``: that APIError's attributes)."""
+    versions = operation.versions or ()
+    message = "%s needs %s" % (operation.name, versions_phrase(versions))
+    if versions and versions[-1] == DIRECTUS_MAJORS[-1] and versions[0] > DIRECTUS_MAJORS[0] \
+            and versions == tuple(range(versions[0], versions[-1] + 1)):
+        message += " (%s came with Directus %d)" % (operation.group, versions[0])
+    elif versions and versions[0] == DIRECTUS_MAJORS[0] and versions[-1] < DIRECTUS_MAJORS[-1] \
+            and versions == tuple(range(versions[0], versions[-1] + 1)):
+        message += " (%s went away in Directus %d)" % (operation.group, versions[-1] + 1)
+    if server_version is not None:
+        message += "; this server is %s" % server_version
+    else:
+        message += ("; this server has no route for it (404 ROUTE_NOT_FOUND): it runs another Directus version, "
+                    "or the feature is switched off")
+    return UnsupportedOperationError(message, operation=operation.name, versions=versions,
+                                     server_version=server_version, **answer)
+
+
+def _route_not_found_explained(flow: Flow[Any], operation: Operation) -> Flow[Any]:
+    """``flow``, its 404 ROUTE_NOT_FOUND turned into the UnsupportedOperationError of ``operation``."""
+    try:
+        return (yield from flow)
+    except ForbiddenError as error:
+        if error.status != 404 or error.code != "ROUTE_NOT_FOUND" or isinstance(error, UnsupportedOperationError):
+            raise
+        raise unsupported_error(operation, None, status=error.status, code=error.code, errors=error.errors,
+                                method=error.method, url=error.url, body=error.body,
+                                attempts=error.attempts) from error
+
+
+def _version_learnt(flow: Flow[Any], client: ClientBase) -> Flow[Any]:
+    """``flow`` (server_info's), whose answer's version the client keeps: ``version`` (Directus 11
+    and 12 tell it to an administrator) or ``directus.version`` (Directus 10)."""
+    info = yield from flow
+    if isinstance(info, dict):
+        version = info.get("version")
+        if not isinstance(version, str) and isinstance(info.get("directus"), dict):
+            version = info["directus"].get("version")
+        if isinstance(version, str) and server_major(version) is not None:
+            client.server_version = version
+    return info
+
+
 class ConnectionSettings:
     """How a client connects (``client.connection_settings``): its default transport and its
     realtime sockets use the same TLS context, timeouts and proxies, whatever transport it has.
@@ -98,13 +143,14 @@ class ClientBase:
                  read_timeout: float = 60.0, retries: Union[int, RetryPolicy] = 3, deadline: Optional[float] = 300.0,
                  proxies: Optional[Mapping[str, str]] = None, user_agent: Optional[str] = None,
                  batch_size: int = 500, max_batch_bytes: int = 900 * 1024, max_connections: int = 10,
-                 transport: Any = None,
+                 server_version: Optional[str] = None, transport: Any = None,
                  sleep: Optional[Callable[[float], Any]] = None, clock: Optional[Callable[[], float]] = None) -> None:
         if not is_whole(max_connections, 1):
             raise ValueError("max_connections must be a positive integer, got %r" % (max_connections,))
         if email is not None and username is not None and email != username:
             raise TypeError("give username or email, not both")
         self.url = base_url(hostname)
+        self.server_version = server_version
         # The default provider logs in by e-mail; another provider by the user name it knows (the
         # "identifier" Directus's LDAP driver reads). email= is an e-mail whatever the provider (one
         # on Directus's local driver).
@@ -151,6 +197,21 @@ class ClientBase:
         return "<%s %s, %s>" % (type(self).__name__, self.url, self._credentials.kind)
 
     @property
+    def server_version(self) -> Optional[str]:
+        """The server's Directus version (``"11.17.4"``), when known: given as ``server_version=``, or
+        learnt from ``server_info()`` (which tells it to an administrator). With it, an operation
+        the server's version lacks raises UnsupportedOperationError before anything is sent."""
+        return self._server_version
+
+    @server_version.setter
+    def server_version(self, version: Optional[str]) -> None:
+        major = server_major(version)
+        if version is not None and major is None:
+            raise ValueError("server_version must be a Directus version such as '11.17.4', got %r" % (version,))
+        self._server_version = version
+        self._server_major = major
+
+    @property
     def tokens(self) -> TokenState:
         """The token state of a password session (counts ``logins`` and ``refreshes``)."""
         return self._policy.tokens
@@ -161,9 +222,12 @@ class ClientBase:
                              self._policy.headers_for(operation.auth))
 
     def _call_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
-                   query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]:
+                   query_values: Mapping[str, Any], model: Optional[Type[Item]], versions_checked: bool = False
+                   ) -> Flow[Any]:
         """The flow of a call of ``operation`` with bound arguments: what its method returns. The
         request is built now: a bad argument raises before anything is sent."""
+        if operation.version_aware and not versions_checked:  # the one check every call pays: an attribute
+            return self._version_aware_flow(operation, path_values, data, query_values, model)
         if model is None and self.collection_models and operation.result in _ITEM_RESULTS:
             model = self.collection_models.get(path_values.get("collection", ""))
         request = self._operation_request(operation, path_values, data, query_values)
@@ -172,6 +236,21 @@ class ClientBase:
             return multipart_call_flow(request, lambda ready: self._policy.call_flow(operation, ready, data,
                                                                         self.batch_limits, model))
         return self._policy.call_flow(operation, request, data, self.batch_limits, model)
+
+    def _version_aware_flow(self, operation: Operation, path_values: Mapping[str, Any], data: Any,
+                            query_values: Mapping[str, Any], model: Optional[Type[Item]]) -> Flow[Any]:
+        """A call of an operation that only some Directus versions have (refused at once when the
+        server's version is known to lack it; its 404 ROUTE_NOT_FOUND explained when the version is
+        not known), or of one whose answer tells the version (kept)."""
+        versions = operation.versions
+        if versions is not None and self._server_major is not None and self._server_major not in versions:
+            raise unsupported_error(operation, self._server_version)
+        flow = self._call_flow(operation, path_values, data, query_values, model, True)
+        if versions is not None and self._server_major is None:
+            return _route_not_found_explained(flow, operation)
+        if versions is None:  # it tells the version (server_info)
+            return _version_learnt(flow, self)
+        return flow
 
     def _raw_request(self, method: str, path: str, params: Optional[Mapping[str, Any]], json: Any, data: Any,
                      headers: Optional[Mapping[str, str]], auth: bool) -> Request:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import sys
 
-from .spec import PAYLOADS, RESULTS
+from .spec import PAYLOADS, RESULTS, versions_phrase
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing stays out of import time
@@ -115,6 +115,9 @@ def describe(operation: Operation) -> str:
     """The docstring of an operation's method (hand-written methods reuse it too)."""
     lines = [operation.doc, "", "%s %s" % (operation.method, operation.path)]
     lines.extend("%s %s" % (operation.method, variant) for variant in operation.path_variants)
+    if operation.versions is not None:
+        lines.append("Only on %s: on another version it raises UnsupportedOperationError." % versions_phrase(
+            operation.versions))
     lines.append("")
     if operation.body_params:
         lines.append("Members of the JSON body:")

@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # typing stays out of import time
 __all__ = ["Operation", "QueryParam", "BodyParam", "load_spec", "load_user_spec", "lint_spec",
            "MethodKind", "PayloadKind", "ResultKind", "QueryKind", "PathKind",
            "OPERATION_METHODS", "PAYLOADS", "RESULTS", "QUERY_KINDS", "PATH_KINDS", "path_kind",
-           "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES"]
+           "METHODS", "PAYLOAD_KINDS", "RESULT_KINDS", "QUERY_TYPES",
+           "DIRECTUS_RELEASES", "DIRECTUS_MAJORS", "server_major", "versions_phrase"]
 
 
 # ------------------------------------------------------------------------------ the vocabulary
@@ -206,6 +207,17 @@ PATH_KINDS: Dict[str, PathKind] = _table(
 )
 
 
+# The Directus releases the client is tested against, by major: the words an operation's
+# ``versions`` may hold (spec/upstream/routes-<release>.json says what each routes). An operation
+# without ``versions`` is in every one; one with it names the majors whose release has it. A server
+# of a major outside the table counts as the nearest one (13 as 12, 9 as 10).
+DIRECTUS_RELEASES: Dict[str, str] = {
+    "10": "10.13.4",
+    "11": "11.17.4",
+    "12": "12.4.0",
+}
+
+
 def path_kind(name: str) -> PathKind:
     """The kind of the path parameter called ``name``."""
     for kind in PATH_KINDS.values():
@@ -219,10 +231,31 @@ METHODS = tuple(OPERATION_METHODS)
 PAYLOAD_KINDS = tuple(PAYLOADS)
 RESULT_KINDS = tuple(RESULTS)
 QUERY_TYPES = tuple(QUERY_KINDS)
+DIRECTUS_MAJORS = tuple(int(major) for major in DIRECTUS_RELEASES)
+# the operations whose answer tells the server's version (to an administrator), which the client keeps
+VERSION_ANSWERS = frozenset({"server_info"})
+
+
+def server_major(version: object) -> Optional[int]:
+    """The major of a Directus version (``"10.13.4"``, ``"11"``, ``"v12.4.0"``) as the spec's
+    ``versions`` count it: outside the tested majors, the nearest one. None when ``version`` does not
+    start with a number."""
+    if not isinstance(version, str):
+        return None
+    head = version.strip().lstrip("vV").split(".", 1)[0]
+    if not head.isdigit():
+        return None
+    return min(max(int(head), DIRECTUS_MAJORS[0]), DIRECTUS_MAJORS[-1])
+
+
+def versions_phrase(majors: Tuple[int, ...]) -> str:
+    """``"Directus 11 or 12"``: the majors of an operation's ``versions``, in words."""
+    names = [str(major) for major in majors]
+    return "Directus " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
 
 _PATH_PARAM = re.compile(r"{([^{}]*)}")
 _OPERATION_KEYS = {"name", "group", "method", "path", "path_params", "query", "payload", "result", "auth", "doc",
-                   "body", "payload_required", "free_query", "hand_written", "path_variants"}
+                   "body", "payload_required", "free_query", "hand_written", "path_variants", "versions"}
 
 
 class QueryParam:
@@ -277,7 +310,7 @@ class Operation:
 
     __slots__ = ("name", "group", "method", "path", "path_params", "query_params", "payload", "result",
                  "auth", "doc", "body_params", "payload_required", "free_query",
-                 "hand_written", "path_variants", "search_operation")
+                 "hand_written", "path_variants", "search_operation", "versions", "version_aware")
 
     name: str
     group: str
@@ -295,6 +328,8 @@ class Operation:
     hand_written: bool
     path_variants: Tuple[str, ...]
     search_operation: Optional[Operation]
+    versions: Optional[Tuple[int, ...]]
+    version_aware: bool
 
     def __init__(self, entry: Entry, query_sets: QuerySets) -> None:
         self.name = entry["name"]
@@ -312,6 +347,11 @@ class Operation:
         self.hand_written = entry.get("hand_written", False)
         self.path_variants = tuple(entry.get("path_variants", ()))
         self.search_operation = None  # the SEARCH twin a long GET query moves to (set by load_spec)
+        # the majors that have it, None for every one: the client reads it once per call, so None is cheap
+        versions = entry.get("versions")
+        self.versions = tuple(int(major) for major in versions) if versions else None
+        # whether a call concerns the server's version: it needs one (versions), or its answer tells it
+        self.version_aware = self.versions is not None or self.name in VERSION_ANSWERS
         refs = entry["query"]
         if len(refs) == 1 and isinstance(refs[0], str):
             self.query_params = query_sets[refs[0][1:]]  # one dict for every user of a set: read only
@@ -423,6 +463,8 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
         for flag in ("auth",) + tuple(k for k in ("payload_required", "free_query", "hand_written") if k in entry):
             if not isinstance(entry.get(flag), bool):
                 problems.append("%s: %s must be true or false" % (where, flag))
+        if "versions" in entry:
+            problems.extend(_lint_versions(where, entry["versions"]))
         doc = entry.get("doc")
         if not (isinstance(doc, str) and doc.strip() and "\n" not in doc):
             problems.append("%s: doc must be one non-empty line" % where)
@@ -458,6 +500,22 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
                 or not str(entry.get("reason", "")).strip():
             problems.append("left_out #%d: needs a method, a path and a reason" % index)
     return problems
+
+
+def _lint_versions(where: str, versions: object) -> List[str]:
+    """The problems of an operation's ``versions``: the majors that have it, from DIRECTUS_RELEASES,
+    ascending, at least one, and not every one (then the field is left out)."""
+    known = list(DIRECTUS_RELEASES)
+    if not (isinstance(versions, list) and versions and all(isinstance(v, str) for v in versions)):
+        return ["%s: versions must be a non-empty list of Directus majors, from %s" % (where, known)]
+    unknown = [v for v in versions if v not in DIRECTUS_RELEASES]
+    if unknown:
+        return ["%s: versions %s are not among the tested majors %s" % (where, unknown, known)]
+    if versions != sorted(set(versions), key=known.index):
+        return ["%s: versions must be ascending, each once: %r" % (where, versions)]
+    if len(versions) == len(known):
+        return ["%s: versions names every tested major: leave it out" % where]
+    return []
 
 
 def _lint_params(where: str, params: List[Entry]) -> List[str]:
