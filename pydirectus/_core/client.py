@@ -92,8 +92,9 @@ def _route_not_found_explained(flow: Flow[Any], operation: Operation) -> Flow[An
 
 
 def _version_learnt(flow: Flow[Any], client: ClientBase) -> Flow[Any]:
-    """``flow`` (server_info's), whose answer's version the client keeps: ``version`` (Directus 11
-    and 12 tell it to an administrator) or ``directus.version`` (Directus 10)."""
+    """``flow`` (server_info's), whose answer's version the client keeps: ``version`` (what 10.13.4,
+    11.17.4 and 12.4.0 tell an administrator; others are told none) or ``directus.version`` (what
+    some older releases said)."""
     info = yield from flow
     if isinstance(info, dict):
         version = info.get("version")

@@ -232,8 +232,8 @@ def test_other_404s_and_errors_of_versioned_operations_stay_what_they_were():
 
 
 @pytest.mark.parametrize("info, version", [
-    ({"project": {}, "version": "11.17.4"}, "11.17.4"),          # Directus 11 and 12, to an admin
-    ({"project": {}, "directus": {"version": "10.13.4"}}, "10.13.4"),  # Directus 10, to an admin
+    ({"project": {}, "version": "11.17.4"}, "11.17.4"),          # 10.13.4, 11.17.4 and 12.4.0, to an admin
+    ({"project": {}, "directus": {"version": "10.13.4"}}, "10.13.4"),  # as some older releases said
     ({"project": {}}, None),                                       # not an admin: nothing learnt
 ])
 def test_server_info_teaches_the_version(info, version):
