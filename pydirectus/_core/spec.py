@@ -465,6 +465,9 @@ def lint_spec(data: Mapping[str, Any]) -> List[str]:
                 problems.append("%s: %s must be true or false" % (where, flag))
         if "versions" in entry:
             problems.extend(_lint_versions(where, entry["versions"]))
+            if entry.get("hand_written"):
+                problems.append("%s: versions on a hand_written operation: the client checks only those it makes"
+                                % where)
         doc = entry.get("doc")
         if not (isinstance(doc, str) and doc.strip() and "\n" not in doc):
             problems.append("%s: doc must be one non-empty line" % where)

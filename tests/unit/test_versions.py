@@ -98,6 +98,12 @@ def test_lint_checks_versions(versions, expected):
         assert len(problems) == 1 and expected in problems[0], problems
 
 
+def test_lint_refuses_versions_on_a_hand_written_operation():
+    problems = lint_spec(_with_versions("login", ["12"]))
+    assert [p for p in problems if "hand_written" in p] == [
+        "operation 'login': versions on a hand_written operation: the client checks only those it makes"]
+
+
 def test_schema_allows_exactly_the_tested_majors():
     with open(os.path.join(ROOT, "spec", "schema.json"), encoding="utf-8") as handle:
         schema = json.load(handle)
