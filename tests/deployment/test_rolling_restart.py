@@ -13,7 +13,7 @@ import collections
 import threading
 import time
 
-from pydirectus import APIError, DirectusClient, RateLimitedError, TransportError
+from pydirectus import DirectusClient, RateLimitedError
 
 THREADS = 4
 OWN_ITEMS = 5  # items each thread updates (only that thread: the last value it wrote is known)
@@ -36,9 +36,10 @@ class Outcomes:
     def classify(self, error):
         if isinstance(error, RateLimitedError):
             return "rate limited"
-        if isinstance(error, TransportError):
-            return "maybe" if error.may_have_been_processed else "not processed"
-        return "unclear"  # an APIError (a proxy's 502, say) does not say whether the server acted
+        said = getattr(error, "may_have_been_processed", None)  # TransportError's; any error that says it
+        if isinstance(said, bool):
+            return "maybe" if said else "not processed"
+        return "unclear"  # today an APIError (a proxy's bare 502, say) does not say whether the server acted
 
     def write_failed(self, what, error):
         kind = self.classify(error)
