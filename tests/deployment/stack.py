@@ -50,6 +50,7 @@ pauses on purpose: ~8 s idle on the realtime socket, ~14 s of rolling-restart tr
 """
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -377,6 +378,31 @@ http {
 
 # ------------------------------------------------------------------ the stack
 
+FOLDER_PREFIX = "pydirectus-deployment-"
+
+
+def cleanup_stale_folders() -> List[str]:
+    """Remove the stack folders whose starting process is gone (a run killed with SIGKILL: its children
+    died with it, by PR_SET_PDEATHSIG, but their files stayed). Returns the folders removed."""
+    removed = []
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), FOLDER_PREFIX + "*")):
+        try:
+            with open(os.path.join(folder, "owner")) as handle:
+                pid, started = handle.read().split()
+        except (OSError, ValueError):
+            try:
+                if time.time() - os.path.getmtime(folder) < 60:
+                    continue  # being created right now
+            except OSError:
+                continue  # removed meanwhile
+        else:
+            if str(testing.process_start_time(int(pid))) == started:
+                continue  # its owner is alive
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 class Stack:
     """PostgreSQL, Redis, two Directus and nginx on loopback; see the module's docstring."""
 
@@ -425,8 +451,11 @@ class Stack:
         missing = missing_packages()
         if missing:
             raise StackError("missing packages %s: call ensure_packages() (as root) first" % missing)
-        self.folder = tempfile.mkdtemp(prefix="pydirectus-deployment-")
+        cleanup_stale_folders()
+        self.folder = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
         os.chmod(self.folder, 0o755)  # postgres (nobody) and nginx's workers reach their subfolders
+        with open(os.path.join(self.folder, "owner"), "w") as handle:  # for cleanup_stale_folders()
+            handle.write("%d %s\n" % (os.getpid(), testing.process_start_time(os.getpid())))
         try:
             self._start_all()
         except BaseException:
