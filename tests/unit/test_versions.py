@@ -297,3 +297,17 @@ def test_an_extension_operation_may_say_its_versions():
     with pytest.raises(UnsupportedOperationError, match=r"^greet needs Directus 12 \(custom came with Directus 12\); "
                                                          r"this server is 11.17.4$"):
         client.greet()
+
+
+def test_the_capture_sends_shadowed_paths_as_the_admin():
+    """spec/capture_versions.py: GET /roles/me and its kin are answered by the {id} route of a server
+    that lacks them (Directus 10), so they count as routed only on a 200 to the admin."""
+    spec = importlib.util.spec_from_file_location("capture_versions", os.path.join(ROOT, "spec", "capture_versions.py"))
+    capture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capture)
+    operations = packaged_spec()["operations"]
+    assert sorted(o["name"] for o in operations if capture.shadowing(o, operations)) == [
+        "read_me", "read_my_permissions", "read_my_roles", "update_me"]
+    for release in DIRECTUS_RELEASES.values():
+        rows = _routes(release)["operations"]
+        assert all(rows[name]["as"].startswith("admin, shadowed") for name in ("read_me", "read_my_roles"))
