@@ -398,9 +398,26 @@ def cleanup_stale_folders() -> List[str]:
         else:
             if str(testing.process_start_time(int(pid))) == started:
                 continue  # its owner is alive
+        _kill_holders(folder)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+def _kill_holders(folder: str) -> None:
+    """SIGKILL the processes that hold a file of `folder` open (Linux): what outlived a killed run. nginx's
+    workers do: PR_SET_PDEATHSIG took their master down, not them."""
+    if not os.path.isdir("/proc/self/fd"):
+        return
+    prefix = os.path.realpath(folder) + os.sep
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = [os.readlink(os.path.join("/proc", pid, "fd", fd)) for fd in os.listdir("/proc/%s/fd" % pid)]
+        except OSError:
+            continue  # gone, or not ours to look at
+        if int(pid) != os.getpid() and any(link.startswith(prefix) for link in links):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 class Stack:
