@@ -140,20 +140,30 @@ def directus():
         server.stop()
 
 
+_VERSIONS = {}  # server url -> version tuple
+
+
+def version_of(server):
+    """The Directus version of ``server`` (anything with ``.url`` and ``.token``) as a tuple of
+    ints, e.g. (11, 17, 4): asked of the server itself (``GET /server/info`` with the admin token,
+    where every supported version names it), once per server."""
+    if server.url not in _VERSIONS:
+        info = call(server.url, "GET", "/server/info", token=server.token)
+        assert info.status == 200, "GET /server/info: %s" % (info,)
+        data = info.body["data"]
+        text = data.get("version") or (data.get("directus") or {}).get("version")
+        assert text, "GET /server/info names no version: %s" % (data,)
+        if isinstance(server, DirectusServer):
+            assert text == server.version, "asked for Directus %s, the server says %s" % (server.version, text)
+        _VERSIONS[server.url] = tuple(int(part) for part in text.split("-")[0].split("+")[0].split("."))
+    return _VERSIONS[server.url]
+
+
 @pytest.fixture(scope="session")
 def directus_version(directus):
-    """The version of the `directus` server as a tuple of ints, e.g. (11, 17, 4): asked of the
-    server itself (``GET /server/info`` with the admin token), so that tests assert what that
-    version does; checked against PYDIRECTUS_TEST_DIRECTUS_VERSION when this session started it."""
-    info = call(directus.url, "GET", "/server/info", token=directus.token)
-    assert info.status == 200, "GET /server/info: %s" % (info,)
-    data = info.body["data"]
-    text = data.get("version") or (data.get("directus") or {}).get("version")  # 10.x: data.directus.version
-    assert text, "GET /server/info names no version: %s" % (data,)
-    version = tuple(int(part) for part in text.split("-")[0].split("+")[0].split("."))
-    if isinstance(directus, DirectusServer):
-        assert text == directus.version, "asked for Directus %s, the server says %s" % (directus.version, text)
-    return version
+    """The version of the `directus` server as a tuple of ints, e.g. (11, 17, 4) (see version_of),
+    so that tests assert what that version does where versions differ."""
+    return version_of(directus)
 
 
 # How long the shared server may take to answer a request that needs its database, under load,

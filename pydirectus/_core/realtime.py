@@ -175,7 +175,8 @@ class SubscriptionState:
     pings).
     """
 
-    __slots__ = ("uid", "message", "queue", "maxsize", "status", "error", "model", "sent", "label", "gaps")
+    __slots__ = ("uid", "message", "queue", "maxsize", "status", "error", "model", "sent", "label", "gaps",
+                 "answer_by")
 
     def __init__(self, uid: str, message: Dict[str, Any], maxsize: int, model: Optional[Type[Item]] = None,
                  label: str = "") -> None:
@@ -189,6 +190,7 @@ class SubscriptionState:
         self.sent = 0
         self.label = label
         self.gaps = 0  # gap markers in the queue: they do not count against maxsize
+        self.answer_by: Optional[float] = None  # when a first subscribe unanswered by then fails (DirectusCore)
 
     def put(self, event: RealtimeEvent) -> None:
         queue = self.queue
@@ -486,10 +488,24 @@ class ProtocolCore:
                 del self.pending[uid]
                 request.fail(TimeoutError("no reply to %s request %s within %.0f s" % (
                     request.kind, uid, self.request_timeout), url=self.where, may_have_been_processed=True))
+        if self.state == "ready":
+            for subscription in list(self.subscriptions.values()):
+                if subscription.answer_by is not None and now >= subscription.answer_by:
+                    subscription.answer_by = None
+                    if subscription.status == "pending":
+                        self.subscriptions.pop(subscription.uid, None)
+                        subscription.fail(TimeoutError(
+                            "the server did not answer the subscription to %r within %.0f s (Directus 10 and 11 "
+                            "never answer an admin's subscription to a collection that does not exist, nor say "
+                            "which subscription an error was for)" % (subscription.label, self.request_timeout),
+                            url=self.where))
 
     def next_deadline(self) -> Optional[float]:
         """When ``tick`` next has something to do (None: nothing is scheduled)."""
         times = [request.deadline for request in self.pending.values() if request.deadline is not None]
+        if self.state == "ready":
+            times += [subscription.answer_by for subscription in self.subscriptions.values()
+                      if subscription.answer_by is not None]
         if self.state in ("authenticating", "ready"):
             limit = self.silence_limit()
             if limit is not None:
@@ -566,6 +582,12 @@ class DirectusCore(ProtocolCore):
         self.pending[uid] = PendingRequest("auth", None)
         self._send({"type": "auth", "access_token": self.token, "uid": uid})
 
+    def _send_subscribe(self, subscription: SubscriptionState) -> None:
+        super()._send_subscribe(subscription)
+        # Directus acknowledges each subscribe (init, or an error with its uid) at once. 10 and 11
+        # sometimes never do: a first subscribe left unanswered fails after request_timeout.
+        subscription.answer_by = self.clock() + self.request_timeout if subscription.sent == 1 else None
+
     def _reauthenticate(self, now: float) -> None:
         uid = self._next_uid("auth")
         self.pending[uid] = PendingRequest("auth", now + self.request_timeout)
@@ -624,6 +646,12 @@ class DirectusCore(ProtocolCore):
         if message.get("status") == "error":
             error = _error_from_message(message, self.where)
             subscription = self.subscriptions.get(uid) if kind == "subscribe" else None  # type: ignore[arg-type]
+            if kind == "subscribe" and uid is None:
+                # Directus 10 and 11 send a refused subscribe's error without its uid: it is the
+                # unanswered subscription's when there is exactly one (else it stays a connection error)
+                unanswered = [candidate for candidate in self.subscriptions.values()
+                              if candidate.status == "pending" and candidate.answer_by is not None]
+                subscription = unanswered[0] if len(unanswered) == 1 else None
             if subscription is not None:
                 self._subscription_error(subscription, error)
             elif request is not None:
@@ -670,6 +698,7 @@ class DirectusCore(ProtocolCore):
         data, meta = message.get("data"), message.get("meta")
         if event == "init":
             subscription.status = "active"
+            subscription.answer_by = None
         if event == "delete":
             keys = data if isinstance(data, list) else [data]
             record = RealtimeEvent("delete", data=data, keys=[str(key) for key in keys], meta=meta, uid=uid)

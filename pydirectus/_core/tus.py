@@ -89,6 +89,13 @@ class TusFlows:
         ``id`` of a file to replace, ...). Directus refuses an upload without a file name
         (``filename``, or ``filename_download`` in ``metadata``) or of length 0.
         """
+        upload_id, _ = yield from self._create_tus_upload_flow(length, filename, mime_type, metadata)
+        return upload_id
+
+    def _create_tus_upload_flow(self, length: int, filename: Optional[str], mime_type: Optional[str],
+                                metadata: Optional[Mapping[str, Any]]) -> Flow[Tuple[str, Optional[str]]]:
+        """(upload id, the file record's id if the answer names it: Directus 10 names it here, on
+        the POST; 11 and 12 only in the answer to the last chunk)."""
         if not is_whole(length):
             raise ValueError("length must be a whole number of bytes, got %r" % (length,))
         fields = dict(metadata or {})
@@ -105,7 +112,7 @@ class TusFlows:
         upload_id = location.rstrip("/").rpartition("/")[2]
         if not upload_id:
             raise DirectusError("the TUS answer to POST /files/tus has no Location header")
-        return upload_id
+        return upload_id, response.headers.get("Directus-File-Id") or None
 
     def _send_tus_chunk_flow(self, id: str, offset: int,
                              chunk: Union[bytes, bytearray, memoryview]) -> Flow[Response]:
@@ -148,7 +155,8 @@ class TusFlows:
         OPTIONS /files/tus/{id}
         """
         response = yield from self._tus_flow("OPTIONS", "/files/tus/" + quote_path_value("id", id))
-        return {"version": response.headers.get("Tus-Version"),
+        # Directus 10 sends no Tus-Version, only the Tus-Resumable of the protocol it speaks
+        return {"version": response.headers.get("Tus-Version") or response.headers.get("Tus-Resumable"),
                 "extensions": [name.strip() for name in (response.headers.get("Tus-Extension") or "").split(",")
                                if name.strip()],
                 "max_size": header_int(response.headers, "Tus-Max-Size")}
@@ -192,9 +200,8 @@ class TusFlows:
             if not filename and not (metadata or {}).get("filename_download"):
                 raise ValueError("Directus needs a file name for a TUS upload: pass filename=")
             # the helpers' own functions: on a client, self.create_tus_upload is the method that runs one
-            upload_id = yield from TusFlows.create_tus_upload(self, length, filename=filename, mime_type=mime_type,
-                                                              metadata=metadata)
-            file_id, offset, resumes = None, 0, 0  # type: Optional[str], int, int
+            upload_id, file_id = yield from self._create_tus_upload_flow(length, filename, mime_type, metadata)
+            offset, resumes = 0, 0
             while offset < length:
                 chunk = yield LocalFile("read_at", handle, start + offset, min(chunk_size, length - offset))
                 try:
@@ -206,8 +213,9 @@ class TusFlows:
                     offset = yield from self._tus_resume_offset_flow(upload_id)
                     continue
                 offset = _offset(response)
-                # Only the answer to the last chunk names the file record: partial uploads are
-                # hidden from /files, and Directus forgets the upload id once it is complete.
+                # Only the answer to the last chunk names the file record (Directus 10: the answer
+                # to the POST did): partial uploads are hidden from /files, and Directus forgets
+                # the upload id once it is complete.
                 file_id = response.headers.get("Directus-File-Id") or file_id
                 if progress is not None:
                     progress(offset, length)
