@@ -14,6 +14,7 @@
     │   │   └── UniqueConflictError     RECORD_NOT_UNIQUE
     │   ├── RateLimitedError       429 (``retry_after`` in seconds, when the server said)
     │   └── ServerError            5xx, and any answer that is not a Directus error body
+    │                              (``may_have_been_processed``: True for 5xx but 503)
     └── TransportError             no usable answer: connection refused, reset, timeout,
         │                          truncated body (``may_have_been_processed`` says whether
         │                          the server could have acted on the request)
@@ -79,11 +80,23 @@ class APIError(DirectusError):
         self.body = body
         self.retry_after = retry_after
 
+    @property
+    def may_have_been_processed(self) -> bool:
+        """Whether the server may have acted on the request although it answered with an error,
+        as ``TransportError.may_have_been_processed`` says it of a lost answer: True for a 5xx
+        other than 503. A proxy's 502 or 504 can come after its upstream committed a write (nginx
+        answers 502 for an instance that stopped midway), an internal error after part of one;
+        4xx, 429 and 503 are refusals of a request that was not carried out."""
+        return self.status is not None and self.status >= 500 and self.status != 503
+
     def __str__(self) -> str:
         where = " (%s %s)" % (self.method, self.url) if self.method else ""
         code = " %s" % self.code if self.code else ""
         when = "; retry after %g s" % self.retry_after if self.retry_after is not None else ""
-        return "%s%s: %s%s%s" % (self.status, code, self.message, where, when)
+        maybe = ""
+        if self.may_have_been_processed and self.method not in _READ_ONLY_METHODS:
+            maybe = "; the server may have processed the request"
+        return "%s%s: %s%s%s%s" % (self.status, code, self.message, where, when, maybe)
 
 
 class AuthenticationError(APIError):

@@ -92,3 +92,20 @@ def test_one_reading_of_directus_error_codes():
         assert answer_error_code(not_directus) is None, not_directus
     assert error_code([{"extensions": {"code": 7}}]) == 7  # as the server sent it
     assert error_code("errors") is None
+
+
+@pytest.mark.parametrize("status, body, method, processed, said", [
+    (502, b"<html>502 Bad Gateway</html>", "POST", True, True),     # nginx: the upstream stopped midway
+    (504, b"<html>504 Gateway Time-out</html>", "PATCH", True, True),
+    (500, b'{"errors":[{"message":"x","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}', "POST", True, True),
+    (502, b"<html>502 Bad Gateway</html>", "GET", True, False),     # a read: no news
+    (503, b'{"errors":[{"message":"busy","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}', "POST", False, False),
+    (429, b'{"errors":[{"message":"slow","extensions":{"code":"REQUESTS_EXCEEDED"}}]}', "POST", False, False),
+    (400, b'{"errors":[{"message":"bad","extensions":{"code":"INVALID_PAYLOAD"}}]}', "POST", False, False),
+])
+def test_an_error_answer_says_whether_the_server_may_have_processed_the_request(status, body, method, processed,
+                                                                                said):
+    from pydirectus._core.http11 import Headers
+    error = error_from_response(status, Headers([("Content-Type", "text/html")]), body, method, "http://h/items/a")
+    assert error.may_have_been_processed is processed
+    assert ("may have processed" in str(error)) is said
