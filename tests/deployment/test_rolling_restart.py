@@ -6,8 +6,8 @@ processed (TransportError.may_have_been_processed); PostgreSQL shows no duplicat
 was reported as done (each create carries a unique marker), and no write whose error said "not processed"
 took effect. The counts are printed in the deployment figures.
 
-The threads pace themselves (~15 operations per second each) to stay under the stack's shared rate limit
-(100 per second): this test is about restarts, test_rate_limit.py about the limiter."""
+The threads pace themselves (under 10 operations per second each) to stay under the stack's shared rate
+limit (50 per second): this test is about restarts, test_rate_limit.py about the limiter."""
 
 import collections
 import threading
@@ -17,7 +17,7 @@ from pydirectus import DirectusClient, RateLimitedError
 
 THREADS = 4
 OWN_ITEMS = 5  # items each thread updates (only that thread: the last value it wrote is known)
-PAUSE = 0.05
+PAUSE = 0.1
 
 
 class Outcomes:
