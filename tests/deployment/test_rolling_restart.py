@@ -46,8 +46,10 @@ class Outcomes:
         with self.lock:
             self.failed[kind] += 1
             status = getattr(error, "status", None)
+            text = str(error)
+            text = text if len(text) <= 200 else text[:70] + " [...] " + text[-130:]
             self.messages["%s %s %s%s: %s" % (what, kind, type(error).__name__, " %s" % status if status else "",
-                                                str(error)[:160])] += 1
+                                                text)] += 1
         return kind
 
 
@@ -185,8 +187,8 @@ def test_rolling_restart(stack, admin, collection, figures):
     retried_upstream = sum(1 for entry in entries if "," in entry["upstream"])
     failed_total = sum(outcomes.failed.values())
     figures["rolling restart"] = (
-        "%.0f s, restarts %s s; reads %d ok, %d failed; writes %d ok, %d failed (maybe processed %d, of which "
-        "in the database %d; not processed %d; error does not say %d, of which in the database %d; rate "
+        "%.0f s, restarts %s s; reads %d ok, %d failed; writes %d ok, %d failed (maybe processed %d, creates "
+        "among them in the database %d; not processed %d; error does not say %d, in the database %d; rate "
         "limited %d); upload %s; duplicates %d; lost %d" % (
             elapsed, ["%.1f" % seconds for seconds in restarts], outcomes.reads_ok, len(outcomes.read_failures),
             outcomes.writes_ok, failed_total, outcomes.failed["maybe"], processed_anyway["maybe"],
