@@ -4,6 +4,7 @@ both clients (``make_client``, the conformance suite)."""
 
 import logging
 import time
+import uuid
 
 import pytest
 
@@ -98,3 +99,58 @@ def test_dead_refresh_token_logs_in_again(short_ttl_server, make_client):
         time.sleep(3.0)
         assert client.read_me(fields=["email"])["email"] == short_ttl_server.email
         assert client.tokens.logins == 2 and client.tokens.refreshes == 0
+
+
+def make_reader(server, version, collection):
+    """A user whose only right is to read ``collection``, made as ``version`` wants it: on Directus
+    10 the permission belongs to the user's role (``admin_access: false`` on the role); 11
+    introduced policies, so there the permission belongs to a policy the role is given. Returns
+    (email, password, user id, cleanup)."""
+    suffix = uuid.uuid4().hex[:8]
+    created = []  # (path, id) to delete, the last made first
+    if version >= (11,):
+        policy = call(server.url, "POST", "/policies", {"name": "Read " + suffix, "admin_access": False,
+                                                        "app_access": False}, token=server.token)
+        assert policy.status == 200, policy
+        created.append(("/policies/", policy.body["data"]["id"]))
+        role = call(server.url, "POST", "/roles", {"name": "Readers " + suffix,
+                                                   "policies": {"create": [{"policy": policy.body["data"]["id"]}]}},
+                    token=server.token)
+        owner = {"policy": policy.body["data"]["id"]}
+    else:
+        role = call(server.url, "POST", "/roles", {"name": "Readers " + suffix, "admin_access": False,
+                                                   "app_access": False}, token=server.token)
+        owner = {"role": role.body["data"]["id"] if role.status == 200 else None}
+    assert role.status == 200, role
+    created.append(("/roles/", role.body["data"]["id"]))
+    permission = call(server.url, "POST", "/permissions", dict(owner, collection=collection, action="read",
+                                                               fields=["*"]), token=server.token)
+    assert permission.status == 200, permission
+    email, password = "reader-%s@example.com" % suffix, "reader-password-" + suffix
+    user = call(server.url, "POST", "/users", {"email": email, "password": password,
+                                               "role": role.body["data"]["id"]}, token=server.token)
+    assert user.status == 200, user
+    created.append(("/users/", user.body["data"]["id"]))
+
+    def cleanup():
+        for path, key in reversed(created):
+            call(server.url, "DELETE", path + str(key), token=server.token)
+    return email, password, user.body["data"]["id"], cleanup
+
+
+def test_a_limited_user_logs_in_and_is_refused_what_it_may_not_do(directus, directus_version, collection,
+                                                                    make_client):
+    call(directus.url, "POST", "/items/" + collection, {"title": "visible"}, token=directus.token)
+    email, password, user_id, cleanup = make_reader(directus, directus_version, collection)
+    try:
+        with make_client(hostname=directus.url, username=email, password=password) as reader:
+            assert reader.read_me(fields=["id"]).id == user_id  # its own record: no other field readable
+            assert [item["title"] for item in reader.read_items(collection)] == ["visible"]
+            with pytest.raises(pydirectus.ForbiddenError) as refused:
+                reader.create_item(collection, {"title": "not allowed"})
+            assert refused.value.status == 403 and refused.value.code == "FORBIDDEN"
+            with pytest.raises(pydirectus.ForbiddenError):
+                reader.read_roles()
+            assert reader.tokens.logins == 1
+    finally:
+        cleanup()
