@@ -30,9 +30,15 @@ if TYPE_CHECKING:  # typing is never imported at run time
     from .records import Body, Request, Response
     from .retry import RetryBudget, RetryPolicy
 
-__all__ = ["RequestPolicy", "MAX_REDIRECTS"]
+__all__ = ["RequestPolicy", "MAX_REDIRECTS", "COMPRESS_FROM", "compressed_json"]
 
 MAX_REDIRECTS = 5
+# JSON request bodies from this size on go gzip-compressed (Content-Encoding: gzip), which every
+# Directus takes (10, 11 and 12: their JSON body parser inflates it); not to a server on this
+# machine, where the bytes cost nothing to move and compressing would only cost time.
+COMPRESS_FROM = 16 * 1024
+_COMPRESS_LEVEL = 1  # zlib's fastest: JSON still shrinks 3-5x, at about 5 ms per MB
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def _rewound(body: Optional[Body]) -> bool:
@@ -73,6 +79,43 @@ def _is_token_expired(response: Response) -> bool:
     return response.status == 401 and answer_error_code(response.body) == "TOKEN_EXPIRED"
 
 
+def _is_loopback(base_url: str) -> bool:
+    host = base_url.partition("://")[2].partition("/")[0].lower()
+    if host.startswith("["):
+        host = host.partition("]")[0] + "]"
+    else:
+        host = host.partition(":")[0]
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def compressed_json(request: Request, threshold: int) -> Optional[Request]:
+    """``request`` with its JSON body gzip-compressed, when the body is bytes of at least
+    ``threshold`` and shrinks by a tenth or more; None otherwise (a file upload is multipart or a
+    stream, never compressed: most files that matter are compressed already)."""
+    body = request.body
+    if type(body) is not bytes or len(body) < threshold:
+        return None
+    headers = request.headers
+    content_type = headers.get("Content-Type") or headers.get("content-type") or ""
+    if not content_type.startswith("application/json") or "Content-Encoding" in headers:
+        return None
+    import zlib
+    compressor = zlib.compressobj(_COMPRESS_LEVEL, zlib.DEFLATED, 31)  # 31: the gzip format
+    packed = compressor.compress(body) + compressor.flush()
+    if len(packed) > len(body) * 0.9:
+        return None
+    compressed = request.with_headers({"Content-Encoding": "gzip"})
+    compressed.body = packed
+    return compressed
+
+
+def _refused_encoding(response: Response) -> bool:
+    """Whether the server (or a proxy) refused a compressed body: 415, or 400 naming the encoding."""
+    if response.status == 415:
+        return True
+    return response.status == 400 and b"content encoding" in (response.body or b"").lower()
+
+
 class RequestPolicy:
     """The I/O-free state of one client: where, who, and how to retry.
 
@@ -89,6 +132,7 @@ class RequestPolicy:
     deadline: Optional[float]
     tokens: TokenState
     auth_headers: Dict[str, str]
+    compress_from: Optional[int]
 
     def __init__(self, base_url: str, credentials: Credentials, base_headers: Dict[str, str], retry: RetryPolicy,
                  clock: Callable[[], float], deadline: Optional[float] = None) -> None:
@@ -100,6 +144,8 @@ class RequestPolicy:
         self.clock = clock
         self.deadline = deadline
         self.tokens = TokenState()
+        # the size from which JSON bodies go compressed; None: never (loopback, or a server that refused)
+        self.compress_from = None if _is_loopback(base_url) else COMPRESS_FROM
         # the headers of requests that carry credentials; a password session adds its token per request
         self.auth_headers = base_headers
         if credentials.static_token is not None:  # credentials.kind == "static"
@@ -172,9 +218,18 @@ class RequestPolicy:
 
     def request_flow(self, request: Request) -> Flow[Response]:
         """Send one API request with credentials, retries, one replay after TOKEN_EXPIRED, and
-        redirects followed (at most MAX_REDIRECTS; credentials stay with their origin)."""
+        redirects followed (at most MAX_REDIRECTS; credentials stay with their origin). A large
+        JSON body goes gzip-compressed to a server that is not on this machine (``compress_from``),
+        and as it is after a refusal of the encoding."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = yield from self._authorized_flow(request)
+            compressed = compressed_json(request, self.compress_from) if self.compress_from is not None else None
+            if compressed is None:
+                response = yield from self._authorized_flow(request)
+            else:
+                response = yield from self._authorized_flow(compressed)
+                if _refused_encoding(response):  # refused before it was read: send it as it is, and
+                    self.compress_from = None    # nothing compressed to this server again
+                    response = yield from self._authorized_flow(request)
             following = redirect_target(request, response)
             if following is None:
                 return response

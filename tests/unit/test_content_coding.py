@@ -237,3 +237,60 @@ def test_a_compressed_download_cut_midway_resumes_with_an_identity_range(make_cl
         assert stored.read() == content
     assert requests[0] == (None, "gzip, deflate")
     assert len(requests) == 2 and requests[1][1] == "identity" and int(requests[1][0][6:-1]) > 0
+
+
+# ------------------------------------------------------------------ compressed request bodies
+
+ARTICLES = [{"title": "article %d" % n, "body": "the same words again " * 20} for n in range(200)]  # ~90 KB
+
+
+def created(seen):
+    entries = json.loads(gzip.decompress(seen.body) if seen.headers.get("content-encoding") == "gzip" else seen.body)
+    if isinstance(entries, dict):
+        return compressed_reply(json.dumps({"data": dict(entries, id=1)}).encode())
+    return compressed_reply(json.dumps({"data": [dict(entry, id=n) for n, entry in enumerate(entries)]}).encode())
+
+
+def remote_client(make_client, server):
+    """A client of a server that is not on this machine, as far as it can tell: its requests go to
+    the loopback server as to an HTTP proxy."""
+    return make_client(hostname="http://directus.example", static_token="tok", proxies={"http": server.url})
+
+
+def test_a_large_json_body_to_a_remote_server_goes_gzip_compressed(make_client):
+    with FakeServer(created) as server, remote_client(make_client, server) as client:
+        result = client.create_items("articles", ARTICLES)
+        client.create_item("articles", {"title": "small"})
+    assert [item["title"] for item in result] == [entry["title"] for entry in ARTICLES]
+    large, small = server.requests
+    assert large.headers["content-encoding"] == "gzip" and len(large.body) * 5 < len(json.dumps(ARTICLES))
+    assert json.loads(gzip.decompress(large.body)) == ARTICLES
+    assert "content-encoding" not in small.headers
+
+
+def test_a_refused_encoding_sends_the_body_as_it_is_and_never_compressed_again(make_client):
+    def handler(seen):
+        if seen.headers.get("content-encoding"):
+            return compressed_reply(b'{"errors":[{"message":"Invalid payload. unsupported content encoding \\"gzip\\".",'
+                                    b'"extensions":{"code":"INVALID_PAYLOAD"}}]}', "identity").replace(b"200 OK", b"400 X")
+        return created(seen)
+    with FakeServer(handler) as server, remote_client(make_client, server) as client:
+        assert len(client.create_items("articles", ARTICLES)) == 200
+        assert len(client.create_items("articles", ARTICLES)) == 200
+    assert [seen.headers.get("content-encoding") for seen in server.requests] == ["gzip", None, None]
+
+
+def test_nothing_is_compressed_for_a_server_on_this_machine_nor_a_file_upload(make_client, tmp_path):
+    upload = tmp_path / "data.json"
+    upload.write_bytes(json.dumps(ARTICLES).encode())
+
+    def handler(seen):
+        if seen.target.endswith("/files"):
+            return compressed_reply(b'{"data":{"id":"f"}}', "identity")
+        return created(seen)
+    with FakeServer(handler) as server:
+        with make_client(hostname=server.url, static_token="tok", proxies={}) as client:
+            client.create_items("articles", ARTICLES)
+        with remote_client(make_client, server) as client:
+            client.upload_file(str(upload))
+    assert [seen.headers.get("content-encoding") for seen in server.requests] == [None, None]
