@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .._core.effects import Authenticate, Deliver, FlowSteps, LocalFile, Read, Send, Sleep, SourceFailed
+from .._core.effects import (Authenticate, Deliver, FlowSteps, Join, LocalFile, Log, Read, Send, Sleep, SourceFailed,
+                             Start)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -122,6 +123,12 @@ class AsyncRunner:
             if effect.operation in localfiles.QUICK:  # less than a thread's handoff: in the loop
                 return operation(*effect.args)
             return await asyncio.get_running_loop().run_in_executor(None, operation, *effect.args)
+        if kind is Start:
+            return _InTask(self, effect.flow)
+        if kind is Join:
+            return await effect.started.join()
+        if kind is Log:
+            return self.logger.log(effect.level, effect.message, *effect.args)
         raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
 
     async def _send(self, request: Request) -> Response:
@@ -137,6 +144,30 @@ class AsyncRunner:
         self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
                           (self.clock() - started) * 1000)
         return response
+
+
+class _InTask:
+    """A flow started beside another (``Start``), run to its end in a task; ``join`` awaits it,
+    ``cancel`` cancels it (the flow that started it is closing and will not join)."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, runner: AsyncRunner, flow: Flow[Any]) -> None:
+        self._task = asyncio.ensure_future(runner.run(flow))
+        self._task.add_done_callback(_retrieved)
+
+    async def join(self) -> Any:
+        return await self._task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A task nobody joined (it was cancelled, or its flow stopped early): its exception is taken
+    here, so that asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,14 +9,14 @@ committed and which were not, so nothing is lost silently. Free of I/O: a runner
 Directus 10 answers a batch create or update with at most QUERY_LIMIT_MAX of the items it wrote
 (its read-back is clamped to the query limit; 11 and 12 return them all): an answer shorter than
 its chunk lowers ``max_items`` to that length, so the chunks after it, and the client's later
-writes, come back whole; the short chunk's missing records are logged (logger "pydirectus").
+writes, come back whole; the short chunk's missing records are logged (a ``Log`` effect: the client's logger).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
+from .effects import Log
 from ..errors import DirectusError, TransportError, error_from_response
 from .records import Request, decode_result, encode_json, models
 
@@ -185,10 +185,9 @@ def chunked_write_flow(policy: RequestPolicy, operation: Operation, url: str, he
             if operation.method in ("POST", "PATCH") and 1 <= len(result) < min(count, limits.max_items) \
                     and "limit=" not in url:
                 # Directus 10 clamps the read-back to QUERY_LIMIT_MAX: smaller chunks from here on
-                logging.getLogger("pydirectus").warning(
-                    "%s %s: the server answered %d of the %d items written by this chunk (Directus 10 returns "
-                    "at most QUERY_LIMIT_MAX); chunks of %d from now on", request.method, url.split("?")[0],
-                    len(result), count, len(result))
+                yield Log(30, "%s %s: the server answered %d of the %d items written by this chunk (Directus 10 "
+                          "returns at most QUERY_LIMIT_MAX); chunks of %d from now on", request.method,
+                          url.split("?")[0], len(result), count, len(result))  # 30: logging.WARNING
                 limits.max_items = len(result)
                 plan = plan[:position + 1] + _plan(parts, first + count, limits, len(prefix) + len(suffix))
         position += 1

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
-    from typing import Any, Generator, Optional, TypeVar, Union
+    from typing import Any, Generator, Optional, Protocol, TypeVar, Union
 
     from .records import Request, ResponseStream
 
     T = TypeVar("T")
     # What flows yield, for their runner to perform.
-    Effect = Union["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile"]
+    Effect = Union["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile", "Start", "Join", "Log"]
     # A flow: yields effects, is sent each one's result, returns a T.
     Flow = Generator[Effect, Any, T]
     # A flow run for what it delivers (Deliver(a T) each time); its result, None, is typed
     # Optional[T] only so that the alias names T (spec/generate.py types the helpers from it).
     Delivering = Generator[Effect, Any, Optional[T]]
+else:
+    Protocol = object  # Started's base at run time: the class only documents what runners return
 
-__all__ = ["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile", "SourceFailed", "FlowSteps"]
+__all__ = ["Send", "Sleep", "Authenticate", "Read", "Deliver", "LocalFile", "Start", "Join", "Started", "Log",
+           "SourceFailed", "FlowSteps"]
 
 
 class Send:
@@ -88,6 +91,46 @@ class LocalFile:
 
     def __init__(self, operation: str, *args: Any) -> None:
         self.operation = operation
+        self.args = args
+
+
+class Start:
+    """Start running ``flow`` beside this one (the next page of a listing, the next chunk of a bulk
+    write); the result is a ``Started`` handle to ``Join`` later. The sync runner runs it in a
+    thread, the async runner in a task: on another connection, so that the round trips overlap."""
+
+    __slots__ = ("flow",)
+
+    def __init__(self, flow: Flow[Any]) -> None:
+        self.flow = flow
+
+
+class Join:
+    """Wait for a started flow to end; the result is its result, or what it raised is thrown in."""
+
+    __slots__ = ("started",)
+
+    def __init__(self, started: Started) -> None:
+        self.started = started
+
+
+class Started(Protocol):
+    """What a runner hands back for ``Start``. A flow that will not join it (it is being closed)
+    calls ``cancel()``: the async runner cancels the task; a thread finishes its request, whose
+    answer is dropped."""
+
+    def cancel(self) -> None: ...
+
+
+class Log:
+    """Have the client's logger record ``message % args`` at ``level`` (a ``logging`` level
+    number: the core does not import logging); the result is None."""
+
+    __slots__ = ("level", "message", "args")
+
+    def __init__(self, level: int, message: str, *args: object) -> None:
+        self.level = level
+        self.message = message
         self.args = args
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from .._core.effects import Authenticate, Deliver, FlowSteps, LocalFile, Read, Send, Sleep, SourceFailed
+from .._core.effects import (Authenticate, Deliver, FlowSteps, Join, LocalFile, Log, Read, Send, Sleep, SourceFailed,
+                             Start)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
@@ -100,6 +101,12 @@ class Runner:
         if kind is LocalFile:
             from . import localfiles
             return getattr(localfiles, effect.operation)(*effect.args)
+        if kind is Start:
+            return _InThread(self, effect.flow)
+        if kind is Join:
+            return effect.started.join()
+        if kind is Log:
+            return self.logger.log(effect.level, effect.message, *effect.args)
         raise RuntimeError("a flow yielded an unknown effect: %r" % (effect,))
 
     def _send(self, request: Request) -> Response:
@@ -115,6 +122,37 @@ class Runner:
         self.logger.debug("%s %s -> %d in %.1f ms", request.method, request.url, response.status,
                           (self.clock() - started) * 1000)
         return response
+
+
+class _InThread:
+    """A flow started beside another (``Start``), run to its end in a thread of its own; ``join``
+    waits for it. The client is safe to share between threads, so the flow uses the same pool,
+    credentials and retry budget. ``cancel`` lets the thread finish: its answer is dropped."""
+
+    __slots__ = ("_done", "_result", "_error")
+
+    def __init__(self, runner: Runner, flow: Flow[Any]) -> None:
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        threading.Thread(target=self._run, args=(runner, flow), name="pydirectus-ahead", daemon=True).start()
+
+    def _run(self, runner: Runner, flow: Flow[Any]) -> None:
+        try:
+            self._result = runner.run(flow)
+        except BaseException as exc:  # kept for join, which raises it in the flow that waits
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def join(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self) -> None:
+        pass
 
 
 def method_for(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
