@@ -12,7 +12,7 @@ ties ``ClientBase`` to the async room.
 
 from ._async.runner import AsyncRunner, method_for
 from ._core.realtime import RealtimeFlows
-from ._core.client import ClientBase
+from ._core.client import IN_PYODIDE, ClientBase
 from ._core.files import FileFlows
 from ._core.tus import TusFlows
 from .client import DirectusClient, read_json_file
@@ -39,10 +39,15 @@ class AsyncDirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, Realtime
     _asynchronous = True
 
     def _new_tls_context(self, verify, cafile):
+        if IN_PYODIDE:  # TLS is the browser's
+            return None
         from ._sync.transport import make_ssl_context
         return make_ssl_context(verify, cafile)
 
     def _new_transport(self, settings):
+        if IN_PYODIDE:  # no sockets: the browser's fetch
+            from ._pyodide.transport import FetchTransport
+            return FetchTransport(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
         from ._async.transport import AsyncHTTPTransport
         return AsyncHTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
                                   read_timeout=settings.read_timeout, proxies=settings.proxies,
@@ -69,3 +74,6 @@ install_helpers(AsyncDirectusClient, method_for)
 # the same operations as DirectusClient's; the hand-written ones are above (login, refresh, logout)
 # or come from FileFlows and TusFlows (uploads, TUS) as helpers
 install_operations(AsyncDirectusClient, list(DirectusClient.operations.values()), asynchronous=True)
+if IN_PYODIDE:  # no sockets for the realtime connection: realtime() says so
+    from ._pyodide.transport import refuse_realtime
+    refuse_realtime(AsyncDirectusClient)

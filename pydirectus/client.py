@@ -8,7 +8,7 @@ ties ``ClientBase`` to its room: the TLS context, the transport, the runner, and
 
 from __future__ import annotations
 
-from ._core.client import USER_AGENT, ClientBase
+from ._core.client import IN_PYODIDE, USER_AGENT, ClientBase
 from ._core.files import FileFlows
 from ._core.helpers import install_helpers
 from ._core.interpreter import install_operations
@@ -81,10 +81,15 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
     """
 
     def _new_tls_context(self, verify, cafile):
+        if IN_PYODIDE:  # TLS is the browser's
+            return None
         from ._sync.transport import make_ssl_context
         return make_ssl_context(verify, cafile)
 
     def _new_transport(self, settings):
+        if IN_PYODIDE:  # no sockets: the browser's fetch, waited for with JSPI
+            from ._pyodide.transport import SyncFetchTransport
+            return SyncFetchTransport(connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
         from ._sync.transport import HTTPTransport
         return HTTPTransport(ssl_context=settings.ssl_context, connect_timeout=settings.connect_timeout,
                              read_timeout=settings.read_timeout, proxies=settings.proxies,
@@ -94,6 +99,8 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
 
     def _new_runner(self, transport, logger, sleep, clock):
         import time
+        if sleep is None and IN_PYODIDE:
+            from ._pyodide.transport import sync_sleep as sleep
         return Runner(transport, logger, sleep or time.sleep, clock or time.monotonic)
 
     def __enter__(self):
@@ -111,3 +118,6 @@ install_helpers(DirectusClient, method_for)
 _SPEC = packaged_spec()
 ClientBase.spec_query_sets = _SPEC["query_sets"]
 install_operations(DirectusClient, load_spec(_SPEC))
+if IN_PYODIDE:  # no sockets for the realtime connection: realtime() says so
+    from ._pyodide.transport import refuse_realtime
+    refuse_realtime(DirectusClient)

@@ -4,6 +4,7 @@ from data. Each client adds its room: its transport and its runner."""
 from __future__ import annotations
 
 import os
+import sys
 
 from ..errors import ForbiddenError, UnsupportedOperationError, is_whole
 from .auth import Credentials, login_now_flow, logout_now_flow, refresh_now_flow
@@ -30,7 +31,11 @@ if TYPE_CHECKING:  # typing stays out of import time
     _Client = TypeVar("_Client", bound="ClientBase")
     SpecSource = Union[str, "os.PathLike[str]", List[Dict[str, Any]], Dict[str, Any]]
 
-__all__ = ["ClientBase", "ConnectionSettings", "USER_AGENT"]
+__all__ = ["ClientBase", "ConnectionSettings", "USER_AGENT", "IN_PYODIDE"]
+
+# Python compiled to WebAssembly (Pyodide: JupyterLite, PyScript, marimo, Node): no sockets, so the
+# clients' room hooks choose the browser room (``_pyodide/``: fetch), imported only then
+IN_PYODIDE = sys.platform == "emscripten"
 
 _ITEM_RESULTS = frozenset(("item", "items"))  # the results collection_models applies to (not files)
 

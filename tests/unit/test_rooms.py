@@ -14,7 +14,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE = os.path.join(ROOT, "pydirectus")
 PUBLIC = {"__init__", "__main__", "client", "async_client", "models", "errors", "cli", "testing", "demo", "codegen"}
-ROOMS = {"_core", "_sync", "_async"}
+ROOMS = {"_core", "_sync", "_async",
+         "_pyodide"}  # fetch instead of sockets under Pyodide (browsers, WebAssembly); imported only there
 # what core may import from above it: the public records it decides with, and the version
 CORE_MAY_IMPORT = {"errors", "models", "__version__"}
 
