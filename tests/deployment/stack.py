@@ -630,6 +630,10 @@ class Stack:
         time.sleep(0.2)  # nginx writes an entry when the request ends; let the last ones land
         return os.path.getsize(self.access_log)
 
+    def access_log_size_now(self) -> int:
+        """Where the access log ends now, without waiting for requests still under way to be logged."""
+        return os.path.getsize(self.access_log)
+
     def stop(self) -> None:
         """Stop everything (nginx, the instances, Redis, PostgreSQL) and remove the folder. Idempotent."""
         for process in reversed(self._processes):

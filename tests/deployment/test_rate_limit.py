@@ -66,6 +66,7 @@ def test_burst_above_the_shared_limit_ends_without_failures(stack, collection, f
     elapsed = time.monotonic() - started
     client.close()
     logger.removeHandler(waits)
+    time.sleep(stack.rate_limiter_duration + 0.2)  # the collection's teardown starts in a fresh window
 
     entries = [entry for entry in stack.access_entries(since) if "/items/" in entry["uri"]]
     limited = [entry for entry in entries if entry["status"] == "429"]
@@ -93,3 +94,68 @@ def test_burst_above_the_shared_limit_ends_without_failures(stack, collection, f
     assert None not in after_429, "a 429 was not followed by a wait: %s" % after_429
     assert all(wait >= asked[0] - 0.01 for wait in after_429), (after_429, asked)
     assert all(wait <= asked[-1] + 1.0 for wait in after_429), (after_429, asked)
+
+
+def test_429_late_in_the_window_is_waited_for(stack, collection, figures):
+    """The same limit, reproduced deterministically: the window's points are spent (raw requests, no
+    client retries), then four pydirectus reads arrive 0.6 s into the 1 s window. Directus answers them
+    429 with Retry-After: 0 (it rounds the ~400 ms left down); they must still succeed, i.e. the client must
+    wait out the window rather than retry at once."""
+    import http.client
+
+    def raw_until_429(results):
+        connection = http.client.HTTPSConnection("127.0.0.1", stack.nginx_port, context=stack.ssl_context(),
+                                                 timeout=10)
+        try:
+            while not results:
+                connection.request("GET", "/cms/items/%s?limit=1" % collection,
+                                   headers={"Authorization": "Bearer " + stack.token})
+                response = connection.getresponse()
+                response.read()
+                if response.status == 429:
+                    results.append((time.monotonic(), response.getheader("Retry-After")))
+                    break
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+        finally:
+            connection.close()
+
+    for attempt in range(3):  # the placement needs the points spent within 0.6 s; a loaded machine may not
+        time.sleep(stack.rate_limiter_duration + 0.5)  # the limiter's window is over: the next request opens one
+        started = time.monotonic()
+        first_429 = []
+        spenders = [threading.Thread(target=raw_until_429, args=(first_429,)) for _ in range(4)]
+        for thread in spenders:
+            thread.start()
+        for thread in spenders:
+            thread.join()
+        spent_after = first_429[0][0] - started
+        if spent_after < 0.55:
+            break
+    else:
+        raise AssertionError("could not spend the limiter's %d points within 0.55 s of its window (took %.2f s)"
+                             % (stack.rate_limiter_points, spent_after))
+    time.sleep(max(0.0, started + 0.6 - time.monotonic()))
+    since = stack.access_log_size_now()
+    client = DirectusClient(hostname=stack.url, static_token=stack.token, ssl_verify=stack.ca_file)
+    failures = []
+
+    def read():
+        try:
+            client.read_items(collection, limit=1)
+        except Exception as error:  # noqa: BLE001 - counted and shown
+            failures.append("%s: %s; attempts %s" % (type(error).__name__, error, getattr(error, "attempts", ())))
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join()
+    elapsed = time.monotonic() - started
+    client.close()
+    entries = [entry for entry in stack.access_entries(since) if "/items/" in entry["uri"]]
+    answers = collections.Counter("%s (Retry-After %s)" % (entry["status"], entry["retry_after"])
+                                  for entry in entries)
+    figures["rate limiter, 4 reads 0.6 s into a spent window"] = "%d failed; nginx answered %s; points spent " \
+        "after %.2f s; done %.2f s after the window opened" % (len(failures), dict(answers), spent_after, elapsed)
+    time.sleep(stack.rate_limiter_duration + 0.2)  # the collection's teardown starts in a fresh window
+    assert not failures, "%d of 4 reads failed: %s" % (len(failures), failures[:2])
