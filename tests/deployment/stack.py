@@ -45,7 +45,7 @@ apt-get installs the missing ones when it runs as root, and otherwise fails nami
 
 Measured on a 2-core machine with Directus already installed: the stack starts in 11-16 s (PostgreSQL and
 Redis 1 s, bootstrap and first instance 6-10 s, second instance 3-4 s, nginx and the CA under 1 s), the
-whole group runs in 55-75 s (Python 3.13 and 3.8), each restart_instance() takes 3-5 s, stop() under 1 s.
+whole group runs in 55-75 s (Python 3.13 and 3.8), each restart_instance() takes 3-11 s, stop() under 2 s.
 The apt-get install of nginx and redis-server (postgresql-15 was present) took under 30 s. The group
 pauses on purpose: ~8 s idle on the realtime socket, ~14 s of rolling-restart traffic, a 6-11 s burst.
 """
