@@ -271,7 +271,7 @@ class _Module:
 
     def overloads(self, asynchronous: bool) -> List[str]:
         from .client import DirectusClient
-        from ._core.paging import ITER_ITEMS_REFUSED
+        from ._core.paging import ITER_ITEMS_PAGE_SIZE, ITER_ITEMS_REFUSED
         from ._core.spec import PAYLOADS, QUERY_KINDS, path_kind
         operations = DirectusClient.operations
         lines: List[str] = []
@@ -318,7 +318,7 @@ class _Module:
             pairs += [("str", "model: None = None", wrap % "Item"), ("str", "model: Type[_M]", wrap % "_M")]
             render(name, params, keywords, pairs, "async " if asynchronous else "")
         params, keywords = parameters("read_items")
-        keywords = ["page_size: int = 100"] + [keyword for keyword in keywords
+        keywords = [ITER_ITEMS_PAGE_SIZE] + [keyword for keyword in keywords
                                                if keyword.split(":")[0] not in ITER_ITEMS_REFUSED]
         iterator = "AsyncIterator[%s]" if asynchronous else "Iterator[%s]"
         pairs = [('Literal["%s"]' % collection, "model: None = None", iterator % cls)

@@ -287,7 +287,7 @@ def _iter_items(spec, asynchronous):
     **arguments at run time; its stub overloads name each one, so that type checkers see them
     and flag a misspelt keyword."""
     sys.path.insert(0, ROOT)
-    from pydirectus._core.paging import ITER_ITEMS_REFUSED
+    from pydirectus._core.paging import ITER_ITEMS_PAGE_SIZE, ITER_ITEMS_REFUSED
     query_sets = spec.get("query_sets", {})
     read_items = next(operation for operation in spec["operations"] if operation["name"] == "read_items")
     query = [param for param in _query_params(read_items, query_sets) if param["name"] not in ITER_ITEMS_REFUSED]
@@ -296,7 +296,7 @@ def _iter_items(spec, asynchronous):
     iterator = "AsyncIterator" if asynchronous else "Iterator"  # a plain method returning an async iterator
     lines = ["    # every item of a collection, page by page (paging.py); the overloads name the keywords that",
              "    # the helper's own signature takes as **arguments"]
-    return lines + _method(operation, query_sets, leading_keywords=["page_size: int = 100"],
+    return lines + _method(operation, query_sets, leading_keywords=[ITER_ITEMS_PAGE_SIZE],
                            results=("%s[Item]" % iterator, "%s[_M]" % iterator))
 
 
