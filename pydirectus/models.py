@@ -196,6 +196,14 @@ class File(Item):
     uploaded_on: str = None
 
 
+def _whole_number(value, record):
+    """PostgreSQL (and MySQL) answer a bigInteger column as a string: ``filesize`` comes as "12"."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+File._pydirectus_convert = {"filesize": _whole_number}
+
+
 class ItemList(list):
     """A list of results that keeps the answer's ``meta`` (``total_count``, ``filter_count``)."""
 

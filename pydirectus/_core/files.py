@@ -372,7 +372,8 @@ def _in_upload_order(records: List[Dict[str, Any]], uploads: Sequence[_Upload]) 
     for upload in uploads:
         candidates = [r for r in remaining if r.get("filename_download") == upload.filename_download] or remaining
         if upload.size is not None:
-            candidates = [r for r in candidates if r.get("filesize") == upload.size] or candidates
+            # compared as text: PostgreSQL answers the bigInteger filesize as a string
+            candidates = [r for r in candidates if str(r.get("filesize")) == str(upload.size)] or candidates
         ordered.append(candidates[0])
         remaining.remove(candidates[0])
     return ordered

@@ -79,3 +79,11 @@ def test_item_list_keeps_meta():
     assert isinstance(items, list) and len(items) == 1 and items[0].id == 1
     assert items.total_count == 10 and items.filter_count == 4
     assert ItemList().total_count is None
+
+
+def test_a_files_size_is_an_integer_whatever_the_database_answers():
+    from pydirectus.models import File
+    # PostgreSQL answers the bigInteger filesize as a string; SQLite as a number
+    assert File.from_dict({"id": "f", "filesize": "1234567890123"}).filesize == 1234567890123
+    assert File.from_dict({"id": "f", "filesize": 12}).filesize == 12
+    assert File.from_dict({"id": "f", "filesize": None}).filesize is None
