@@ -99,8 +99,10 @@ class DirectusClient(ClientBase, FileFlows, PagingFlows, TusFlows, RealtimeFlows
 
     def _new_runner(self, transport, logger, sleep, clock):
         import time
-        if sleep is None and IN_PYODIDE:
-            from ._pyodide.transport import sync_sleep as sleep
+        if IN_PYODIDE:  # no threads; sleeping suspends on a timer where JSPI allows
+            from ._pyodide.runner import PyodideRunner
+            from ._pyodide.transport import sync_sleep
+            return PyodideRunner(transport, logger, sleep or sync_sleep, clock or time.monotonic)
         return Runner(transport, logger, sleep or time.sleep, clock or time.monotonic)
 
     def __enter__(self):

@@ -28,13 +28,13 @@ import asyncio
 from ..errors import TimeoutError as _DirectusTimeout
 from ..errors import TransportError
 from .._core.http11 import Headers
-from .._core.records import Response
+from .._core.records import Request, Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is never imported at run time
     from typing import Any, Awaitable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
-    from .._core.records import Body, Request
+    from .._core.records import Body
 
     T = TypeVar("T")
 
@@ -92,9 +92,9 @@ def gather_body(body: Optional[Body]) -> Optional[bytes]:
         return body
     if isinstance(body, (str, bytearray, memoryview)):
         return _chunk_bytes(body)
-    if hasattr(body, "__aiter__"):
-        raise TypeError("an async iterable request body needs AsyncDirectusClient")
     read = getattr(body, "read", None)
+    if read is None and not hasattr(body, "__iter__"):
+        raise TypeError("an async iterable request body needs AsyncDirectusClient")
     if read is not None:
         parts = []
         while True:
@@ -173,6 +173,14 @@ def _answer_headers(answer: Any) -> Headers:
         # fetch undid the coding: the length announced is the coded one, not the body's
         headers = headers.without("Content-Length").without("Content-Encoding")
     return headers
+
+
+def _reader(answer: Any) -> Any:
+    """The reader of the answer's body, or None for none (JavaScript's null: a JsNull in Pyodide)."""
+    body = answer.body
+    if body is None or not hasattr(body, "getReader"):
+        return None
+    return body.getReader()
 
 
 def _abort(controller: Any) -> None:
@@ -339,16 +347,14 @@ class FetchTransport:
         headers = _answer_headers(answer)
         response = Response(status, headers, None, None, method, url)
         if request.stream and 200 <= status < 300:
-            reader = answer.body.getReader() if answer.body is not None else None
-            response.stream = FetchStream(reader, controller, self.read_timeout, method, url)
+            response.stream = FetchStream(_reader(answer), controller, self.read_timeout, method, url)
             return response
         length = headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.max_body_size:
             _abort(controller)
             raise TransportError("the answer's body is larger than max_body_size (%d bytes)" % self.max_body_size,
                                  method=method, url=url, may_have_been_processed=True)
-        stream = FetchStream(answer.body.getReader() if answer.body is not None else None, controller,
-                             self.read_timeout, method, url)
+        stream = FetchStream(_reader(answer), controller, self.read_timeout, method, url)
         response.body = await stream.read()
         return response
 
@@ -410,8 +416,10 @@ class SyncFetchTransport:
             self.transport.connect_timeout, self.transport.read_timeout)
 
     def send(self, request: Request) -> Response:
-        if request.body is not None and hasattr(request.body, "__aiter__"):
-            raise TypeError("an async iterable request body needs AsyncDirectusClient")
+        body = gather_body(request.body)  # here: an async iterable body is refused before anything waits
+        if body is not request.body:
+            request = Request(request.method, request.url, request.headers, body, request.auth, request.stream,
+                              request.follow_redirects)
         response = _block(self.transport.send(request))
         if response.stream is not None:
             response.stream = SyncFetchStream(response.stream)  # type: ignore[arg-type]

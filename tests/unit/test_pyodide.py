@@ -333,6 +333,37 @@ def test_a_coded_answer_loses_its_coded_length(browser):
     assert response.body == b"decoded body" and response.headers.get("Content-Length") is None
 
 
+def test_the_sync_runner_under_pyodide_runs_a_started_flow_when_joined_without_a_thread(monkeypatch):
+    import threading
+
+    from pydirectus._pyodide.runner import PyodideRunner
+    from tests.mocktransport import MockTransport, json_response
+
+    def answer(request):
+        from urllib.parse import parse_qs, urlsplit
+        query = parse_qs(urlsplit(request.url).query)
+        limit = int(query.get("limit", ["100"])[0])
+        if "filter" in query:  # pages after the first: keyset on the id
+            start = json.loads(query["filter"][0])
+            start = next(iter(start.values()))["id"]["_gt"] if "_and" not in start else start["_and"][-1]["id"]["_gt"]
+        else:
+            start = int(query.get("offset", ["0"])[0])
+        rows = [{"id": i, "title": "t%d" % i} for i in range(start + 1, min(start + limit, 250) + 1)]
+        return json_response(200, {"data": rows})
+    client = DirectusClient(hostname="http://directus.test", static_token="t", transport=MockTransport(answer))
+    client._runner = runner = PyodideRunner(client.transport, client.logger, lambda seconds: None)
+    assert client._runner is runner
+
+    def no_thread(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    ids = [item.id for item in client.iter_items("articles", page_size=100)]
+    assert ids == list(range(1, 251))
+    closed = client.iter_items("articles", page_size=100)
+    assert next(closed).id == 1
+    closed.close()  # the page started ahead is closed unrun
+
+
 def test_realtime_is_refused_with_a_reason():
     Client = type("BrowserClient", (AsyncDirectusClient,), {})
     fetch_transport.refuse_realtime(Client)
@@ -381,7 +412,7 @@ from pydirectus.async_client import AsyncDirectusClient
 sync = DirectusClient(hostname="https://d.test", static_token="t")
 asynchronous = AsyncDirectusClient(hostname="https://d.test", static_token="t")
 print(type(sync.transport).__name__, type(asynchronous.transport).__name__, sync.connection_settings.ssl_context,
-      sync._runner.sleep.__name__)
+      sync._runner.sleep.__name__, type(sync._runner).__name__)
 for client in (sync, asynchronous):
     try:
         client.realtime()
@@ -400,7 +431,7 @@ def test_under_pyodide_the_clients_choose_fetch():
                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert lines[0] == "SyncFetchTransport FetchTransport None sync_sleep", result.stdout
+    assert lines[0] == "SyncFetchTransport FetchTransport None sync_sleep PyodideRunner", result.stdout
     assert lines[1].startswith("realtime: realtime() is not available under Pyodide") and lines[2].startswith("realtime")
     assert lines[3].startswith("sync: DirectusClient cannot wait for fetch here"), result.stdout
     assert lines[4] == "False False", result.stdout  # the socket transports are never imported there
