@@ -236,6 +236,7 @@ settings = json.loads(SETTINGS)
 report = live_checks.Report()
 await live_checks.check_async(settings, report)
 live_checks.check_sync(settings, report)
+await live_checks.check_readme(settings, report)
 json.dumps({"checks": report.checks})
 `;
 async function main() {
@@ -333,6 +334,15 @@ class PageHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+def readme_snippet():
+    """The first Python block of README.md's "In the browser" section."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = text.split("\n## In the browser\n", 1)
+    if len(section) < 2 or "```python\n" not in section[1].split("\n## ", 1)[0]:
+        raise LaneError("README.md has no Python snippet in an 'In the browser' section")
+    return section[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def chromium_binary():
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
@@ -410,7 +420,7 @@ def browser_lane(work, server_settings):
     chromium = chromium_binary()
     package = ensure_pyodide()
     zip_path = build_zip(work)
-    settings = server_settings()
+    settings = dict(server_settings(), readme_snippet=readme_snippet())
     page = PageServer(package, zip_path, settings)
     threading.Thread(target=page.serve_forever, daemon=True).start()
     profile = tempfile.mkdtemp(prefix="chromium-", dir=work)
@@ -455,7 +465,8 @@ def browser_lane(work, server_settings):
     passed, failed = summarize(report["checks"])
     if not any(check["client"] == "sync" for check in report["checks"]):
         failed += 1  # the sync client must have run
-    return passed, failed, "live checks in Chromium (async and sync clients); screenshot %s" % screenshot, \
+    return passed, failed, "live checks in Chromium (async and sync clients, the README snippet); screenshot %s" \
+        % screenshot, \
         time.monotonic() - started
 
 

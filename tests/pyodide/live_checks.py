@@ -215,3 +215,29 @@ def check_sync(settings, report):
         assert session.tokens.refreshes >= 1 and session.tokens.logins == 1, (session.tokens.logins,
                                                                               session.tokens.refreshes)
         check.detail = "logins %d, refreshes %d" % (session.tokens.logins, session.tokens.refreshes)
+
+
+async def check_readme(settings, report):
+    """The README's "In the browser" snippet (settings["readme_snippet"]), run as a notebook cell runs
+    it (top-level await), against this server: an articles collection with one published article."""
+    import ast
+    admin = AsyncDirectusClient(hostname=settings["url"], static_token=settings["token"])
+    with Check(report, "readme", "the In the browser snippet of README.md") as check:
+        fields = FIELDS + [{"field": "status", "type": "string", "meta": {}, "schema": {}}]
+        await admin.request("POST", "/collections", json={"collection": "articles", "meta": {}, "schema": {},
+                                                          "fields": fields})
+        try:
+            await admin.create_items("articles", [{"title": "Hello", "status": "published"},
+                                                  {"title": "Draft", "status": "draft"}])
+            code = settings["readme_snippet"].replace("https://directus.example.com", settings["url"])
+            code = code.replace("me@example.com", settings["email"]).replace('password="..."',
+                                                                             "password=%r" % settings["password"])
+            namespace = {"__name__": "__main__"}
+            result = eval(compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT), namespace)
+            if result is not None:
+                await result
+            assert [article.title for article in namespace["articles"]] == ["Hello"], namespace["articles"]
+            await admin.delete_file(namespace["notes"].id)
+            check.detail = "%d lines, as a notebook cell" % len(code.splitlines())
+        finally:
+            await admin.request("DELETE", "/collections/articles")
