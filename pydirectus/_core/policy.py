@@ -164,6 +164,7 @@ class RequestPolicy:
         if budget is not None:
             budget.deposit()
         retry_number = 0
+        paced_retries = 0  # the waits the server asked for, counted apart (RetryPolicy.paced_retries)
         read_timeouts = 0
         history: List[Attempt] = []
         while True:
@@ -176,7 +177,7 @@ class RequestPolicy:
                 failure: Union[Response, TransportError] = error
                 paced = False
             else:
-                delay, paced = self.retry.delay_after_response(request, response, retry_number)
+                delay, paced = self.retry.delay_after_response(request, response, retry_number, paced_retries)
                 failure = response
             if delay is not None and not _rewound(request.body):
                 if isinstance(failure, Exception):
@@ -200,7 +201,10 @@ class RequestPolicy:
                     failure.attempts = tuple(history)
                 return failure
             history.append(_attempt(request, failure, delay))
-            retry_number += 1
+            if paced:
+                paced_retries += 1
+            else:
+                retry_number += 1
             yield Sleep(delay)
 
     def call_flow(self, operation: Operation, request: Request, data: object, limits: BatchLimits,

@@ -6,8 +6,9 @@ The rules are those of the most trusted HTTP clients (urllib3, botocore, Stripe)
 - a failure after it was sent (reset, truncated answer) only for idempotent methods: Directus has
   no idempotency keys, so a POST or PATCH that may have been processed is never sent again;
 - a read timeout (sent, no answer within ``read_timeout``) at most once, see ``RetryPolicy``;
-- 429 and 503 honour ``Retry-After`` up to ``max_retry_after``; past it the client gives up at once
-  and the error says when to come back;
+- 429 and 503 honour ``Retry-After`` up to ``max_retry_after`` (plus half a second or more: the
+  header counts whole seconds, rounded), apart from ``retries``, up to ``paced_retries`` times;
+  past ``max_retry_after`` the client gives up at once and the error says when to come back;
 - 502 and 504 that are not Directus answers (a proxy's) are retried for idempotent methods;
 - a POST or PATCH is retried on a status only when the server clearly did not act on it: 429
   REQUESTS_EXCEEDED from the rate limiter;
@@ -52,11 +53,16 @@ class RetryPolicy:
       10 requests, while a server that fails a few requests at random gets every one retried.
       A wait the server asked for (``Retry-After`` on 429 or 503) is not drawn from the budget: the
       server is pacing the client itself. ``budget_ratio=None`` turns the budget off.
+    - ``paced_retries``: how many times a request is sent again after a wait the server asked for
+      (``Retry-After`` on 429 REQUESTS_EXCEEDED, or 503), counted apart from ``retries``: in a
+      burst above a rate limit, a request can find the limit spent again after its wait, and the
+      server is pacing the client, so it waits again (20 by default; ``retries=0`` sends nothing
+      again at all). The wait is the header's seconds plus 0.5 to 1 s (see ``_past_the_second``).
     - ``random``: the source of jitter, a function returning a float in [0, 1) (for tests).
     """
 
     __slots__ = ("retries", "backoff_base", "backoff_cap", "max_retry_after", "read_timeout_retries",
-                 "budget_ratio", "budget_reserve", "_random")
+                 "budget_ratio", "budget_reserve", "paced_retries", "_random")
 
     retries: int
     backoff_base: float
@@ -65,14 +71,15 @@ class RetryPolicy:
     read_timeout_retries: int
     budget_ratio: Optional[float]
     budget_reserve: int
+    paced_retries: int
     _random: Optional[Callable[[], float]]
 
     def __init__(self, retries: int = 3, backoff_base: float = 0.5, backoff_cap: float = 10.0,
                  max_retry_after: float = 60.0, random: Optional[Callable[[], float]] = None, *,
                  read_timeout_retries: int = 1, budget_ratio: Optional[float] = 0.2,
-                 budget_reserve: int = 10) -> None:
+                 budget_reserve: int = 10, paced_retries: int = 20) -> None:
         for name, value in (("retries", retries), ("read_timeout_retries", read_timeout_retries),
-                            ("budget_reserve", budget_reserve)):
+                            ("budget_reserve", budget_reserve), ("paced_retries", paced_retries)):
             if type(value) is not int or value < 0:
                 raise ValueError("%s must be a whole number, 0 or more, got %r" % (name, value))
         if budget_ratio is not None and not 0 < budget_ratio <= 1:
@@ -86,6 +93,7 @@ class RetryPolicy:
         setter(self, "read_timeout_retries", read_timeout_retries)
         setter(self, "budget_ratio", budget_ratio)
         setter(self, "budget_reserve", budget_reserve)
+        setter(self, "paced_retries", paced_retries)
         setter(self, "_random", random)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -93,9 +101,9 @@ class RetryPolicy:
 
     def __repr__(self) -> str:
         return ("RetryPolicy(retries=%d, backoff_base=%r, backoff_cap=%r, max_retry_after=%r, "
-                "read_timeout_retries=%d, budget_ratio=%r, budget_reserve=%d)" % (
+                "read_timeout_retries=%d, budget_ratio=%r, budget_reserve=%d, paced_retries=%d)" % (
                     self.retries, self.backoff_base, self.backoff_cap, self.max_retry_after,
-                    self.read_timeout_retries, self.budget_ratio, self.budget_reserve))
+                    self.read_timeout_retries, self.budget_ratio, self.budget_reserve, self.paced_retries))
 
     def new_budget(self) -> Optional[RetryBudget]:
         """The budget state of one client following this policy, or None when it has none."""
@@ -126,24 +134,41 @@ class RetryPolicy:
             return None
         return self.backoff(retry_number)
 
-    def delay_after_response(self, request: Request, response: Response, retry_number: int
-                             ) -> Tuple[Optional[float], bool]:
+    def delay_after_response(self, request: Request, response: Response, retry_number: int,
+                             paced_retries: int = 0) -> Tuple[Optional[float], bool]:
         """(seconds to wait before sending ``request`` again after ``response``, or None to keep
-        it; whether the server asked for that wait with Retry-After, which the budget does not count)."""
+        it; whether the server asked for that wait with Retry-After, which neither ``retries`` nor
+        the budget counts: ``paced_retries`` counts those so far)."""
         status = response.status
-        if status < 429 or retry_number >= self.retries:
+        if status < 429 or self.retries == 0:
             return None, False
         if status in (429, 503):
             limiter = status == 429 and answer_error_code(response.body) == "REQUESTS_EXCEEDED"
             if not request.idempotent and not limiter:
                 return None, False
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            if wait is None:
-                return self.backoff(retry_number), False
-            return (wait, True) if wait <= self.max_retry_after else (None, False)
-        if status in (502, 504) and request.idempotent and answer_error_code(response.body) is None:
+            if wait is not None:
+                if wait > self.max_retry_after or paced_retries >= self.paced_retries:
+                    return None, False
+                return wait + self._past_the_second(), True
+            if retry_number >= self.retries:
+                return None, False
+            return self.backoff(retry_number), False
+        if retry_number < self.retries and status in (502, 504) and request.idempotent \
+                and answer_error_code(response.body) is None:
             return self.backoff(retry_number), False
         return None, False
+
+    def _past_the_second(self) -> float:
+        """What is added to a Retry-After wait: the header counts whole seconds, rounded (Directus
+        answers 0 in the last half second of its rate limiter's window), so wait half a second
+        more, and up to half a second of jitter, so that the clients it paced do not all come
+        back at the same instant."""
+        random: Optional[Callable[[], float]] = self._random
+        if random is None:
+            import random as module
+            random = module.random
+        return 0.5 + 0.5 * random()
 
 
 def is_read_timeout(error: TransportError) -> bool:

@@ -193,7 +193,7 @@ def test_429_from_the_rate_limiter_is_retried_for_every_method_after_retry_after
     sleeps = Recorder()
     with FakeServer(fault_then_ok(limited("2"))) as server, fault_client(make_client, server.url, sleeps) as client:
         send(client, method)
-    assert len(server.requests) == 2 and sleeps.sleeps == [2.0]
+    assert len(server.requests) == 2 and sleeps.sleeps == [2.75]  # 2 s, rounded: +0.5, +0.25 of jitter
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -204,7 +204,7 @@ def test_503_with_retry_after_as_an_http_date_is_retried_for_idempotent_methods(
     with FakeServer(fault_then_ok(answer)) as server, fault_client(make_client, server.url, sleeps) as client:
         if method in IDEMPOTENT:
             send(client, method)
-            assert len(server.requests) == 2 and len(sleeps.sleeps) == 1 and 1.5 <= sleeps.sleeps[0] <= 3.5
+            assert len(server.requests) == 2 and len(sleeps.sleeps) == 1 and 2.0 <= sleeps.sleeps[0] <= 4.0
         else:
             with pytest.raises(pydirectus.ServerError):
                 send(client, method)
@@ -454,11 +454,41 @@ def test_a_wait_the_server_asked_for_is_not_drawn_from_the_budget(make_client):
         return limited("1")(seen) if state["seen"] % 2 else OK  # every other request is refused
     sleeps = Recorder()
     with FakeServer(handler) as server, fault_client(make_client, server.url, sleeps,
-                                                     retries=RetryPolicy(3, budget_reserve=1)) as client:
+                                                     retries=RetryPolicy(3, budget_reserve=1,
+                                                                         random=lambda: 0.5)) as client:
         for _ in range(30):
             client.request("GET", "/items/things")
         assert client._policy.budget.refused == 0
-    assert len(server.requests) == 60 and sleeps.sleeps == [1.0] * 30
+    assert len(server.requests) == 60 and sleeps.sleeps == [1.75] * 30
+
+
+def test_retry_after_0_late_in_the_limiters_window_waits_past_the_second_as_often_as_the_server_asks(make_client):
+    """Directus answers Retry-After: 0 in the last half second of its window (it rounds): the wait
+    goes past the second, and the server's pacing is not counted against ``retries``."""
+    state = {"seen": 0}
+
+    def handler(seen):
+        state["seen"] += 1
+        return limited("0")(seen) if state["seen"] <= 6 else OK
+    sleeps = Recorder()
+    with FakeServer(handler) as server, fault_client(make_client, server.url, sleeps) as client:
+        client.request("GET", "/items/things")
+    assert len(server.requests) == 7 and len(sleeps.sleeps) == 6 and all(0.5 <= wait <= 1.0 for wait in sleeps.sleeps)
+    with FakeServer(limited("0")) as server, fault_client(make_client, server.url, sleeps, retries=0) as client:
+        with pytest.raises(pydirectus.RateLimitedError):
+            client.request("GET", "/items/things")
+    assert len(server.requests) == 1  # retries=0: nothing is sent again
+
+
+def test_paced_retries_are_bounded():
+    from pydirectus._core.http11 import Headers
+    from pydirectus._core.records import Request, Response
+    policy = RetryPolicy(3, paced_retries=2, random=lambda: 0.0)
+    answer = Response(429, Headers([("Retry-After", "1")]),
+                      b'{"errors":[{"message":"x","extensions":{"code":"REQUESTS_EXCEEDED"}}]}')
+    request = Request("GET", "http://h/x")
+    assert policy.delay_after_response(request, answer, 0, 1) == (1.5, True)
+    assert policy.delay_after_response(request, answer, 0, 2) == (None, False)
 
 
 def test_retry_policy_is_an_immutable_value():
