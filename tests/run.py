@@ -11,11 +11,27 @@
    wedges it, so that one broken server fails one test and not the rest of the run;
 4. runs the unit tests (-m "not integration") on every version, and the whole suite (unit and
    integration) on the oldest and the newest;
-5. stops what it started (also on SIGTERM/SIGINT) and prints a summary, ending with the line
+5. then runs the conformance core (``-m conformance tests/integration``: the integration tests that
+   must pass on every supported Directus) on the newest Python once per other Directus version of
+   --directus-versions (default 10.13.4,11.17.4; "none" for none), each run with servers of that
+   version (PYDIRECTUS_TEST_DIRECTUS_VERSION), counted in the summary as "conf-<version>" with
+   its integration tally and the same no-skip rule. The tests written for both clients run there
+   on the sync one (--conformance-clients; the async client's own tests run too): the versions
+   differ in the server, which both share. Those versions are installed in the background from
+   the start (nice 19, idle I/O, one after the other, logged to
+   <cache root>/directus-<version>-install-run.log) while the other runs go on, and waited for
+   before their runs; a failed install fails its run. The conformance runs go side by side
+   (--conformance-jobs, default 2: they mostly wait on their servers), each printing its output
+   whole when it ends;
+6. stops what it started (also on SIGTERM/SIGINT) and prints a summary, ending with the line
    "N passed, N failed[, N skipped]" over all runs.
 
 Exits non-zero if a run failed, if a supported version is missing (unless --allow-missing), or if
 any integration test was skipped or none ran. Standard library only; any Python 3.8+ runs it.
+
+    python3 tests/run.py                                   # everything (what CI runs)
+    python3 tests/run.py --python 3.13 --directus-versions none   # one Python, 12.4.0 only
+    python3 tests/run.py --python 3.13 --conformance-only  # just the conformance runs, on 3.13
 """
 
 import argparse
@@ -26,8 +42,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -40,9 +57,12 @@ MYPY_REQUIREMENT = "mypy==2.4.1"
 MYPY_MIN_PYTHON = (3, 10)
 # pyright from the npm registry, the other type checker users run (VS Code's Pylance is pyright).
 PYRIGHT_VERSION = "1.1.414"
+# The other Directus versions the conformance core runs against (the full runs use DEFAULT_VERSION).
+CONFORMANCE_VERSIONS = [version for version in testing.SUPPORTED_VERSIONS if version != testing.DEFAULT_VERSION]
 Version = Tuple[int, int, int]
 
-_running_child = None  # type: Optional[subprocess.Popen]  # the pytest run to stop on a signal
+_running_children = set()  # type: Set[subprocess.Popen]  # the pytest runs to stop on a signal
+_print_lock = threading.Lock()  # runs side by side print their output whole, one after the other
 
 
 class Interpreter(NamedTuple):
@@ -56,7 +76,7 @@ class Interpreter(NamedTuple):
 
 class RunResult(NamedTuple):
     python: str
-    kind: str          # "unit" or "full"
+    kind: str          # "unit", "full" or "conf-<Directus version>"
     counts: Dict[str, int]
     integration: Optional[Dict[str, int]]
     seconds: float
@@ -216,28 +236,46 @@ def parse_integration(lines: List[str]) -> Optional[Dict[str, int]]:
 
 
 def run_pytest(interpreter: Interpreter, venv_python: str, full: bool, pytest_args: List[str],
-               environment: Dict[str, str]) -> RunResult:
-    global _running_child
-    kind = "full" if full else "unit"
+               environment: Dict[str, str], conformance: Optional[str] = None,
+               clients: str = "sync,async", echo: bool = True) -> RunResult:
+    """One pytest run: unit tests, the full suite (``full``), or the conformance core against
+    Directus ``conformance`` (a version) with the ``clients`` of the tests written for both. Its
+    output is echoed as it comes, or (``echo`` false: runs side by side) printed whole at its end."""
+    kind = "conf-" + conformance if conformance else "full" if full else "unit"
+    full = full or bool(conformance)
     command = [venv_python, "-m", "pytest", "-p", "no:cacheprovider", "--strict-markers", "-rfEs"]
     if not full:
         command += ["-m", "not integration"]
+    if conformance:
+        command += ["-m", "conformance"]
+        environment = dict(environment, PYDIRECTUS_TEST_DIRECTUS_VERSION=conformance,
+                           PYDIRECTUS_TEST_CLIENT_KINDS=clients)
+        environment.pop("PYDIRECTUS_TEST_URL", None)  # servers of that version, started by the run
     names_a_path = any(not arg.startswith("-") and os.path.exists(os.path.join(REPO, arg.split("::")[0]))
                        for arg in pytest_args)
-    command += pytest_args if names_a_path else ["tests"] + pytest_args
-    say("Python %s, %s tests: %s" % (interpreter.name, kind, " ".join(command[1:])))
+    command += pytest_args if names_a_path else ["tests/integration" if conformance else "tests"] + pytest_args
+    announce = "Python %s, %s tests: %s%s" % (
+        interpreter.name, kind, "PYDIRECTUS_TEST_DIRECTUS_VERSION=%s PYDIRECTUS_TEST_CLIENT_KINDS=%s "
+        % (conformance, clients) if conformance else "", " ".join(command[1:]))
+    say(announce)
     started = time.monotonic()
     lines = []
     # die_with_parent: if this runner is killed, pytest goes too, and with it the servers it started.
-    _running_child = subprocess.Popen(command, cwd=REPO, env=environment, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      preexec_fn=testing._die_with_parent_hook())
-    for raw in _running_child.stdout:
+    child = subprocess.Popen(command, cwd=REPO, env=environment, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             preexec_fn=testing._die_with_parent_hook())
+    _running_children.add(child)
+    for raw in child.stdout:  # type: ignore[union-attr]
         line = raw.decode("utf-8", "replace")
-        sys.stdout.write(line)
+        if echo:
+            sys.stdout.write(line)
         lines.append(line.rstrip("\n"))
-    exit_code = _running_child.wait()
-    _running_child = None
+    exit_code = child.wait()
+    _running_children.discard(child)
+    if not echo:
+        with _print_lock:
+            say("output of: " + announce)
+            sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
     counts = parse_counts(lines)
@@ -258,7 +296,7 @@ def run_pytest(interpreter: Interpreter, venv_python: str, full: bool, pytest_ar
 
 
 def print_summary(results: List[RunResult], missing: List[str], total_seconds: float) -> Dict[str, int]:
-    print("\n%-9s %-5s %7s %7s %8s  %-12s %8s  %s" % ("python", "tests", "passed", "failed", "skipped",
+    print("\n%-9s %-13s %7s %7s %8s  %-12s %8s  %s" % ("python", "tests", "passed", "failed", "skipped",
                                                        "integration", "time", "result"))
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     for result in results:
@@ -270,7 +308,7 @@ def print_summary(results: List[RunResult], missing: List[str], total_seconds: f
         integration = "-"
         if result.integration is not None:
             integration = "%(passed)d/%(failed)d/%(skipped)d" % result.integration
-        print("%-9s %-5s %7d %7d %8d  %-12s %7.1fs  %s" % (
+        print("%-9s %-13s %7d %7d %8d  %-12s %7.1fs  %s" % (
             result.python, result.kind, result.counts["passed"], failed, result.counts["skipped"],
             integration, result.seconds, "; ".join(result.problems) or "ok"))
     print("(integration = passed/failed/skipped integration tests; total time %.1fs)" % total_seconds)
@@ -279,6 +317,117 @@ def print_summary(results: List[RunResult], missing: List[str], total_seconds: f
               "the tests did NOT run on them: install them (e.g. pyenv install 3.8)",
               "or pass --allow-missing"])
     return totals
+
+
+# ------------------------------------------------------------------ Directus versions in the background
+
+class BackgroundInstalls:
+    """Installs Directus ``versions`` one after the other on a thread, each with
+    ``python -m pydirectus.testing install`` at nice 19 and idle I/O priority (so that the test
+    runs beside it keep the machine: it takes what they leave idle), its output in <cache root>/directus-<version>-install-run.log. ``wait(version)``
+    returns None once that version is installed, or why it is not."""
+
+    def __init__(self, python: str, versions: List[str], environment: Dict[str, str]):
+        self.python, self.versions, self.environment = python, list(versions), environment
+        self.outcomes = {}  # type: Dict[str, Optional[str]]
+        self.seconds = {}  # type: Dict[str, float]
+        self.children = []  # type: List[subprocess.Popen]
+        self._done = threading.Condition()
+        self._stopped = False
+        self.thread = threading.Thread(target=self._run, name="directus-installs", daemon=True)
+
+    def start(self) -> "BackgroundInstalls":
+        if self.versions:
+            say("installing Directus %s in the background if needed (nice 19, idle I/O)" % ", ".join(self.versions))
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        for version in self.versions:
+            started = time.monotonic()
+            outcome = None  # type: Optional[str]
+            log_path = os.path.join(testing.cache_root(), "directus-%s-install-run.log" % version)
+            try:
+                os.makedirs(os.path.dirname(log_path), exist_ok=True)
+                with open(log_path, "wb") as log:
+                    def nice_and_die_with_parent(hook=testing._die_with_parent_hook()) -> None:
+                        os.nice(19)
+                        if hook is not None:
+                            hook()
+                    ionice = shutil.which("ionice")
+                    child = subprocess.Popen(
+                        ([ionice, "-c", "3"] if ionice else []) +
+                        [self.python, "-m", "pydirectus.testing", "install", "--directus-version", version],
+                        cwd=REPO, env=self.environment, stdin=subprocess.DEVNULL, stdout=log,
+                        stderr=subprocess.STDOUT, preexec_fn=nice_and_die_with_parent)
+                    with self._done:
+                        if self._stopped:
+                            child.kill()
+                        self.children.append(child)
+                    code = child.wait()
+                if code != 0:
+                    with open(log_path, "rb") as log:
+                        tail = log.read().decode("utf-8", "replace").splitlines()[-15:]
+                    outcome = "installing Directus %s failed (exit code %d; %s):\n%s" % (
+                        version, code, log_path, "\n".join(tail))
+            except OSError as error:
+                outcome = "installing Directus %s failed: %s" % (version, error)
+            with self._done:
+                self.outcomes[version] = outcome
+                self.seconds[version] = time.monotonic() - started
+                self._done.notify_all()
+
+    def wait(self, version: str) -> Optional[str]:
+        with self._done:
+            while version not in self.outcomes:
+                self._done.wait()
+            say("Directus %s: %s (%.0fs in the background)" % (
+                version, "installed" if self.outcomes[version] is None else "NOT installed", self.seconds[version]))
+            return self.outcomes[version]
+
+    def stop(self) -> None:
+        with self._done:
+            self._stopped = True
+            for child in self.children:
+                if child.poll() is None:
+                    child.terminate()
+
+
+def run_conformance(newest: Interpreter, venv_python: str, versions: List[str], installs: BackgroundInstalls,
+                    pytest_args: List[str], environment: Dict[str, str], args) -> List[RunResult]:
+    """The conformance runs, ``args.conformance_jobs`` of them side by side, each once its
+    Directus version is installed; their results in the order of ``versions``."""
+    clients = "sync,async" if args.conformance_clients == "both" else args.conformance_clients
+    found = {}  # type: Dict[str, RunResult]
+
+    def run(version: str) -> None:
+        started = time.monotonic()
+        try:
+            trouble = installs.wait(version)
+            if trouble is None:
+                found[version] = run_pytest(newest, venv_python, True, pytest_args, environment,
+                                            conformance=version, clients=clients, echo=args.conformance_jobs == 1)
+                return
+            with _print_lock:
+                loud(trouble.splitlines())
+            problem = trouble.splitlines()[0]
+        except Exception as error:  # reported as this run's failure, not lost with its thread
+            problem = "%s: %s" % (type(error).__name__, error)
+        found[version] = RunResult(newest.name, "conf-" + version, {"passed": 0, "failed": 0, "skipped": 0},
+                                   None, time.monotonic() - started, [problem])
+
+    started = time.monotonic()
+    pending = list(versions)
+    while pending:
+        batch, pending = pending[:args.conformance_jobs], pending[args.conformance_jobs:]
+        threads = [threading.Thread(target=run, args=(version,), daemon=True) for version in batch]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if versions:
+        say("conformance runs (%s): %.1fs" % (", ".join(versions), time.monotonic() - started))
+    return [found[version] for version in versions]
 
 
 # ------------------------------------------------------------------ main
@@ -296,8 +445,31 @@ def parse_arguments(argv: List[str]):
     parser.add_argument("--python", action="append", metavar="3.X", help="only this version (repeatable)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="do not fail because a supported Python version is not installed")
+    parser.add_argument("--directus-versions", metavar="V,V", default=",".join(CONFORMANCE_VERSIONS),
+                        help="the Directus versions the conformance core also runs against, on the newest "
+                             "Python (default %(default)s; 'none' for none)")
+    parser.add_argument("--conformance-clients", choices=("sync", "async", "both"), default="sync",
+                        help="the client the conformance runs test where a test is written for both "
+                             "(default %(default)s; the full runs test both)")
+    parser.add_argument("--conformance-jobs", type=int, default=2, metavar="N",
+                        help="conformance runs side by side (default %(default)s; each prints its output "
+                             "whole at its end unless N is 1)")
+    parser.add_argument("--conformance-only", action="store_true",
+                        help="only the conformance runs of --directus-versions, on the newest Python")
     parser.add_argument("-k", metavar="EXPRESSION", help="passed to pytest")
     args = parser.parse_args(own)
+    text = args.directus_versions.strip()
+    args.directus_versions = [] if text.lower() in ("", "none") else [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in args.directus_versions if v not in testing.SUPPORTED_VERSIONS]
+    if unknown:
+        parser.error("--directus-versions: supported are %s, not %s"
+                     % (", ".join(testing.SUPPORTED_VERSIONS), ", ".join(unknown)))
+    if args.conformance_jobs < 1:
+        parser.error("--conformance-jobs must be 1 or more")
+    if args.unit_only and args.conformance_only:
+        parser.error("--unit-only and --conformance-only exclude each other")
+    if args.conformance_only and not args.directus_versions:
+        parser.error("--conformance-only needs --directus-versions")
     if args.k:
         pytest_args = ["-k", args.k] + pytest_args
     wanted = SUPPORTED
@@ -330,6 +502,9 @@ def main(argv: List[str]) -> int:
         return 1
 
     full_on = set() if args.unit_only else {interpreters[0], interpreters[-1]}
+    conformance_versions = [] if args.unit_only else args.directus_versions
+    if args.conformance_only:
+        interpreters, full_on = interpreters[-1:], set()
     # The package is tested from this checkout, never from an install.
     python_path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
     environment = dict(os.environ, PYTHONPATH=python_path)
@@ -337,6 +512,7 @@ def main(argv: List[str]) -> int:
         environment.pop(name, None)  # set below for the one run that has the type checkers
     results = []  # type: List[RunResult]
     setup_error = None
+    installs = None  # type: Optional[BackgroundInstalls]
     try:
         # The typing test runs with mypy on the newest Python of the run, where it must not skip.
         typing_on = interpreters[-1] if interpreters[-1].version[:2] >= MYPY_MIN_PYTHON else None
@@ -346,22 +522,30 @@ def main(argv: List[str]) -> int:
             say("installing Directus if needed (%s -m pydirectus.testing install)" % interpreters[-1].path)
             subprocess.run([interpreters[-1].path, "-m", "pydirectus.testing", "install"], cwd=REPO,
                            env=environment, stdin=subprocess.DEVNULL, check=True)
-        for interpreter in interpreters:
+        # The other versions install (when not cached yet) while the runs go on: at the lowest CPU
+        # and I/O priority, they take what the test runs leave idle.
+        installs = BackgroundInstalls(interpreters[-1].path, conformance_versions, environment).start()
+        for interpreter in interpreters if not args.conformance_only else []:
             run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1", PYDIRECTUS_PYRIGHT=ensure_pyright()) \
                 if interpreter == typing_on else environment
             results.append(run_pytest(interpreter, venvs[interpreter], interpreter in full_on, pytest_args,
                                       run_environment))
+        results += run_conformance(interpreters[-1], venvs[interpreters[-1]], conformance_versions, installs,
+                                   pytest_args, environment, args)
     except (subprocess.CalledProcessError, testing.InstallError, testing.DirectusStartError) as error:
         setup_error = str(error)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # finish cleaning up first
-        if _running_child is not None:
-            _running_child.terminate()
+        if installs is not None:
+            installs.stop()
+        for child in list(_running_children):
+            child.terminate()
+        for child in list(_running_children):
             try:
-                _running_child.wait(timeout=15)
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                _running_child.kill()
+                child.kill()
         testing.cleanup_stale()  # servers of pytest runs that died before stopping them
 
     totals = print_summary(results, missing, time.monotonic() - started)

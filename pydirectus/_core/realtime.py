@@ -647,11 +647,15 @@ class DirectusCore(ProtocolCore):
             error = _error_from_message(message, self.where)
             subscription = self.subscriptions.get(uid) if kind == "subscribe" else None  # type: ignore[arg-type]
             if kind == "subscribe" and uid is None:
-                # Directus 10 and 11 send a refused subscribe's error without its uid: it is the
-                # unanswered subscription's when there is exactly one (else it stays a connection error)
+                # Directus 10 and 11 send a subscription's errors without its uid (a refused
+                # subscribe, an event it could not read): the one unanswered subscription's, else
+                # the connection's only subscription's, else a connection error
                 unanswered = [candidate for candidate in self.subscriptions.values()
                               if candidate.status == "pending" and candidate.answer_by is not None]
-                subscription = unanswered[0] if len(unanswered) == 1 else None
+                if len(unanswered) == 1:
+                    subscription = unanswered[0]
+                elif not unanswered and len(self.subscriptions) == 1:
+                    subscription = next(iter(self.subscriptions.values()))
             if subscription is not None:
                 self._subscription_error(subscription, error)
             elif request is not None:

@@ -1,8 +1,34 @@
-"""Clients of the real Directus servers that tests/conftest.py starts."""
+"""Clients of the real Directus servers that tests/conftest.py starts, and the order of the session:
+test_realtime.py's tests run first and its idle check and server restart last, so that the idle
+connections it opens at its start idle (at least 60 s) while the rest of the session runs."""
+
+import os
 
 import pytest
 
 from pydirectus import DirectusClient
+
+
+# test_realtime.py's tests that must run last, in this order: the idle check wants its connections
+# to have idled 60 s undisturbed; the restart drops every connection to its server.
+REALTIME_LAST = ("test_idle_connections_stay_up_past_60_seconds",
+                 "test_server_restart_reconnects_with_exactly_one_init_per_subscription")
+
+
+def pytest_collection_modifyitems(items):
+    def in_realtime(item):
+        return os.path.basename(str(getattr(item, "path", None) or item.fspath)) == "test_realtime.py"
+
+    def last_rank(item):
+        name = getattr(item, "originalname", None) or item.name.split("[")[0]
+        return REALTIME_LAST.index(name) if name in REALTIME_LAST else None
+
+    realtime = [item for item in items if in_realtime(item)]
+    if not realtime:
+        return
+    last = sorted((item for item in realtime if last_rank(item) is not None), key=last_rank)
+    first = [item for item in realtime if last_rank(item) is None]
+    items[:] = first + [item for item in items if not in_realtime(item)] + last
 
 
 @pytest.fixture
