@@ -58,6 +58,9 @@ _NETWORK_MESSAGES = ("failed to fetch", "fetch failed", "networkerror", "load fa
 _NOT_SENT_CAUSES = ("ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "bad port",
                     "UND_ERR_CONNECT_TIMEOUT")
 
+# the methods Directus's CORS answers allow by default (CORS_METHODS), and HEAD, which needs no preflight
+_CORS_DEFAULT_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE")
+
 SYNC_REFUSED = (
     "DirectusClient cannot wait for fetch here: a blocking call needs the runtime to suspend "
     "WebAssembly on a JavaScript promise (JSPI), and pyodide.ffi.can_run_sync() is False. Use "
@@ -152,12 +155,15 @@ def fetch_error(exc: BaseException, method: str, url: str) -> TransportError:
                                 url=url, may_have_been_processed=True)
     if name == "TypeError" and any(text in message.lower() for text in _NETWORK_MESSAGES):
         not_sent = any(text in cause for text in _NOT_SENT_CAUSES)
+        unusual = ""
+        if method not in _CORS_DEFAULT_METHODS:  # SEARCH: a query too long for a URL
+            unusual = ", and CORS_METHODS must name %s (Directus allows GET, POST, PATCH and DELETE by default)" % method
         return TransportError(
             "fetch failed (%s): the server could not be reached, or the browser refused to let the page "
             "read its answer. For a page on another origin than the server, Directus needs CORS_ENABLED=true "
             "and CORS_ORIGIN allowing the page's origin (and CORS_ALLOWED_HEADERS must allow any header "
-            "beyond Content-Type and Authorization you send); the browser's console says which" % told,
-            method=method, url=url, may_have_been_processed=not not_sent)
+            "beyond Content-Type and Authorization you send%s); the browser's console says which"
+            % (told, unusual), method=method, url=url, may_have_been_processed=not not_sent)
     return TransportError("the browser refused to send the request (%s)" % told, method=method, url=url)
 
 

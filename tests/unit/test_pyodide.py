@@ -82,6 +82,9 @@ def test_fetch_failures_become_transport_errors_that_say_why():
     invalid = fetch_error(JsError("TypeError", "Failed to execute 'fetch' on 'Window': Invalid name"), "GET", "u")
     assert type(invalid) is errors.TransportError and not invalid.may_have_been_processed
     assert "refused to send" in str(invalid)
+    assert "CORS_METHODS" not in str(chromium)
+    search = fetch_error(JsError("TypeError", "Failed to fetch"), "SEARCH", "http://d.test/items/a")
+    assert "CORS_METHODS must name SEARCH" in str(search)
     plain = fetch_error(ValueError("TypeError: Failed to fetch"), "GET", "u")  # no name attribute: from the text
     assert "CORS_ENABLED" in str(plain)
 
