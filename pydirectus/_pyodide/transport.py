@@ -361,7 +361,19 @@ class FetchTransport:
             raise TransportError("the answer's body is larger than max_body_size (%d bytes)" % self.max_body_size,
                                  method=method, url=url, may_have_been_processed=True)
         stream = FetchStream(_reader(answer), controller, self.read_timeout, method, url)
-        response.body = await stream.read()
+        parts = []
+        size = 0
+        while True:
+            chunk = await stream.read(_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_body_size:
+                stream.close()
+                raise TransportError("the answer's body is larger than max_body_size (%d bytes)" % self.max_body_size,
+                                     method=method, url=url, may_have_been_processed=True)
+            parts.append(chunk)
+        response.body = b"".join(parts)
         return response
 
     async def aclose(self) -> None:

@@ -134,9 +134,40 @@ def build_zip(folder):
     return path
 
 
-def directus_settings(server, dead_port):
+def directus_settings(server, dead_port, aux_url):
     return {"url": server.url, "token": server.token, "email": server.email, "password": server.password,
-            "ttl": TOKEN_TTL, "dead_url": "http://127.0.0.1:%d" % dead_port, "tag": "%x" % int(time.time() * 1000)}
+            "ttl": TOKEN_TTL, "dead_url": "http://127.0.0.1:%d" % dead_port, "tag": "%x" % int(time.time() * 1000),
+            "silent_url": aux_url + "/silent", "plain_url": aux_url + "/plain"}
+
+
+class AuxHandler(BaseHTTPRequestHandler):
+    """/silent...: takes the request and never answers (until the lane ends); anything else: a JSON
+    answer without any CORS header, which a page on another origin may not read."""
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        if self.path.startswith("/silent"):
+            self.server.stop.wait(60)
+            return
+        body = b'{"data": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_OPTIONS = _answer
+
+
+def start_aux_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AuxHandler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    server.stop = threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def summarize(report_checks):
@@ -420,7 +451,7 @@ def browser_lane(work, server_settings):
     chromium = chromium_binary()
     package = ensure_pyodide()
     zip_path = build_zip(work)
-    settings = dict(server_settings(), readme_snippet=readme_snippet())
+    settings = dict(server_settings(), readme_snippet=readme_snippet(), browser=True)
     page = PageServer(package, zip_path, settings)
     threading.Thread(target=page.serve_forever, daemon=True).start()
     profile = tempfile.mkdtemp(prefix="chromium-", dir=work)
@@ -488,7 +519,8 @@ def main(argv):
             say("starting Directus %s with %s" % (testing.DEFAULT_VERSION, DIRECTUS_ENV))
             server = holder["server"] = testing.DirectusServer(DIRECTUS_ENV)
             server.__enter__()
-            holder["settings"] = directus_settings(server, dead_port)
+            aux = holder["aux"] = start_aux_server()
+            holder["settings"] = directus_settings(server, dead_port, "http://127.0.0.1:%d" % aux.server_address[1])
         return holder["settings"]
     status = 0
     try:
@@ -506,6 +538,9 @@ def main(argv):
                 status = 1
             print("pyodide %s lane: %d passed, %d failed (%s) in %.1f s" % (name, passed, failed, detail, seconds))
     finally:
+        if "aux" in holder:
+            holder["aux"].stop.set()
+            holder["aux"].shutdown()
         if "server" in holder:
             holder["server"].__exit__(None, None, None)
         dead.close()

@@ -112,6 +112,25 @@ async def check_async(settings, report):
             except errors.TransportError as error:
                 assert "CORS_ENABLED" in str(error), error
                 check.detail = "dead server: %s" % str(error)[:90]
+        with Check(report, client, "a server that never answers: the fetch is aborted") as check:
+            silent = AsyncDirectusClient(hostname=settings["silent_url"], static_token="t", retries=0,
+                                         connect_timeout=0.5, read_timeout=1)
+            started = time.monotonic()
+            try:
+                await silent.read_items(name)
+                raise AssertionError("no error from a silent server")
+            except errors.TimeoutError as error:
+                assert "within 1.5 s" in str(error), error
+                check.detail = "%s after %.1f s" % (str(error)[:70], time.monotonic() - started)
+        if settings.get("browser"):
+            with Check(report, client, "a server without CORS: the error says so") as check:
+                plain = AsyncDirectusClient(hostname=settings["plain_url"], static_token="t", retries=0)
+                try:
+                    await plain.read_items(name)
+                    raise AssertionError("the page read an answer without CORS headers")
+                except errors.TransportError as error:
+                    assert "CORS_ORIGIN" in str(error) and "Failed to fetch" in str(error), error
+                    check.detail = str(error)[:100]
     finally:
         with Check(report, client, "delete the collection"):
             await directus.request("DELETE", "/collections/" + name)

@@ -367,6 +367,16 @@ def test_the_sync_runner_under_pyodide_runs_a_started_flow_when_joined_without_a
     closed.close()  # the page started ahead is closed unrun
 
 
+def test_a_body_above_max_body_size_is_refused_while_read(browser):
+    browser(lambda url, options: FakeAnswer(200, [("content-type", "text/plain")], [b"x" * 40000] * 3))
+
+    async def main():
+        from pydirectus._core.records import Request
+        return await FetchTransport(max_body_size=100000).send(Request("GET", "http://directus.test/x"))
+    with pytest.raises(errors.TransportError, match="max_body_size"):
+        asyncio.run(main())
+
+
 def test_realtime_is_refused_with_a_reason():
     Client = type("BrowserClient", (AsyncDirectusClient,), {})
     fetch_transport.refuse_realtime(Client)
