@@ -2,7 +2,8 @@
 """pydirectus on a real network: a shaped link, nginx with gzip, Directus; requests and httpx beside it.
 
     python3 tests/benchmarks/network.py [--rtt-ms 20] [--mbit 50] [--items 20000] [--create 2000]
-                                        [--runs 3] [--baseline-ref 76fccf4] [--out network-results.md]
+                                        [--runs 3] [--baseline-ref 76fccf4] [--now-ref REV] [--shared-link]
+                                        [--out network-results.md] [--json] [--json-file all-runs.json]
 
 The rig, all on 127.0.0.1:  client -> link shaper -> nginx -> Directus 12.4.0
 
@@ -31,8 +32,12 @@ before the clock starts. pydirectus runs twice: as it is at --baseline-ref (``gi
 pydirectus/ into a temp folder, on PYTHONPATH) and as the checkout has it. The floor is the peers'
 work done by a plain http.client loop directly against Directus on loopback (no shaper, no nginx):
 the server's own time. Medians of --runs runs, the clients in a rotating order. The shaper counts
-the bytes each way and the connections; nginx's access log the requests, the page sizes asked for
-and the connections they came on. Not part of the test suite.
+the bytes each way, the connections and how late it sent segments (a busy machine delays its
+threads; the shaper is checked again after the runs); nginx's access log the requests, the page
+sizes asked for and the connections they came on. ``--now-ref`` measures a revision instead of the
+working tree (which may hold uncommitted work: the table says so). ``--json`` ends with one JSON
+line (table, medians) as run.py's other benchmarks do. The default run takes about 3.5 minutes.
+Not part of the test suite.
 """
 
 import argparse
@@ -422,7 +427,9 @@ def main(argv=None):
     parser.add_argument("--shared-link", action="store_true",
                         help="one line per direction for all connections (default: each connection its own)")
     parser.add_argument("--out", default=None, help="also write the table to this file")
-    parser.add_argument("--json", default=None, help="also write every measurement to this JSON file")
+    parser.add_argument("--json", action="store_true",
+                        help="end with one JSON line (the table, medians, self-check) for run.py")
+    parser.add_argument("--json-file", default=None, help="also write every measurement to this JSON file")
     args = parser.parse_args(argv)
     sys.path.insert(0, HERE)
     from linkshaper import LinkShaper, ShaperError, self_check
@@ -591,9 +598,14 @@ def main(argv=None):
         with open(args.out, "w") as handle:
             handle.write(text + "\n")
         print("\n[network] written to %s" % args.out)
-    if args.json:
-        with open(args.json, "w") as handle:
+    if args.json_file:
+        with open(args.json_file, "w") as handle:
             json.dump({"self_check": check, "results": results, "loads": loads}, handle, indent=1)
+    if args.json:
+        print(json.dumps({"table": text, "self_check": check, "load_max": max(loads),
+                          "medians": {task: {client: {key: median(task, client, key)
+                                                      for key in ("seconds", "cpu", "received", "sent")}
+                                             for client in CLIENTS} for task in results}}))
 
 
 if __name__ == "__main__":
