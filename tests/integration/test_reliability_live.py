@@ -30,7 +30,9 @@ def test_a_burst_of_200_requests_against_the_rate_limiter_completes(directus_fac
         elapsed = time.monotonic() - started
     assert failures == [] and done == [b"pong"] * 200
     # 200 requests at 20 per second take about 9 s: the client waited as the server said
-    assert sleeps and all(wait == 1.0 for wait in sleeps) and elapsed >= 8.0
+    # (Retry-After: 1 or 0, waited 0.5 to 1 s past it: Directus rounds, and says 0 in its window's last
+    # half second)
+    assert sleeps and all(0.5 <= wait <= 2.0 for wait in sleeps) and elapsed >= 8.0, sleeps
 
 
 def test_sixteen_threads_200_requests_each_across_expiries(short_ttl_server, monkeypatch, make_client):
