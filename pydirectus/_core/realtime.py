@@ -54,6 +54,10 @@ __all__ = ["RealtimeFlows", "RealtimePlan", "RealtimeOptions", "RealtimeEvent", 
 DEFAULT_QUEUE_SIZE = 1000
 DEFAULT_HEARTBEAT = 30.0     # Directus's WEBSOCKETS_HEARTBEAT_PERIOD default
 GRAPHQL_KEEPALIVE = 15.0     # graphql-ws has no server heartbeat: we ping this often when idle
+# On /websocket the client pings too after this long without a message either way: the server's own
+# ping every 30 s races a proxy's read timeout of 30 s (nginx's proxy_read_timeout is often set so),
+# and the pong it answers keeps the proxy's upstream side busy. Below every common proxy timeout.
+DIRECTUS_KEEPALIVE = 20.0
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024  # the init of a large collection is one message
 STABLE_AFTER = 60.0          # a connection up this long resets the backoff
 MIN_REAUTH_INTERVAL = 0.5    # never re-authenticate more often than this
@@ -262,6 +266,8 @@ class ProtocolCore:
     subprotocols: Tuple[str, ...] = ()
     fatal_closes: Dict[int, str] = {}
     auth_mode: str  # each protocol's: handshake, strict or public
+    # seconds without a message either way after which a ready connection pings (None: never)
+    keepalive: Optional[float] = None
 
     # set when a connection opens (None before the first), read only while authenticating or ready
     last_received: float
@@ -306,6 +312,7 @@ class ProtocolCore:
         self.answer_pings = True
         self.proactive_reauth = True
         self.reactive_reauth = True
+        self.last_sent: Optional[float] = None
 
     @property
     def token_refused(self) -> bool:
@@ -330,7 +337,15 @@ class ProtocolCore:
         return message if isinstance(message, dict) else None
 
     def _send(self, message: Dict[str, Any]) -> None:
+        self.last_sent = self.clock()
         self._outgoing.append(json.dumps(message, separators=(",", ":")))
+
+    def _ping_due(self) -> Optional[float]:
+        """When a ready connection pings, idle since its last message either way (None: never; also
+        without the server's heartbeat, which answers the pings)."""
+        if self.keepalive is None or not self.heartbeat or self.state != "ready" or self.close_wanted is not None:
+            return None
+        return max(self.last_received, self.last_sent or 0) + self.keepalive
 
     def take_outgoing(self) -> List[str]:
         """The text messages to send now, in order."""
@@ -468,7 +483,8 @@ class ProtocolCore:
         return None if not self.heartbeat else 2 * self.heartbeat + 5.0
 
     def tick(self, now: float) -> None:
-        """Act on what is due at ``now``: liveness, authentication and request deadlines, re-auth."""
+        """Act on what is due at ``now``: liveness, authentication and request deadlines, re-auth,
+        the keepalive ping."""
         if self.state in ("authenticating", "ready") and self.close_wanted is None:
             limit = self.silence_limit()
             if limit is not None and now - self.last_received > limit:
@@ -499,6 +515,10 @@ class ProtocolCore:
                             "never answer an admin's subscription to a collection that does not exist, nor say "
                             "which subscription an error was for)" % (subscription.label, self.request_timeout),
                             url=self.where))
+        ping_at = self._ping_due()
+        if ping_at is not None and now >= ping_at:
+            self.stats["keepalive_pings"] += 1
+            self._send({"type": "ping"})
 
     def next_deadline(self) -> Optional[float]:
         """When ``tick`` next has something to do (None: nothing is scheduled)."""
@@ -514,6 +534,9 @@ class ProtocolCore:
                 times.append(self.auth_deadline)
             elif self.reauth_at is not None:
                 times.append(self.reauth_at)
+        ping_at = self._ping_due()
+        if ping_at is not None:
+            times.append(ping_at)
         return min(times) if times else None
 
     # --- tokens --------------------------------------------------------------------------
@@ -562,7 +585,11 @@ class ProtocolCore:
 
 
 class DirectusCore(ProtocolCore):
-    """Directus's JSON protocol on ``/websocket`` (``auth_mode``: handshake, strict or public)."""
+    """Directus's JSON protocol on ``/websocket`` (``auth_mode``: handshake, strict or public).
+    A connection idle for DIRECTUS_KEEPALIVE pings (``{"type": "ping"}``, answered with a pong
+    while the server's heartbeat is on), so that a proxy between never times it out."""
+
+    keepalive = DIRECTUS_KEEPALIVE
 
     def __init__(self, clock: Clock, random: Clock, auth_mode: str = "handshake", **settings: Any) -> None:
         super().__init__(clock, random, **settings)
@@ -734,7 +761,7 @@ class GraphQLCore(ProtocolCore):
         settings.setdefault("heartbeat", GRAPHQL_KEEPALIVE)
         super().__init__(clock, random, **settings)
         self.auth_mode = auth_mode
-        self.last_sent: Optional[float] = None
+        self.keepalive = self.heartbeat
 
     resource = DirectusCore.resource
 
@@ -744,23 +771,6 @@ class GraphQLCore(ProtocolCore):
 
     def _schedule_reauth(self, now: float) -> None:
         self.reauth_at = None
-
-    def _send(self, message: Dict[str, Any]) -> None:
-        self.last_sent = self.clock()
-        super()._send(message)
-
-    def tick(self, now: float) -> None:
-        super().tick(now)
-        if self.state == "ready" and self.close_wanted is None and now - max(self.last_received, self.last_sent or 0) \
-                >= self.heartbeat:
-            self._send({"type": "ping"})
-
-    def next_deadline(self) -> Optional[float]:
-        deadline = super().next_deadline()
-        if self.state == "ready":
-            ping_at = max(self.last_received, self.last_sent or 0) + self.heartbeat
-            deadline = ping_at if deadline is None else min(deadline, ping_at)
-        return deadline
 
     def subscribe(self, query: str, variables: Optional[Mapping[str, Any]] = None, operation_name: Optional[str] = None,
                   queue_size: Optional[int] = None) -> SubscriptionState:

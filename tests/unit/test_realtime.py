@@ -333,6 +333,25 @@ def test_silence_past_two_periods_and_five_seconds_is_a_dead_connection():
     assert core.close_wanted is not None and isinstance(core.last_error, TimeoutError)
 
 
+def test_an_idle_connection_pings_before_a_proxys_read_timeout():
+    from pydirectus._core.realtime import DIRECTUS_KEEPALIVE
+    core, clock = ready_core(heartbeat=30.0)
+    sent(core)
+    assert core.next_deadline() == clock() + DIRECTUS_KEEPALIVE  # before a proxy's 30 s read timeout
+    clock.now += DIRECTUS_KEEPALIVE - 0.1
+    core.tick(clock())
+    assert sent(core) == []
+    clock.now += 0.1
+    core.tick(clock())
+    assert sent(core) == [{"type": "ping"}] and core.stats["keepalive_pings"] == 1
+    receive(core, clock, {"type": "pong"})  # the server's answer (heartbeat on) is not an error
+    assert not core.errors and core.close_wanted is None
+    clock.now += 10
+    receive(core, clock, {"type": "ping"})  # the server's own ping: answered, and the idle time starts over
+    assert sent(core) == [{"type": "pong"}]
+    assert core.next_deadline() == clock() + DIRECTUS_KEEPALIVE
+
+
 def test_without_a_server_heartbeat_silence_is_fine():
     core, clock = ready_core(heartbeat=None)
     clock.now += 3600
