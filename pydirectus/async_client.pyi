@@ -153,6 +153,7 @@ class AsyncDirectusClient:
         timeout: float = 30.0,
         queue_size: int = 1000,
         max_size: int = 67108864,
+        keepalive: Optional[float] = 20.0,
         clock: Optional[Callable[[], float]] = None,
         random: Optional[Callable[[], float]] = None,
     ) -> AsyncRealtime: ...

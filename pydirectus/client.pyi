@@ -156,6 +156,7 @@ class DirectusClient:
         timeout: float = 30.0,
         queue_size: int = 1000,
         max_size: int = 67108864,
+        keepalive: Optional[float] = 20.0,
         clock: Optional[Callable[[], float]] = None,
         random: Optional[Callable[[], float]] = None,
     ) -> Realtime: ...

@@ -589,7 +589,7 @@ class DirectusCore(ProtocolCore):
     A connection idle for DIRECTUS_KEEPALIVE pings (``{"type": "ping"}``, answered with a pong
     while the server's heartbeat is on), so that a proxy between never times it out."""
 
-    keepalive = DIRECTUS_KEEPALIVE
+    keepalive: Optional[float] = DIRECTUS_KEEPALIVE
 
     def __init__(self, clock: Clock, random: Clock, auth_mode: str = "handshake", **settings: Any) -> None:
         super().__init__(clock, random, **settings)
@@ -1354,8 +1354,10 @@ class DirectusEndpoint(Endpoint):
         return settings
 
     def _new_core(self) -> DirectusCore:
-        return DirectusCore(self._clock, self._random, request_timeout=self.timeout, queue_size=self.queue_size,
-                             auth_timeout=self.timeout)
+        core = DirectusCore(self._clock, self._random, request_timeout=self.timeout, queue_size=self.queue_size,
+                            auth_timeout=self.timeout)
+        core.keepalive = self._plan.options.keepalive
+        return core
 
     @staticmethod
     def _configure(core: ProtocolCore, settings: Settings) -> str:
@@ -1388,14 +1390,20 @@ class DirectusEndpoint(Endpoint):
 class RealtimeOptions:
     """The arguments of ``realtime()``, checked (see ``RealtimeFlows.realtime``)."""
 
-    __slots__ = ("path", "auth", "heartbeat", "graphql_path", "timeout", "queue_size", "max_size", "clock", "random")
+    __slots__ = ("path", "auth", "heartbeat", "graphql_path", "timeout", "queue_size", "max_size", "clock", "random",
+                 "keepalive")
 
     def __init__(self, path: Optional[str] = None, auth: Optional[str] = None,
                  heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None,
                  timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
-                 clock: Optional[Clock] = None, random: Optional[Clock] = None) -> None:
+                 clock: Optional[Clock] = None, random: Optional[Clock] = None,
+                 keepalive: Optional[float] = DIRECTUS_KEEPALIVE) -> None:
         if auth not in (None, "handshake", "strict", "public"):
             raise ValueError("auth must be 'handshake', 'strict' or 'public', got %r" % (auth,))
+        if keepalive is not None and (isinstance(keepalive, bool) or not isinstance(keepalive, (int, float))
+                                      or keepalive <= 0):
+            raise ValueError("keepalive must be a positive number of seconds, or None, got %r" % (keepalive,))
+        self.keepalive = keepalive
         self.path = path
         self.auth = auth
         self.heartbeat = heartbeat
@@ -1453,7 +1461,7 @@ class RealtimeFlows:
     def realtime(self, *, path: Optional[str] = None, auth: Optional[str] = None,
                  heartbeat: Union[float, bool, None] = None, graphql_path: Optional[str] = None,
                  timeout: float = 30.0, queue_size: int = DEFAULT_QUEUE_SIZE, max_size: int = DEFAULT_MAX_SIZE,
-                 clock: Optional[Callable[[], float]] = None,
+                 keepalive: Optional[float] = DIRECTUS_KEEPALIVE, clock: Optional[Callable[[], float]] = None,
                  random: Optional[Callable[[], float]] = None) -> RealtimePlan:
         """A realtime (WebSocket) connection to this server; use it as a context manager.
 
@@ -1468,11 +1476,14 @@ class RealtimeFlows:
         ``path``, ``auth`` (``"handshake"``, ``"strict"`` or ``"public"``) and ``heartbeat`` (the
         server's ping period in seconds, False when it is off) are read from ``/server/info``
         when not given. ``timeout`` bounds connecting and each request; ``queue_size`` the events
-        each subscription keeps unread; ``max_size`` a message in bytes. ``clock`` (monotonic
-        seconds) and ``random`` (floats in [0, 1), for the reconnect backoff) are for tests.
+        each subscription keeps unread; ``max_size`` a message in bytes. ``keepalive``: seconds
+        without a message either way after which the connection pings, to stay below a proxy's
+        read timeout (nginx's ``proxy_read_timeout``; None: never). ``clock`` (monotonic seconds)
+        and ``random`` (floats in [0, 1), for the reconnect backoff) are for tests.
         Nothing is sent before ``connect()``, ``with`` / ``async with`` or the first ``subscribe()``.
         """
-        options = RealtimeOptions(path, auth, heartbeat, graphql_path, timeout, queue_size, max_size, clock, random)
+        options = RealtimeOptions(path, auth, heartbeat, graphql_path, timeout, queue_size, max_size, clock, random,
+                                  keepalive)
         policy = self._policy
 
         def token_flow(stale: Optional[str] = None) -> Flow[Tuple[Optional[str], Optional[float]]]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark suite: pydirectus side by side with its peers, in one table.
 
-    python3 tests/benchmarks/run.py [--quick] [--out benchmark-results.md] [--skip files,bulk]
+    python3 tests/benchmarks/run.py [--quick] [--out benchmark-results.md] [--skip files,bulk,network]
 
 Makes its own venv (<cache root>/venvs/bench-py3.X) with requests and httpx, the peers; they are
 never dependencies of the package. Each benchmark runs in that venv's interpreter and reports JSON;
@@ -73,7 +73,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmark-results.md")
-    parser.add_argument("--skip", default="", help="comma list of: requests, imports, files, bulk")
+    parser.add_argument("--skip", default="", help="comma list of: requests, imports, files, bulk, network")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     python = bench_python()
@@ -112,6 +112,11 @@ def main(argv=None):
                   "| iter_items over %d items | %.1f s, RSS growth %s KiB at its peak |" % (
                       iterate["items"], iterate["wall_s"], iterate["peak_growth_kib"]),
                   "", "RSS growth along the iteration (items, KiB): %s" % iterate["rss_growth_kib"], ""]
+    if "network" not in skip:  # needs Debian's nginx (tests/benchmarks/network.py installs it as root)
+        sizes = ["--items", "5000", "--create", "500", "--runs", "1"] if args.quick else []
+        result = run_json(python, "network.py", *sizes)
+        lines += ["### Over a 20 ms, 50 Mbit/s link, through nginx with gzip (tests/benchmarks/network.py)", "",
+                  result["table"], ""]
     text = "\n".join(lines)
     print(text)
     with open(args.out, "w") as handle:

@@ -62,6 +62,30 @@ def test_idle_subscription_outlives_proxy_read_timeout(stack, admin, collection,
         logger.removeHandler(records)
 
 
+def test_a_keepalive_below_the_proxy_timeout_keeps_the_connection_itself(stack, admin, collection, figures):
+    """The client's idle ping (``keepalive``, 20 s by default: below the 30 s of /cms/) set below the
+    5 s of /short/: the same idle spell passes without nginx closing the socket, so nothing is lost
+    to a reconnection."""
+    client = DirectusClient(hostname=stack.base + "/short", static_token=stack.token, ssl_verify=stack.ca_file)
+    try:
+        with client.realtime(keepalive=stack.short_read_timeout / 2) as rt:
+            subscription = rt.subscribe(collection, query={"fields": ["id", "title"]})
+            event, seen = _next_event(subscription, ("init",), 15)
+            assert event is not None, "no init event: %s" % seen
+            idle = stack.short_read_timeout + 3.0
+            time.sleep(idle)
+            created = admin.create_item(collection, {"title": "after a kept-alive idle spell"})
+            event, seen = _next_event(subscription, ("create",), 20)
+            assert event is not None, "nothing received after %.0f s idle: %s" % (idle, seen)
+            assert [item.id for item in event.data] == [created.id]
+            assert "reconnected" not in seen and rt.stats["connections_opened"] == 1 \
+                and rt.stats["disconnects"] == 0 and rt.stats["keepalive_pings"] >= 2, (seen, rt.stats)
+            figures["realtime idle %.0f s behind proxy_read_timeout %gs, keepalive %gs" % (
+                idle, stack.short_read_timeout, stack.short_read_timeout / 2)] = "one connection, no reconnect"
+    finally:
+        client.close()
+
+
 def test_event_crosses_instances(stack, collection, figures):
     """Subscribed through nginx's /i2/ (instance 2 only); the item is written on instance 1's own port."""
     subscriber = DirectusClient(hostname=stack.base + "/i2", static_token=stack.token, ssl_verify=stack.ca_file)
