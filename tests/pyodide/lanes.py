@@ -44,6 +44,7 @@ sys.path.insert(0, ROOT)
 from pydirectus import testing  # noqa: E402
 
 PYODIDE_VERSION = "314.0.7"
+CHROMIUM_VERSION = "150.0.7871.100-1~deb12u1"  # Debian 12's, JSPI on
 # pytest and its dependencies on Python 3.14, all pure Python (py3-none-any wheels)
 WHEELS = ["pytest==8.3.5", "iniconfig==2.1.0", "pluggy==1.5.0", "packaging==25.0"]
 TOKEN_TTL = 3  # seconds: the server's ACCESS_TOKEN_TTL, so that a password session refreshes
@@ -377,9 +378,20 @@ def readme_snippet():
 def chromium_binary():
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        say("installing chromium with apt-get")
-        result = subprocess.run(["apt-get", "install", "-y", "chromium"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, universal_newlines=True, stdin=subprocess.DEVNULL)
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            raise LaneError("the browser lane needs chromium (Debian 12: apt-get install chromium=%s, as root); %s"
+                            % (CHROMIUM_VERSION, "there is no apt-get here" if shutil.which("apt-get") is None
+                               else "installing it needs root"))
+        say("installing chromium=%s with apt-get" % CHROMIUM_VERSION)
+        environment = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium=" + CHROMIUM_VERSION]
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                stdin=subprocess.DEVNULL, env=environment)
+        if result.returncode != 0:  # a stale package list: once more after an update
+            subprocess.run(["apt-get", "update"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, env=environment)
+            result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    universal_newlines=True, stdin=subprocess.DEVNULL, env=environment)
         found = shutil.which("chromium")
         if found is None:
             raise LaneError("chromium is needed and apt-get could not install it:\n" + result.stdout[-2000:])
