@@ -400,13 +400,13 @@ def run_conformance(newest: Interpreter, venv_python: str, versions: List[str], 
     clients = "sync,async" if args.conformance_clients == "both" else args.conformance_clients
     found = {}  # type: Dict[str, RunResult]
 
-    def run(version: str) -> None:
+    def run(version: str, echo: bool) -> None:
         started = time.monotonic()
         try:
             trouble = installs.wait(version)
             if trouble is None:
                 found[version] = run_pytest(newest, venv_python, True, pytest_args, environment,
-                                            conformance=version, clients=clients, echo=args.conformance_jobs == 1)
+                                            conformance=version, clients=clients, echo=echo)
                 return
             with _print_lock:
                 loud(trouble.splitlines())
@@ -420,7 +420,7 @@ def run_conformance(newest: Interpreter, venv_python: str, versions: List[str], 
     pending = list(versions)
     while pending:
         batch, pending = pending[:args.conformance_jobs], pending[args.conformance_jobs:]
-        threads = [threading.Thread(target=run, args=(version,), daemon=True) for version in batch]
+        threads = [threading.Thread(target=run, args=(version, len(batch) == 1), daemon=True) for version in batch]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -452,8 +452,8 @@ def parse_arguments(argv: List[str]):
                         help="the client the conformance runs test where a test is written for both "
                              "(default %(default)s; the full runs test both)")
     parser.add_argument("--conformance-jobs", type=int, default=2, metavar="N",
-                        help="conformance runs side by side (default %(default)s; each prints its output "
-                             "whole at its end unless N is 1)")
+                        help="conformance runs side by side (default %(default)s; runs side by side print "
+                             "their output whole at their end)")
     parser.add_argument("--conformance-only", action="store_true",
                         help="only the conformance runs of --directus-versions, on the newest Python")
     parser.add_argument("-k", metavar="EXPRESSION", help="passed to pytest")
