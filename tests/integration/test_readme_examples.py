@@ -235,8 +235,10 @@ def run_example(example, server):
 
 def test_the_readme_has_examples_and_they_parse():
     assert len(EXAMPLES) >= 10 and EXAMPLES[0].kind == "fresh"
+    import ast
     for example in EXAMPLES:
-        compile(example.code, example.name, "exec")
+        # a notebook cell (the browser's example) may await at its top level, as notebooks allow
+        compile(example.code, example.name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
 @pytest.fixture(scope="module")
