@@ -23,7 +23,12 @@
    before their runs; a failed install fails its run. The conformance runs go side by side
    (--conformance-jobs, default 2: they mostly wait on their servers), each printing its output
    whole when it ends;
-6. stops what it started (also on SIGTERM/SIGINT) and prints a summary, ending with the line
+6. then the lanes of --lanes (default deployment,pyodide; "none" for none) on the newest Python: the
+   deployment group (``PYDIRECTUS_DEPLOYMENT=1 pytest tests/deployment``: nginx with TLS and gzip,
+   PostgreSQL 15, Redis 7 and two Directus 12.4.0, from Debian's packages) and the Pyodide lanes
+   (``tests/pyodide/lanes.py all``: Node 22 and headless Chromium), each counted in the summary;
+   what they install (apt-get as root, npm, pip) is made ready in the background from the start;
+7. stops what it started (also on SIGTERM/SIGINT) and prints a summary, ending with the line
    "N passed, N failed[, N skipped]" over all runs.
 
 Exits non-zero if a run failed, if a supported version is missing (unless --allow-missing), or if
@@ -32,6 +37,7 @@ any integration test was skipped or none ran. Standard library only; any Python 
     python3 tests/run.py                                   # everything (what CI runs)
     python3 tests/run.py --python 3.13 --directus-versions none   # one Python, 12.4.0 only
     python3 tests/run.py --python 3.13 --conformance-only  # just the conformance runs, on 3.13
+    python3 tests/run.py --python 3.13 --directus-versions none --lanes deployment
 """
 
 import argparse
@@ -237,14 +243,16 @@ def parse_integration(lines: List[str]) -> Optional[Dict[str, int]]:
 
 def run_pytest(interpreter: Interpreter, venv_python: str, full: bool, pytest_args: List[str],
                environment: Dict[str, str], conformance: Optional[str] = None,
-               clients: str = "sync,async", echo: bool = True) -> RunResult:
-    """One pytest run: unit tests, the full suite (``full``), or the conformance core against
-    Directus ``conformance`` (a version) with the ``clients`` of the tests written for both. Its
+               clients: str = "sync,async", echo: bool = True, kind: Optional[str] = None) -> RunResult:
+    """One pytest run: unit tests, the full suite (``full``), the conformance core against
+    Directus ``conformance`` (a version) with the ``clients`` of the tests written for both, or a
+    group of its own (``kind``, e.g. "deployment": ``pytest_args`` name it; none may skip). Its
     output is echoed as it comes, or (``echo`` false: runs side by side) printed whole at its end."""
-    kind = "conf-" + conformance if conformance else "full" if full else "unit"
+    group = kind
+    kind = kind or ("conf-" + conformance if conformance else "full" if full else "unit")
     full = full or bool(conformance)
     command = [venv_python, "-m", "pytest", "-p", "no:cacheprovider", "--strict-markers", "-rfEs"]
-    if not full:
+    if not full and not group:
         command += ["-m", "not integration"]
     if conformance:
         command += ["-m", "conformance"]
@@ -292,6 +300,10 @@ def run_pytest(interpreter: Interpreter, venv_python: str, full: bool, pytest_ar
         problems.append("no integration test ran")
     elif full and integration["skipped"]:
         problems.append("%d integration tests skipped" % integration["skipped"])
+    if group and counts["passed"] == 0:
+        problems.append("no test passed")
+    if group and counts["skipped"]:
+        problems.append("%d tests skipped" % counts["skipped"])
     return RunResult(interpreter.name, kind, counts, integration, time.monotonic() - started, problems)
 
 
@@ -430,6 +442,93 @@ def run_conformance(newest: Interpreter, venv_python: str, versions: List[str], 
     return [found[version] for version in versions]
 
 
+# ------------------------------------------------------------------ the deployment and Pyodide lanes
+
+LANES = ["deployment", "pyodide"]
+# What the lanes need from apt, npm and PyPI, made ready in the background from the start (nice 19,
+# idle I/O) so that a fresh machine does not wait for it at the end; a lane whose setup failed
+# tries again itself and fails saying why.
+_LANE_SETUP = """
+import sys
+failed = []
+if "deployment" in sys.argv[1:]:
+    from tests.deployment.stack import ensure_packages
+    try:
+        ensure_packages()
+    except Exception as error:
+        failed.append("deployment: %s" % error)
+if "pyodide" in sys.argv[1:]:
+    from tests.pyodide.lanes import chromium_binary, ensure_pyodide, ensure_wheels
+    for step in (ensure_pyodide, ensure_wheels, chromium_binary):
+        try:
+            step()
+        except Exception as error:
+            failed.append("pyodide: %s" % error)
+print("\\n".join(failed) or "lane setup done")
+"""
+
+
+def start_lane_setup(python: str, lanes: List[str], environment: Dict[str, str]) -> Optional[subprocess.Popen]:
+    """The lanes' installs (apt-get, npm, pip), in the background at the lowest priority."""
+    if not lanes:
+        return None
+    log_path = os.path.join(testing.cache_root(), "lane-setup.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    say("preparing the %s lanes in the background (log: %s)" % (", ".join(lanes), log_path))
+    ionice = shutil.which("ionice")
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(([ionice, "-c", "3"] if ionice else []) + [python, "-c", _LANE_SETUP] + lanes,
+                                cwd=REPO, env=environment, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19))
+
+
+_LANE_LINE = re.compile(r"^pyodide (\w+) lane: (?:(\d+) passed, (\d+) failed|FAILED to run: (.*))")
+
+
+def run_lanes(newest: Interpreter, venv_python: str, lanes: List[str], setup: Optional[subprocess.Popen],
+              environment: Dict[str, str]) -> List[RunResult]:
+    """The deployment group (tests/deployment: nginx, PostgreSQL, Redis, two Directus) with pytest, and
+    the Pyodide lanes (tests/pyodide/lanes.py: Node, Chromium), on the newest Python, one after the
+    other, each counted in the summary."""
+    if setup is not None and setup.poll() is None:
+        say("waiting for the lanes' setup to finish")
+    if setup is not None:
+        setup.wait()
+    results = []  # type: List[RunResult]
+    if "deployment" in lanes:
+        results.append(run_pytest(newest, venv_python, False, ["tests/deployment"],
+                                  dict(environment, PYDIRECTUS_DEPLOYMENT="1"), kind="deployment"))
+    if "pyodide" in lanes:
+        command = [newest.path, os.path.join("tests", "pyodide", "lanes.py"), "all"]
+        say("Python %s, pyodide lanes: %s" % (newest.name, " ".join(command)))
+        started = time.monotonic()
+        child = subprocess.Popen(command, cwd=REPO, env=environment, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 preexec_fn=testing._die_with_parent_hook())
+        _running_children.add(child)
+        found = {}  # type: Dict[str, RunResult]
+        for raw in child.stdout:  # type: ignore[union-attr]
+            line = raw.decode("utf-8", "replace")
+            sys.stdout.write(line)
+            match = _LANE_LINE.match(line)
+            if match:
+                name, passed, failed, trouble = match.groups()
+                counts = {"passed": int(passed or 0), "failed": int(failed or 0), "skipped": 0}
+                problems = ["failed to run: " + trouble] if trouble else []
+                found[name] = RunResult(newest.name, "pyodide-" + name, counts, None,
+                                        time.monotonic() - started, problems)
+        code = child.wait()
+        _running_children.discard(child)
+        lane_results = [found.get(name) or RunResult(newest.name, "pyodide-" + name,
+                                                     {"passed": 0, "failed": 0, "skipped": 0}, None,
+                                                     time.monotonic() - started, ["no summary line"])
+                        for name in ("node", "browser")]
+        if code != 0 and not any(result.problems or result.counts["failed"] for result in lane_results):
+            lane_results[-1] = lane_results[-1]._replace(problems=["lanes.py exit code %d" % code])
+        results += lane_results
+    return results
+
+
 # ------------------------------------------------------------------ main
 
 def _stop_on_signal(signum, frame):
@@ -456,6 +555,9 @@ def parse_arguments(argv: List[str]):
                              "their output whole at their end)")
     parser.add_argument("--conformance-only", action="store_true",
                         help="only the conformance runs of --directus-versions, on the newest Python")
+    parser.add_argument("--lanes", metavar="L,L", default=",".join(LANES),
+                        help="the lanes run last, on the newest Python: deployment (nginx, PostgreSQL, Redis, "
+                             "two Directus), pyodide (Node and Chromium) (default %(default)s; 'none' for none)")
     parser.add_argument("-k", metavar="EXPRESSION", help="passed to pytest")
     args = parser.parse_args(own)
     text = args.directus_versions.strip()
@@ -464,6 +566,10 @@ def parse_arguments(argv: List[str]):
     if unknown:
         parser.error("--directus-versions: supported are %s, not %s"
                      % (", ".join(testing.SUPPORTED_VERSIONS), ", ".join(unknown)))
+    text = args.lanes.strip()
+    args.lanes = [] if text.lower() in ("", "none") else [lane.strip() for lane in text.split(",") if lane.strip()]
+    if set(args.lanes) - set(LANES):
+        parser.error("--lanes: the lanes are %s, not %s" % (", ".join(LANES), ", ".join(set(args.lanes) - set(LANES))))
     if args.conformance_jobs < 1:
         parser.error("--conformance-jobs must be 1 or more")
     if args.unit_only and args.conformance_only:
@@ -503,6 +609,7 @@ def main(argv: List[str]) -> int:
 
     full_on = set() if args.unit_only else {interpreters[0], interpreters[-1]}
     conformance_versions = [] if args.unit_only else args.directus_versions
+    lanes = [] if args.unit_only or args.conformance_only else args.lanes
     if args.conformance_only:
         interpreters, full_on = interpreters[-1:], set()
     # The package is tested from this checkout, never from an install.
@@ -513,6 +620,7 @@ def main(argv: List[str]) -> int:
     results = []  # type: List[RunResult]
     setup_error = None
     installs = None  # type: Optional[BackgroundInstalls]
+    lane_setup = None  # type: Optional[subprocess.Popen]
     try:
         # The typing test runs with mypy on the newest Python of the run, where it must not skip.
         typing_on = interpreters[-1] if interpreters[-1].version[:2] >= MYPY_MIN_PYTHON else None
@@ -525,6 +633,7 @@ def main(argv: List[str]) -> int:
         # The other versions install (when not cached yet) while the runs go on: at the lowest CPU
         # and I/O priority, they take what the test runs leave idle.
         installs = BackgroundInstalls(interpreters[-1].path, conformance_versions, environment).start()
+        lane_setup = start_lane_setup(interpreters[-1].path, lanes, environment)
         for interpreter in interpreters if not args.conformance_only else []:
             run_environment = dict(environment, PYDIRECTUS_REQUIRE_MYPY="1", PYDIRECTUS_PYRIGHT=ensure_pyright()) \
                 if interpreter == typing_on else environment
@@ -532,6 +641,7 @@ def main(argv: List[str]) -> int:
                                       run_environment))
         results += run_conformance(interpreters[-1], venvs[interpreters[-1]], conformance_versions, installs,
                                    pytest_args, environment, args)
+        results += run_lanes(interpreters[-1], venvs[interpreters[-1]], lanes, lane_setup, environment)
     except (subprocess.CalledProcessError, testing.InstallError, testing.DirectusStartError) as error:
         setup_error = str(error)
     finally:
@@ -539,6 +649,8 @@ def main(argv: List[str]) -> int:
             signal.signal(sig, signal.SIG_IGN)  # finish cleaning up first
         if installs is not None:
             installs.stop()
+        if lane_setup is not None and lane_setup.poll() is None:
+            lane_setup.terminate()
         for child in list(_running_children):
             child.terminate()
         for child in list(_running_children):

@@ -188,17 +188,23 @@ def chunked_write_flow(policy: RequestPolicy, operation: Operation, url: str, he
     flying = deque()  # type: Deque[Started]
     failure = None  # type: Optional[DirectusError]
     try:
+        def chunk_request(first: int, count: int) -> Request:
+            body = prefix + b",".join(parts[first:first + count]) + suffix
+            return Request(operation.method, url, headers, body, operation.auth)
+
         while position < len(plan):
             width = limits.in_flight if states else 1
-            while failure is None and position + len(flying) < len(plan) and len(flying) < width:
-                first, count = plan[position + len(flying)]
-                body = prefix + b",".join(parts[first:first + count]) + suffix
-                flying.append((yield Start(_chunk_flow(policy, Request(operation.method, url, headers, body,
-                                                                       operation.auth)))))
-            if not flying:
-                break  # failed: the chunks after it were never sent
             first, count = plan[position]
-            outcome = yield Join(flying.popleft())
+            if width == 1 and not flying:  # one at a time: no chunk travels beside it
+                if failure is not None:
+                    break  # failed: the chunks after it were never sent
+                outcome = yield from _chunk_flow(policy, chunk_request(first, count))
+            else:
+                while failure is None and position + len(flying) < len(plan) and len(flying) < width:
+                    flying.append((yield Start(_chunk_flow(policy, chunk_request(*plan[position + len(flying)])))))
+                if not flying:
+                    break  # failed: the chunks after it were never sent
+                outcome = yield Join(flying.popleft())
             if isinstance(outcome, TransportError):
                 states.append((first, count, "uncertain" if outcome.may_have_been_processed else "failed"))
                 failure = failure or outcome

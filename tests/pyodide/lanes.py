@@ -60,6 +60,8 @@ UNIT_LEFT_OUT = {
         "a fake server on a socket",
     "tests/unit/test_paging.py::test_the_next_page_is_asked_for_before_the_caller_reaches_it":
         "requests that overlap (a thread)",
+    "tests/unit/test_bulk.py::test_two_chunks_go_at_once_and_the_results_keep_the_entries_order[sync]":
+        "requests that overlap (a thread)",
     "tests/unit/test_multipart.py::test_the_module_does_no_io": "reads the module's source file (zipped here)",
     "tests/unit/test_pyodide.py::test_cpython_never_imports_the_browser_room": "a subprocess",
     "tests/unit/test_pyodide.py::test_under_pyodide_the_clients_choose_fetch": "a subprocess (simulates Pyodide)",

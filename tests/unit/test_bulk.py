@@ -52,7 +52,9 @@ def test_bodies_rebuild_the_envelope():
 def run(answers, data, limits=None, op="create_items"):
     s = session()
     script = Script(s, answers)
-    result = script.run(chunked_write_flow(s, OPS[op], "http://h/items/a", {}, data, limits or BatchLimits(2)))
+    # one chunk at a time: answers in the order of the list (two at once: tests below)
+    result = script.run(chunked_write_flow(s, OPS[op], "http://h/items/a", {}, data,
+                                           limits or BatchLimits(2, in_flight=1)))
     return result, script
 
 
@@ -64,7 +66,7 @@ def test_results_are_merged_over_the_chunks():
 
 
 def test_a_refusal_for_batch_size_is_learnt_and_nothing_is_lost():
-    limits = BatchLimits(4)
+    limits = BatchLimits(4, in_flight=1)
     refused = answer(400, {"errors": [{"message": "Invalid payload. Exceeded max batch mutation limit of 2.",
                                        "extensions": {"code": "INVALID_PAYLOAD"}}]})
     result, script = run([refused, answer(200, {"data": [1, 2]}), answer(200, {"data": [3, 4]}),
@@ -78,7 +80,7 @@ def test_a_failed_chunk_says_what_was_committed():
                                        "extensions": {"code": "RECORD_NOT_UNIQUE"}}]})
     with pytest.raises(BulkWriteError) as caught:
         run([answer(200, {"data": [{"id": 1}, {"id": 2}]}), failure], [{"n": i} for i in range(5)],
-            BatchLimits(2, in_flight=1))  # one chunk at a time: the chunk after the failed one is never sent
+            BatchLimits(2, in_flight=1))  # the chunk after the failed one is never sent
     error = caught.value
     assert (error.committed, error.failed, error.not_sent, error.uncertain) == (2, 2, 1, False)
     assert error.chunks == [(0, 2, "committed"), (2, 2, "failed"), (4, 1, "not sent")]
