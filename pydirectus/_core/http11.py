@@ -344,16 +344,19 @@ def parse_head(head: bytes, method: str) -> Optional[ParsedHead]:
             raise Malformed("bad header line %r" % line[:80])
         items.append((name, value.strip()))
     headers = Headers(items)
-    option = (headers.get("Connection") or "").lower()
+    first = headers._first  # this module's own class: lower-case names, without a call per look-up
+    option = (first.get("connection") or "").lower()
     # HTTP/1.0 closes unless it says keep-alive; a 101 hands the connection to another protocol
     close = "close" in option or status == 101 or (version == "HTTP/1.0" and "keep-alive" not in option)
     if method == "HEAD" or status in (204, 304) or status < 200:
         return status, headers, 0, False, close
-    encoding = headers.get("Transfer-Encoding")
+    encoding = first.get("transfer-encoding")
     if encoding is not None and "chunked" in encoding.lower():
         return status, headers, None, True, close
-    length = headers.get("Content-Length")
+    length = first.get("content-length")
     if length is not None:
+        if length.isdigit():  # the common case: one plain number
+            return status, headers, int(length), False, close
         values = {value.strip() for value in length.split(",")}
         if len(values) != 1 or not next(iter(values)).isdigit():
             raise Malformed("bad Content-Length %r" % length)
@@ -519,7 +522,7 @@ class ContentDecoder:
 def content_decoder(headers: Headers) -> Optional[ContentDecoder]:
     """The decoder an answer's Content-Encoding asks for: None for none (or identity); a coding
     the client did not ask for, or several codings, raise UndecodableBody saying which."""
-    value = headers.get("Content-Encoding")
+    value = headers._first.get("content-encoding")  # this module's own class (on every answer: no call)
     if value is None:
         return None
     codings = [coding.strip().lower() for coding in value.split(",") if coding.strip().lower() != "identity"]

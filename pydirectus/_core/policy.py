@@ -217,7 +217,10 @@ class RequestPolicy:
         JSON body goes gzip-compressed (``compress_from``), and as it is after a refusal of the
         encoding."""
         for _ in range(MAX_REDIRECTS + 1):
-            compressed = compressed_json(request, self.compress_from) if self.compress_from is not None else None
+            threshold = self.compress_from
+            body = request.body  # the checks of compressed_json that fail for most requests, without a call
+            compressed = compressed_json(request, threshold) if threshold is not None and type(body) is bytes \
+                and len(body) >= threshold else None
             if compressed is None:
                 response = yield from self._authorized_flow(request)
             else:
