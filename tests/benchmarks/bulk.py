@@ -60,7 +60,7 @@ def run(create, iterate, one_by_one):
         baseline = rss_kib()
         cpu, wall = time.process_time(), time.perf_counter()
         count = 0
-        for _ in client.iter_items("bench", page_size=100, limit=iterate):
+        for _ in client.iter_items("bench", limit=iterate):  # default pages: sized by weight, one ahead
             count += 1
             if count % (iterate // 10) == 0:
                 samples.append((count, rss_kib() - baseline))
