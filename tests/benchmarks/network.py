@@ -2,7 +2,7 @@
 """pydirectus on a real network: a shaped link, nginx with gzip, Directus; requests and httpx beside it.
 
     python3 tests/benchmarks/network.py [--rtt-ms 20] [--mbit 50] [--items 20000] [--create 2000]
-                                        [--runs 3] [--baseline-ref 76fccf4] [--now-ref REV] [--shared-link]
+                                        [--runs 3] [--baseline-ref 76fccf4] [--now-ref REV] [--shared-link] [--async-client]
                                         [--out network-results.md] [--json] [--json-file all-runs.json]
 
 The rig, all on 127.0.0.1:  client -> link shaper -> nginx -> Directus 12.4.0
@@ -113,11 +113,22 @@ def work_pydirectus(task, url, token, count):
     from pydirectus import DirectusClient
     items = make_items(count, 2, "New") if task == "create" else None
     started, cpu = time.perf_counter(), time.process_time()
-    client = DirectusClient(hostname=url, static_token=token)
-    if task == "iterate":
-        done = sum(1 for _ in client.iter_items("articles"))
+    if os.environ.get("PYDIRECTUS_BENCH_ASYNC"):  # --async-client: the same work on AsyncDirectusClient
+        import asyncio
+        from pydirectus.async_client import AsyncDirectusClient
+
+        async def work():
+            async with AsyncDirectusClient(hostname=url, static_token=token) as client:
+                if task == "iterate":
+                    return sum([1 async for _ in client.iter_items("articles")])
+                return len(await client.create_items("articles", items))
+        done = asyncio.run(work())
     else:
-        done = len(client.create_items("articles", items))
+        client = DirectusClient(hostname=url, static_token=token)
+        if task == "iterate":
+            done = sum(1 for _ in client.iter_items("articles"))
+        else:
+            done = len(client.create_items("articles", items))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {"seconds": seconds, "cpu": cpu, "done": done, "module": os.path.dirname(pydirectus.__file__)}
 
@@ -426,11 +437,15 @@ def main(argv=None):
     parser.add_argument("--query-limit-max", default="2000")
     parser.add_argument("--shared-link", action="store_true",
                         help="one line per direction for all connections (default: each connection its own)")
+    parser.add_argument("--async-client", action="store_true",
+                        help="pydirectus (baseline and now) does the work on AsyncDirectusClient")
     parser.add_argument("--out", default=None, help="also write the table to this file")
     parser.add_argument("--json", action="store_true",
                         help="end with one JSON line (the table, medians, self-check) for run.py")
     parser.add_argument("--json-file", default=None, help="also write every measurement to this JSON file")
     args = parser.parse_args(argv)
+    if args.async_client:  # read by the pydirectus workers, which inherit the environment
+        os.environ["PYDIRECTUS_BENCH_ASYNC"] = "1"
     sys.path.insert(0, HERE)
     from linkshaper import LinkShaper, ShaperError, self_check
 
@@ -543,6 +558,8 @@ def main(argv=None):
         return statistics.median(figure[key] for figure in results[task][client])
 
     titles = dict(TITLES, baseline=TITLES["baseline"] % baseline_commit)
+    if os.environ.get("PYDIRECTUS_BENCH_ASYNC"):
+        titles = {client: title.replace("pydirectus", "pydirectus async") for client, title in titles.items()}
     shaped = [figure for task in results for client in CLIENTS[:4] for figure in results[task][client]]
     segments = sum(figure["segments"] for figure in shaped)
     late_segments = sum(figure["late_segments"] for figure in shaped)
